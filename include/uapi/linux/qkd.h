@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/qkd.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_QKD_H
+#define _UAPI_LINUX_QKD_H
+
+#define QKD_FAMILY_NAME		"qkd"
+#define QKD_FAMILY_VERSION	1
+
+#define QKD_KEY_ID_LEN		16
+#define QKD_KEY_SIZE_MIN	16
+#define QKD_KEY_SIZE_MAX	64
+#define QKD_POOL_NAME_MAX_LEN	64
+#define QKD_CAPACITY_MAX	1048576
+#define QKD_BATCH_MAX		512
+#define QKD_TAG_LEN		32
+
+/**
+ * enum qkd_direction - Which side of a pool.
+ * @QKD_DIRECTION_OUT: Keys this node uses when it initiates; a FIFO ring.
+ * @QKD_DIRECTION_IN: Keys the peer uses when it initiates; taken by key ID.
+ */
+enum qkd_direction {
+	QKD_DIRECTION_OUT,
+	QKD_DIRECTION_IN,
+};
+
+/**
+ * enum qkd_state - Fill state of one direction, with hysteresis between
+ *   watermarks.
+ * @QKD_STATE_OK: The level has not fallen below the low watermark since it
+ *   last reached the high watermark.
+ * @QKD_STATE_LOW: The level fell below the low watermark.
+ * @QKD_STATE_EMPTY: No key is left.
+ */
+enum qkd_state {
+	QKD_STATE_OK,
+	QKD_STATE_LOW,
+	QKD_STATE_EMPTY,
+};
+
+/**
+ * enum qkd_event - What a pool notification reports.
+ * @QKD_EVENT_LOW: The level fell below the low watermark.
+ * @QKD_EVENT_EMPTY: The last key was taken, expired or flushed.
+ * @QKD_EVENT_REFILLED: After a low or empty event, the level reached the high
+ *   watermark.
+ * @QKD_EVENT_REMOVED: The pool was deleted, with the keys it still held.
+ * @QKD_EVENT_EXPIRED: Keys reached the pool's maximum age and were wiped.
+ */
+enum qkd_event {
+	QKD_EVENT_LOW,
+	QKD_EVENT_EMPTY,
+	QKD_EVENT_REFILLED,
+	QKD_EVENT_REMOVED,
+	QKD_EVENT_EXPIRED,
+};
+
+enum {
+	QKD_A_STATS_LEVEL = 1,
+	QKD_A_STATS_STATE,
+	QKD_A_STATS_ADDED,
+	QKD_A_STATS_TAKEN,
+	QKD_A_STATS_EXPIRED,
+	QKD_A_STATS_FLUSHED,
+	QKD_A_STATS_REJECTED,
+	QKD_A_STATS_MISSED,
+	QKD_A_STATS_BYTES_ADDED,
+	QKD_A_STATS_BYTES_TAKEN,
+	QKD_A_STATS_FILL_RATE,
+	QKD_A_STATS_BURN_RATE,
+	QKD_A_STATS_TIME_TO_EMPTY,
+
+	__QKD_A_STATS_MAX,
+	QKD_A_STATS_MAX = (__QKD_A_STATS_MAX - 1)
+};
+
+enum {
+	QKD_A_KEY_ID = 1,
+	QKD_A_KEY_MATERIAL,
+
+	__QKD_A_KEY_MAX,
+	QKD_A_KEY_MAX = (__QKD_A_KEY_MAX - 1)
+};
+
+enum {
+	QKD_A_POOL_ID = 1,
+	QKD_A_POOL_NAME,
+	QKD_A_POOL_KEY_SIZE,
+	QKD_A_POOL_CAPACITY,
+	QKD_A_POOL_LOW_WATERMARK,
+	QKD_A_POOL_HIGH_WATERMARK,
+	QKD_A_POOL_MAX_AGE,
+	QKD_A_POOL_DIRECTION,
+	QKD_A_POOL_KEY,
+	QKD_A_POOL_KEY_ID,
+	QKD_A_POOL_TAG,
+	QKD_A_POOL_STATS_OUT,
+	QKD_A_POOL_STATS_IN,
+	QKD_A_POOL_EVENT,
+	QKD_A_POOL_COUNT,
+
+	__QKD_A_POOL_MAX,
+	QKD_A_POOL_MAX = (__QKD_A_POOL_MAX - 1)
+};
+
+enum {
+	QKD_CMD_POOL_NEW = 1,
+	QKD_CMD_POOL_SET,
+	QKD_CMD_POOL_GET,
+	QKD_CMD_POOL_DEL,
+	QKD_CMD_KEY_ADD,
+	QKD_CMD_KEY_TAKE,
+	QKD_CMD_KEY_FLUSH,
+	QKD_CMD_POOL_NTF,
+
+	__QKD_CMD_MAX,
+	QKD_CMD_MAX = (__QKD_CMD_MAX - 1)
+};
+
+#define QKD_MCGRP_MONITOR	"monitor"
+
+#endif /* _UAPI_LINUX_QKD_H */
