@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Output modes: show (people), JSON, dump (tab-separated) and Prometheus
+ * metrics.  Pure functions of the pools and a FILE, unit tested in
+ * tests/test_format.c against expected strings.  None of them ever sees
+ * key material: struct qkd_pool_info holds none.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include "qkdctl.h"
+
+#define C_RESET		"\033[0m"
+#define C_BOLD		"\033[1m"
+#define C_GREEN		"\033[32m"
+#define C_YELLOW	"\033[33m"
+#define C_RED		"\033[31m"
+#define C_CYAN		"\033[36m"
+
+static const int dirs[] = { QKD_DIRECTION_OUT, QKD_DIRECTION_IN };
+
+void fmt_rate(char *buf, size_t len, uint64_t per_1000s)
+{
+	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, per_1000s / 1000,
+		 per_1000s % 1000);
+}
+
+void fmt_duration(char *buf, size_t len, uint64_t s)
+{
+	if (s < 60)
+		snprintf(buf, len, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600,
+			 s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400,
+			 s % 86400 / 3600);
+}
+
+static const char *state_colour(uint32_t state)
+{
+	switch (state) {
+	case QKD_STATE_OK:
+		return C_GREEN;
+	case QKD_STATE_LOW:
+		return C_YELLOW;
+	default:
+		return C_RED;
+	}
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+#define SHOW_COLS	12
+#define CELL_LEN	32
+
+struct cell {
+	char text[CELL_LEN];
+	const char *colour;	/* NULL: none */
+};
+
+static const struct {
+	const char *title;
+	bool right;
+} show_cols[SHOW_COLS] = {
+	{ "dir", false },	{ "level", true },	{ "state", false },
+	{ "fill/s", true },	{ "burn/s", true },	{ "empty in", true },
+	{ "added", true },	{ "taken", true },	{ "expired", true },
+	{ "flushed", true },	{ "rejected", true },	{ "missed", true },
+};
+
+static void show_row(const struct qkd_pool_info *p, int d,
+		     struct cell row[SHOW_COLS])
+{
+	const struct qkd_dir_stats *s = &p->dir[d];
+
+	memset(row, 0, SHOW_COLS * sizeof(*row));
+	snprintf(row[0].text, CELL_LEN, "%s", qkd_direction_name(d));
+	snprintf(row[1].text, CELL_LEN, "%" PRIu32 "/%" PRIu32, s->level,
+		 p->capacity);
+	snprintf(row[2].text, CELL_LEN, "%s", qkd_state_name(s->state));
+	row[2].colour = state_colour(s->state);
+	fmt_rate(row[3].text, CELL_LEN, s->fill_rate);
+	fmt_rate(row[4].text, CELL_LEN, s->burn_rate);
+	if (s->has_time_to_empty)
+		fmt_duration(row[5].text, CELL_LEN, s->time_to_empty);
+	else
+		snprintf(row[5].text, CELL_LEN, "-");
+	snprintf(row[6].text, CELL_LEN, "%" PRIu64, s->added);
+	snprintf(row[7].text, CELL_LEN, "%" PRIu64, s->taken);
+	snprintf(row[8].text, CELL_LEN, "%" PRIu64, s->expired);
+	snprintf(row[9].text, CELL_LEN, "%" PRIu64, s->flushed);
+	snprintf(row[10].text, CELL_LEN, "%" PRIu64, s->rejected);
+	snprintf(row[11].text, CELL_LEN, "%" PRIu64, s->missed);
+}
+
+static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
+{
+	struct cell rows[3][SHOW_COLS];
+	size_t width[SHOW_COLS] = { 0 };
+	char age[CELL_LEN];
+
+	if (colour)
+		fprintf(f, C_BOLD "pool" C_RESET ": " C_BOLD C_GREEN "%s"
+			C_RESET " (id %" PRIu32 ")\n", p->name, p->id);
+	else
+		fprintf(f, "pool: %s (id %" PRIu32 ")\n", p->name, p->id);
+	if (p->max_age)
+		fmt_duration(age, sizeof(age), p->max_age);
+	else
+		snprintf(age, sizeof(age), "never");
+	fprintf(f, "  key size %" PRIu32 " B, capacity %" PRIu32
+		", watermarks low %" PRIu32 " high %" PRIu32 ", max age %s\n",
+		p->key_size, p->capacity, p->low_watermark, p->high_watermark,
+		age);
+
+	memset(rows, 0, sizeof(rows));
+	for (int c = 0; c < SHOW_COLS; c++)
+		snprintf(rows[0][c].text, CELL_LEN, "%s", show_cols[c].title);
+	for (int r = 0; r < 2; r++)
+		show_row(p, dirs[r], rows[r + 1]);
+	for (int r = 0; r < 3; r++)
+		for (int c = 0; c < SHOW_COLS; c++)
+			if (strlen(rows[r][c].text) > width[c])
+				width[c] = strlen(rows[r][c].text);
+
+	for (int r = 0; r < 3; r++) {
+		fputs("  ", f);
+		for (int c = 0; c < SHOW_COLS; c++) {
+			const struct cell *cl = &rows[r][c];
+			int pad = (int)(width[c] - strlen(cl->text));
+			bool last = c == SHOW_COLS - 1;
+
+			if (c)
+				fputs("  ", f);
+			if (show_cols[c].right)
+				fprintf(f, "%*s", pad, "");
+			if (r == 0 && colour)
+				fprintf(f, C_CYAN "%s" C_RESET, cl->text);
+			else if (cl->colour && colour)
+				fprintf(f, "%s%s" C_RESET, cl->colour, cl->text);
+			else
+				fputs(cl->text, f);
+			if (!show_cols[c].right && !last)
+				fprintf(f, "%*s", pad, "");
+		}
+		fputc('\n', f);
+	}
+}
+
+void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
+	      const struct fmt_opts *opts)
+{
+	bool colour = opts && opts->colour;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc('\n', f);
+		show_pool(f, &pools[i], colour);
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+void fmt_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_dir(FILE *f, const struct qkd_dir_stats *s)
+{
+	fprintf(f, "{\"level\":%" PRIu32 ",\"state\":\"%s\",\"added\":%" PRIu64
+		",\"taken\":%" PRIu64 ",\"expired\":%" PRIu64
+		",\"flushed\":%" PRIu64 ",\"rejected\":%" PRIu64
+		",\"missed\":%" PRIu64 ",\"bytes_added\":%" PRIu64
+		",\"bytes_taken\":%" PRIu64 ",\"fill_rate_per_1000s\":%" PRIu64
+		",\"burn_rate_per_1000s\":%" PRIu64 ",\"time_to_empty\":",
+		s->level, qkd_state_name(s->state), s->added, s->taken,
+		s->expired, s->flushed, s->rejected, s->missed, s->bytes_added,
+		s->bytes_taken, s->fill_rate, s->burn_rate);
+	if (s->has_time_to_empty)
+		fprintf(f, "%" PRIu64 "}", s->time_to_empty);
+	else
+		fputs("null}", f);
+}
+
+void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n)
+{
+	fputs("{\"pools\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct qkd_pool_info *p = &pools[i];
+
+		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", i ? "," : "",
+			p->id);
+		fmt_json_string(f, p->name);
+		fprintf(f, ",\"key_size\":%" PRIu32 ",\"capacity\":%" PRIu32
+			",\"low_watermark\":%" PRIu32 ",\"high_watermark\":%"
+			PRIu32 ",\"max_age\":%" PRIu32, p->key_size,
+			p->capacity, p->low_watermark, p->high_watermark,
+			p->max_age);
+		fputs(",\"out\":", f);
+		json_dir(f, &p->dir[QKD_DIRECTION_OUT]);
+		fputs(",\"in\":", f);
+		json_dir(f, &p->dir[QKD_DIRECTION_IN]);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+}
+
+/* ---- dump ------------------------------------------------------------- */
+
+/*
+ * One line per pool and direction; the columns are documented in
+ * qkdctl.8 and must not change order (append new ones at the end).
+ */
+void fmt_dump(FILE *f, const struct qkd_pool_info *pools, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct qkd_pool_info *p = &pools[i];
+
+		for (int d = 0; d < 2; d++) {
+			const struct qkd_dir_stats *s = &p->dir[dirs[d]];
+
+			fprintf(f, "%s\t%" PRIu32 "\t%s\t%" PRIu32 "\t%" PRIu32
+				"\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32
+				"\t%" PRIu32 "\t%s\t%" PRIu64 "\t%" PRIu64
+				"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+				"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+				"\t%" PRIu64 "\t%" PRIu64 "\t",
+				p->name, p->id, qkd_direction_name(dirs[d]),
+				p->key_size, p->capacity, p->low_watermark,
+				p->high_watermark, p->max_age, s->level,
+				qkd_state_name(s->state), s->added, s->taken,
+				s->expired, s->flushed, s->rejected, s->missed,
+				s->bytes_added, s->bytes_taken, s->fill_rate,
+				s->burn_rate);
+			if (s->has_time_to_empty)
+				fprintf(f, "%" PRIu64 "\n", s->time_to_empty);
+			else
+				fputs("-\n", f);
+		}
+	}
+}
+
+/* ---- Prometheus ------------------------------------------------------- */
+
+enum metric_kind { M_POOL_U32, M_STATS_U32, M_STATS_U64, M_RATE, M_TTE };
+
+static const struct metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	enum metric_kind kind;
+	size_t off;
+} metrics[] = {
+	{ "qkd_pool_keys", "gauge", "Keys held now.", M_STATS_U32,
+	  offsetof(struct qkd_dir_stats, level) },
+	{ "qkd_pool_capacity_keys", "gauge",
+	  "Most keys the direction holds.", M_POOL_U32,
+	  offsetof(struct qkd_pool_info, capacity) },
+	{ "qkd_pool_low_watermark_keys", "gauge",
+	  "A level below this raises a low event.", M_POOL_U32,
+	  offsetof(struct qkd_pool_info, low_watermark) },
+	{ "qkd_pool_high_watermark_keys", "gauge",
+	  "A level at or above this after a low event raises a refilled event.",
+	  M_POOL_U32, offsetof(struct qkd_pool_info, high_watermark) },
+	{ "qkd_pool_key_size_bytes", "gauge", "Bytes of material per key.",
+	  M_POOL_U32, offsetof(struct qkd_pool_info, key_size) },
+	{ "qkd_pool_max_age_seconds", "gauge",
+	  "Seconds a key may be held; 0 keeps keys forever.", M_POOL_U32,
+	  offsetof(struct qkd_pool_info, max_age) },
+	{ "qkd_pool_state", "gauge", "Fill state: 0 ok, 1 low, 2 empty.",
+	  M_STATS_U32, offsetof(struct qkd_dir_stats, state) },
+	{ "qkd_pool_keys_added_total", "counter", "Keys added.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, added) },
+	{ "qkd_pool_keys_taken_total", "counter", "Keys taken.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, taken) },
+	{ "qkd_pool_keys_expired_total", "counter",
+	  "Keys wiped because they reached the maximum age.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, expired) },
+	{ "qkd_pool_keys_flushed_total", "counter",
+	  "Keys wiped by a flush or a change of key size.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, flushed) },
+	{ "qkd_pool_keys_rejected_total", "counter",
+	  "Keys of refused add requests, and inbound takes refused for a wrong tag.",
+	  M_STATS_U64, offsetof(struct qkd_dir_stats, rejected) },
+	{ "qkd_pool_takes_missed_total", "counter",
+	  "Takes that found no key.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, missed) },
+	{ "qkd_pool_bytes_added_total", "counter",
+	  "Bytes of key material added.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, bytes_added) },
+	{ "qkd_pool_bytes_taken_total", "counter",
+	  "Bytes of key material taken.", M_STATS_U64,
+	  offsetof(struct qkd_dir_stats, bytes_taken) },
+	{ "qkd_pool_fill_rate_keys_per_second", "gauge",
+	  "Keys added per second over the kernel's rate window.", M_RATE,
+	  offsetof(struct qkd_dir_stats, fill_rate) },
+	{ "qkd_pool_burn_rate_keys_per_second", "gauge",
+	  "Keys taken or expired per second over the kernel's rate window.",
+	  M_RATE, offsetof(struct qkd_dir_stats, burn_rate) },
+	{ "qkd_pool_time_to_empty_seconds", "gauge",
+	  "Estimated seconds until the direction is empty; +Inf when not draining.",
+	  M_TTE, 0 },
+};
+
+/* A label value: escape backslash, double quote and newline. */
+static void prom_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n)
+{
+	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+		const struct metric *mt = &metrics[m];
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help,
+			mt->name, mt->type);
+		for (size_t i = 0; i < n; i++) {
+			for (int d = 0; d < 2; d++) {
+				const struct qkd_pool_info *p = &pools[i];
+				const struct qkd_dir_stats *s = &p->dir[dirs[d]];
+				char rate[32];
+				uint32_t v32;
+				uint64_t v64;
+
+				fprintf(f, "%s{pool=\"", mt->name);
+				prom_label(f, p->name);
+				fprintf(f, "\",direction=\"%s\"} ",
+					qkd_direction_name(dirs[d]));
+				switch (mt->kind) {
+				case M_POOL_U32:
+					memcpy(&v32, (const char *)p + mt->off,
+					       sizeof(v32));
+					fprintf(f, "%" PRIu32 "\n", v32);
+					break;
+				case M_STATS_U32:
+					memcpy(&v32, (const char *)s + mt->off,
+					       sizeof(v32));
+					fprintf(f, "%" PRIu32 "\n", v32);
+					break;
+				case M_STATS_U64:
+					memcpy(&v64, (const char *)s + mt->off,
+					       sizeof(v64));
+					fprintf(f, "%" PRIu64 "\n", v64);
+					break;
+				case M_RATE:
+					memcpy(&v64, (const char *)s + mt->off,
+					       sizeof(v64));
+					fmt_rate(rate, sizeof(rate), v64);
+					fprintf(f, "%s\n", rate);
+					break;
+				case M_TTE:
+					if (s->has_time_to_empty)
+						fprintf(f, "%" PRIu64 "\n",
+							s->time_to_empty);
+					else
+						fputs("+Inf\n", f);
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+void fmt_notification(FILE *f, const struct qkd_notification *n, bool json)
+{
+	if (json) {
+		fprintf(f, "{\"event\":\"%s\",\"id\":%" PRIu32 ",\"pool\":",
+			qkd_event_name(n->event), n->pool_id);
+		if (n->name[0])
+			fmt_json_string(f, n->name);
+		else
+			fputs("null", f);
+		fputs(",\"direction\":", f);
+		if (n->direction >= 0)
+			fprintf(f, "\"%s\"", qkd_direction_name(n->direction));
+		else
+			fputs("null", f);
+		fputs(",\"count\":", f);
+		if (n->has_count)
+			fprintf(f, "%" PRIu32 "}\n", n->count);
+		else
+			fputs("null}\n", f);
+		return;
+	}
+	fprintf(f, "%s pool=%s id=%" PRIu32, qkd_event_name(n->event),
+		n->name[0] ? n->name : "-", n->pool_id);
+	if (n->direction >= 0)
+		fprintf(f, " direction=%s", qkd_direction_name(n->direction));
+	if (n->has_count)
+		fprintf(f, " count=%" PRIu32, n->count);
+	fputc('\n', f);
+}

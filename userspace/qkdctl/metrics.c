@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+/* qkdctl metrics: the Prometheus text exposition format. */
+#include <stdlib.h>
+#include "qkdctl.h"
+
+static const char usage[] =
+	"metrics\n"
+	"Print every pool in the Prometheus text exposition format (HELP and\n"
+	"TYPE lines, one series per pool and direction, labels pool and\n"
+	"direction), e.g. for node_exporter's textfile collector.\n";
+
+int cmd_metrics(int argc, char *argv[])
+{
+	struct qkd_pool_info *pools = NULL;
+	struct qkd *h;
+	size_t n = 0;
+	int ret;
+
+	if (argc > 1 && is_help(argv[1]))
+		return ctl_usage(stdout, EXIT_OK, usage);
+	if (argc > 1)
+		return ctl_usage(stderr, EXIT_USAGE, usage);
+	h = ctl_open();
+	if (!h)
+		return EXIT_ERROR;
+	ret = qkd_pool_list_alloc(h, &pools, &n);
+	if (ret) {
+		ret = ctl_fail(h, ret, "pool list", NULL);
+		qkd_close(h);
+		return ret;
+	}
+	fmt_metrics(stdout, pools, n);
+	free(pools);
+	qkd_close(h);
+	return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run libqkd's and qkdctl's unit tests and fuzzers (built by `make check`)
+# and write $RESULTS/userspace.counts: "PASSED FAILED SKIPPED", counting
+# each check test case and each fuzz run as one test.
+#
+# Environment (set by the Makefile): O (build dir), FUZZ_DIR, RESULTS, FUZZ_TIME,
+# FUZZERS, HAVE_LIBFUZZER.
+set -u
+
+passed=0 failed=0 skipped=0
+counts="$O/unit.counts"
+rm -f "$counts"
+
+echo "== unit tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	"$O/unit-tests" "$counts"
+rc=$?
+if [ -s "$counts" ]; then
+	read -r p f < "$counts"
+	passed=$((passed + p)) failed=$((failed + f))
+	# A crash of the runner itself after counting is a failure too.
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
+else
+	echo "unit-tests did not report (exit $rc)"
+	failed=$((failed + 1))
+fi
+
+corpus="$O/corpus"
+rm -rf "$corpus"
+mkdir -p "$corpus/seed-reply" "$corpus/seed-notify"
+if ! "$O/gen-corpus" "$corpus/seed-reply" "$corpus/seed-notify"; then
+	echo "gen-corpus failed"
+	failed=$((failed + 1))
+fi
+
+if [ "$HAVE_LIBFUZZER" = yes ]; then
+	mode="libFuzzer"
+else
+	mode="built-in mutation driver (libFuzzer runtime not installed)"
+fi
+for fz in $FUZZERS; do
+	seeds="$corpus/seed-${fz#fuzz_}"
+	work="$corpus/work-$fz"
+	mkdir -p "$work"
+	echo "== $fz: ${FUZZ_TIME}s, $mode"
+	log="$O/$fz.log"
+	if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+	   "$FUZZ_DIR/$fz" -max_total_time="$FUZZ_TIME" -print_final_stats=1 \
+		-artifact_prefix="$O/$fz-" "$work" "$seeds" > "$log" 2>&1; then
+		grep -E "number_of_executed_units|new_units_added|^driver:" "$log"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$log"
+		echo "$fz FAILED (crash input saved as $O/$fz-*)"
+		failed=$((failed + 1))
+	fi
+done
+
+mkdir -p "$RESULTS"
+echo "$passed $failed $skipped" > "$RESULTS/userspace.counts"
+echo "== userspace: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

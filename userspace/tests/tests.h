@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef QKD_TESTS_H
+#define QKD_TESTS_H
+
+#include <check.h>
+
+Suite *msg_suite(void);
+Suite *parse_suite(void);
+Suite *format_suite(void);
+Suite *args_suite(void);
+Suite *tag_suite(void);
+
+#endif
