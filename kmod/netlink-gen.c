@@ -19,7 +19,7 @@ static const struct netlink_range_validation qkd_a_pool_capacity_range = {
 /* Common nested types */
 const struct nla_policy qkd_key_nl_policy[QKD_A_KEY_MATERIAL + 1] = {
 	[QKD_A_KEY_ID] = NLA_POLICY_EXACT_LEN(QKD_KEY_ID_LEN),
-	[QKD_A_KEY_MATERIAL] = { .len = QKD_KEY_SIZE_MIN, },
+	[QKD_A_KEY_MATERIAL] = { .type = NLA_BINARY, },
 };
 
 /* QKD_CMD_POOL_NEW - do */
