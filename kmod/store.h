@@ -6,8 +6,22 @@
  * This is the pool's logic without locking, netlink or timers, so that KUnit
  * can drive it with a clock of its own: every call takes "now" (nanoseconds
  * of CLOCK_BOOTTIME) and the caller holds the lock that protects the store.
- * Calls that can fail take a netlink_ext_ack and set a message that names
- * the problem; on failure they change nothing.
+ * Calls that can fail take a netlink_ext_ack (which may be NULL) and set a
+ * message that names the problem; on failure they change nothing.
+ *
+ * Locking and allocation: the store has no lock of its own.  The caller
+ * serialises every call on one store with a MUTEX, in process context:
+ * qkd_store_create() and qkd_store_configure() allocate with GFP_KERNEL and
+ * may sleep (configure allocates the new storage before it touches the
+ * store, so a failed allocation leaves it as it was).  No other call sleeps
+ * or allocates, but since they share the mutex, expiry must run from a
+ * workqueue (delayed_work), not from a timer or softirq.
+ *
+ * Memory: the slot arrays of both directions, the hash table and the free
+ * list are allocated in full at create (and at a resize), so adding keys
+ * never allocates.  Per key: a 40-byte slot header (hash node, age, ID),
+ * the material inline, 4 bytes of inbound free list and at most 8 bytes of
+ * hash bucket per key of a full pool.
  */
 #ifndef _QKD_STORE_H
 #define _QKD_STORE_H
@@ -76,7 +90,14 @@ struct qkd_events {
 
 struct qkd_store;
 
-/* The memory cap shared by all pools of all namespaces, in bytes. */
+/*
+ * The memory cap shared by all pools of all namespaces, in bytes: the sum of
+ * every store's allocation (as requested, not as rounded by the allocator).
+ * main.c sets it from a module parameter; until then it is
+ * QKD_DEFAULT_MEM_LIMIT.
+ */
+#define QKD_DEFAULT_MEM_LIMIT	(64UL << 20)
+
 void qkd_store_set_mem_limit(unsigned long bytes);
 unsigned long qkd_store_mem_used(void);
 
@@ -98,9 +119,15 @@ void qkd_store_get_params(const struct qkd_store *store,
 
 /*
  * Change settings.  @params is the complete new set: callers start from
- * qkd_store_get_params() and overwrite what changes.  The capacity cannot go
- * below a level; the key size can change only while both directions are
- * empty.  May reallocate; on failure the store is unchanged.
+ * qkd_store_get_params() and overwrite what changes (0 is taken literally
+ * here, not as a default).  The capacity cannot go below a level (-EBUSY);
+ * the key size can change only while both directions are empty (-EBUSY);
+ * bad watermarks give -EINVAL.  A new capacity or key size allocates new
+ * storage first (GFP_KERNEL, the cap charged with the growth: -ENOSPC,
+ * -ENOMEM) and moves the keys over, outbound order kept.  Watermark events
+ * that the new watermarks cause are raised.  A new max_age takes effect at
+ * the next qkd_store_expire(): run it (or reschedule) after a change.  On
+ * failure the store is unchanged.
  */
 int qkd_store_configure(struct qkd_store *store,
 			const struct qkd_store_params *params, u64 now,
@@ -108,16 +135,19 @@ int qkd_store_configure(struct qkd_store *store,
 			struct netlink_ext_ack *extack);
 
 /*
- * Add @n keys to @dir: all of them or none.  Refused (and counted in
- * rejected) when an ID is already in either direction or twice in the
- * batch, a material length is not the key size, or there is no room.
+ * Add @n keys to @dir: all of them or none.  Refused, with all @n counted
+ * in rejected, when an ID is already in either direction or twice in the
+ * batch (-EEXIST), a material length is not the key size (-EINVAL), or
+ * there is no room for all of them (-ENOSPC).  The material is copied; the
+ * caller wipes its own copy (the netlink attribute).
  */
 int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
 		  const struct qkd_key_ref *keys, unsigned int n, u64 now,
 		  struct qkd_events *events, struct netlink_ext_ack *extack);
 
 /*
- * Take the oldest outbound key into @id and @material (the key size).
+ * Take the oldest outbound key into @id and @material (the key size); its
+ * slot is wiped at once, and the caller wipes @material when done.
  * -ENOENT when the ring is empty (counted as missed).
  */
 int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
@@ -141,10 +171,19 @@ u32 qkd_store_flush(struct qkd_store *store, enum qkd_direction dir,
 /*
  * Wipe keys older than max_age.  Returns the number wiped, and in
  * @next_expiry the time (ns) the next key expires, or 0 when none will.
+ * Ages are whole seconds: a key goes between max_age - 1 and max_age
+ * seconds after it came, early rather than late.  The outbound ring is in
+ * order of age (O(keys expired)); inbound keys are in no order, so they are
+ * found by a scan of the slots, O(capacity): run it once a second or less.
  */
 u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		     struct qkd_events *events);
 
+/*
+ * Counters and rates of @dir.  Rates are those of the last complete window
+ * of QKD_RATE_WINDOW_SEC before @now (0 when it saw nothing), so the call
+ * updates the window and needs the same lock as the others.
+ */
 void qkd_store_stats(struct qkd_store *store, enum qkd_direction dir,
 		     u64 now, struct qkd_dir_stats *stats);
 

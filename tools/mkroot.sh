@@ -48,6 +48,7 @@ fi
 command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.building.XXXXXX")
+chmod 755 "$tmp"  # mktemp makes it 0700; users in the root need to enter it
 cleanup() { umount -R "$tmp/proc" "$tmp/sys" "$tmp/dev" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 

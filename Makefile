@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# qkd-ipsec: the qkdpool kernel module, built like any out-of-tree module,
+# and the project's checks.
+#
+#   make                    build the module against KDIR
+#   make modules_install    install it (into /lib/modules/<KDIR's version>/updates)
+#   make clean
+#   make check              (as root) everything: host packages, the trixie
+#                           build root, spec, W=1 build, checkpatch, sparse,
+#                           KUnit, userspace tests, VM tests
+#   make spec build style sparse kunit userspace vmtest
+#                           one suite of `make check` (with its set-up)
+#   make regen              regenerate the uapi header and netlink policies
+#                           from Documentation/netlink/specs/qkd.yaml
+#
+# KDIR defaults to the running kernel's build directory, so a trixie router
+# with linux-headers-amd64 builds natively; `make check` builds in the root.
+
+ifneq ($(KERNELRELEASE),)
+# kbuild reads Kbuild, not this file; getting here means Kbuild is missing.
+$(error Kbuild is missing: the module's objects are listed there)
+endif
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KBUILD_ARGS := -C $(KDIR) M=$(CURDIR) CONFIG_QKDPOOL=m
+
+all: modules
+
+modules modules_install:
+	$(MAKE) $(KBUILD_ARGS) $@
+
+clean:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) $(KBUILD_ARGS) clean; \
+	else find . -path ./build -prune -o \( -name '*.o' -o -name '*.ko' -o \
+		-name '*.mod' -o -name '*.mod.c' -o -name '.*.cmd' -o \
+		-name '*.a' \) -type f -print0 | xargs -0r rm -f; \
+		rm -f Module.symvers modules.order; fi
+	rm -rf build
+
+check:
+	tools/run-tests.sh
+
+spec build style sparse kunit userspace:
+	tools/run-tests.sh $@
+
+vmtest:
+	tools/run-tests.sh vm
+
+regen:
+	tools/ynl-regen.sh
+
+.PHONY: all modules modules_install clean check spec build style sparse \
+	kunit userspace vmtest regen

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The key store of one pool.  See store.h for the contract.
+ *
+ * Layout: each direction has a preallocated array of fixed-size slots
+ * (header plus material inline).  Outbound slots form a ring (head index
+ * and level, modulo capacity).  Inbound slots are handed out from a stack
+ * of free indices.  One hash table, keyed by a per-store random siphash key
+ * so that chosen IDs cannot make long chains, indexes the slots of BOTH
+ * directions by key ID: that gives the O(1) take by ID and the pool-wide
+ * uniqueness check.  A slot's direction follows from its address.
+ *
+ * A slot that is not in use holds only zeroes: every slot is wiped with
+ * memzero_explicit() the moment its key leaves (taken, expired, flushed),
+ * and storage is freed with kvfree_sensitive().
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/err.h>
+#include <linux/log2.h>
+#include <linux/math64.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/time64.h>
+
+#include "store.h"
+#include "tag.h"
+
+struct qkd_slot {
+	struct hlist_node node;		/* in the ID hash while in use */
+	u32 added;			/* CLOCK_BOOTTIME seconds when added */
+	u8 id[QKD_KEY_ID_LEN];
+	u8 material[];			/* key_size bytes */
+};
+
+/*
+ * Everything allocated for a given capacity and key size; replaced as a
+ * whole on a resize.
+ */
+struct qkd_storage {
+	u32 capacity;
+	u32 key_size;
+	size_t slot_size;
+	u8 *slots[QKD_NUM_DIRS];
+	u32 *in_free;			/* stack of free inbound indices */
+	struct hlist_head *buckets;
+	unsigned int hash_bits;
+	size_t bytes;			/* charged against the memory cap */
+};
+
+struct qkd_dir {
+	u32 level;
+	enum qkd_state state;
+	/* Empty was reported and no refill to the high watermark has
+	 * happened since: do not report it again.
+	 */
+	bool empty_raised;
+	u64 added, taken, expired, flushed, rejected, missed;
+	u64 bytes_added, bytes_taken;
+	/* Keys in and out during window win_idx and the window before it. */
+	u64 win_idx;
+	u32 win_fill, win_burn, prev_fill, prev_burn;
+};
+
+struct qkd_store {
+	struct qkd_store_params params;
+	struct qkd_storage st;
+	u32 out_head;			/* ring index of the oldest outbound key */
+	u32 in_free_top;		/* free inbound indices in st.in_free */
+	siphash_key_t hash_key;
+	struct qkd_dir dir[QKD_NUM_DIRS];
+};
+
+static atomic_long_t qkd_mem_used = ATOMIC_LONG_INIT(0);
+static unsigned long qkd_mem_limit = QKD_DEFAULT_MEM_LIMIT;
+
+static const char *const qkd_dir_name[QKD_NUM_DIRS] = {
+	[QKD_DIRECTION_OUT] = "outbound",
+	[QKD_DIRECTION_IN] = "inbound",
+};
+
+void qkd_store_set_mem_limit(unsigned long bytes)
+{
+	WRITE_ONCE(qkd_mem_limit, bytes);
+}
+
+unsigned long qkd_store_mem_used(void)
+{
+	return atomic_long_read(&qkd_mem_used);
+}
+
+static int qkd_mem_charge(size_t bytes, struct netlink_ext_ack *extack)
+{
+	unsigned long limit = READ_ONCE(qkd_mem_limit);
+	unsigned long used = atomic_long_add_return(bytes, &qkd_mem_used);
+
+	/* Pools of other namespaces charge concurrently: add, then undo. */
+	if (used > limit || used < bytes) {
+		atomic_long_sub(bytes, &qkd_mem_used);
+		NL_SET_ERR_MSG_FMT(extack,
+				   "pool needs %zu bytes, over the key memory limit of %lu",
+				   bytes, limit);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static void qkd_mem_uncharge(size_t bytes)
+{
+	atomic_long_sub(bytes, &qkd_mem_used);
+}
+
+static size_t qkd_slot_size(u32 key_size)
+{
+	return ALIGN(sizeof(struct qkd_slot) + key_size,
+		     __alignof__(struct qkd_slot));
+}
+
+/* A table of about one bucket per key of a full direction: chains of <= 2. */
+static unsigned int qkd_hash_bits(u32 capacity)
+{
+	return capacity > 1 ? order_base_2(capacity) : 1;
+}
+
+static size_t qkd_storage_bytes(u32 capacity, u32 key_size)
+{
+	return QKD_NUM_DIRS * (size_t)capacity * qkd_slot_size(key_size) +
+	       (size_t)capacity * sizeof(u32) +
+	       (sizeof(struct hlist_head) << qkd_hash_bits(capacity));
+}
+
+static void qkd_storage_free(struct qkd_storage *st)
+{
+	size_t slots_len = (size_t)st->capacity * st->slot_size;
+	int d;
+
+	/* Slots not in use are zero already; keys still held are wiped here. */
+	for (d = 0; d < QKD_NUM_DIRS; d++)
+		kvfree_sensitive(st->slots[d], slots_len);
+	kvfree(st->in_free);
+	kvfree(st->buckets);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Allocate (not charge) storage; everything zeroed, all inbound slots free. */
+static int qkd_storage_alloc(struct qkd_storage *st, u32 capacity,
+			     u32 key_size, struct netlink_ext_ack *extack)
+{
+	u32 i;
+	int d;
+
+	memset(st, 0, sizeof(*st));
+	st->capacity = capacity;
+	st->key_size = key_size;
+	st->slot_size = qkd_slot_size(key_size);
+	st->hash_bits = qkd_hash_bits(capacity);
+	st->bytes = qkd_storage_bytes(capacity, key_size);
+
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		st->slots[d] = kvcalloc(capacity, st->slot_size, GFP_KERNEL);
+		if (!st->slots[d])
+			goto nomem;
+	}
+	st->in_free = kvcalloc(capacity, sizeof(u32), GFP_KERNEL);
+	st->buckets = kvcalloc(1U << st->hash_bits, sizeof(struct hlist_head),
+			       GFP_KERNEL);
+	if (!st->in_free || !st->buckets)
+		goto nomem;
+	/* Hand out low indices first: the top of the stack is the end. */
+	for (i = 0; i < capacity; i++)
+		st->in_free[i] = capacity - 1 - i;
+	return 0;
+
+nomem:
+	qkd_storage_free(st);
+	NL_SET_ERR_MSG(extack, "out of memory for the pool's key slots");
+	return -ENOMEM;
+}
+
+static struct qkd_slot *qkd_slot(const struct qkd_storage *st,
+				 enum qkd_direction dir, u32 idx)
+{
+	return (struct qkd_slot *)(st->slots[dir] + (size_t)idx * st->slot_size);
+}
+
+static bool qkd_slot_is_in(const struct qkd_storage *st,
+			   const struct qkd_slot *slot)
+{
+	const u8 *p = (const u8 *)slot, *base = st->slots[QKD_DIRECTION_IN];
+
+	return p >= base && p < base + (size_t)st->capacity * st->slot_size;
+}
+
+static struct hlist_head *qkd_bucket(const struct qkd_store *store,
+				     const struct qkd_storage *st, const u8 *id)
+{
+	u64 h = siphash(id, QKD_KEY_ID_LEN, &store->hash_key);
+
+	return &st->buckets[h & ((1U << st->hash_bits) - 1)];
+}
+
+static struct qkd_slot *qkd_lookup(const struct qkd_store *store,
+				   const u8 *id)
+{
+	struct qkd_slot *slot;
+
+	hlist_for_each_entry(slot, qkd_bucket(store, &store->st, id), node)
+		if (!memcmp(slot->id, id, QKD_KEY_ID_LEN))
+			return slot;
+	return NULL;
+}
+
+/* Unhash and wipe: afterwards the slot holds only zeroes. */
+static void qkd_slot_wipe(struct qkd_store *store, struct qkd_slot *slot)
+{
+	hlist_del(&slot->node);
+	memzero_explicit(slot, store->st.slot_size);
+}
+
+static void qkd_event(struct qkd_events *events, enum qkd_direction dir,
+		      enum qkd_event event, u32 count)
+{
+	if (!events)
+		return;
+	/* QKD_MAX_EVENTS covers every event one call can raise. */
+	if (WARN_ON_ONCE(events->n >= QKD_MAX_EVENTS))
+		return;
+	events->ev[events->n].dir = dir;
+	events->ev[events->n].event = event;
+	events->ev[events->n].count = count;
+	events->n++;
+}
+
+/*
+ * The watermark state machine, run after every change of level or
+ * watermarks.  Hysteresis: LOW is entered below the low watermark and left
+ * only at the high one.  Going down raises low then empty; coming up from
+ * empty is silent until the high watermark raises refilled.  Each event is
+ * raised once per crossing: a direction that drains to empty again before
+ * it refilled stays silent, so a pool flapping around zero cannot flood
+ * the monitor group.
+ */
+static void qkd_update_state(struct qkd_store *store, enum qkd_direction dir,
+			     struct qkd_events *events)
+{
+	struct qkd_dir *d = &store->dir[dir];
+
+	if (d->state == QKD_STATE_OK && d->level < store->params.low_watermark) {
+		d->state = QKD_STATE_LOW;
+		qkd_event(events, dir, QKD_EVENT_LOW, d->level);
+	}
+	if (d->level == 0 && d->state != QKD_STATE_EMPTY) {
+		d->state = QKD_STATE_EMPTY;
+		if (!d->empty_raised)
+			qkd_event(events, dir, QKD_EVENT_EMPTY, 0);
+		d->empty_raised = true;
+	}
+	if (d->state != QKD_STATE_OK &&
+	    d->level >= store->params.high_watermark) {
+		d->state = QKD_STATE_OK;
+		d->empty_raised = false;
+		qkd_event(events, dir, QKD_EVENT_REFILLED, d->level);
+	} else if (d->state == QKD_STATE_EMPTY && d->level > 0) {
+		d->state = QKD_STATE_LOW;
+	}
+}
+
+/*
+ * Rates count keys in and out per window of QKD_RATE_WINDOW_SEC; the rate
+ * reported is that of the last complete window, so it does not jump with
+ * every key.
+ */
+static u32 qkd_now_sec(u64 now)
+{
+	return (u32)div_u64(now, NSEC_PER_SEC);
+}
+
+static u64 qkd_rate_window(u64 now)
+{
+	return qkd_now_sec(now) / QKD_RATE_WINDOW_SEC;
+}
+
+static void qkd_rate_roll(struct qkd_dir *d, u64 now)
+{
+	u64 idx = qkd_rate_window(now);
+
+	if (idx == d->win_idx)
+		return;
+	if (idx == d->win_idx + 1) {
+		d->prev_fill = d->win_fill;
+		d->prev_burn = d->win_burn;
+	} else {
+		d->prev_fill = 0;
+		d->prev_burn = 0;
+	}
+	d->win_fill = 0;
+	d->win_burn = 0;
+	d->win_idx = idx;
+}
+
+static void qkd_rate_add(struct qkd_dir *d, u64 now, u32 fill, u32 burn)
+{
+	qkd_rate_roll(d, now);
+	d->win_fill += fill;
+	d->win_burn += burn;
+}
+
+static int qkd_check_params(const struct qkd_store_params *p,
+			    struct netlink_ext_ack *extack)
+{
+	if (p->key_size < QKD_KEY_SIZE_MIN || p->key_size > QKD_KEY_SIZE_MAX) {
+		NL_SET_ERR_MSG_FMT(extack, "key size %u is not within %u..%u",
+				   p->key_size, QKD_KEY_SIZE_MIN,
+				   QKD_KEY_SIZE_MAX);
+		return -EINVAL;
+	}
+	if (p->capacity < 1 || p->capacity > QKD_CAPACITY_MAX) {
+		NL_SET_ERR_MSG_FMT(extack, "capacity %u is not within 1..%u",
+				   p->capacity, QKD_CAPACITY_MAX);
+		return -EINVAL;
+	}
+	if (p->low_watermark >= p->high_watermark ||
+	    p->high_watermark > p->capacity) {
+		NL_SET_ERR_MSG_FMT(extack,
+				   "watermarks need low < high <= capacity: low %u, high %u, capacity %u",
+				   p->low_watermark, p->high_watermark,
+				   p->capacity);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct qkd_store *qkd_store_create(const struct qkd_store_params *params,
+				   u64 now, struct netlink_ext_ack *extack)
+{
+	struct qkd_store_params p = *params;
+	struct qkd_store *store;
+	size_t bytes;
+	int d, err;
+
+	if (!p.key_size)
+		p.key_size = QKD_DEFAULT_KEY_SIZE;
+	if (!p.capacity)
+		p.capacity = QKD_DEFAULT_CAPACITY;
+	if (!p.low_watermark)
+		p.low_watermark = p.capacity / 4;
+	if (!p.high_watermark)
+		p.high_watermark = DIV_ROUND_UP_ULL((u64)p.capacity * 3, 4);
+	err = qkd_check_params(&p, extack);
+	if (err)
+		return ERR_PTR(err);
+
+	bytes = sizeof(*store) + qkd_storage_bytes(p.capacity, p.key_size);
+	err = qkd_mem_charge(bytes, extack);
+	if (err)
+		return ERR_PTR(err);
+
+	store = kzalloc(sizeof(*store), GFP_KERNEL);
+	if (!store) {
+		NL_SET_ERR_MSG(extack, "out of memory for the pool");
+		err = -ENOMEM;
+		goto uncharge;
+	}
+	err = qkd_storage_alloc(&store->st, p.capacity, p.key_size, extack);
+	if (err)
+		goto free_store;
+
+	store->params = p;
+	store->in_free_top = p.capacity;
+	get_random_bytes(&store->hash_key, sizeof(store->hash_key));
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		store->dir[d].state = QKD_STATE_EMPTY;
+		store->dir[d].win_idx = qkd_rate_window(now);
+	}
+	return store;
+
+free_store:
+	kfree(store);
+uncharge:
+	qkd_mem_uncharge(bytes);
+	return ERR_PTR(err);
+}
+
+void qkd_store_destroy(struct qkd_store *store)
+{
+	if (!store)
+		return;
+	qkd_mem_uncharge(sizeof(*store) + store->st.bytes);
+	qkd_storage_free(&store->st);
+	kfree_sensitive(store);
+}
+
+void qkd_store_get_params(const struct qkd_store *store,
+			  struct qkd_store_params *params)
+{
+	*params = store->params;
+}
+
+/*
+ * Move every key into @nst, keeping the outbound order; the old slots are
+ * left for qkd_storage_free() to wipe.
+ */
+static void qkd_store_migrate(struct qkd_store *store, struct qkd_storage *nst)
+{
+	struct qkd_storage *ost = &store->st;
+	struct qkd_slot *from, *to;
+	u32 i, n;
+
+	for (i = 0; i < store->dir[QKD_DIRECTION_OUT].level; i++) {
+		from = qkd_slot(ost, QKD_DIRECTION_OUT,
+				(store->out_head + i) % ost->capacity);
+		to = qkd_slot(nst, QKD_DIRECTION_OUT, i);
+		memcpy(to->id, from->id, QKD_KEY_ID_LEN);
+		memcpy(to->material, from->material, ost->key_size);
+		to->added = from->added;
+		hlist_add_head(&to->node, qkd_bucket(store, nst, to->id));
+	}
+	for (i = 0, n = 0; i < ost->capacity; i++) {
+		from = qkd_slot(ost, QKD_DIRECTION_IN, i);
+		if (hlist_unhashed(&from->node))
+			continue;
+		to = qkd_slot(nst, QKD_DIRECTION_IN, n++);
+		memcpy(to->id, from->id, QKD_KEY_ID_LEN);
+		memcpy(to->material, from->material, ost->key_size);
+		to->added = from->added;
+		hlist_add_head(&to->node, qkd_bucket(store, nst, to->id));
+	}
+	/* Inbound keys now sit in 0..n-1; the free stack already ends with
+	 * them (qkd_storage_alloc() stacked indices with 0 on top), so it is
+	 * enough to pop n.
+	 */
+	store->in_free_top = nst->capacity - n;
+	store->out_head = 0;
+}
+
+int qkd_store_configure(struct qkd_store *store,
+			const struct qkd_store_params *params, u64 now,
+			struct qkd_events *events,
+			struct netlink_ext_ack *extack)
+{
+	struct qkd_storage nst;
+	size_t old_bytes, new_bytes;
+	int d, err;
+
+	err = qkd_check_params(params, extack);
+	if (err)
+		return err;
+	if (params->key_size != store->params.key_size &&
+	    qkd_store_level(store)) {
+		NL_SET_ERR_MSG_FMT(extack,
+				   "key size can change only while the pool is empty; it holds %u keys",
+				   qkd_store_level(store));
+		return -EBUSY;
+	}
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		if (params->capacity < store->dir[d].level) {
+			NL_SET_ERR_MSG_FMT(extack,
+					   "capacity %u is below the %s level of %u keys",
+					   params->capacity, qkd_dir_name[d],
+					   store->dir[d].level);
+			return -EBUSY;
+		}
+	}
+
+	if (params->capacity != store->params.capacity ||
+	    params->key_size != store->params.key_size) {
+		/*
+		 * The cap is charged with the difference: old and new storage
+		 * coexist only for the duration of this call.
+		 */
+		old_bytes = store->st.bytes;
+		new_bytes = qkd_storage_bytes(params->capacity,
+					      params->key_size);
+		if (new_bytes > old_bytes) {
+			err = qkd_mem_charge(new_bytes - old_bytes, extack);
+			if (err)
+				return err;
+		}
+		err = qkd_storage_alloc(&nst, params->capacity,
+					params->key_size, extack);
+		if (err) {
+			if (new_bytes > old_bytes)
+				qkd_mem_uncharge(new_bytes - old_bytes);
+			return err;
+		}
+		qkd_store_migrate(store, &nst);
+		qkd_storage_free(&store->st);
+		store->st = nst;
+		if (new_bytes < old_bytes)
+			qkd_mem_uncharge(old_bytes - new_bytes);
+	}
+
+	store->params = *params;
+	for (d = 0; d < QKD_NUM_DIRS; d++)
+		qkd_update_state(store, d, events);
+	return 0;
+}
+
+static void qkd_add_rejected(struct qkd_store *store, enum qkd_direction dir,
+			     unsigned int n)
+{
+	store->dir[dir].rejected += n;
+}
+
+int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
+		  const struct qkd_key_ref *keys, unsigned int n, u64 now,
+		  struct qkd_events *events, struct netlink_ext_ack *extack)
+{
+	struct qkd_storage *st = &store->st;
+	struct qkd_slot *slot, *dup;
+	u32 added = qkd_now_sec(now), idx;
+	struct qkd_dir *d;
+	unsigned int i, j;
+
+	if (dir != QKD_DIRECTION_OUT && dir != QKD_DIRECTION_IN) {
+		NL_SET_ERR_MSG_FMT(extack, "unknown direction %d", dir);
+		return -EINVAL;
+	}
+	d = &store->dir[dir];
+	if (!n) {
+		NL_SET_ERR_MSG(extack, "no keys to add");
+		return -EINVAL;
+	}
+	if (n > st->capacity - d->level) {
+		NL_SET_ERR_MSG_FMT(extack,
+				   "%u keys do not fit: %s has room for %u of %u",
+				   n, qkd_dir_name[dir],
+				   st->capacity - d->level, st->capacity);
+		qkd_add_rejected(store, dir, n);
+		return -ENOSPC;
+	}
+	for (i = 0; i < n; i++) {
+		if (keys[i].len != st->key_size) {
+			NL_SET_ERR_MSG_FMT(extack,
+					   "key %u has %u bytes of material, the pool's key size is %u",
+					   i, keys[i].len, st->key_size);
+			qkd_add_rejected(store, dir, n);
+			return -EINVAL;
+		}
+	}
+
+	/*
+	 * Fill the slots past the current end and hash them as we go, so
+	 * that the lookup also finds duplicates within the batch.  Nothing is
+	 * committed (level, free stack) until all of them went in.
+	 */
+	for (i = 0; i < n; i++) {
+		dup = qkd_lookup(store, keys[i].id);
+		if (dup)
+			goto duplicate;
+		if (dir == QKD_DIRECTION_OUT)
+			idx = (store->out_head + d->level + i) % st->capacity;
+		else
+			idx = st->in_free[store->in_free_top - 1 - i];
+		slot = qkd_slot(st, dir, idx);
+		memcpy(slot->id, keys[i].id, QKD_KEY_ID_LEN);
+		memcpy(slot->material, keys[i].material, st->key_size);
+		slot->added = added;
+		hlist_add_head(&slot->node, qkd_bucket(store, st, slot->id));
+	}
+
+	if (dir == QKD_DIRECTION_IN)
+		store->in_free_top -= n;
+	d->level += n;
+	d->added += n;
+	d->bytes_added += (u64)n * st->key_size;
+	qkd_rate_add(d, now, n, 0);
+	qkd_update_state(store, dir, events);
+	return 0;
+
+duplicate:
+	NL_SET_ERR_MSG_FMT(extack, "key %u: ID %16phN is already in the pool (%s)",
+			   i, keys[i].id,
+			   qkd_dir_name[qkd_slot_is_in(st, dup) ?
+					QKD_DIRECTION_IN : QKD_DIRECTION_OUT]);
+	for (j = 0; j < i; j++) {
+		if (dir == QKD_DIRECTION_OUT)
+			idx = (store->out_head + d->level + j) % st->capacity;
+		else
+			idx = st->in_free[store->in_free_top - 1 - j];
+		qkd_slot_wipe(store, qkd_slot(st, dir, idx));
+	}
+	qkd_add_rejected(store, dir, n);
+	return -EEXIST;
+}
+
+/* Hand a key to the caller and wipe its slot. */
+static void qkd_take_slot(struct qkd_store *store, enum qkd_direction dir,
+			  struct qkd_slot *slot, u8 *id, u8 *material, u64 now,
+			  struct qkd_events *events)
+{
+	struct qkd_dir *d = &store->dir[dir];
+
+	if (id)
+		memcpy(id, slot->id, QKD_KEY_ID_LEN);
+	memcpy(material, slot->material, store->st.key_size);
+	qkd_slot_wipe(store, slot);
+	d->level--;
+	d->taken++;
+	d->bytes_taken += store->st.key_size;
+	qkd_rate_add(d, now, 0, 1);
+	qkd_update_state(store, dir, events);
+}
+
+int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
+			u64 now, struct qkd_events *events,
+			struct netlink_ext_ack *extack)
+{
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_OUT];
+	struct qkd_slot *slot;
+
+	if (!d->level) {
+		d->missed++;
+		NL_SET_ERR_MSG(extack, "no outbound key left");
+		return -ENOENT;
+	}
+	slot = qkd_slot(&store->st, QKD_DIRECTION_OUT, store->out_head);
+	store->out_head = (store->out_head + 1) % store->st.capacity;
+	qkd_take_slot(store, QKD_DIRECTION_OUT, slot, id, material, now,
+		      events);
+	return 0;
+}
+
+int qkd_store_take_id(struct qkd_store *store, const u8 *id, const u8 *tag,
+		      u8 *material, u64 now, struct qkd_events *events,
+		      struct netlink_ext_ack *extack)
+{
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_IN];
+	struct qkd_slot *slot = qkd_lookup(store, id);
+	u32 idx;
+
+	/* An outbound key is not the peer's to take. */
+	if (!slot || !qkd_slot_is_in(&store->st, slot)) {
+		d->missed++;
+		NL_SET_ERR_MSG_FMT(extack, "no inbound key with ID %16phN", id);
+		return -ENOENT;
+	}
+	if (tag && !qkd_tag_verify(tag, slot->material, store->st.key_size,
+				   slot->id)) {
+		d->rejected++;
+		NL_SET_ERR_MSG_FMT(extack,
+				   "confirmation tag does not match key %16phN",
+				   id);
+		return -EKEYREJECTED;
+	}
+	idx = ((u8 *)slot - store->st.slots[QKD_DIRECTION_IN]) /
+	      store->st.slot_size;
+	qkd_take_slot(store, QKD_DIRECTION_IN, slot, NULL, material, now,
+		      events);
+	store->st.in_free[store->in_free_top++] = idx;
+	return 0;
+}
+
+/*
+ * Remove keys from @dir that @pred selects (all of them when @pred is NULL)
+ * and return how many.  The ring loses keys only from its head, so the
+ * outbound side stops at the first key @pred keeps: keys are in order of
+ * age there.
+ */
+static u32 qkd_remove(struct qkd_store *store, enum qkd_direction dir,
+		      bool (*pred)(const struct qkd_slot *, u32), u32 arg)
+{
+	struct qkd_storage *st = &store->st;
+	struct qkd_dir *d = &store->dir[dir];
+	struct qkd_slot *slot;
+	u32 i, n = 0;
+
+	if (dir == QKD_DIRECTION_OUT) {
+		while (d->level) {
+			slot = qkd_slot(st, dir, store->out_head);
+			if (pred && !pred(slot, arg))
+				break;
+			qkd_slot_wipe(store, slot);
+			store->out_head = (store->out_head + 1) % st->capacity;
+			d->level--;
+			n++;
+		}
+		return n;
+	}
+
+	/* Inbound keys are in no order: scan the slots, O(capacity). */
+	for (i = 0; i < st->capacity && d->level; i++) {
+		slot = qkd_slot(st, dir, i);
+		if (hlist_unhashed(&slot->node) || (pred && !pred(slot, arg)))
+			continue;
+		qkd_slot_wipe(store, slot);
+		st->in_free[store->in_free_top++] = i;
+		d->level--;
+		n++;
+	}
+	return n;
+}
+
+u32 qkd_store_flush(struct qkd_store *store, enum qkd_direction dir,
+		    bool both, u64 now, struct qkd_events *events)
+{
+	u32 n, total = 0;
+	int d;
+
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		if (!both && d != dir)
+			continue;
+		n = qkd_remove(store, d, NULL, 0);
+		store->dir[d].flushed += n;
+		total += n;
+		qkd_update_state(store, d, events);
+	}
+	return total;
+}
+
+/* Expired once @arg (the first second it is too old) is reached. */
+static bool qkd_slot_expired(const struct qkd_slot *slot, u32 deadline)
+{
+	return slot->added <= deadline;
+}
+
+u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
+		     struct qkd_events *events)
+{
+	u32 max_age = store->params.max_age, now_s = qkd_now_sec(now);
+	u32 n, i, total = 0, oldest = U32_MAX;
+	struct qkd_slot *slot;
+	int d;
+
+	*next_expiry = 0;
+	if (!max_age)
+		return 0;
+
+	/*
+	 * Ages are kept in whole seconds, so a key expires between max_age - 1
+	 * and max_age seconds after it was added: early rather than late.
+	 */
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		n = now_s >= max_age ?
+		    qkd_remove(store, d, qkd_slot_expired, now_s - max_age) : 0;
+		if (n) {
+			store->dir[d].expired += n;
+			total += n;
+			qkd_rate_add(&store->dir[d], now, 0, n);
+			qkd_event(events, d, QKD_EVENT_EXPIRED, n);
+			qkd_update_state(store, d, events);
+		}
+	}
+
+	if (store->dir[QKD_DIRECTION_OUT].level)
+		oldest = qkd_slot(&store->st, QKD_DIRECTION_OUT,
+				  store->out_head)->added;
+	for (i = 0; i < store->st.capacity && store->dir[QKD_DIRECTION_IN].level;
+	     i++) {
+		slot = qkd_slot(&store->st, QKD_DIRECTION_IN, i);
+		if (!hlist_unhashed(&slot->node))
+			oldest = min(oldest, slot->added);
+	}
+	if (oldest != U32_MAX)
+		*next_expiry = ((u64)oldest + max_age) * NSEC_PER_SEC;
+	return total;
+}
+
+void qkd_store_stats(struct qkd_store *store, enum qkd_direction dir,
+		     u64 now, struct qkd_dir_stats *stats)
+{
+	struct qkd_dir *d = &store->dir[dir];
+
+	qkd_rate_roll(d, now);
+	memset(stats, 0, sizeof(*stats));
+	stats->level = d->level;
+	stats->capacity = store->st.capacity;
+	stats->state = d->state;
+	stats->added = d->added;
+	stats->taken = d->taken;
+	stats->expired = d->expired;
+	stats->flushed = d->flushed;
+	stats->rejected = d->rejected;
+	stats->missed = d->missed;
+	stats->bytes_added = d->bytes_added;
+	stats->bytes_taken = d->bytes_taken;
+	stats->fill_rate = div_u64((u64)d->prev_fill * 1000,
+				   QKD_RATE_WINDOW_SEC);
+	stats->burn_rate = div_u64((u64)d->prev_burn * 1000,
+				   QKD_RATE_WINDOW_SEC);
+	if (stats->burn_rate > stats->fill_rate) {
+		stats->has_time_to_empty = true;
+		stats->time_to_empty = div64_u64((u64)d->level * 1000,
+						 stats->burn_rate -
+						 stats->fill_rate);
+	}
+}
+
+u32 qkd_store_level(const struct qkd_store *store)
+{
+	return store->dir[QKD_DIRECTION_OUT].level +
+	       store->dir[QKD_DIRECTION_IN].level;
+}
+
+#if IS_ENABLED(CONFIG_QKDPOOL_KUNIT_TEST)
+#include "store_test.c"
+#endif

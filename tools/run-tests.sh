@@ -1,0 +1,223 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test aggregator behind `make check`: sets up the host and the trixie
+# build root, runs the suites in order (going on after a failed one), and
+# prints a table and, as its very last line, "N passed, N failed" (with
+# ", N skipped" when some were).  Exit status 0 only when nothing failed.
+#
+# Usage: tools/run-tests.sh [SUITE...]     (default: all, in this order)
+#
+# Suites:
+#   spec       the uapi header and policies match the YAML spec (ynl-regen --check)
+#   build      the module builds with W=1 and no warning
+#   style      checkpatch --strict on kmod/ (generated files excluded)
+#   sparse     sparse (C=2) on the module, no warning
+#   kunit      tools/kunit.sh: KUnit under UML
+#   userspace  make -C userspace check, inside the build root
+#   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
+#
+# Convention: every suite leaves build/results/SUITE.counts holding one line
+# "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
+# that exits non-zero without counting a failure, or writes no counts, counts
+# as one failure.  Each suite's output is also in build/results/SUITE.log.
+# Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" || exit 1
+results=$repo/build/results
+all_suites="spec build style sparse kunit userspace vm"
+
+say() { echo "run-tests: $*" >&2; }
+
+# The module's build directory inside the root: the root's own kernel (not
+# the host's: uname -r in a chroot names the host kernel).
+root_kdir() {
+	local kver
+	kver=$(ls "$QKD_ROOT/lib/modules" | sort -V | tail -n 1)
+	echo "/lib/modules/$kver/build"
+}
+
+counts() { echo "$1 $2 $3" >"$results/$suite.counts"; }
+
+# A one-test suite: passes when the command succeeds.
+one_test() {
+	if "$@"; then counts 1 0 0; else counts 0 1 0; return 1; fi
+}
+
+# A make run inside the root that must print no warning (and no error).
+make_clean_log() {
+	local what=$1 log=$results/$suite.make.log
+	shift
+	tools/inroot.sh make "$@" 2>&1 | tee "$log"
+	local status=${PIPESTATUS[0]}
+	if [ "$status" -ne 0 ]; then
+		say "$what failed (exit $status)"
+		return 1
+	fi
+	if grep -qE '(warning|error):' "$log"; then
+		say "$what printed warnings:"
+		grep -E '(warning|error):' "$log" >&2
+		return 1
+	fi
+}
+
+suite_spec() {
+	one_test tools/ynl-regen.sh --check
+}
+
+suite_build() {
+	one_test make_clean_log "the W=1 build" -C /src KDIR="$(root_kdir)" W=1 modules
+}
+
+suite_style() {
+	local files=()
+	for f in kmod/*.c kmod/*.h; do
+		[ -e "$f" ] || continue
+		case ${f##*/} in netlink-gen.* | *.mod.c) continue ;; esac
+		files+=("/src/$f")
+	done
+	if [ ${#files[@]} -eq 0 ]; then
+		say "no sources in kmod/"
+		counts 0 1 0
+		return 1
+	fi
+	# checkpatch also reads kmod/.checkpatch.conf-style options from
+	# /src/.checkpatch.conf: the place for a justified --ignore.
+	one_test tools/inroot.sh /bin/bash -c '
+		ksrc=$(/src/tools/linux-src.sh)
+		exec perl "$ksrc/scripts/checkpatch.pl" --strict --no-tree \
+			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
+			--show-types -f "$@"' checkpatch "${files[@]}"
+}
+
+suite_sparse() {
+	one_test make_clean_log "sparse" -C /src KDIR="$(root_kdir)" C=2 CHECK=sparse modules
+}
+
+suite_kunit() {
+	if [ ! -x tools/kunit.sh ]; then
+		say "tools/kunit.sh does not exist yet: skipped"
+		counts 0 0 1
+		return 0
+	fi
+	tools/kunit.sh
+}
+
+suite_userspace() {
+	if [ ! -f userspace/Makefile ]; then
+		say "userspace/Makefile does not exist yet: skipped"
+		counts 0 0 1
+		return 0
+	fi
+	tools/inroot.sh make -C /src/userspace check
+}
+
+# Count TAP lines: "ok N - x", "not ok N - x", "ok N - x # SKIP why".
+# A plan "1..N" with fewer results counts the missing ones as failed.
+tap_counts() {
+	awk '
+		/^ok / && /# *[Ss][Kk][Ii][Pp]/ { s++; next }
+		/^ok / { p++; next }
+		/^not ok / && /# *TODO/ { next }
+		/^not ok / { f++; next }
+		/^1\.\.[0-9]+/ { split($1, a, "\\.\\."); plan = a[2] }
+		END {
+			if (plan > p + f + s) f += plan - (p + f + s)
+			printf "%d %d %d\n", p, f, s
+		}' "$1"
+}
+
+suite_vm() {
+	local script=tests/vm/run.sh
+	[ -f "$script" ] || script=tests/vm/smoke.sh
+	# The VM tests use ynl from Debian's kernel source, unpacked in the root.
+	tools/inroot.sh tools/linux-src.sh >/dev/null || return 1
+	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "$script"
+	local status=$?
+	local c
+	c=$(tap_counts build/vm/vm.out)
+	read -r p f s <<<"$c"
+	if [ $((p + f + s)) -eq 0 ]; then
+		say "$script printed no TAP result"
+		f=1
+	elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# A timeout, a crash or a kernel warning is a failure too.
+		f=1
+	fi
+	counts "$p" "$f" "$s"
+	[ "$status" -eq 0 ] && [ "$f" -eq 0 ]
+}
+
+# Setup: the host's packages and the build root.  Its failure ends the run.
+setup() {
+	if [ "$(id -u)" -ne 0 ]; then
+		say "run as root (it installs packages, makes a chroot and mounts)"
+		return 1
+	fi
+	tools/host-deps.sh || return 1
+	QKD_ROOT=$(tools/mkroot.sh) || return 1
+	export QKD_ROOT
+}
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || read -r -a suites <<<"$all_suites"
+for suite in "${suites[@]}"; do
+	case " $all_suites " in
+	*" $suite "*) ;;
+	*) say "unknown suite $suite (suites: $all_suites)"; exit 2 ;;
+	esac
+done
+
+mkdir -p "$results"
+rows=()
+total_p=0 total_f=0 total_s=0
+add_row() {
+	rows+=("$(printf '%-10s %6s %6s %7s %7ss  %s' "$@")")
+}
+
+t0=$SECONDS
+suite=setup
+if ! setup 2>&1 | tee "$results/setup.log"; then
+	say "setup failed; see $results/setup.log"
+	add_row setup 0 1 0 $((SECONDS - t0)) FAIL
+	total_f=1
+	suites=()
+fi
+# setup ran in a pipeline (a subshell): take the root again, now cached.
+[ ${#suites[@]} -eq 0 ] || { QKD_ROOT=$(tools/mkroot.sh) && export QKD_ROOT; }
+[ ${#suites[@]} -eq 0 ] || say "setup done in $((SECONDS - t0)) s; root $QKD_ROOT"
+
+for suite in "${suites[@]}"; do
+	say "=== $suite ==="
+	rm -f "$results/$suite.counts"
+	start=$SECONDS
+	"suite_$suite" 2>&1 | tee "$results/$suite.log"
+	status=${PIPESTATUS[0]}
+	p=0 f=0 s=0
+	if [ -f "$results/$suite.counts" ] &&
+		read -r p f s <"$results/$suite.counts" &&
+		[[ "$p $f $s" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+		if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+			say "$suite exited with $status but counted no failure: 1 failed"
+			f=1
+		fi
+	else
+		say "$suite wrote no valid $results/$suite.counts (exit $status): 1 failed"
+		p=0 f=1 s=0
+	fi
+	verdict=PASS
+	[ "$f" -eq 0 ] || verdict=FAIL
+	add_row "$suite" "$p" "$f" "$s" $((SECONDS - start)) "$verdict"
+	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+done
+
+echo
+printf '%-10s %6s %6s %7s %8s  %s\n' suite passed failed skipped time result
+for r in "${rows[@]}"; do echo "$r"; done
+echo "total time $((SECONDS - t0)) s; logs in build/results/ and build/vm/"
+line="$total_p passed, $total_f failed"
+[ "$total_s" -eq 0 ] || line="$line, $total_s skipped"
+echo "$line"
+[ "$total_f" -eq 0 ]

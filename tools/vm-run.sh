@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run test scripts in a VM: Debian's trixie kernel from the build root
+# under qemu (TCG), with the build root as its root filesystem (9p,
+# read-only, under a tmpfs overlay) and this repository read-only at /src.
+# Each SCRIPT (a path relative to the repository) runs in turn in one boot,
+# from /src, as root, with a clean environment; its output is printed here
+# as it comes.
+#
+# Usage: tools/vm-run.sh [--timeout SEC] [--name NAME] SCRIPT [SCRIPT...]
+#
+# Exit status: the first failing script's status, or 0 when all passed;
+# 1 when the scripts passed but the kernel logged a WARNING, oops, BUG,
+# KASAN, UBSAN or kmemleak report; 124 when the VM was stopped after the
+# timeout (default 600 s); 125 when the VM ended before a script finished.
+# Logs: build/vm/NAME.log (the kernel console), build/vm/NAME.out (the
+# scripts' output); NAME defaults to the first script's base name.
+# Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+timeout=600
+name=
+scripts=()
+
+usage() { sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) timeout=${2:?}; shift 2 ;;
+	--timeout=*) timeout=${1#*=}; shift ;;
+	--name) name=${2:?}; shift 2 ;;
+	--name=*) name=${1#*=}; shift ;;
+	-h|--help) usage ;;
+	-*) echo "vm-run: unknown option $1" >&2; usage ;;
+	*) scripts+=("$1"); shift ;;
+	esac
+done
+[ ${#scripts[@]} -gt 0 ] || usage
+for s in "${scripts[@]}"; do
+	case $s in
+	/*|*..*|*,*|*' '*) echo "vm-run: $s: give a path relative to the repository, without spaces or commas" >&2; exit 2 ;;
+	esac
+	[ -f "$repo/$s" ] || { echo "vm-run: $repo/$s does not exist" >&2; exit 2; }
+done
+[ -n "$name" ] || name=$(basename "${scripts[0]}" .sh)
+
+root=$("$repo/tools/mkroot.sh")
+initrd=$("$repo/tools/vm-initramfs.sh" "$root")
+kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+
+mkdir -p "$repo/build/vm"
+log=$repo/build/vm/$name.log
+out=$repo/build/vm/$name.out
+: >"$log"
+
+run=$(IFS=,; echo "${scripts[*]}")
+# loglevel=7: the whole kernel log reaches the console, so that no report
+# is missed; panic=-1 with -no-reboot ends qemu on a panic.
+append="console=ttyS0 loglevel=7 panic=-1 oops=panic mitigations=off \
+i8042.noaux i8042.nokbd i8042.nopnp qkd.run=$run"
+# qemu 7.2 names the property readonly=on; the 9p shares are both
+# read-only, the VM writes only to its tmpfs overlay.
+share="security_model=none,readonly=on,multidevs=remap"
+
+echo "vm-run: booting $(basename "$kernel") for ${scripts[*]} (timeout ${timeout}s, log $log)" >&2
+start=$(date +%s%N)
+set +e
+timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
+	-accel tcg -cpu max -smp "${QKD_VM_SMP:-2}" -m "${QKD_VM_MEM:-2G}" \
+	-nodefaults -no-user-config -display none -monitor none -no-reboot \
+	-kernel "$kernel" -initrd "$initrd" -append "$append" \
+	-serial "file:$log" \
+	-chardev stdio,id=out,signal=off -serial chardev:out \
+	-virtfs "local,path=$root,mount_tag=qkdroot,$share" \
+	-virtfs "local,path=$repo,mount_tag=qkdsrc,$share" \
+	-device virtio-rng-pci \
+	</dev/null | tee "$out"
+qemu_status=${PIPESTATUS[0]}
+set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+elapsed=$((ms / 1000)).$(printf %03d $((ms % 1000)))
+
+status=0
+if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
+	echo "vm-run: TIMEOUT: ${scripts[*]} did not finish within ${timeout}s; qemu was killed (kernel log: $log)" >&2
+	status=124
+fi
+
+# One marker per script that finished.
+for s in "${scripts[@]}"; do
+	line=$(grep -a "^@@QKD-VM@@ exit $s " "$out" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		[ $status -ne 0 ] || status=125
+		echo "vm-run: $s did not finish (no exit marker)" >&2
+		continue
+	fi
+	s_status=${line##* }
+	if [ "$s_status" -ne 0 ] && [ $status -eq 0 ]; then
+		status=$s_status
+	fi
+done
+if [ $status -eq 125 ]; then
+	echo "vm-run: the VM ended early; the end of its kernel log:" >&2
+	tail -n 40 "$log" | sed 's/^/    /' >&2
+fi
+
+# Kernel reports fail the run whatever the scripts said.
+pattern='WARNING:|Oops|BUG:|KASAN|UBSAN:|kmemleak|Kernel panic|general protection fault|Call Trace:'
+if grep -aqE "$pattern" "$log"; then
+	echo "vm-run: the kernel reported problems (full log: $log):" >&2
+	grep -anE "$pattern" "$log" | head -n 40 | sed 's/^/    /' >&2
+	[ $status -ne 0 ] || status=1
+fi
+
+echo "vm-run: ${scripts[*]}: exit status $status after ${elapsed}s" >&2
+exit $status
