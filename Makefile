@@ -9,7 +9,7 @@
 #   make check              (as root) everything: host packages, the trixie
 #                           build root, spec, W=1 build, checkpatch, sparse,
 #                           KUnit, userspace tests, VM tests
-#   make spec build style sparse kunit userspace vmtest
+#   make spec build style sparse kunit userspace kme-sim vmtest
 #                           one suite of `make check` (with its set-up)
 #   make regen              regenerate the uapi header and netlink policies
 #                           from Documentation/netlink/specs/qkd.yaml
@@ -41,7 +41,7 @@ clean:
 check:
 	tools/run-tests.sh
 
-spec build style sparse kunit userspace:
+spec build style sparse kunit userspace kme-sim:
 	tools/run-tests.sh $@
 
 vmtest:
@@ -51,4 +51,4 @@ regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace vmtest regen
+	kunit userspace kme-sim vmtest regen

@@ -45,6 +45,15 @@ if [ -f "$root/.qkd-root-complete" ]; then
 	exit 0
 fi
 
+# One builder at a time: a second caller waits, then finds the root made.
+mkdir -p "$cache"
+exec 9>"$cache/.mkroot.lock"
+flock 9
+if [ -f "$root/.qkd-root-complete" ]; then
+	echo "$root"
+	exit 0
+fi
+
 command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.building.XXXXXX")

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run last: no key material of any earlier test (logged by qkdtest.keys in
+/tmp/qkd-test-materials) appears in the kernel log, in any hex spelling
+(aabbcc, aa bb cc, aa:bb:cc, upper case)."""
+
+import os
+import re
+import subprocess
+
+from qkdtest import test, main, check, diag, MATERIALS_LOG
+
+
+@test("log: no key material in dmesg")
+def _():
+    check(os.path.exists(MATERIALS_LOG), "no materials were logged by the tests")
+    prefixes = set()
+    with open(MATERIALS_LOG) as f:
+        for ln in f:
+            prefixes.add(ln[:16])
+    check(len(prefixes) > 100000, f"only {len(prefixes)} materials logged")
+    log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+    ours = [ln for ln in log.splitlines() if "qkd" in ln.lower()]
+    diag(f"{len(log.splitlines())} kernel log lines, {len(ours)} about qkd")
+    for ln in ours[:10]:
+        diag(ln)
+    flat = re.sub(r"[\s:\-]", "", log.lower())
+    for i in range(len(flat) - 15):
+        if flat[i:i + 16] in prefixes:
+            raise AssertionError(f"key material {flat[i:i + 16]}... in dmesg "
+                                 f"near {flat[max(0, i - 40):i + 40]!r}")
+
+
+main()

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Pools live per network namespace.
+
+    +------------------- VM kernel, module qkdpool -------------------+
+    |                                                                 |
+    |  init_net            qkd-ns-a                 qkd-ns-b          |
+    |  (none here)   +-----------------+     +-----------------+      |
+    |                | pool "peer" id=a|     | pool "peer" id=b|      |
+    |                | out: A0..A9     |     | out: B0..B4     |      |
+    |                | in:  A10..A14   |     | in:  B10..B14   |      |
+    |                +-----------------+     +-----------------+      |
+    |                   ^  ynl lib (setns)      ^  ynl CLI              |
+    |                   |  ynl CLI (ip netns exec)                    |
+    +-----------------------------------------------------------------+
+
+Same name in both, ids independent, neither sees, takes or deletes the
+other's pools or keys, monitors hear only their own namespace, and deleting
+a namespace with full pools frees them (the harness fails the run on any
+WARNING or oops)."""
+
+import errno
+import json
+import os
+import subprocess
+
+from qkdtest import (test, main, family, monitor, events, clean_pools, keys,
+                     key_id, cli_do, cli, eq, check, expect_error, take_key)
+
+NS = ("qkd-ns-a", "qkd-ns-b")
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True)
+
+
+for ns in NS:
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    sh("ip", "netns", "add", ns)
+
+init_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+
+
+def in_ns(ns, fn):
+    """Run fn with the process in namespace ns; sockets made there stay there."""
+    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        os.setns(fd, os.CLONE_NEWNET)
+        return fn()
+    finally:
+        os.setns(init_fd, os.CLONE_NEWNET)
+        os.close(fd)
+
+
+root = family()
+clean_pools(root)
+fa = in_ns(NS[0], family)
+fb = in_ns(NS[1], family)
+ma = in_ns(NS[0], monitor)
+mb = in_ns(NS[1], monitor)
+m0 = monitor()
+ka = keys("NSA0", 0, 15)
+kb = keys("NSB0", 0, 15)
+ids = {}
+
+
+@test("netns: the same pool name in two namespaces, independent ids")
+def _():
+    ids["a"] = fa.do("pool-new", {"name": "peer", "capacity": 64,
+                                  "low-watermark": 2, "high-watermark": 8})["id"]
+    ids["b"] = fb.do("pool-new", {"name": "peer", "capacity": 32})["id"]
+    eq(fa.do("pool-get", {"name": "peer"})["capacity"], 64, "capacity in a")
+    eq(fb.do("pool-get", {"name": "peer"})["capacity"], 32, "capacity in b")
+    eq([p["id"] for p in fa.dump("pool-get", {})], [ids["a"]], "dump in a")
+    eq([p["id"] for p in fb.dump("pool-get", {})], [ids["b"]], "dump in b")
+    eq(root.dump("pool-get", {}), [], "dump in init_net")
+    # ids are per namespace: a second pool in b does not depend on a's
+    extra = fb.do("pool-new", {"name": "other"})["id"]
+    check(extra != ids["b"], "two pools of b share an id")
+    fb.do("pool-del", {"id": extra})
+
+
+@test("netns: keys are isolated; one cannot take the other's")
+def _():
+    fa.do("key-add", {"id": ids["a"], "direction": "out", "key": ka[:10]})
+    fa.do("key-add", {"id": ids["a"], "direction": "in", "key": ka[10:]})
+    # the same key ids would be duplicates within a namespace, not across
+    fb.do("key-add", {"id": ids["b"], "direction": "out", "key": kb[:5]})
+    fb.do("key-add", {"id": ids["b"], "direction": "in", "key": kb[10:] })
+    fb.do("key-add", {"id": ids["b"], "direction": "in", "key": ka[:2]})
+    eq(fb.do("key-flush", {"id": ids["b"], "direction": "in"}), {"count": 7},
+       "flush in b")
+    fb.do("key-add", {"id": ids["b"], "direction": "in", "key": kb[10:]})
+    r = fb.do("key-take", {"id": ids["b"], "direction": "out"})
+    eq(take_key(r)["id"], kb[0]["id"], "first key of b")
+    # b asks for a's inbound key by id, by b's own pool: not there
+    expect_error(lambda: fb.do("key-take", {"id": ids["b"], "direction": "in",
+                                            "key-id": ka[10]["id"]}),
+                 errno.ENOENT, what="b takes a's inbound key")
+    if ids["a"] != ids["b"]:
+        expect_error(lambda: fb.do("key-take", {"id": ids["a"], "direction": "out"}),
+                     errno.ENOENT, what="b takes from a's pool id")
+        expect_error(lambda: fb.do("pool-del", {"id": ids["a"]}), errno.ENOENT,
+                     what="b deletes a's pool id")
+    sa = fa.do("pool-get", {"id": ids["a"]})
+    eq((sa["stats-out"]["level"], sa["stats-in"]["level"]), (10, 5), "levels of a")
+    eq(sa["stats-out"]["taken"], 0, "a's taken")
+
+
+@test("netns: ynl CLI under ip netns exec sees each namespace's pool")
+def _():
+    rc, out, err = cli("--multi", "pool-get", json.dumps({"name": "peer"}),
+                       "--multi", "key-take", json.dumps({"id": ids["a"], "direction": "out"}),
+                       ns=NS[0])
+    eq(rc, 0, f"cli in a ({err!r})")
+    p, r = out
+    eq((p["id"], p["stats-out"]["level"]), (ids["a"], 10), "cli: pool of a")
+    k = r["key"][0] if isinstance(r["key"], list) else r["key"]
+    eq(k["id"], ka[0]["id"].hex(), "cli: first key of a")
+    rc, out, err = cli_do("pool-get", {"name": "peer"}, ns=NS[1])
+    eq(rc, 0, f"cli in b ({err!r})")
+    eq((out["id"], out["stats-out"]["level"]), (ids["b"], 4), "cli: pool of b")
+
+
+@test("netns: notifications stay in their namespace")
+def _():
+    for m in (ma, mb, m0):
+        events(m)
+    fa.do("key-flush", {"id": ids["a"], "direction": "out"})
+    ea, eb, e0 = events(ma), events(mb), events(m0)
+    check("empty" in [e["event"] for e in ea], f"no empty event in a: {ea}")
+    eq({e["id"] for e in ea}, {ids["a"]}, "pool ids of events in a")
+    eq(eb, [], "events in b")
+    eq(e0, [], "events in init_net")
+
+
+@test("netns: deleting a namespace with full pools frees them")
+def _():
+    # refill a; b holds keys; delete b's namespace with its pool inside
+    fa.do("key-add", {"id": ids["a"], "direction": "out", "key": ka[:10]})
+    fb.sock.close()
+    mb.sock.close()
+    sh("ip", "netns", "del", NS[1])
+    eq(fa.do("pool-get", {"id": ids["a"]})["stats-out"]["level"], 10,
+       "a untouched by b's end")
+    sh("ip", "netns", "add", NS[1])
+    fb2 = in_ns(NS[1], family)
+    eq(fb2.dump("pool-get", {}), [], "a new namespace of the same name is empty")
+    fb2.sock.close()
+    fa.do("pool-del", {"id": ids["a"]})
+    fa.sock.close()
+    ma.sock.close()
+    for ns in NS:
+        sh("ip", "netns", "del", ns)
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for ns in NS:
+        check(ns not in left, f"namespace {ns} left behind")
+
+
+main()
