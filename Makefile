@@ -11,6 +11,8 @@
 #                           KUnit, userspace tests, VM tests
 #   make spec build style sparse kunit userspace kme-sim vmtest
 #                           one suite of `make check` (with its set-up)
+#   make bench              (as root) build, run bench/ in the VM, print the
+#                           table of Documentation/bench.rst
 #   make regen              regenerate the uapi header and netlink policies
 #                           from Documentation/netlink/specs/qkd.yaml
 #
@@ -47,8 +49,11 @@ spec build style sparse kunit userspace kme-sim:
 vmtest:
 	tools/run-tests.sh vm
 
+bench:
+	tools/bench.sh
+
 regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim vmtest regen
+	kunit userspace kme-sim vmtest bench regen

@@ -34,8 +34,8 @@
  */
 struct qkd_pool {
 	u32 id;				/* constant once published */
+	refcount_t refcnt;		/* next to id: no padding hole */
 	struct net *net;		/* constant; the pool dies with its netns */
-	refcount_t refcnt;
 	/* qkd_net.lock */
 	struct hlist_node name_node;
 	/* Written under qkd_net.lock and lock: readers hold either. */

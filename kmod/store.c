@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/time64.h>
+#include <linux/vmalloc.h>
 
 #include "store.h"
 #include "tag.h"
@@ -39,17 +40,21 @@ struct qkd_slot {
 
 /*
  * Everything allocated for a given capacity and key size; replaced as a
- * whole on a resize.
+ * whole on a resize.  It is one block (both slot arrays, the hash buckets
+ * and the free stack), so that a small pool pays slab rounding once, and a
+ * large one comes from vmalloc, page-rounded, rather than from a
+ * power-of-two kmalloc that would waste up to half of it.
  */
 struct qkd_storage {
 	u32 capacity;
 	u32 key_size;
 	size_t slot_size;
+	void *mem;			/* the block */
+	size_t bytes;			/* its real size, charged to the cap */
 	u8 *slots[QKD_NUM_DIRS];
-	u32 *in_free;			/* stack of free inbound indices */
 	struct hlist_head *buckets;
+	u32 *in_free;			/* stack of free inbound indices */
 	unsigned int hash_bits;
-	size_t bytes;			/* charged against the memory cap */
 };
 
 struct qkd_dir {
@@ -126,23 +131,32 @@ static unsigned int qkd_hash_bits(u32 capacity)
 	return capacity > 1 ? order_base_2(capacity) : 1;
 }
 
-static size_t qkd_storage_bytes(u32 capacity, u32 key_size)
+/* Bytes the block needs: slots, then buckets, then the free stack. */
+static size_t qkd_storage_need(u32 capacity, u32 key_size)
 {
 	return QKD_NUM_DIRS * (size_t)capacity * qkd_slot_size(key_size) +
-	       (size_t)capacity * sizeof(u32) +
-	       (sizeof(struct hlist_head) << qkd_hash_bits(capacity));
+	       (sizeof(struct hlist_head) << qkd_hash_bits(capacity)) +
+	       (size_t)capacity * sizeof(u32);
+}
+
+/*
+ * What the block really takes from the kernel: a kmalloc object up to the
+ * largest slab size, whole pages above it.  This is what the memory cap
+ * counts, so that the cap bounds real memory.
+ */
+static size_t qkd_storage_bytes(u32 capacity, u32 key_size)
+{
+	size_t need = qkd_storage_need(capacity, key_size);
+
+	if (need <= KMALLOC_MAX_CACHE_SIZE)
+		return kmalloc_size_roundup(need);
+	return PAGE_ALIGN(need);
 }
 
 static void qkd_storage_free(struct qkd_storage *st)
 {
-	size_t slots_len = (size_t)st->capacity * st->slot_size;
-	int d;
-
 	/* Slots not in use are zero already; keys still held are wiped here. */
-	for (d = 0; d < QKD_NUM_DIRS; d++)
-		kvfree_sensitive(st->slots[d], slots_len);
-	kvfree(st->in_free);
-	kvfree(st->buckets);
+	kvfree_sensitive(st->mem, st->bytes);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -150,8 +164,9 @@ static void qkd_storage_free(struct qkd_storage *st)
 static int qkd_storage_alloc(struct qkd_storage *st, u32 capacity,
 			     u32 key_size, struct netlink_ext_ack *extack)
 {
+	size_t slots_len;
+	u8 *p;
 	u32 i;
-	int d;
 
 	memset(st, 0, sizeof(*st));
 	st->capacity = capacity;
@@ -159,26 +174,27 @@ static int qkd_storage_alloc(struct qkd_storage *st, u32 capacity,
 	st->slot_size = qkd_slot_size(key_size);
 	st->hash_bits = qkd_hash_bits(capacity);
 	st->bytes = qkd_storage_bytes(capacity, key_size);
-
-	for (d = 0; d < QKD_NUM_DIRS; d++) {
-		st->slots[d] = kvcalloc(capacity, st->slot_size, GFP_KERNEL);
-		if (!st->slots[d])
-			goto nomem;
+	if (st->bytes <= KMALLOC_MAX_CACHE_SIZE)
+		st->mem = kzalloc(st->bytes, GFP_KERNEL);
+	else
+		st->mem = vzalloc(st->bytes);
+	if (!st->mem) {
+		memset(st, 0, sizeof(*st));
+		NL_SET_ERR_MSG(extack, "out of memory for the pool's key slots");
+		return -ENOMEM;
 	}
-	st->in_free = kvcalloc(capacity, sizeof(u32), GFP_KERNEL);
-	st->buckets = kvcalloc(1U << st->hash_bits, sizeof(struct hlist_head),
-			       GFP_KERNEL);
-	if (!st->in_free || !st->buckets)
-		goto nomem;
+
+	/* Slot sizes are multiples of 8, so each part stays aligned. */
+	slots_len = (size_t)capacity * st->slot_size;
+	p = st->mem;
+	st->slots[QKD_DIRECTION_OUT] = p;
+	st->slots[QKD_DIRECTION_IN] = p + slots_len;
+	st->buckets = (struct hlist_head *)(p + QKD_NUM_DIRS * slots_len);
+	st->in_free = (u32 *)(st->buckets + (1U << st->hash_bits));
 	/* Hand out low indices first: the top of the stack is the end. */
 	for (i = 0; i < capacity; i++)
 		st->in_free[i] = capacity - 1 - i;
 	return 0;
-
-nomem:
-	qkd_storage_free(st);
-	NL_SET_ERR_MSG(extack, "out of memory for the pool's key slots");
-	return -ENOMEM;
 }
 
 static struct qkd_slot *qkd_slot(const struct qkd_storage *st,

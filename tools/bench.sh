@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: build the module, libqkd and bench/qkd-bench in the trixie
+# build root, run bench/run.sh in the VM (tools/vm-run.sh) and print the
+# table again at the end.  See Documentation/bench.rst.
+#
+# The bench is not a test: a missed target is printed as MISSED, not failed.
+# Exit status: non-zero only when something could not be built or measured.
+# Environment: QKD_BENCH_TIMEOUT (seconds for the VM, default 1800).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: run as root (it makes a chroot and boots a VM)" >&2
+	exit 1
+fi
+tools/host-deps.sh
+root=$(tools/mkroot.sh)
+kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
+
+tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
+tools/inroot.sh make -C /src/bench
+
+status=0
+tools/vm-run.sh --name bench --timeout "${QKD_BENCH_TIMEOUT:-1800}" \
+	bench/run.sh || status=$?
+
+echo
+echo "qkd-bench in the VM (qemu TCG, 2 CPUs), from build/vm/bench.out:"
+sed -n '/^measure /,/^@@QKD-VM@@/p' build/vm/bench.out | grep -v '^@@QKD-VM@@' || true
+exit "$status"
