@@ -9,7 +9,7 @@
 #   make check              (as root) everything: host packages, the trixie
 #                           build root, spec, W=1 build, checkpatch, sparse,
 #                           KUnit, userspace tests, VM tests
-#   make spec build style sparse kunit userspace kme-sim vmtest
+#   make spec build style sparse kunit userspace kme-sim plugin vmtest
 #                           one suite of `make check` (with its set-up)
 #   make bench              (as root) build, run bench/ in the VM, print the
 #                           table of Documentation/bench.rst
@@ -43,7 +43,7 @@ clean:
 check:
 	tools/run-tests.sh
 
-spec build style sparse kunit userspace kme-sim:
+spec build style sparse kunit userspace kme-sim plugin:
 	tools/run-tests.sh $@
 
 vmtest:
@@ -56,4 +56,4 @@ regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim vmtest bench regen
+	kunit userspace kme-sim plugin vmtest bench regen

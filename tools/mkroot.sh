@@ -88,14 +88,14 @@ chroot "$tmp" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 chroot "$tmp" apt-get clean
 umount -R "$tmp/proc" "$tmp/sys" "$tmp/dev"
 
-# Only one root per key is kept; older ones are removed once this one is
-# complete.
 touch "$tmp/.qkd-root-complete"
 rm -rf "$root"
 mv "$tmp" "$root"
 trap - EXIT
-for old in "$cache"/trixie-*; do
-	[ "$old" = "$root" ] || rm -rf "$old"
-done
+# Roots of other package lists go once nobody has used them for a day: a
+# VM or chroot still running in one (a parallel build, an older checkout)
+# must not lose its root filesystem under it.
+find "$cache" -maxdepth 1 -name 'trixie-*' ! -path "$root" -mmin +1440 \
+	-exec rm -rf {} + 2>/dev/null || true
 log "root ready in $((SECONDS - start)) s"
 echo "$root"

@@ -27,7 +27,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
-all_suites="spec build style sparse kunit userspace kme-sim vm"
+all_suites="spec build style sparse kunit userspace kme-sim plugin vm"
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -106,6 +106,10 @@ suite_userspace() {
 
 suite_kme-sim() {
 	tools/kme-sim/run-tests.sh
+}
+
+suite_plugin() {
+	tools/inroot.sh make -C /src/strongswan-plugin check
 }
 
 # Count TAP lines: "ok N - x", "not ok N - x", "ok N - x # SKIP why".

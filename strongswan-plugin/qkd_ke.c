@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The `qkd` key exchange method (RFC 9370 additional key exchange): the
+ * initiator offers the next outbound key of the peer's pool by ID and
+ * confirmation tag; the responder takes the inbound key with that ID if
+ * the tag verifies and answers ACK, otherwise NAK.  The KEM-shaped call
+ * order of key_exchange_t carries it:
+ *
+ *   initiator get_public_key()   the offer
+ *   responder set_public_key()   takes the key (or not)
+ *   responder get_public_key()   ACK / NAK
+ *   initiator set_public_key()   the answer
+ *   both      get_shared_secret() the key on ACK, zero bytes on NAK
+ *
+ * The protocol lives in qkd_proto.c; this file maps the IKE_SA to a pool
+ * and a policy, and logs which key ID keyed which IKE_SA.
+ */
+#include "qkd_ke.h"
+#include "qkd_peers.h"
+
+#include <errno.h>
+
+#include <daemon.h>
+
+typedef struct private_key_exchange_t private_key_exchange_t;
+
+/**
+ * Private data.
+ */
+struct private_key_exchange_t {
+
+	/**
+	 * Public interface.
+	 */
+	key_exchange_t public;
+
+	/**
+	 * The exchange; holds the key material.
+	 */
+	struct qke_exchange x;
+
+	/**
+	 * Whether x was initialized for the IKE_SA.
+	 */
+	bool started;
+};
+
+/**
+ * The pool backend, set by the plugin.
+ */
+static qkd_pools_t *pools;
+
+/*
+ * Described in header
+ */
+void qkd_ke_set_pools(qkd_pools_t *p)
+{
+	pools = p;
+}
+
+/**
+ * Whether the IKE_SA has negotiated its proposal.  It has not while the
+ * first key exchange of an IKE_SA is processed (IKE_SA_INIT, or the
+ * CREATE_CHILD_SA of an IKE re-key); it has for IKE_INTERMEDIATE,
+ * IKE_FOLLOWUP_KE and every CHILD_SA exchange.  The qkd method must never be
+ * the first key exchange of IKE_SA_INIT: its payload travels in the clear
+ * there, and after a NAK the IKE_SA's keys would rest on nothing but the
+ * public nonces.
+ */
+static bool past_first_ke(ike_sa_t *ike_sa)
+{
+	return ike_sa->get_version(ike_sa) == IKEV2 &&
+		   ike_sa->get_proposal(ike_sa) != NULL;
+}
+
+/**
+ * Map the IKE_SA to a pool and a policy, once.
+ */
+static bool start(private_key_exchange_t *this)
+{
+	char pool[QKD_POOL_NAME_MAX_LEN + 1];
+	enum qke_policy policy;
+	ike_sa_t *ike_sa;
+
+	if (this->started)
+	{
+		return TRUE;
+	}
+	ike_sa = charon->bus->get_sa(charon->bus);
+	if (!ike_sa || !past_first_ke(ike_sa))
+	{
+		DBG1(DBG_IKE, "qkd: the qkd key exchange of an IKE_SA is allowed as an "
+			 "additional key exchange only (ke1_qkd ... ke7_qkd)");
+		return FALSE;
+	}
+	if (!pools)
+	{
+		return FALSE;
+	}
+	policy = qkd_peers_resolve(ike_sa, pool, sizeof(pool));
+	if (qke_exchange_init(&this->x, pools->ops, pools, policy,
+						  pool[0] ? pool : NULL) != 0)
+	{
+		return FALSE;
+	}
+	this->started = TRUE;
+	return TRUE;
+}
+
+/**
+ * Log the outcome, never the key material: the key ID against the IKE_SA.
+ */
+static void log_outcome(private_key_exchange_t *this)
+{
+	chunk_t id = chunk_from_thing(this->x.key_id);
+	ike_sa_t *ike_sa = charon->bus->get_sa(charon->bus);
+	const char *role = this->x.role == QKE_ROLE_INITIATOR ? "initiator"
+														  : "responder";
+
+	if (this->x.state == QKE_STATE_DONE && this->x.acked)
+	{
+		DBG1(DBG_IKE, "qkd: %s: key %#B of pool '%s' keys %s[%u]", role, &id,
+			 this->x.pool, ike_sa ? ike_sa->get_name(ike_sa) : "?",
+			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0);
+	}
+	else
+	{
+		DBG1(DBG_IKE, "qkd: %s: %s without a QKD key (%s), pool '%s', %s[%u]",
+			 role, this->x.state == QKE_STATE_DONE ? "falling back" : "failing",
+			 qke_reason_name(this->x.reason), this->x.pool,
+			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
+			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0);
+	}
+}
+
+METHOD(key_exchange_t, get_public_key, bool,
+	private_key_exchange_t *this, chunk_t *value)
+{
+	uint8_t buf[QKE_MSG_MAX_LEN];
+	size_t len;
+	int err;
+
+	if (this->x.role == QKE_ROLE_RESPONDER)
+	{
+		/* the answer built by set_public_key() */
+		if (this->x.state != QKE_STATE_DONE)
+		{
+			return FALSE;
+		}
+		*value = chunk_clone(chunk_create(this->x.out, this->x.out_len));
+		return TRUE;
+	}
+	if (!start(this))
+	{
+		return FALSE;
+	}
+	err = qke_exchange_offer(&this->x, buf, &len);
+	if (err)
+	{
+		DBG1(DBG_IKE, "qkd: initiator: no QKD key (%s) in pool '%s' and the "
+			 "policy is 'require': refusing the key exchange",
+			 qke_reason_name(this->x.reason), this->x.pool);
+		return FALSE;
+	}
+	*value = chunk_clone(chunk_create(buf, len));
+	return TRUE;
+}
+
+METHOD(key_exchange_t, set_public_key, bool,
+	private_key_exchange_t *this, chunk_t value)
+{
+	uint8_t buf[QKE_MSG_MAX_LEN];
+	size_t len;
+	int err;
+
+	if (this->x.role == QKE_ROLE_INITIATOR)
+	{
+		err = qke_exchange_finish(&this->x, value.ptr, value.len);
+		if (err == -EBADMSG)
+		{
+			DBG1(DBG_IKE, "qkd: initiator: invalid answer (%zu bytes)",
+				 value.len);
+		}
+		log_outcome(this);
+		return err == 0;
+	}
+	if (!start(this))
+	{
+		return FALSE;
+	}
+	err = qke_exchange_answer(&this->x, value.ptr, value.len, buf, &len);
+	memwipe(buf, sizeof(buf));
+	if (err == -EBADMSG)
+	{
+		DBG1(DBG_IKE, "qkd: responder: invalid offer (%zu bytes)", value.len);
+		return FALSE;
+	}
+	log_outcome(this);
+	return err == 0;
+}
+
+METHOD(key_exchange_t, get_shared_secret, bool,
+	private_key_exchange_t *this, chunk_t *secret)
+{
+	const uint8_t *ptr;
+	size_t len;
+
+	if (qke_exchange_secret(&this->x, &ptr, &len) != 0)
+	{
+		return FALSE;
+	}
+	/* after a NAK: zero bytes, on both sides */
+	*secret = len ? chunk_clone(chunk_create((u_char*)ptr, len)) : chunk_empty;
+	return TRUE;
+}
+
+METHOD(key_exchange_t, set_seed, bool,
+	private_key_exchange_t *this, chunk_t value, drbg_t *drbg)
+{
+	return FALSE;
+}
+
+METHOD(key_exchange_t, get_method, key_exchange_method_t,
+	private_key_exchange_t *this)
+{
+	return QKD_KE_METHOD;
+}
+
+METHOD(key_exchange_t, destroy, void,
+	private_key_exchange_t *this)
+{
+	qke_exchange_wipe(&this->x);
+	memwipe(this, sizeof(*this));
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+key_exchange_t *qkd_ke_create(key_exchange_method_t method)
+{
+	private_key_exchange_t *this;
+
+	if (method != QKD_KE_METHOD)
+	{
+		return NULL;
+	}
+	INIT(this,
+		.public = {
+			.get_method = _get_method,
+			.get_public_key = _get_public_key,
+			.set_public_key = _set_public_key,
+			.get_shared_secret = _get_shared_secret,
+			.set_seed = _set_seed,
+			.destroy = _destroy,
+		},
+	);
+	return &this->public;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/**
+ * @defgroup qkd qkd
+ * @ingroup cplugins
+ *
+ * @defgroup qkd_plugin qkd_plugin
+ * @{ @ingroup qkd
+ */
+#ifndef QKD_PLUGIN_H_
+#define QKD_PLUGIN_H_
+
+#include <plugins/plugin.h>
+
+typedef struct qkd_plugin_t qkd_plugin_t;
+
+/**
+ * Key exchange methods for IPsec with QKD keys: `qkd` (pool keys of the
+ * qkdpool kernel module, an RFC 9370 additional key exchange) and ML-KEM
+ * on OpenSSL 3.5.
+ */
+struct qkd_plugin_t {
+
+	/**
+	 * Implements plugin interface.
+	 */
+	plugin_t plugin;
+};
+
+#endif /** QKD_PLUGIN_H_ @}*/

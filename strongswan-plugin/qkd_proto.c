@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The `qkd` key exchange payload and its ACK/NAK state machine (see
+ * qkd_proto.h for the wire format).
+ */
+#include <errno.h>
+#include <string.h>
+#include "qkd_proto.h"
+
+static const char *const type_names[] = {
+	[QKE_MSG_OFFER] = "offer",
+	[QKE_MSG_NONE] = "none",
+	[QKE_MSG_ACK] = "ack",
+	[QKE_MSG_NAK] = "nak",
+};
+
+static const char *const reason_names[] = {
+	[QKE_REASON_OK] = "ok",
+	[QKE_REASON_NO_OFFER] = "no offer",
+	[QKE_REASON_NO_POOL] = "no pool",
+	[QKE_REASON_EMPTY] = "pool empty",
+	[QKE_REASON_UNKNOWN_KEY] = "unknown key ID",
+	[QKE_REASON_TAG_MISMATCH] = "tag mismatch",
+	[QKE_REASON_POOL_ERROR] = "pool error",
+	[QKE_REASON_VERSION] = "unsupported version",
+};
+
+const char *qke_msg_type_name(unsigned int type)
+{
+	if (type < sizeof(type_names) / sizeof(type_names[0]) &&
+	    type_names[type])
+		return type_names[type];
+	return "unknown";
+}
+
+const char *qke_reason_name(unsigned int reason)
+{
+	if (reason <= QKE_REASON_MAX)
+		return reason_names[reason];
+	return "unknown";
+}
+
+static size_t msg_len(uint8_t type)
+{
+	switch (type) {
+	case QKE_MSG_OFFER:
+		return QKE_MSG_OFFER_LEN;
+	case QKE_MSG_NONE:
+		return QKE_MSG_NONE_LEN;
+	case QKE_MSG_ACK:
+	case QKE_MSG_NAK:
+		return QKE_MSG_ANSWER_LEN;
+	default:
+		return 0;
+	}
+}
+
+/* Which reasons each type may carry. */
+static bool reason_valid(uint8_t type, uint8_t reason)
+{
+	switch (type) {
+	case QKE_MSG_OFFER:
+	case QKE_MSG_ACK:
+		return reason == QKE_REASON_OK;
+	case QKE_MSG_NONE:
+		return reason == QKE_REASON_NO_POOL ||
+		       reason == QKE_REASON_EMPTY ||
+		       reason == QKE_REASON_POOL_ERROR;
+	case QKE_MSG_NAK:
+		return reason != QKE_REASON_OK && reason <= QKE_REASON_MAX &&
+		       reason != QKE_REASON_EMPTY;
+	default:
+		return false;
+	}
+}
+
+int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len)
+{
+	size_t need;
+
+	if (!msg || !buf || msg->version != QKE_VERSION)
+		return -EINVAL;
+	need = msg_len(msg->type);
+	if (!need || !reason_valid(msg->type, msg->reason))
+		return -EINVAL;
+	if (len < need)
+		return -ENOSPC;
+	buf[0] = msg->version;
+	buf[1] = msg->type;
+	buf[2] = msg->reason;
+	buf[3] = 0;
+	if (need > QKE_MSG_HDR_LEN)
+		memcpy(buf + QKE_MSG_HDR_LEN, msg->key_id, QKD_KEY_ID_LEN);
+	if (need == QKE_MSG_OFFER_LEN)
+		memcpy(buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN, msg->tag,
+		       QKD_TAG_LEN);
+	return (int)need;
+}
+
+int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg)
+{
+	size_t need;
+
+	if (!msg)
+		return -EINVAL;
+	memset(msg, 0, sizeof(*msg));
+	if (!buf || len < 1)
+		return -EBADMSG;
+	msg->version = buf[0];
+	/* A later version may have another layout: look no further. */
+	if (msg->version != QKE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (len < QKE_MSG_HDR_LEN)
+		return -EBADMSG;
+	msg->type = buf[1];
+	msg->reason = buf[2];
+	need = msg_len(msg->type);
+	if (!need || len != need || buf[3] != 0 ||
+	    !reason_valid(msg->type, msg->reason)) {
+		memset(msg, 0, sizeof(*msg));
+		return -EBADMSG;
+	}
+	if (need > QKE_MSG_HDR_LEN)
+		memcpy(msg->key_id, buf + QKE_MSG_HDR_LEN, QKD_KEY_ID_LEN);
+	if (need == QKE_MSG_OFFER_LEN)
+		memcpy(msg->tag, buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN,
+		       QKD_TAG_LEN);
+	return 0;
+}
+
+int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
+		      void *ctx, enum qke_policy policy, const char *pool)
+{
+	memset(x, 0, sizeof(*x));
+	x->ops = ops;
+	x->ctx = ctx;
+	x->policy = policy;
+	if (pool) {
+		size_t n = strlen(pool);
+
+		if (n == 0 || n > QKD_POOL_NAME_MAX_LEN)
+			return -EINVAL;
+		memcpy(x->pool, pool, n + 1);
+	}
+	return 0;
+}
+
+static void wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+/* The pool's errno as the reason the peer and the logs see. */
+static uint8_t take_reason(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return QKE_REASON_EMPTY;
+	case -ENODEV:
+		return QKE_REASON_NO_POOL;
+	default:
+		return QKE_REASON_POOL_ERROR;
+	}
+}
+
+int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
+{
+	struct qke_msg msg = { .version = QKE_VERSION };
+	int ret;
+
+	if (x->role == QKE_ROLE_INITIATOR && x->out_len) {
+		/* a retried message: the same offer, no second key */
+		memcpy(out, x->out, x->out_len);
+		*out_len = x->out_len;
+		return 0;
+	}
+	if (x->role != QKE_ROLE_UNKNOWN || x->state != QKE_STATE_IDLE)
+		return -EPROTO;
+	x->role = QKE_ROLE_INITIATOR;
+
+	if (!x->pool[0])
+		ret = -ENODEV;
+	else
+		ret = x->ops->take_next(x->ctx, x->pool, &x->key);
+	if (ret == 0 && (x->key.len < QKD_KEY_SIZE_MIN ||
+			 x->key.len > QKD_KEY_SIZE_MAX))
+		ret = -EIO;
+	if (ret == 0 && qkd_tag_compute(x->key.id, x->key.material,
+					x->key.len, msg.tag) != 0)
+		ret = -EIO;
+	if (ret == 0) {
+		x->have_key = true;
+		msg.type = QKE_MSG_OFFER;
+		memcpy(msg.key_id, x->key.id, QKD_KEY_ID_LEN);
+		memcpy(x->key_id, x->key.id, QKD_KEY_ID_LEN);
+	} else {
+		qkd_key_wipe(&x->key, 1);
+		x->reason = take_reason(ret);
+		if (x->policy == QKE_POLICY_REQUIRE) {
+			x->state = QKE_STATE_FAILED;
+			return -ENOKEY;
+		}
+		msg.type = QKE_MSG_NONE;
+		msg.reason = x->reason;
+	}
+	ret = qke_msg_encode(&msg, x->out, sizeof(x->out));
+	wipe(&msg, sizeof(msg));
+	if (ret < 0) {
+		x->state = QKE_STATE_FAILED;
+		return ret;
+	}
+	x->out_len = (size_t)ret;
+	x->state = QKE_STATE_OFFERED;
+	memcpy(out, x->out, x->out_len);
+	*out_len = x->out_len;
+	return 0;
+}
+
+static int build_answer(struct qke_exchange *x, uint8_t type, uint8_t reason,
+			const uint8_t key_id[QKD_KEY_ID_LEN])
+{
+	struct qke_msg msg = {
+		.version = QKE_VERSION,
+		.type = type,
+		.reason = reason,
+	};
+	int ret;
+
+	if (key_id)
+		memcpy(msg.key_id, key_id, QKD_KEY_ID_LEN);
+	ret = qke_msg_encode(&msg, x->out, sizeof(x->out));
+	if (ret < 0)
+		return ret;
+	x->out_len = (size_t)ret;
+	return 0;
+}
+
+int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
+			size_t in_len, uint8_t *out, size_t *out_len)
+{
+	struct qke_msg msg;
+	uint8_t reason = QKE_REASON_OK;
+	int ret;
+
+	if (x->role == QKE_ROLE_RESPONDER && x->state == QKE_STATE_DONE) {
+		/* the same offer again gets the same answer, nothing taken */
+		if (in_len != x->in_len || memcmp(in, x->in, in_len) != 0)
+			return -EALREADY;
+		memcpy(out, x->out, x->out_len);
+		*out_len = x->out_len;
+		return 0;
+	}
+	if (x->role != QKE_ROLE_UNKNOWN || x->state != QKE_STATE_IDLE)
+		return -EPROTO;
+	x->role = QKE_ROLE_RESPONDER;
+
+	ret = qke_msg_decode(in, in_len, &msg);
+	if (ret == -EPROTONOSUPPORT) {
+		reason = QKE_REASON_VERSION;
+	} else if (ret < 0 || (msg.type != QKE_MSG_OFFER &&
+			       msg.type != QKE_MSG_NONE)) {
+		x->state = QKE_STATE_FAILED;
+		return -EBADMSG;
+	} else if (msg.type == QKE_MSG_NONE) {
+		reason = QKE_REASON_NO_OFFER;
+	} else if (!x->pool[0]) {
+		reason = QKE_REASON_NO_POOL;
+	} else {
+		memcpy(x->key_id, msg.key_id, QKD_KEY_ID_LEN);
+		ret = x->ops->take_id(x->ctx, x->pool, msg.key_id, msg.tag,
+				      &x->key);
+		if (ret == 0 && (x->key.len < QKD_KEY_SIZE_MIN ||
+				 x->key.len > QKD_KEY_SIZE_MAX ||
+				 memcmp(x->key.id, msg.key_id,
+					QKD_KEY_ID_LEN) != 0))
+			ret = -EIO;
+		switch (ret) {
+		case 0:
+			x->have_key = true;
+			break;
+		case -ENOENT:
+			reason = QKE_REASON_UNKNOWN_KEY;
+			break;
+		case -EKEYREJECTED:
+			reason = QKE_REASON_TAG_MISMATCH;
+			break;
+		default:
+			reason = take_reason(ret);
+			break;
+		}
+		if (!x->have_key)
+			qkd_key_wipe(&x->key, 1);
+	}
+	x->reason = reason;
+	if (reason != QKE_REASON_OK && x->policy == QKE_POLICY_REQUIRE) {
+		x->state = QKE_STATE_FAILED;
+		return -ENOKEY;
+	}
+	ret = build_answer(x, reason == QKE_REASON_OK ? QKE_MSG_ACK :
+			   QKE_MSG_NAK, reason,
+			   msg.type == QKE_MSG_OFFER ? msg.key_id : NULL);
+	if (ret < 0) {
+		qke_exchange_wipe(x);
+		x->state = QKE_STATE_FAILED;
+		return ret;
+	}
+	x->acked = reason == QKE_REASON_OK;
+	x->in_len = in_len <= sizeof(x->in) ? in_len : sizeof(x->in);
+	memcpy(x->in, in, x->in_len);
+	x->state = QKE_STATE_DONE;
+	memcpy(out, x->out, x->out_len);
+	*out_len = x->out_len;
+	return 0;
+}
+
+int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
+			size_t in_len)
+{
+	struct qke_msg msg;
+	int ret;
+
+	if (x->role != QKE_ROLE_INITIATOR || x->state != QKE_STATE_OFFERED)
+		return -EPROTO;
+	ret = qke_msg_decode(in, in_len, &msg);
+	if (ret < 0 || (msg.type != QKE_MSG_ACK && msg.type != QKE_MSG_NAK))
+		goto bad;
+	if (x->have_key) {
+		/* the answer must be about the key offered */
+		if (memcmp(msg.key_id, x->key.id, QKD_KEY_ID_LEN) != 0)
+			goto bad;
+	} else {
+		/* nothing offered: only a NAK makes sense */
+		if (msg.type != QKE_MSG_NAK)
+			goto bad;
+	}
+	if (msg.type == QKE_MSG_ACK) {
+		x->acked = true;
+		x->reason = QKE_REASON_OK;
+		x->state = QKE_STATE_DONE;
+		return 0;
+	}
+	/* NAK: the key is burnt here; the responder kept or never had it */
+	x->acked = false;
+	if (x->have_key)
+		x->reason = msg.reason;
+	qkd_key_wipe(&x->key, 1);
+	x->have_key = false;
+	if (x->policy == QKE_POLICY_REQUIRE) {
+		x->state = QKE_STATE_FAILED;
+		return -ENOKEY;
+	}
+	x->state = QKE_STATE_DONE;
+	return 0;
+bad:
+	qkd_key_wipe(&x->key, 1);
+	x->have_key = false;
+	x->state = QKE_STATE_FAILED;
+	return -EBADMSG;
+}
+
+int qke_exchange_secret(const struct qke_exchange *x, const uint8_t **secret,
+			size_t *len)
+{
+	if (x->state != QKE_STATE_DONE)
+		return -EAGAIN;
+	if (x->acked && x->have_key) {
+		*secret = x->key.material;
+		*len = x->key.len;
+	} else {
+		*secret = NULL;
+		*len = 0;
+	}
+	return 0;
+}
+
+void qke_exchange_wipe(struct qke_exchange *x)
+{
+	qkd_key_wipe(&x->key, 1);
+	x->have_key = false;
+}

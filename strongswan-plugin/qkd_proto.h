@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The `qkd` key exchange: its payload and the ACK/NAK state machine.
+ *
+ * Pure code: no strongSwan type, no socket.  The pools are reached through
+ * struct qke_pool_ops, so the unit tests drive every path with a fake pool
+ * and charon's glue (qkd_ke.c) with libqkd.
+ *
+ * The key exchange data of the KE payload (RFC 7296 3.4, RFC 9370), in
+ * network order:
+ *
+ *   0        1        2        3
+ *   +--------+--------+--------+--------+
+ *   |version |  type  | reason |reserved|     4 bytes, all messages
+ *   +--------+--------+--------+--------+
+ *   |          key ID (16 bytes)        |     OFFER, ACK, NAK
+ *   +-----------------------------------+
+ *   |   confirmation tag (32 bytes)     |     OFFER only
+ *   +-----------------------------------+
+ *
+ *   initiator -> responder:  OFFER  (52 bytes) a key ID and its tag
+ *                            NONE   (4 bytes)  no key to offer; @reason why
+ *   responder -> initiator:  ACK    (20 bytes) the key ID it took
+ *                            NAK    (20 bytes) @reason, the key ID offered
+ *                                              (zero after a NONE)
+ *
+ * The tag is HMAC-SHA256(material, "qkd-ipsec tag v1" || key ID)
+ * (qkd_tag_compute()); the responder's kernel hands the key out only when
+ * it matches, and consumes nothing when it does not.
+ *
+ * Shared secret: the key material after an ACK; zero bytes after a NAK, on
+ * both sides.  See Documentation/strongswan-plugin.rst for why an empty
+ * contribution keeps the derivation well-defined and safe.
+ */
+#ifndef QKE_PROTO_H_
+#define QKE_PROTO_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <qkd.h>
+
+#define QKE_VERSION	1
+
+#define QKE_MSG_HDR_LEN		4
+#define QKE_MSG_OFFER_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
+#define QKE_MSG_NONE_LEN	QKE_MSG_HDR_LEN
+#define QKE_MSG_ANSWER_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN)
+#define QKE_MSG_MAX_LEN		QKE_MSG_OFFER_LEN
+
+enum qke_msg_type {
+	QKE_MSG_OFFER = 1,
+	QKE_MSG_NONE = 2,
+	QKE_MSG_ACK = 3,
+	QKE_MSG_NAK = 4,
+};
+
+/* Why there is no QKD key: in NONE and NAK messages, and in the logs. */
+enum qke_reason {
+	QKE_REASON_OK = 0,		/* ACK, OFFER */
+	QKE_REASON_NO_OFFER = 1,	/* NAK: the initiator sent NONE */
+	QKE_REASON_NO_POOL = 2,		/* no pool is mapped to the peer */
+	QKE_REASON_EMPTY = 3,		/* NONE: the outbound side is empty */
+	QKE_REASON_UNKNOWN_KEY = 4,	/* NAK: no inbound key with that ID */
+	QKE_REASON_TAG_MISMATCH = 5,	/* NAK: the tag did not verify */
+	QKE_REASON_POOL_ERROR = 6,	/* the pool could not be read */
+	QKE_REASON_VERSION = 7,		/* NAK: unsupported payload version */
+	QKE_REASON_MAX = QKE_REASON_VERSION,
+};
+
+/* Per connection: fall back without QKD, or refuse the exchange. */
+enum qke_policy {
+	QKE_POLICY_PREFER = 0,
+	QKE_POLICY_REQUIRE = 1,
+};
+
+struct qke_msg {
+	uint8_t version;
+	uint8_t type;			/* enum qke_msg_type */
+	uint8_t reason;			/* enum qke_reason */
+	uint8_t key_id[QKD_KEY_ID_LEN];
+	uint8_t tag[QKD_TAG_LEN];
+};
+
+/*
+ * Encode @msg into @buf (@len bytes).  Returns the encoded length, or
+ * -EINVAL for an invalid message, -ENOSPC when @buf is too short.
+ */
+int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len);
+
+/*
+ * Decode and validate @len bytes.  Returns 0, -EPROTONOSUPPORT when the
+ * version is not QKE_VERSION (msg->version is then set), or
+ * -EBADMSG for anything malformed: wrong length for the type, unknown
+ * type or reason, non-zero reserved byte.
+ */
+int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg);
+
+/* "offer", "none", "ack", "nak"; "unknown" otherwise. */
+const char *qke_msg_type_name(unsigned int type);
+/* "ok", "no offer", "no pool", ... */
+const char *qke_reason_name(unsigned int reason);
+
+/*
+ * The pools, as the state machine sees them.  Both return 0 and fill @key,
+ * or a negative errno: -ENOENT (empty / no such key), -EKEYREJECTED (bad
+ * tag; the key stays), -ENODEV (no such pool), anything else is a pool
+ * error.  @pool is the pool's name.
+ */
+struct qke_pool_ops {
+	int (*take_next)(void *ctx, const char *pool, struct qkd_key *key);
+	int (*take_id)(void *ctx, const char *pool,
+		       const uint8_t key_id[QKD_KEY_ID_LEN],
+		       const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key);
+};
+
+enum qke_role {
+	QKE_ROLE_UNKNOWN = 0,
+	QKE_ROLE_INITIATOR,
+	QKE_ROLE_RESPONDER,
+};
+
+enum qke_state {
+	QKE_STATE_IDLE = 0,
+	QKE_STATE_OFFERED,	/* initiator: offer built, waiting for the answer */
+	QKE_STATE_DONE,		/* ACK or NAK: the secret is defined */
+	QKE_STATE_FAILED,	/* the exchange must fail */
+};
+
+/* One exchange; holds key material: end it with qke_exchange_wipe(). */
+struct qke_exchange {
+	const struct qke_pool_ops *ops;
+	void *ctx;
+	enum qke_policy policy;
+	enum qke_role role;
+	enum qke_state state;
+	bool acked;			/* DONE: ACK (true) or NAK (false) */
+	uint8_t reason;			/* enum qke_reason of a NAK/NONE */
+	char pool[QKD_POOL_NAME_MAX_LEN + 1];	/* "" when none is mapped */
+	struct qkd_key key;		/* valid when have_key */
+	bool have_key;
+	uint8_t key_id[QKD_KEY_ID_LEN];	/* offered / answered, for the logs */
+	uint8_t out[QKE_MSG_MAX_LEN];	/* our message, kept for retries */
+	size_t out_len;
+	uint8_t in[QKE_MSG_MAX_LEN];	/* responder: the offer answered */
+	size_t in_len;
+};
+
+/*
+ * Start an exchange.  @pool is the name of the peer's pool, or NULL when
+ * none is mapped to the peer.  Returns -EINVAL for a name too long.
+ */
+int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
+		      void *ctx, enum qke_policy policy, const char *pool);
+
+/*
+ * Initiator: build the offer into @out (QKE_MSG_MAX_LEN bytes), *@out_len
+ * set.  Takes the next outbound key on the first call only; a repeated
+ * call (a retried message) returns the same offer.  Without a key: a NONE
+ * offer, or -ENOKEY under QKE_POLICY_REQUIRE.
+ */
+int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len);
+
+/*
+ * Responder: process the offer @in and build the answer into @out.
+ * Takes the inbound key only when the tag verifies.  Returns 0 (ACK or
+ * NAK built), -EBADMSG for a malformed offer, -ENOKEY when the policy is
+ * QKE_POLICY_REQUIRE and the answer would be a NAK, -EALREADY when called
+ * again with a different offer (the same offer gets the same answer).
+ */
+int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
+			size_t in_len, uint8_t *out, size_t *out_len);
+
+/*
+ * Initiator: process the answer.  Returns 0, -EBADMSG for a malformed or
+ * mismatched answer (an ACK of another key, an ACK after NONE), -ENOKEY
+ * for a NAK under QKE_POLICY_REQUIRE, -EPROTO when no offer was made.
+ */
+int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
+			size_t in_len);
+
+/*
+ * The shared secret once DONE: the key after an ACK, zero bytes after a
+ * NAK.  -EAGAIN before.  Points into @x: copy it before the wipe.
+ */
+int qke_exchange_secret(const struct qke_exchange *x, const uint8_t **secret,
+			size_t *len);
+
+/* Wipe every secret of @x; safe to call more than once. */
+void qke_exchange_wipe(struct qke_exchange *x);
+
+#endif /* QKE_PROTO_H_ */

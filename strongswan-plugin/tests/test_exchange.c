@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Every ACK/NAK path of the qkd exchange, initiator and responder wired
+ * back to back, each with a fake pool that behaves like the qkdpool
+ * module: take-once, outbound FIFO, inbound by ID, a take with a wrong tag
+ * rejected (-EKEYREJECTED) without consuming the key.
+ */
+#include <errno.h>
+#include <string.h>
+#include "qkd_proto.h"
+#include "tests.h"
+
+#define FAKE_KEYS	8
+
+struct fake_pool {
+	const char *name;
+	struct qkd_key out[FAKE_KEYS];	/* FIFO */
+	int n_out;
+	struct qkd_key in[FAKE_KEYS];
+	bool in_present[FAKE_KEYS];
+	int next_calls, id_calls;
+	int force_err;			/* returned by the next take, if set */
+	uint32_t bad_len;		/* hand out keys of this length, if set */
+};
+
+static void make_key(struct qkd_key *k, uint8_t seed)
+{
+	int i;
+
+	memset(k, 0, sizeof(*k));
+	for (i = 0; i < QKD_KEY_ID_LEN; i++)
+		k->id[i] = (uint8_t)(seed * 16 + i);
+	for (i = 0; i < 32; i++)
+		k->material[i] = (uint8_t)(seed ^ (i * 7));
+	k->len = 32;
+}
+
+/* Two routers of one QKD link: @a's outbound keys are @b's inbound ones. */
+static void link_pools(struct fake_pool *a, struct fake_pool *b, int n)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->name = "osaka";
+	b->name = "tokyo";
+	for (i = 0; i < n; i++) {
+		make_key(&a->out[i], (uint8_t)(i + 1));
+		b->in[i] = a->out[i];
+		b->in_present[i] = true;
+	}
+	a->n_out = n;
+}
+
+static int in_level(const struct fake_pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FAKE_KEYS; i++)
+		n += p->in_present[i];
+	return n;
+}
+
+static int fake_take_next(void *ctx, const char *pool, struct qkd_key *key)
+{
+	struct fake_pool *p = ctx;
+	int err = p->force_err;
+
+	p->next_calls++;
+	ck_assert_str_eq(pool, p->name);
+	if (err) {
+		p->force_err = 0;
+		return err;
+	}
+	if (!p->n_out)
+		return -ENOENT;
+	*key = p->out[0];
+	if (p->bad_len)
+		key->len = p->bad_len;
+	memmove(p->out, p->out + 1, sizeof(p->out[0]) * (FAKE_KEYS - 1));
+	p->n_out--;
+	return 0;
+}
+
+static int fake_take_id(void *ctx, const char *pool,
+			const uint8_t key_id[QKD_KEY_ID_LEN],
+			const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key)
+{
+	struct fake_pool *p = ctx;
+	uint8_t expect[QKD_TAG_LEN];
+	int i, err = p->force_err;
+
+	p->id_calls++;
+	ck_assert_str_eq(pool, p->name);
+	if (err) {
+		p->force_err = 0;
+		return err;
+	}
+	for (i = 0; i < FAKE_KEYS; i++) {
+		if (!p->in_present[i] ||
+		    memcmp(p->in[i].id, key_id, QKD_KEY_ID_LEN) != 0)
+			continue;
+		ck_assert_int_eq(qkd_tag_compute(p->in[i].id,
+						 p->in[i].material,
+						 p->in[i].len, expect), 0);
+		if (memcmp(expect, tag, QKD_TAG_LEN) != 0)
+			return -EKEYREJECTED;	/* the key stays */
+		*key = p->in[i];
+		if (p->bad_len)
+			key->len = p->bad_len;
+		p->in_present[i] = false;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static const struct qke_pool_ops fake_ops = {
+	.take_next = fake_take_next,
+	.take_id = fake_take_id,
+};
+
+static struct fake_pool tokyo_pool, osaka_pool;	/* per router */
+static struct qke_exchange ini, res;
+
+/* tokyo initiates to osaka: tokyo's pool "osaka", osaka's pool "tokyo" */
+static void setup(int keys, enum qke_policy ipol, enum qke_policy rpol,
+		  bool ini_pool, bool res_pool)
+{
+	link_pools(&tokyo_pool, &osaka_pool, keys);
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool, ipol,
+					   ini_pool ? "osaka" : NULL), 0);
+	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool, rpol,
+					   res_pool ? "tokyo" : NULL), 0);
+}
+
+struct run {
+	int offer, answer, finish;
+	uint8_t offer_msg[QKE_MSG_MAX_LEN], answer_msg[QKE_MSG_MAX_LEN];
+	size_t offer_len, answer_len;
+};
+
+static void run(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->offer = qke_exchange_offer(&ini, r->offer_msg, &r->offer_len);
+	if (r->offer)
+		return;
+	r->answer = qke_exchange_answer(&res, r->offer_msg, r->offer_len,
+					r->answer_msg, &r->answer_len);
+	if (r->answer)
+		return;
+	r->finish = qke_exchange_finish(&ini, r->answer_msg, r->answer_len);
+}
+
+static size_t secret_len(const struct qke_exchange *x, const uint8_t **s)
+{
+	size_t len = 99;
+
+	ck_assert_int_eq(qke_exchange_secret(x, s, &len), 0);
+	return len;
+}
+
+static void assert_nak(const struct run *r, uint8_t reason)
+{
+	const uint8_t *s;
+
+	ck_assert_int_eq(r->offer, 0);
+	ck_assert_int_eq(r->answer, 0);
+	ck_assert_int_eq(r->finish, 0);
+	ck_assert_uint_eq(r->answer_len, QKE_MSG_ANSWER_LEN);
+	ck_assert_int_eq(r->answer_msg[1], QKE_MSG_NAK);
+	ck_assert_int_eq(r->answer_msg[2], reason);
+	ck_assert(!ini.acked && !res.acked);
+	ck_assert_uint_eq(secret_len(&ini, &s), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_uint_eq(secret_len(&res, &s), 0);
+	ck_assert_ptr_null(s);
+}
+
+static void teardown(void)
+{
+	qke_exchange_wipe(&ini);
+	qke_exchange_wipe(&res);
+}
+
+START_TEST(ack)
+{
+	const uint8_t *si, *sr;
+	struct run r;
+	uint8_t id0[QKD_KEY_ID_LEN];
+
+	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	memcpy(id0, tokyo_pool.out[0].id, sizeof(id0));
+	run(&r);
+	ck_assert_int_eq(r.offer, 0);
+	ck_assert_uint_eq(r.offer_len, QKE_MSG_OFFER_LEN);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_OFFER);
+	ck_assert_mem_eq(r.offer_msg + 4, id0, QKD_KEY_ID_LEN);
+	ck_assert_int_eq(r.answer, 0);
+	ck_assert_int_eq(r.answer_msg[1], QKE_MSG_ACK);
+	ck_assert_mem_eq(r.answer_msg + 4, id0, QKD_KEY_ID_LEN);
+	ck_assert_int_eq(r.finish, 0);
+	ck_assert(ini.acked && res.acked);
+	ck_assert_uint_eq(secret_len(&ini, &si), 32);
+	ck_assert_uint_eq(secret_len(&res, &sr), 32);
+	ck_assert_mem_eq(si, sr, 32);
+	/* the secret is the key itself */
+	ck_assert_mem_eq(si, osaka_pool.in[0].material, 32);
+	/* exactly one key on each side, the same one */
+	ck_assert_int_eq(tokyo_pool.n_out, 2);
+	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert(!osaka_pool.in_present[0]);
+	ck_assert_mem_eq(ini.key_id, res.key_id, QKD_KEY_ID_LEN);
+}
+END_TEST
+
+/* the offer never carries the material: only ID and tag */
+START_TEST(offer_hides_material)
+{
+	struct run r;
+	uint8_t tag[QKD_TAG_LEN];
+
+	setup(1, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	run(&r);
+	ck_assert_int_eq(qkd_tag_compute(osaka_pool.in[0].id,
+					 osaka_pool.in[0].material, 32, tag), 0);
+	ck_assert_mem_eq(r.offer_msg + 20, tag, QKD_TAG_LEN);
+	ck_assert_ptr_null(memmem(r.offer_msg, r.offer_len,
+				  osaka_pool.in[0].material, 8));
+}
+END_TEST
+
+START_TEST(initiator_empty)
+{
+	struct run r;
+
+	setup(0, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	run(&r);
+	ck_assert_uint_eq(r.offer_len, QKE_MSG_NONE_LEN);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_EMPTY);
+	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(osaka_pool.id_calls, 0);
+	ck_assert_int_eq(ini.reason, QKE_REASON_EMPTY);
+}
+END_TEST
+
+START_TEST(initiator_no_pool)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, false, true);
+	run(&r);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_NO_POOL);
+	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(tokyo_pool.next_calls, 0);
+	ck_assert_int_eq(in_level(&osaka_pool), 2);
+}
+END_TEST
+
+/* take_next errors: -ENODEV (pool gone) and any other error */
+static const struct { int err; uint8_t reason; } take_errors[] = {
+	{ -ENODEV, QKE_REASON_NO_POOL },
+	{ -EIO, QKE_REASON_POOL_ERROR },
+	{ -EPERM, QKE_REASON_POOL_ERROR },
+};
+
+START_TEST(initiator_pool_error)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	tokyo_pool.force_err = take_errors[_i].err;
+	run(&r);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], take_errors[_i].reason);
+	assert_nak(&r, QKE_REASON_NO_OFFER);
+}
+END_TEST
+
+START_TEST(initiator_bad_key_len)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	tokyo_pool.bad_len = QKD_KEY_SIZE_MAX + 1;
+	run(&r);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_POOL_ERROR);
+	assert_nak(&r, QKE_REASON_NO_OFFER);
+}
+END_TEST
+
+START_TEST(responder_unknown_key)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	/* osaka lost its copy of the first key */
+	osaka_pool.in_present[0] = false;
+	run(&r);
+	assert_nak(&r, QKE_REASON_UNKNOWN_KEY);
+	ck_assert_mem_eq(r.answer_msg + 4, r.offer_msg + 4, QKD_KEY_ID_LEN);
+	ck_assert_int_eq(in_level(&osaka_pool), 1);
+	ck_assert_int_eq(ini.reason, QKE_REASON_UNKNOWN_KEY);
+}
+END_TEST
+
+START_TEST(responder_tag_mismatch)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	/* key material corrupted on one router */
+	osaka_pool.in[0].material[5] ^= 0x10;
+	run(&r);
+	assert_nak(&r, QKE_REASON_TAG_MISMATCH);
+	/* a bad tag consumes nothing */
+	ck_assert(osaka_pool.in_present[0]);
+	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert_int_eq(ini.reason, QKE_REASON_TAG_MISMATCH);
+}
+END_TEST
+
+/* a peer sending valid key IDs with bad tags drains nothing */
+START_TEST(forged_tags_consume_nothing)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN], answer[QKE_MSG_MAX_LEN];
+	struct qke_msg m = { .version = 1, .type = QKE_MSG_OFFER };
+	size_t len;
+	int i;
+
+	setup(4, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	for (i = 0; i < 4; i++) {
+		memcpy(m.key_id, osaka_pool.in[i].id, QKD_KEY_ID_LEN);
+		memset(m.tag, i, QKD_TAG_LEN);
+		ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)), 52);
+		ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
+						   QKE_POLICY_PREFER, "tokyo"), 0);
+		ck_assert_int_eq(qke_exchange_answer(&res, offer, 52, answer,
+						     &len), 0);
+		ck_assert_int_eq(answer[1], QKE_MSG_NAK);
+		ck_assert_int_eq(answer[2], QKE_REASON_TAG_MISMATCH);
+	}
+	ck_assert_int_eq(in_level(&osaka_pool), 4);
+}
+END_TEST
+
+START_TEST(responder_no_pool)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, false);
+	run(&r);
+	assert_nak(&r, QKE_REASON_NO_POOL);
+	ck_assert_int_eq(osaka_pool.id_calls, 0);
+}
+END_TEST
+
+static const struct { int err; uint8_t reason; } take_id_errors[] = {
+	{ -ENODEV, QKE_REASON_NO_POOL },
+	{ -EIO, QKE_REASON_POOL_ERROR },
+	{ -ENOMEM, QKE_REASON_POOL_ERROR },
+};
+
+START_TEST(responder_pool_error)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	osaka_pool.force_err = take_id_errors[_i].err;
+	run(&r);
+	assert_nak(&r, take_id_errors[_i].reason);
+}
+END_TEST
+
+/* a pool handing out a key of a bad length is a pool error, no ACK */
+START_TEST(responder_bad_key_len)
+{
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	osaka_pool.bad_len = QKD_KEY_SIZE_MIN - 1;
+	run(&r);
+	assert_nak(&r, QKE_REASON_POOL_ERROR);
+}
+END_TEST
+
+START_TEST(responder_later_version)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN] = { 2, 1, 0, 0 };
+	uint8_t answer[QKE_MSG_MAX_LEN], zero[QKD_KEY_ID_LEN] = { 0 };
+	struct qke_msg m;
+	size_t len;
+	const uint8_t *s;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, sizeof(offer), answer, &len), 0);
+	ck_assert_int_eq(qke_msg_decode(answer, len, &m), 0);
+	ck_assert_int_eq(m.type, QKE_MSG_NAK);
+	ck_assert_int_eq(m.reason, QKE_REASON_VERSION);
+	ck_assert_mem_eq(m.key_id, zero, QKD_KEY_ID_LEN);
+	ck_assert_uint_eq(secret_len(&res, &s), 0);
+	ck_assert_int_eq(osaka_pool.id_calls, 0);
+}
+END_TEST
+
+START_TEST(responder_malformed_offer)
+{
+	static const uint8_t offers[][QKE_MSG_MAX_LEN] = {
+		{ 1, QKE_MSG_ACK, 0, 0 },	/* an answer as offer */
+		{ 1, QKE_MSG_NAK, 4, 0 },
+		{ 1, QKE_MSG_OFFER, 0, 0 },	/* truncated */
+	};
+	static const size_t lens[] = { 20, 20, 51 };
+	uint8_t answer[QKE_MSG_MAX_LEN];
+	size_t len;
+	const uint8_t *s;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+		ck_assert_int_eq(qke_exchange_answer(&res, offers[i], lens[i],
+						     answer, &len), -EBADMSG);
+		ck_assert_int_eq(res.state, QKE_STATE_FAILED);
+		ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
+		ck_assert_int_eq(osaka_pool.id_calls, 0);
+	}
+}
+END_TEST
+
+START_TEST(require_initiator_no_key)
+{
+	uint8_t out[QKE_MSG_MAX_LEN];
+	size_t len = 0;
+
+	setup(0, QKE_POLICY_REQUIRE, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_offer(&ini, out, &len), -ENOKEY);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
+	/* no second chance: a retry fails the same way */
+	ck_assert_int_eq(qke_exchange_offer(&ini, out, &len), -EPROTO);
+}
+END_TEST
+
+START_TEST(require_responder_nak)
+{
+	struct run r;
+	const uint8_t *s;
+	size_t len;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_REQUIRE, true, true);
+	osaka_pool.in[0].material[0] ^= 1;
+	run(&r);
+	ck_assert_int_eq(r.answer, -ENOKEY);
+	ck_assert_int_eq(res.state, QKE_STATE_FAILED);
+	ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
+	ck_assert(osaka_pool.in_present[0]);
+
+	/* NONE under require on the responder */
+	setup(0, QKE_POLICY_PREFER, QKE_POLICY_REQUIRE, true, true);
+	run(&r);
+	ck_assert_int_eq(r.answer, -ENOKEY);
+}
+END_TEST
+
+START_TEST(require_initiator_nak)
+{
+	struct run r;
+	const uint8_t *s;
+	size_t len;
+
+	setup(2, QKE_POLICY_REQUIRE, QKE_POLICY_PREFER, true, true);
+	osaka_pool.in_present[0] = false;
+	run(&r);
+	ck_assert_int_eq(r.answer, 0);
+	ck_assert_int_eq(r.finish, -ENOKEY);
+	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
+	ck_assert_int_eq(qke_exchange_secret(&ini, &s, &len), -EAGAIN);
+	ck_assert(!ini.have_key);
+}
+END_TEST
+
+START_TEST(require_ack)
+{
+	struct run r;
+	const uint8_t *s;
+
+	setup(2, QKE_POLICY_REQUIRE, QKE_POLICY_REQUIRE, true, true);
+	run(&r);
+	ck_assert_int_eq(r.finish, 0);
+	ck_assert_uint_eq(secret_len(&ini, &s), 32);
+}
+END_TEST
+
+/* A retried message (cookie, INVALID_KE) does not take a second key. */
+START_TEST(retry_offer_same_key)
+{
+	uint8_t a[QKE_MSG_MAX_LEN], b[QKE_MSG_MAX_LEN];
+	size_t la, lb;
+
+	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_offer(&ini, a, &la), 0);
+	ck_assert_int_eq(qke_exchange_offer(&ini, b, &lb), 0);
+	ck_assert_uint_eq(la, lb);
+	ck_assert_mem_eq(a, b, la);
+	ck_assert_int_eq(tokyo_pool.next_calls, 1);
+	ck_assert_int_eq(tokyo_pool.n_out, 2);
+}
+END_TEST
+
+START_TEST(retry_answer_same_key)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN], a[QKE_MSG_MAX_LEN], b[QKE_MSG_MAX_LEN];
+	size_t lo, la, lb;
+
+	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, a, &la), 0);
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, b, &lb), 0);
+	ck_assert_mem_eq(a, b, la);
+	ck_assert_int_eq(osaka_pool.id_calls, 1);
+	/* another offer on the same exchange is refused */
+	offer[4] ^= 1;
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, b, &lb),
+			 -EALREADY);
+	ck_assert_int_eq(osaka_pool.id_calls, 1);
+	ck_assert(res.acked);
+}
+END_TEST
+
+START_TEST(initiator_bad_answers)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN], ans[QKE_MSG_MAX_LEN];
+	struct qke_msg m = { .version = 1 };
+	size_t lo;
+	const uint8_t *s;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+		ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
+		memset(&m, 0, sizeof(m));
+		m.version = 1;
+		memcpy(m.key_id, offer + 4, QKD_KEY_ID_LEN);
+		switch (i) {
+		case 0:		/* ACK of another key */
+			m.type = QKE_MSG_ACK;
+			m.key_id[15] ^= 1;
+			break;
+		case 1:		/* NAK of another key */
+			m.type = QKE_MSG_NAK;
+			m.reason = QKE_REASON_UNKNOWN_KEY;
+			m.key_id[0] ^= 1;
+			break;
+		case 2:		/* an offer back */
+			m.type = QKE_MSG_OFFER;
+			break;
+		case 3:		/* NONE back */
+			m.type = QKE_MSG_NONE;
+			m.reason = QKE_REASON_EMPTY;
+			break;
+		default:	/* garbage */
+			m.type = QKE_MSG_ACK;
+			break;
+		}
+		ck_assert_int_gt(qke_msg_encode(&m, ans, sizeof(ans)), 0);
+		if (i == 4)
+			ans[3] = 1;
+		ck_assert_int_eq(qke_exchange_finish(&ini, ans,
+				 i == 2 ? 52 : i == 3 ? 4 : 20), -EBADMSG);
+		ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
+		ck_assert(!ini.have_key);
+		ck_assert_int_eq(qke_exchange_secret(&ini, &s, &lo), -EAGAIN);
+	}
+}
+END_TEST
+
+START_TEST(ack_after_none)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN], ans[QKE_MSG_MAX_LEN];
+	struct qke_msg m = { .version = 1, .type = QKE_MSG_ACK };
+	size_t lo;
+
+	setup(0, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
+	ck_assert_int_eq(qke_msg_encode(&m, ans, sizeof(ans)), 20);
+	ck_assert_int_eq(qke_exchange_finish(&ini, ans, 20), -EBADMSG);
+}
+END_TEST
+
+START_TEST(wrong_order)
+{
+	uint8_t buf[QKE_MSG_MAX_LEN], out[QKE_MSG_MAX_LEN];
+	size_t len;
+	const uint8_t *s;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_secret(&ini, &s, &len), -EAGAIN);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(qke_exchange_finish(&ini, buf, 20), -EPROTO);
+	ck_assert_int_eq(qke_exchange_offer(&ini, buf, &len), 0);
+	/* an initiator is no responder */
+	ck_assert_int_eq(qke_exchange_answer(&ini, buf, len, out, &len),
+			 -EPROTO);
+	/* and a responder no initiator */
+	ck_assert_int_eq(qke_exchange_answer(&res, buf, 52, out, &len), 0);
+	ck_assert_int_eq(qke_exchange_offer(&res, buf, &len), -EPROTO);
+	ck_assert_int_eq(qke_exchange_finish(&res, out, 20), -EPROTO);
+}
+END_TEST
+
+START_TEST(wipe)
+{
+	static const uint8_t zero[QKD_KEY_SIZE_MAX] = { 0 };
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	run(&r);
+	ck_assert(ini.have_key && res.have_key);
+	qke_exchange_wipe(&ini);
+	qke_exchange_wipe(&res);
+	ck_assert_mem_eq(ini.key.material, zero, sizeof(zero));
+	ck_assert_mem_eq(res.key.material, zero, sizeof(zero));
+	ck_assert(!ini.have_key && !res.have_key);
+	qke_exchange_wipe(&ini);	/* twice is fine */
+}
+END_TEST
+
+START_TEST(init_pool_names)
+{
+	char name[QKD_POOL_NAME_MAX_LEN + 2];
+
+	memset(name, 'p', sizeof(name));
+	name[QKD_POOL_NAME_MAX_LEN] = '\0';
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
+					   QKE_POLICY_PREFER, name), 0);
+	name[QKD_POOL_NAME_MAX_LEN] = 'p';
+	name[QKD_POOL_NAME_MAX_LEN + 1] = '\0';
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
+					   QKE_POLICY_PREFER, name), -EINVAL);
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
+					   QKE_POLICY_PREFER, ""), -EINVAL);
+}
+END_TEST
+
+/* Two routers re-keying at the same moment use different keys. */
+START_TEST(simultaneous_rekeys)
+{
+	struct fake_pool t_out, o_in, o_out, t_in;
+	struct qke_exchange a_i, a_r, b_i, b_r;
+	uint8_t m1[QKE_MSG_MAX_LEN], m2[QKE_MSG_MAX_LEN];
+	uint8_t a1[QKE_MSG_MAX_LEN], a2[QKE_MSG_MAX_LEN];
+	size_t l1, l2, k1, k2;
+	const uint8_t *s1, *s2;
+	size_t n1, n2;
+	int i;
+
+	/* tokyo->osaka keys and osaka->tokyo keys are separate directions */
+	link_pools(&t_out, &o_in, 2);
+	link_pools(&o_out, &t_in, 2);
+	for (i = 0; i < 2; i++) {
+		make_key(&o_out.out[i], (uint8_t)(100 + i));
+		t_in.in[i] = o_out.out[i];
+	}
+	t_out.name = o_in.name = "x";
+	o_out.name = t_in.name = "x";
+	/* outbound ring and inbound table of one pool are one fake each way */
+	ck_assert_int_eq(qke_exchange_init(&a_i, &fake_ops, &t_out,
+					   QKE_POLICY_PREFER, "x"), 0);
+	ck_assert_int_eq(qke_exchange_init(&b_i, &fake_ops, &o_out,
+					   QKE_POLICY_PREFER, "x"), 0);
+	ck_assert_int_eq(qke_exchange_init(&a_r, &fake_ops, &o_in,
+					   QKE_POLICY_PREFER, "x"), 0);
+	ck_assert_int_eq(qke_exchange_init(&b_r, &fake_ops, &t_in,
+					   QKE_POLICY_PREFER, "x"), 0);
+	ck_assert_int_eq(qke_exchange_offer(&a_i, m1, &l1), 0);
+	ck_assert_int_eq(qke_exchange_offer(&b_i, m2, &l2), 0);
+	ck_assert_int_ne(memcmp(m1 + 4, m2 + 4, QKD_KEY_ID_LEN), 0);
+	ck_assert_int_eq(qke_exchange_answer(&a_r, m1, l1, a1, &k1), 0);
+	ck_assert_int_eq(qke_exchange_answer(&b_r, m2, l2, a2, &k2), 0);
+	ck_assert_int_eq(qke_exchange_finish(&a_i, a1, k1), 0);
+	ck_assert_int_eq(qke_exchange_finish(&b_i, a2, k2), 0);
+	ck_assert(a_i.acked && b_i.acked);
+	ck_assert_uint_eq(secret_len(&a_i, &s1), 32);
+	ck_assert_uint_eq(secret_len(&b_i, &s2), 32);
+	ck_assert_int_ne(memcmp(s1, s2, 32), 0);
+	ck_assert_int_eq(qke_exchange_secret(&a_r, &s2, &n2), 0);
+	ck_assert_int_eq(qke_exchange_secret(&a_i, &s1, &n1), 0);
+	ck_assert_mem_eq(s1, s2, n1);
+	qke_exchange_wipe(&a_i);
+	qke_exchange_wipe(&a_r);
+	qke_exchange_wipe(&b_i);
+	qke_exchange_wipe(&b_r);
+}
+END_TEST
+
+Suite *exchange_suite(void)
+{
+	Suite *s = suite_create("exchange");
+	TCase *tc = tcase_create("ack-nak");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, ack);
+	tcase_add_test(tc, offer_hides_material);
+	tcase_add_test(tc, initiator_empty);
+	tcase_add_test(tc, initiator_no_pool);
+	tcase_add_loop_test(tc, initiator_pool_error, 0,
+			    sizeof(take_errors) / sizeof(take_errors[0]));
+	tcase_add_test(tc, initiator_bad_key_len);
+	tcase_add_test(tc, responder_unknown_key);
+	tcase_add_test(tc, responder_tag_mismatch);
+	tcase_add_test(tc, forged_tags_consume_nothing);
+	tcase_add_test(tc, responder_no_pool);
+	tcase_add_loop_test(tc, responder_pool_error, 0,
+			    sizeof(take_id_errors) / sizeof(take_id_errors[0]));
+	tcase_add_test(tc, responder_bad_key_len);
+	tcase_add_test(tc, responder_later_version);
+	tcase_add_test(tc, responder_malformed_offer);
+	tcase_add_test(tc, require_initiator_no_key);
+	tcase_add_test(tc, require_responder_nak);
+	tcase_add_test(tc, require_initiator_nak);
+	tcase_add_test(tc, require_ack);
+	tcase_add_test(tc, retry_offer_same_key);
+	tcase_add_test(tc, retry_answer_same_key);
+	tcase_add_test(tc, initiator_bad_answers);
+	tcase_add_test(tc, ack_after_none);
+	tcase_add_test(tc, wrong_order);
+	tcase_add_test(tc, wipe);
+	tcase_add_test(tc, init_pool_names);
+	tcase_add_test(tc, simultaneous_rekeys);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef QKD_PLUGIN_TESTS_H_
+#define QKD_PLUGIN_TESTS_H_
+
+#include <check.h>
+
+Suite *proto_suite(void);
+Suite *exchange_suite(void);
+Suite *mlkem_suite(void);
+Suite *mlkem_ke_suite(void);
+
+#endif
