@@ -27,6 +27,7 @@
 #   test_memlimit.py the mem_limit parameter (reloads the module)
 #   test_unload.sh   rmmod with full pools, reload (picture in the file)
 #   test_qkdctl.py   every qkdctl subcommand, its output checked (reloads)
+#   test_linkd.py    qkd-linkd: two routers and the KME simulator (picture in the file)
 #   test_log.py      no key material in the kernel log
 #
 # Environment: QKD_KO (module path), QKD_TESTS (space-separated subset).
@@ -37,7 +38,7 @@ repo=$(cd "$here/../.." && pwd)
 export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
-test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py \
+test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
 test_log.py}
 
 n=0

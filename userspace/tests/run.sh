@@ -43,6 +43,9 @@ else
 fi
 for fz in $FUZZERS; do
 	seeds="$corpus/seed-${fz#fuzz_}"
+	# Committed seeds (fuzz/seeds/NAME) for the fuzzers gen-corpus does not feed.
+	mkdir -p "$seeds"
+	cp "$(dirname "$0")/../fuzz/seeds/${fz#fuzz_}"/* "$seeds" 2>/dev/null
 	work="$corpus/work-$fz"
 	mkdir -p "$work"
 	echo "== $fz: ${FUZZ_TIME}s, $mode"

@@ -9,5 +9,8 @@ Suite *parse_suite(void);
 Suite *format_suite(void);
 Suite *args_suite(void);
 Suite *tag_suite(void);
+Suite *linkd_config_suite(void);
+Suite *kme_json_suite(void);
+Suite *peer_proto_suite(void);
 
 #endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The configuration file (qkd-linkd.conf(5)): a [linkd] section for the
+ * daemon and one [pool NAME] section per pool.  The parser refuses
+ * anything it does not understand, naming the file, line and problem.
+ */
+#ifndef LINKD_CONFIG_H
+#define LINKD_CONFIG_H
+
+#include <stddef.h>
+
+#define CFG_DEFAULT_PATH	"/etc/qkd/linkd.conf"
+#define CFG_MAX_POOLS		64
+#define CFG_PATH_LEN		512
+#define CFG_HOST_LEN		256
+#define CFG_PORT_LEN		8
+#define CFG_SAE_LEN		128
+#define CFG_NAME_LEN		64	/* QKD_POOL_NAME_MAX_LEN */
+#define CFG_ERR_LEN		512
+#define CFG_MAX_FILE		(1 << 20)
+
+enum source_type {
+	SOURCE_ETSI014,
+	SOURCE_STREAM,
+};
+
+struct pool_cfg {
+	char name[CFG_NAME_LEN + 1];
+	int line;				/* of the [pool] header */
+	enum source_type source;
+	/* ETSI GS QKD 014 */
+	char kme_url[CFG_PATH_LEN];		/* https://host[:port] */
+	char cert[CFG_PATH_LEN];		/* SAE client certificate */
+	char key[CFG_PATH_LEN];
+	char ca[CFG_PATH_LEN];			/* pins the KME's CA */
+	unsigned int kme_timeout;		/* seconds */
+	/* synchronized stream */
+	char stream[CFG_PATH_LEN];
+	int stream_role;			/* 0: "a", 1: "b" */
+	/* both */
+	char sae_id[CFG_SAE_LEN];
+	char peer_sae_id[CFG_SAE_LEN];
+	char peer_host[CFG_HOST_LEN];		/* the peer's qkd-linkd */
+	char peer_port[CFG_PORT_LEN];
+	unsigned int key_bits;
+	unsigned int capacity;
+	unsigned int low;
+	unsigned int high;
+	unsigned int batch;
+	unsigned int max_age;
+};
+
+struct config {
+	char listen_host[CFG_HOST_LEN];
+	char listen_port[CFG_PORT_LEN];
+	char server_cert[CFG_PATH_LEN];
+	char server_key[CFG_PATH_LEN];
+	char peer_ca[CFG_PATH_LEN];
+	char state_dir[CFG_PATH_LEN];
+	char status_file[CFG_PATH_LEN];
+	unsigned int npools;
+	struct pool_cfg pools[CFG_MAX_POOLS];
+};
+
+/*
+ * Parse @len bytes of @text (the contents of file @name, for messages)
+ * into @cfg.  Returns 0, or -1 with "NAME:LINE: problem" in @err.
+ */
+int config_parse(const char *name, const char *text, size_t len,
+		 struct config *cfg, char *err, size_t errlen);
+
+/* Read and parse file @path.  Returns 0, or -1 with the reason in @err. */
+int config_load(const char *path, struct config *cfg, char *err,
+		size_t errlen);
+
+/* Split "host:port" or "[v6]:port".  Returns 0 or -1. */
+int config_split_hostport(const char *s, char *host, size_t hostlen,
+			  char *port, size_t portlen);
+
+#endif

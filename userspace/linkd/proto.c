@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Encoding and strict decoding of the peer protocol's frames (proto.h).
+ */
+#include <string.h>
+#include "proto.h"
+
+struct rd {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+
+static uint64_t rd_n(struct rd *r, size_t n)
+{
+	uint64_t v = 0;
+
+	if (r->left < n) {
+		r->bad = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | r->p[i];
+	r->p += n;
+	r->left -= n;
+	return v;
+}
+
+static void rd_bytes(struct rd *r, void *dst, size_t n)
+{
+	if (r->left < n) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(dst, r->p, n);
+	r->p += n;
+	r->left -= n;
+}
+
+/* A u8-length-prefixed printable string. */
+static void rd_str(struct rd *r, char *dst, size_t max, int sae)
+{
+	size_t n = rd_n(r, 1);
+
+	if (r->bad || n > max || r->left < n || (sae && !n)) {
+		r->bad = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = r->p[i];
+
+		if (c < 0x20 || c > 0x7e) {
+			r->bad = 1;
+			return;
+		}
+		if (sae && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			     c == '-')) {
+			r->bad = 1;
+			return;
+		}
+	}
+	memcpy(dst, r->p, n);
+	dst[n] = '\0';
+	r->p += n;
+	r->left -= n;
+}
+
+static void rd_ids(struct rd *r, struct proto_msg *m, unsigned int min)
+{
+	m->n = rd_n(r, 2);
+	if (m->n < min || m->n > PROTO_MAX_IDS) {
+		r->bad = 1;
+		return;
+	}
+	rd_bytes(r, m->ids, (size_t)m->n * QKD_KEY_ID_LEN);
+}
+
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
+{
+	struct rd r;
+	uint32_t flen;
+
+	if (len < 4)
+		return 0;
+	flen = (uint32_t)buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3];
+	if (flen < PROTO_HDR_LEN - 4 || flen > PROTO_MAX_FRAME - 4)
+		return -1;
+	if (len < 4 + (size_t)flen)
+		return 0;
+	r.p = buf + 4;
+	r.left = flen;
+	r.bad = 0;
+	if (rd_n(&r, 1) != PROTO_VERSION)
+		return -1;
+	memset(m, 0, offsetof(struct proto_msg, ids));
+	m->type = rd_n(&r, 1);
+	if (rd_n(&r, 2) != 0)
+		return -1;
+	switch (m->type) {
+	case PROTO_HELLO:
+		rd_str(&r, m->master, PROTO_SAE_MAX, 1);
+		rd_str(&r, m->slave, PROTO_SAE_MAX, 1);
+		m->key_bits = rd_n(&r, 2);
+		break;
+	case PROTO_HELLO_OK:
+		break;
+	case PROTO_OFFER:
+		m->seq = rd_n(&r, 8);
+		rd_ids(&r, m, 1);
+		break;
+	case PROTO_ACK:
+		m->seq = rd_n(&r, 8);
+		m->status = rd_n(&r, 2);
+		rd_str(&r, m->text, PROTO_TEXT_MAX, 0);
+		break;
+	case PROTO_ABORT:
+		m->seq = rd_n(&r, 8);
+		rd_ids(&r, m, 0);
+		break;
+	case PROTO_ABORTED:
+		m->seq = rd_n(&r, 8);
+		m->n = rd_n(&r, 2);
+		break;
+	case PROTO_ERROR:
+		m->status = rd_n(&r, 2);
+		rd_str(&r, m->text, PROTO_TEXT_MAX, 0);
+		break;
+	default:
+		return -1;
+	}
+	if (r.bad || r.left)
+		return -1;
+	return (int)(4 + flen);
+}
+
+struct wr {
+	uint8_t *p;
+	size_t left;
+	int bad;
+};
+
+static void wr_n(struct wr *w, uint64_t v, size_t n)
+{
+	if (w->left < n) {
+		w->bad = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		w->p[i] = v >> (8 * (n - 1 - i));
+	w->p += n;
+	w->left -= n;
+}
+
+static void wr_bytes(struct wr *w, const void *src, size_t n)
+{
+	if (w->left < n) {
+		w->bad = 1;
+		return;
+	}
+	memcpy(w->p, src, n);
+	w->p += n;
+	w->left -= n;
+}
+
+static void wr_str(struct wr *w, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n > max) {
+		w->bad = 1;
+		return;
+	}
+	wr_n(w, n, 1);
+	wr_bytes(w, s, n);
+}
+
+int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
+{
+	struct wr w = { .p = buf, .left = cap };
+	size_t len;
+
+	if (cap > PROTO_MAX_FRAME)
+		w.left = PROTO_MAX_FRAME;
+	wr_n(&w, 0, 4);			/* length, filled in below */
+	wr_n(&w, PROTO_VERSION, 1);
+	wr_n(&w, m->type, 1);
+	wr_n(&w, 0, 2);
+	switch (m->type) {
+	case PROTO_HELLO:
+		wr_str(&w, m->master, PROTO_SAE_MAX);
+		wr_str(&w, m->slave, PROTO_SAE_MAX);
+		wr_n(&w, m->key_bits, 2);
+		break;
+	case PROTO_HELLO_OK:
+		break;
+	case PROTO_OFFER:
+	case PROTO_ABORT:
+		if (m->n > PROTO_MAX_IDS || (m->type == PROTO_OFFER && !m->n))
+			return -1;
+		wr_n(&w, m->seq, 8);
+		wr_n(&w, m->n, 2);
+		wr_bytes(&w, m->ids, (size_t)m->n * QKD_KEY_ID_LEN);
+		break;
+	case PROTO_ACK:
+		wr_n(&w, m->seq, 8);
+		wr_n(&w, m->status, 2);
+		wr_str(&w, m->text, PROTO_TEXT_MAX);
+		break;
+	case PROTO_ABORTED:
+		wr_n(&w, m->seq, 8);
+		wr_n(&w, m->n, 2);
+		break;
+	case PROTO_ERROR:
+		wr_n(&w, m->status, 2);
+		wr_str(&w, m->text, PROTO_TEXT_MAX);
+		break;
+	default:
+		return -1;
+	}
+	if (w.bad)
+		return -1;
+	len = w.p - buf;
+	buf[0] = (len - 4) >> 24;
+	buf[1] = (len - 4) >> 16;
+	buf[2] = (len - 4) >> 8;
+	buf[3] = len - 4;
+	return (int)len;
+}
+
+const char *proto_type_name(unsigned int type)
+{
+	static const char *const names[] = {
+		[PROTO_HELLO] = "HELLO", [PROTO_HELLO_OK] = "HELLO_OK",
+		[PROTO_OFFER] = "OFFER", [PROTO_ACK] = "ACK",
+		[PROTO_ABORT] = "ABORT", [PROTO_ABORTED] = "ABORTED",
+		[PROTO_ERROR] = "ERROR",
+	};
+
+	return type && type <= PROTO_TYPE_MAX ? names[type] : "?";
+}

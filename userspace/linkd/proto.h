@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The peer protocol between two qkd-linkd (inside mutual TLS).  Only key
+ * IDs cross it, never key material.  Frames (all integers big-endian):
+ *
+ *	u32 length	bytes after this field: 4 + payload (4 to 16384)
+ *	u8  version	PROTO_VERSION
+ *	u8  type	enum proto_type
+ *	u16 flags	0 (anything else is refused)
+ *	... payload	by type:
+ *
+ *	HELLO    u8 n, n bytes master SAE ID; u8 n, n bytes slave SAE ID;
+ *	         u16 key size in bits
+ *	HELLO_OK (empty)
+ *	OFFER    u64 seq; u16 n (1..512); n * 16-byte key IDs
+ *	ACK      u64 seq; u16 status (0 = added); u8 n, n bytes of text
+ *	ABORT    u64 seq; u16 n (0..512); n * 16-byte key IDs
+ *	ABORTED  u64 seq; u16 keys removed
+ *	ERROR    u16 code; u8 n, n bytes of text (then the sender closes)
+ *
+ * A frame whose payload is not exactly as described is refused as a whole.
+ * See Documentation/qkd-linkd.rst for the protocol these frames carry.
+ */
+#ifndef LINKD_PROTO_H
+#define LINKD_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qkd.h"
+
+#define PROTO_VERSION		1
+#define PROTO_HDR_LEN		8
+#define PROTO_MAX_FRAME		16384	/* including the length field */
+#define PROTO_MAX_IDS		QKD_BATCH_MAX
+#define PROTO_TEXT_MAX		255
+#define PROTO_SAE_MAX		127
+
+enum proto_type {
+	PROTO_HELLO = 1,
+	PROTO_HELLO_OK,
+	PROTO_OFFER,
+	PROTO_ACK,
+	PROTO_ABORT,
+	PROTO_ABORTED,
+	PROTO_ERROR,
+	PROTO_TYPE_MAX = PROTO_ERROR,
+};
+
+/* ACK and ERROR status codes. */
+enum proto_status {
+	PROTO_OK = 0,
+	PROTO_E_SOURCE = 1,	/* the slave could not get the keys */
+	PROTO_E_POOL = 2,	/* the slave's pool refused them */
+	PROTO_E_SEQ = 3,	/* stale or aborted sequence number */
+	PROTO_E_PEER = 4,	/* HELLO: unknown pool or identity */
+	PROTO_E_PROTO = 5,	/* malformed or unexpected frame */
+};
+
+struct proto_msg {
+	uint8_t type;
+	uint64_t seq;
+	uint16_t n;		/* key IDs (OFFER, ABORT); removed (ABORTED) */
+	uint16_t status;	/* ACK status, ERROR code */
+	uint16_t key_bits;	/* HELLO */
+	char master[PROTO_SAE_MAX + 1];
+	char slave[PROTO_SAE_MAX + 1];
+	char text[PROTO_TEXT_MAX + 1];
+	uint8_t ids[PROTO_MAX_IDS][QKD_KEY_ID_LEN];
+};
+
+/*
+ * Decode the frame at the start of @buf.  Returns its length, 0 when
+ * @len does not hold a whole frame yet, or -1 when it is malformed (the
+ * connection must then be closed).
+ */
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m);
+
+/* Encode @m into @buf.  Returns the frame length or -1. */
+int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
+
+const char *proto_type_name(unsigned int type);
+
+#endif

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The slave side of a pool: the peer's outbound direction, this node's
+ * inbound keys.  On an accepted connection:
+ *
+ *   HELLO   names the pool by its two SAE IDs; the client certificate must
+ *           carry the master SAE ID.  An older connection of the same pool
+ *           is closed first, so that a stale OFFER still buffered there can
+ *           never be acted on after a newer ABORT.
+ *   OFFER   get the keys by ID from the source (dec_keys) and add them to
+ *           the inbound side, all or none; ACK says which.
+ *   ABORT   remove whichever of the IDs are in the inbound side (taken by
+ *           ID and wiped), and refuse OFFERs up to that sequence number on
+ *           this connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "linkd.h"
+#include "log.h"
+
+static void refuse(struct linkd *d, struct conn *c, uint16_t code,
+		   const char *why)
+{
+	struct proto_msg m = { .type = PROTO_ERROR, .status = code };
+
+	snprintf(m.text, sizeof(m.text), "%s", why);
+	log_err("peer %s: refused: %s", c->peer, why);
+	conn_send(c, &m);
+	conn_close(d, c, NULL);
+}
+
+static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
+{
+	struct pool *p = NULL;
+	struct proto_msg ok = { .type = PROTO_HELLO_OK };
+	char why[PROTO_TEXT_MAX + 1];
+
+	for (unsigned int i = 0; i < d->npools; i++)
+		if (!strcmp(d->pools[i].cfg.sae_id, m->slave) &&
+		    !strcmp(d->pools[i].cfg.peer_sae_id, m->master))
+			p = &d->pools[i];
+	if (!p) {
+		snprintf(why, sizeof(why), "no pool for master %.100s, slave %.100s",
+			 m->master, m->slave);
+		refuse(d, c, PROTO_E_PEER, why);
+		return;
+	}
+	if (!tls_peer_has_name(c->ssl, m->master)) {
+		snprintf(why, sizeof(why), "certificate does not name SAE %.127s",
+			 m->master);
+		p->st.peer_errors++;
+		refuse(d, c, PROTO_E_PEER, why);
+		return;
+	}
+	if (m->key_bits != p->cfg.key_bits) {
+		snprintf(why, sizeof(why), "pool %s: key size %u bits here, %u at the peer",
+			 p->cfg.name, p->cfg.key_bits, m->key_bits);
+		p->st.peer_errors++;
+		refuse(d, c, PROTO_E_PEER, why);
+		return;
+	}
+	for (struct conn *o = d->conns; o; o = o->next)
+		if (o != c && o->server && o->pool == p && !o->dead)
+			conn_close(d, o, "replaced by a new connection");
+	c->pool = p;
+	/*
+	 * Sequence numbers are per master lifetime and per connection: a
+	 * master that lost its journal starts again at 1.
+	 */
+	p->aborted_seq = 0;
+	if (conn_send(c, &ok)) {
+		conn_close(d, c, "cannot send HELLO_OK");
+		return;
+	}
+	c->state = CONN_OPEN;
+	p->in_connected = true;
+	log_info("pool %s: peer %s connected (inbound)", p->cfg.name, c->peer);
+}
+
+static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
+{
+	struct pool *p = c->pool;
+	struct proto_msg ack = { .type = PROTO_ACK, .seq = m->seq };
+	struct qkd_key *keys;
+	char err[SRC_ERR_LEN];
+	int ret;
+
+	if (m->seq <= p->aborted_seq) {
+		ack.status = PROTO_E_SEQ;
+		snprintf(ack.text, sizeof(ack.text), "offer %llu was aborted",
+			 (unsigned long long)m->seq);
+		goto answer;
+	}
+	keys = calloc(m->n, sizeof(*keys));
+	if (!keys) {
+		ack.status = PROTO_E_POOL;
+		snprintf(ack.text, sizeof(ack.text), "out of memory");
+		goto answer;
+	}
+	if (p->src.ops->get_by_id(p->src.priv,
+				  (const uint8_t (*)[QKD_KEY_ID_LEN])m->ids,
+				  keys, m->n, err, sizeof(err))) {
+		p->st.kme_errors++;
+		p->kme_ok = false;
+		snprintf(p->last_error, sizeof(p->last_error), "%s", err);
+		log_err("pool %s: offer %llu: %s (pool untouched)", p->cfg.name,
+			(unsigned long long)m->seq, err);
+		ack.status = PROTO_E_SOURCE;
+		snprintf(ack.text, sizeof(ack.text), "%s", err);
+		free(keys);
+		goto answer;
+	}
+	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
+	qkd_key_wipe(keys, m->n);
+	free(keys);
+	if (ret) {
+		snprintf(ack.text, sizeof(ack.text), "inbound pool refused the keys: %s%s%s",
+			 qkd_strerror(ret), qkd_last_error(d->qkd)[0] ? ": " : "",
+			 qkd_last_error(d->qkd));
+		log_err("pool %s: offer %llu: %s", p->cfg.name,
+			(unsigned long long)m->seq, ack.text);
+		ack.status = PROTO_E_POOL;
+		goto answer;
+	}
+	p->kme_ok = true;
+	p->st.received += m->n;
+	log_debug("pool %s: offer %llu: %u keys added inbound", p->cfg.name,
+		  (unsigned long long)m->seq, m->n);
+answer:
+	if (conn_send(c, &ack))
+		conn_close(d, c, "cannot send ACK");
+}
+
+static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
+{
+	struct pool *p = c->pool;
+	struct proto_msg done = { .type = PROTO_ABORTED, .seq = m->seq };
+	struct qkd_key k;
+
+	for (unsigned int i = 0; i < m->n; i++) {
+		int ret = qkd_key_take_id(d->qkd, p->id, m->ids[i], NULL, &k);
+
+		qkd_key_wipe(&k, 1);
+		if (!ret)
+			done.n++;
+	}
+	if (m->seq > p->aborted_seq)
+		p->aborted_seq = m->seq;
+	p->st.removed += done.n;
+	log_info("pool %s: peer aborted offer %llu: %u of %u keys removed from the inbound side",
+		 p->cfg.name, (unsigned long long)m->seq, done.n, m->n);
+	if (conn_send(c, &done))
+		conn_close(d, c, "cannot send ABORTED");
+}
+
+void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m)
+{
+	if (c->state == CONN_HELLO) {
+		if (m->type == PROTO_HELLO)
+			on_hello(d, c, m);
+		else
+			refuse(d, c, PROTO_E_PROTO, "expected HELLO");
+		return;
+	}
+	switch (m->type) {
+	case PROTO_OFFER:
+		on_offer(d, c, m);
+		break;
+	case PROTO_ABORT:
+		on_abort(d, c, m);
+		break;
+	default:
+		c->pool->st.peer_errors++;
+		refuse(d, c, PROTO_E_PROTO, "unexpected frame");
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A key source: where a pool's keys come from.  Two implementations:
+ * kme.c (ETSI GS QKD 014) and stream.c (a synchronized key stream).
+ *
+ * - get(): the master side (this node's outbound direction) asks for @n
+ *   new keys; the source picks their IDs.
+ * - get_by_id(): the slave side (the peer's outbound direction, this
+ *   node's inbound) asks for the keys the peer offered, by ID.
+ *
+ * Both fill @keys entirely or not at all (wiped on failure) and return 0
+ * or -1 with a reason for the log in @err.  Both may block, bounded by the
+ * source's own timeouts.
+ */
+#ifndef LINKD_SOURCE_H
+#define LINKD_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qkd.h"
+
+#define SRC_ERR_LEN	256
+
+struct pool_cfg;
+
+struct source_ops {
+	int (*get)(void *priv, struct qkd_key *keys, size_t n,
+		   char *err, size_t errlen);
+	int (*get_by_id)(void *priv, const uint8_t (*ids)[QKD_KEY_ID_LEN],
+			 struct qkd_key *keys, size_t n,
+			 char *err, size_t errlen);
+	/* Reachability check and limits; 0 or -1.  *max_batch <= QKD_BATCH_MAX */
+	int (*status)(void *priv, unsigned int *max_batch, unsigned int *stored,
+		      char *err, size_t errlen);
+	void (*destroy)(void *priv);
+};
+
+struct source {
+	const struct source_ops *ops;
+	void *priv;
+};
+
+int kme_source_new(const struct pool_cfg *pc, struct source *src,
+		   char *err, size_t errlen);
+/* @state_dir keeps the stream's read positions (not secret). */
+int stream_source_new(const struct pool_cfg *pc, const char *state_dir,
+		      struct source *src, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ETSI GS QKD 014 JSON handling: UUIDs, strict base64, Status and Key
+ * container answers (good ones, and each kind of bad one, which must leave
+ * the output wiped), error messages, request bodies.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "tests.h"
+#include "../linkd/kme_json.h"
+
+/* 32 bytes 0x00..0x1f in base64, and 16 bytes */
+#define K32 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define K16 "AAECAwQFBgcICQoLDA0ODw=="
+#define U1 "648487a0-763e-4be8-9362-34b526b33c85"
+#define U2 "cca11f8f-63a3-4996-b1d1-6ed4a2eec093"
+
+static struct qkd_key keys[4];
+static char err[KME_ERR_LEN];
+
+static int parse(const char *body, size_t n, size_t bytes,
+		 const uint8_t (*ids)[QKD_KEY_ID_LEN])
+{
+	memset(keys, 0x5a, sizeof(keys));
+	err[0] = '\0';
+	return kme_parse_keys(body, strlen(body), n, bytes, ids, keys, err,
+			      sizeof(err));
+}
+
+static void assert_wiped(size_t n)
+{
+	static const struct qkd_key zero[4];
+
+	ck_assert_mem_eq(keys, zero, n * sizeof(keys[0]));
+}
+
+START_TEST(uuid_roundtrip)
+{
+	uint8_t id[16];
+	char s[KME_UUID_LEN + 1];
+
+	ck_assert_int_eq(kme_uuid_parse(U1, strlen(U1), id), 0);
+	ck_assert_uint_eq(id[0], 0x64);
+	ck_assert_uint_eq(id[15], 0x85);
+	kme_uuid_format(id, s);
+	ck_assert_str_eq(s, U1);
+	ck_assert_int_eq(kme_uuid_parse("648487A0-763E-4BE8-9362-34B526B33C85",
+					36, id), 0);
+	ck_assert_int_eq(kme_uuid_parse("648487a0763e-4be8-9362-34b526b33c85-",
+					36, id), -1);
+	ck_assert_int_eq(kme_uuid_parse("648487a0-763e-4be8-9362-34b526b33c8",
+					35, id), -1);
+	ck_assert_int_eq(kme_uuid_parse("g48487a0-763e-4be8-9362-34b526b33c85",
+					36, id), -1);
+	ck_assert_int_eq(kme_uuid_parse("{48487a0-763e-4be8-9362-34b526b33c8}",
+					36, id), -1);
+}
+END_TEST
+
+START_TEST(base64_strict)
+{
+	uint8_t out[64];
+
+	ck_assert_int_eq(kme_base64_decode(K32, strlen(K32), out, 64), 32);
+	ck_assert_uint_eq(out[31], 31);
+	ck_assert_int_eq(kme_base64_decode(K16, strlen(K16), out, 64), 16);
+	ck_assert_int_eq(kme_base64_decode("", 0, out, 64), 0);
+	ck_assert_int_eq(kme_base64_decode("QQ==", 4, out, 64), 1);
+	ck_assert_int_eq(kme_base64_decode("QUI=", 4, out, 64), 2);
+	/* non-canonical padding bits, bad padding, bad characters */
+	ck_assert_int_eq(kme_base64_decode("QR==", 4, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("Q===", 4, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("QQ=A", 4, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("QQ==QQ==", 8, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("QUJD\n", 5, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("QU JD", 5, out, 64), -1);
+	ck_assert_int_eq(kme_base64_decode("QU-_", 4, out, 64), -1);
+	/* too long for the buffer */
+	ck_assert_int_eq(kme_base64_decode(K32, strlen(K32), out, 31), -1);
+}
+END_TEST
+
+START_TEST(keys_good)
+{
+	const char *body = "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32
+			   "\"},{\"key\":\"" K32 "\",\"key_ID\":\"" U2
+			   "\",\"key_ID_extension\":{}}]}\n";
+
+	ck_assert_msg(parse(body, 2, 32, NULL) == 0, "%s", err);
+	ck_assert_uint_eq(keys[0].len, 32);
+	ck_assert_uint_eq(keys[0].id[0], 0x64);
+	ck_assert_uint_eq(keys[1].id[0], 0xcc);
+	ck_assert_uint_eq(keys[1].material[31], 31);
+}
+END_TEST
+
+START_TEST(keys_dec_order)
+{
+	const char *body = "{\"keys\":[{\"key_ID\":\"" U2 "\",\"key\":\"" K16
+			   "\"},{\"key_ID\":\"" U1 "\",\"key\":\"" K16 "\"}]}";
+	uint8_t ids[2][16];
+
+	kme_uuid_parse(U1, 36, ids[0]);
+	kme_uuid_parse(U2, 36, ids[1]);
+	ck_assert_msg(parse(body, 2, 16, (const uint8_t (*)[16])ids) == 0, "%s",
+		      err);
+	/* stored in the order asked for */
+	ck_assert_mem_eq(keys[0].id, ids[0], 16);
+	ck_assert_mem_eq(keys[1].id, ids[1], 16);
+}
+END_TEST
+
+struct bad_keys {
+	const char *body;
+	size_t n, bytes;
+	int dec;	/* ask for U1, U2 by ID */
+	const char *word;
+};
+
+static const struct bad_keys bad[] = {
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"", 1, 32, 0,
+	  "not valid JSON" },
+	{ "", 1, 32, 0, "not valid JSON" },
+	{ "[]", 1, 32, 0, "not a JSON object" },
+	{ "{\"keys\":[]} x", 1, 32, 0, "JSON" },
+	{ "{\"keys\":{}}", 1, 32, 0, "no 'keys' array" },
+	{ "{\"kees\":[]}", 1, 32, 0, "no 'keys' array" },
+	{ "{\"keys\":[]}", 1, 32, 0, "0 keys, 1 were asked for" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 2, 32, 0,
+	  "1 keys, 2 were asked for" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K16 "\"}]}", 1, 32, 0,
+	  "128 bits, 256 were asked for" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"},"
+	  "{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 2, 32, 0,
+	  "duplicate key_ID" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"},"
+	  "{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 2, 32, 1,
+	  "duplicate key_ID" },
+	{ "{\"keys\":[{\"key_ID\":\"not-a-uuid\",\"key\":\"" K32 "\"}]}", 1,
+	  32, 0, "not a UUID" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"!!!!\"}]}", 1, 32, 0,
+	  "not base64" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":32}]}", 1, 32, 0,
+	  "not {\"key_ID\"" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\"}]}", 1, 32, 0, "not {\"key_ID\"" },
+	{ "{\"keys\":[\"" K32 "\"]}", 1, 32, 0, "not {\"key_ID\"" },
+	{ "{\"keys\":[{\"key_ID\":\"" U2 "\",\"key\":\"" K32 "\"},"
+	  "{\"key_ID\":\"cca11f8f-63a3-4996-b1d1-000000000000\",\"key\":\"" K32
+	  "\"}]}", 2, 32, 1, "was not asked for" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 0, 32, 0,
+	  "bad request size" },
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 1, 65, 0,
+	  "bad request size" },
+};
+
+START_TEST(keys_bad)
+{
+	const struct bad_keys *b = &bad[_i];
+	uint8_t ids[2][16];
+
+	kme_uuid_parse(U1, 36, ids[0]);
+	kme_uuid_parse(U2, 36, ids[1]);
+	ck_assert_int_eq(parse(b->body, b->n, b->bytes,
+			       b->dec ? (const uint8_t (*)[16])ids : NULL), -1);
+	ck_assert_msg(strstr(err, b->word), "case %d: '%s' lacks '%s'", _i, err,
+		      b->word);
+	if (b->n && b->bytes <= QKD_KEY_SIZE_MAX)
+		assert_wiped(b->n);
+}
+END_TEST
+
+START_TEST(status_good_and_bad)
+{
+	struct kme_status st;
+	const char *good = "{\"source_KME_ID\":\"KME_A\",\"key_size\":256,"
+		"\"stored_key_count\":41,\"max_key_count\":10000,"
+		"\"max_key_per_request\":128,\"max_key_size\":1024,"
+		"\"min_key_size\":64,\"max_SAE_ID_count\":0}";
+
+	ck_assert_int_eq(kme_parse_status(good, strlen(good), &st, err,
+					  sizeof(err)), 0);
+	ck_assert_uint_eq(st.key_size, 256);
+	ck_assert_uint_eq(st.stored_key_count, 41);
+	ck_assert_uint_eq(st.max_key_per_request, 128);
+	ck_assert_int_eq(kme_parse_status("{\"key_size\":\"256\"}", 18, &st,
+					  err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not an integer"));
+	ck_assert_int_eq(kme_parse_status("{}", 2, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "missing"));
+	const char *neg = "{\"key_size\":256,\"stored_key_count\":-1,"
+		"\"max_key_count\":1,\"max_key_per_request\":1,"
+		"\"max_key_size\":1,\"min_key_size\":1}";
+	ck_assert_int_eq(kme_parse_status(neg, strlen(neg), &st, err,
+					  sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "out of range"));
+	const char *zero = "{\"key_size\":256,\"stored_key_count\":1,"
+		"\"max_key_count\":1,\"max_key_per_request\":0,"
+		"\"max_key_size\":1,\"min_key_size\":1}";
+	ck_assert_int_eq(kme_parse_status(zero, strlen(zero), &st, err,
+					  sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(error_message)
+{
+	char msg[64];
+	const char *e = "{\"message\":\"QKD link down\",\"details\":[]}";
+
+	kme_parse_error(e, strlen(e), msg, sizeof(msg));
+	ck_assert_str_eq(msg, "QKD link down");
+	e = "{\"message\":\"a\\nb\"}";
+	kme_parse_error(e, strlen(e), msg, sizeof(msg));
+	ck_assert_str_eq(msg, "a?b");
+	kme_parse_error("<html>", 6, msg, sizeof(msg));
+	ck_assert_str_eq(msg, "(no ETSI error message)");
+}
+END_TEST
+
+START_TEST(requests)
+{
+	char buf[256];
+	uint8_t ids[2][16];
+
+	ck_assert_int_eq(kme_enc_request(buf, sizeof(buf), 5, 256), 23);
+	ck_assert_str_eq(buf, "{\"number\":5,\"size\":256}");
+	kme_uuid_parse(U1, 36, ids[0]);
+	kme_uuid_parse(U2, 36, ids[1]);
+	ck_assert_int_gt(kme_dec_request(buf, sizeof(buf),
+					 (const uint8_t (*)[16])ids, 2), 0);
+	ck_assert_str_eq(buf, "{\"key_IDs\":[{\"key_ID\":\"" U1 "\"},"
+			 "{\"key_ID\":\"" U2 "\"}]}");
+	ck_assert_int_eq(kme_dec_request(buf, 40, (const uint8_t (*)[16])ids,
+					 2), -1);
+}
+END_TEST
+
+Suite *kme_json_suite(void)
+{
+	Suite *s = suite_create("kme_json");
+	TCase *tc = tcase_create("etsi014");
+
+	tcase_add_test(tc, uuid_roundtrip);
+	tcase_add_test(tc, base64_strict);
+	tcase_add_test(tc, keys_good);
+	tcase_add_test(tc, keys_dec_order);
+	tcase_add_loop_test(tc, keys_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, status_good_and_bad);
+	tcase_add_test(tc, error_message);
+	tcase_add_test(tc, requests);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qkd-linkd's peer protocol framing: every frame type round-trips; partial
+ * frames wait; each malformed frame is refused; and the master's journal
+ * file format round-trips and refuses corruption.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tests.h"
+#include "../linkd/journal.h"
+#include "../linkd/proto.h"
+
+static struct proto_msg *a, *b;
+static uint8_t buf[PROTO_MAX_FRAME];
+
+static void setup(void)
+{
+	a = calloc(1, sizeof(*a));
+	b = calloc(1, sizeof(*b));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+}
+
+static void teardown(void)
+{
+	free(a);
+	free(b);
+}
+
+static int roundtrip(void)
+{
+	int n = proto_encode(a, buf, sizeof(buf));
+
+	ck_assert_int_gt(n, 0);
+	/* every strict prefix is "not yet" */
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(proto_decode(buf, i, b), 0);
+	ck_assert_int_eq(proto_decode(buf, n, b), n);
+	ck_assert_uint_eq(b->type, a->type);
+	return n;
+}
+
+START_TEST(proto_roundtrip)
+{
+	a->type = PROTO_HELLO;
+	strcpy(a->master, "SAE_A");
+	strcpy(a->slave, "SAE_B");
+	a->key_bits = 256;
+	ck_assert_int_eq(roundtrip(), 8 + 1 + 5 + 1 + 5 + 2);
+	ck_assert_str_eq(b->master, "SAE_A");
+	ck_assert_str_eq(b->slave, "SAE_B");
+	ck_assert_uint_eq(b->key_bits, 256);
+
+	memset(a, 0, sizeof(*a));
+	a->type = PROTO_OFFER;
+	a->seq = 0x0102030405060708ull;
+	a->n = PROTO_MAX_IDS;
+	for (int i = 0; i < PROTO_MAX_IDS; i++)
+		memset(a->ids[i], i, 16);
+	ck_assert_int_eq(roundtrip(), 8 + 8 + 2 + 16 * PROTO_MAX_IDS);
+	ck_assert_uint_eq(b->seq, a->seq);
+	ck_assert_uint_eq(b->n, PROTO_MAX_IDS);
+	ck_assert_mem_eq(b->ids, a->ids, 16 * PROTO_MAX_IDS);
+
+	a->type = PROTO_ABORT;
+	a->n = 0;
+	roundtrip();
+	ck_assert_uint_eq(b->n, 0);
+
+	memset(a, 0, sizeof(*a));
+	a->type = PROTO_ACK;
+	a->seq = 9;
+	a->status = PROTO_E_SOURCE;
+	strcpy(a->text, "KME answered dec_keys with HTTP 400: key not found");
+	roundtrip();
+	ck_assert_str_eq(b->text, a->text);
+	ck_assert_uint_eq(b->status, PROTO_E_SOURCE);
+
+	a->type = PROTO_ABORTED;
+	a->n = 7;
+	roundtrip();
+	ck_assert_uint_eq(b->n, 7);
+	ck_assert_uint_eq(b->seq, 9);
+
+	a->type = PROTO_ERROR;
+	roundtrip();
+	a->type = PROTO_HELLO_OK;
+	ck_assert_int_eq(roundtrip(), 8);
+}
+END_TEST
+
+START_TEST(proto_two_frames)
+{
+	int n1, n2;
+
+	a->type = PROTO_HELLO_OK;
+	n1 = proto_encode(a, buf, sizeof(buf));
+	a->type = PROTO_ABORTED;
+	a->seq = 3;
+	n2 = proto_encode(a, buf + n1, sizeof(buf) - n1);
+	ck_assert_int_eq(proto_decode(buf, n1 + n2, b), n1);
+	ck_assert_uint_eq(b->type, PROTO_HELLO_OK);
+	ck_assert_int_eq(proto_decode(buf + n1, n2, b), n2);
+	ck_assert_uint_eq(b->seq, 3);
+}
+END_TEST
+
+/* Malformed frames, as hex. */
+static const char *const bad[] = {
+	"00000003010200",			/* length below the header */
+	"00004000010200",			/* length above the maximum */
+	"0000000402020000",			/* version 2 */
+	"0000000401020001",			/* flags set */
+	"0000000401000000",			/* type 0 */
+	"0000000401080000",			/* type 8 */
+	"000000050102000000",			/* HELLO_OK with payload */
+	"0000000e0103000000000000000000010000",	/* OFFER of 0 IDs */
+	"0000000e01030000000000000000000100010000", /* OFFER, IDs cut short */
+	"00000009010100000141014200",		/* HELLO, key size cut short */
+	"000000050101000000",			/* HELLO, empty master */
+	"0000000a01010000012001420100",	/* HELLO, space in SAE ID */
+	"00000011010400000000000000000001000002410a", /* ACK, control char */
+	"000000110104000000000000000000010000014100", /* ACK, trailing byte */
+	"0000000e0105000000000000000000010201",	/* ABORT of 513 IDs */
+};
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+	size_t n = strlen(s) / 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned int v;
+
+		sscanf(s + 2 * i, "%2x", &v);
+		out[i] = v;
+	}
+	return n;
+}
+
+START_TEST(proto_bad)
+{
+	size_t n = unhex(bad[_i], buf);
+
+	ck_assert_msg(proto_decode(buf, n, b) == -1, "case %d (%s) accepted",
+		      _i, bad[_i]);
+}
+END_TEST
+
+START_TEST(proto_encode_limits)
+{
+	a->type = PROTO_OFFER;
+	a->n = 0;
+	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
+	a->n = PROTO_MAX_IDS + 1;
+	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
+	a->n = 1;
+	ck_assert_int_eq(proto_encode(a, buf, 20), -1);
+	a->type = 99;
+	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
+}
+END_TEST
+
+START_TEST(journal_format)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	const char *good = "qkd-linkd journal 1\nnext_seq 8\nopen 7 100 2\n"
+		"id 000102030405060708090a0b0c0d0e0f\n"
+		"id ffffffffffffffffffffffffffffffff\n";
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 5\n", j), 0);
+	ck_assert_uint_eq(j->next_seq, 5);
+	ck_assert(!j->open);
+	ck_assert_int_eq(journal_parse(good, j), 0);
+	ck_assert(j->open);
+	ck_assert_uint_eq(j->seq, 7);
+	ck_assert_uint_eq(j->base, 100);
+	ck_assert_uint_eq(j->n, 2);
+	ck_assert_uint_eq(j->ids[0][15], 15);
+	ck_assert_uint_eq(j->ids[1][0], 255);
+	/* corrupt: truncated, wrong count, seq not below next_seq, junk */
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nopen 7 100 3\n"
+				       "id 000102030405060708090a0b0c0d0e0f\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 7\nopen 7 100 1\n"
+				       "id 000102030405060708090a0b0c0d0e0f\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nopen 7 100 1\n"
+				       "id 000102030405060708090a0b0c0d0e0g\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nx\n", j), -1);
+	free(j);
+}
+END_TEST
+
+Suite *peer_proto_suite(void)
+{
+	Suite *s = suite_create("peer_proto");
+	TCase *tc = tcase_create("framing");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, proto_roundtrip);
+	tcase_add_test(tc, proto_two_frames);
+	tcase_add_loop_test(tc, proto_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, proto_encode_limits);
+	tcase_add_test(tc, journal_format);
+	suite_add_tcase(s, tc);
+	return s;
+}
