@@ -8,7 +8,8 @@
 #
 # Loads /src/kmod/qkdpool.ko with a mem_limit of 1 GiB (the memory figure
 # holds 10,000 pools of 100 keys: about 90 MiB of key storage), runs
-# build/bench/qkd-bench and unloads the module.  Prints the bench's
+# build/bench/qkd-bench, then qkd-linkd against the KME simulator
+# (tests/vm/bench_linkd.py), and unloads the module.  Prints the bench's
 # diagnostics ("# ...") and then its table.  Exit status: qkd-bench's (0
 # when every figure was measured, whatever the targets), or 1 when the
 # module could not be loaded or unloaded.
@@ -30,8 +31,29 @@ insmod "$ko" mem_limit=$((1 << 30)) || exit 1
 
 echo "# kernel $(uname -r), $(nproc) CPUs," \
 	"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
-"$bench" "$@" 2>&1
-status=$?
+out=$(mktemp)
+"$bench" "$@" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+
+# qkd-linkd against the KME simulator, in the same boot, so that a key
+# fetched from the KME can be set beside a key taken from the pool.
+linkd=$("${QKD_PYTHON:-python3}" "$repo/tests/vm/bench_linkd.py" 2>&1) || status=1
+printf '%s\n' "$linkd" | grep '^#'
+rtt=$(printf '%s\n' "$linkd" | awk '$1 == "enc_keys_rtt_us" { print $2 }')
+fill=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_rate" { print $2 }')
+take=$(awk '/^take out \(next\)/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$out")
+rm -f "$out"
+if [ -n "$rtt" ] && [ -n "$fill" ] && [ -n "$take" ]; then
+	echo
+	printf '%-32s %-28s %s\n' "measure (qkd-linkd)" "value" "beside the pool"
+	printf '%-32s %-28s %s\n' "enc_keys round trip, 1 key" "$rtt us" \
+		"take out p50 $take us: $(awk -v a="$rtt" -v b="$take" 'BEGIN { printf "%.0f", a / b }')x slower"
+	printf '%-32s %-28s %s\n' "fill, unlimited link" "$fill keys/s" \
+		"$(awk -v k="$fill" 'BEGIN { printf "%.2f Mbit/s of 256-bit keys, both ways", k * 256 / 1e6 }')"
+else
+	echo "bench: qkd-linkd figures missing" >&2
+	status=1
+fi
 
 rmmod qkdpool || status=1
 exit "$status"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: build the module, libqkd and bench/qkd-bench in the trixie
+# `make bench`: build the module, the userspace tools and bench/qkd-bench in the trixie
 # build root, run bench/run.sh in the VM (tools/vm-run.sh) and print the
 # table again at the end.  See Documentation/bench.rst.
 #
@@ -22,6 +22,7 @@ root=$(tools/mkroot.sh)
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 
 tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
+tools/inroot.sh make -C /src/userspace
 tools/inroot.sh make -C /src/bench
 
 status=0
@@ -30,5 +31,5 @@ tools/vm-run.sh --name bench --timeout "${QKD_BENCH_TIMEOUT:-1800}" \
 
 echo
 echo "qkd-bench in the VM (qemu TCG, 2 CPUs), from build/vm/bench.out:"
-sed -n '/^measure /,/^@@QKD-VM@@/p' build/vm/bench.out | grep -v '^@@QKD-VM@@' || true
+sed -n '/^measure /,/^@@QKD-VM@@/p' build/vm/bench.out | grep -v '^@@QKD-VM@@\|^#' || true
 exit "$status"
