@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Only the plugin's VM test, with run.sh's module loading and TAP numbering:
+#
+#	tools/vm-run.sh tests/vm/plugin/run-alone.sh
+#
+# (vm-run.sh gives each script a clean environment, hence this file.)
+#
+# Not yet part of `make check`: the test is the start of issue 5's lab and
+# still fails in 2 of its 13 results on some runs (a timed re-key racing
+# the drain check, and a refill case that may show a key taken without an
+# exchange).  Build what it needs first:
+#	tools/inroot.sh make -C /src/userspace
+#	tools/inroot.sh make -C /src/strongswan-plugin
+QKD_TESTS=test_plugin.py exec bash "$(dirname "$0")/../run.sh"
