@@ -530,6 +530,68 @@ START_TEST(retry_answer_same_key)
 }
 END_TEST
 
+/*
+ * A refill that reaches the initiator's outbound side before the
+ * responder's inbound side (the lab's bug, which qkd-linkd's order rules
+ * out): the offer in between is NAKed as unknown, burns exactly one
+ * outbound key (a taken key cannot go back to the kernel), consumes
+ * nothing on the responder, and is logged as a fallback on both sides.
+ * Once the inbound side holds the keys, the next exchange ACKs the next
+ * key; the burnt key's inbound copy stays, orphaned, until it ages out.
+ */
+START_TEST(refill_outbound_first)
+{
+	struct qkd_key pending[2];
+	uint8_t burnt[QKD_KEY_ID_LEN];
+	const uint8_t *s;
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	/* osaka's inbound copies have not arrived yet */
+	pending[0] = osaka_pool.in[0];
+	pending[1] = osaka_pool.in[1];
+	osaka_pool.in_present[0] = osaka_pool.in_present[1] = false;
+	memcpy(burnt, tokyo_pool.out[0].id, sizeof(burnt));
+	run(&r);
+	assert_nak(&r, QKE_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(ini.reason, QKE_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(res.reason, QKE_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(tokyo_pool.next_calls, 1);
+	ck_assert_int_eq(tokyo_pool.n_out, 1);
+	ck_assert_int_eq(osaka_pool.id_calls, 1);
+	ck_assert_int_eq(in_level(&osaka_pool), 0);
+	/* the initiator holds nothing of the burnt key after the NAK */
+	ck_assert(!ini.have_key);
+	/* a retried answer of the same exchange takes nothing more */
+	ck_assert_int_eq(qke_exchange_finish(&ini, r.answer_msg, r.answer_len),
+			 -EPROTO);
+	ck_assert_int_eq(tokyo_pool.next_calls, 1);
+
+	/* the inbound copies arrive: the next exchange ACKs the next key */
+	osaka_pool.in[0] = pending[0];
+	osaka_pool.in[1] = pending[1];
+	osaka_pool.in_present[0] = osaka_pool.in_present[1] = true;
+	qke_exchange_wipe(&ini);
+	qke_exchange_wipe(&res);
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool,
+					   QKE_POLICY_PREFER, "osaka"), 0);
+	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKE_POLICY_PREFER, "tokyo"), 0);
+	run(&r);
+	ck_assert_int_eq(r.finish, 0);
+	ck_assert(ini.acked && res.acked);
+	ck_assert_mem_eq(r.offer_msg + 4, pending[1].id, QKD_KEY_ID_LEN);
+	ck_assert_uint_eq(secret_len(&ini, &s), 32);
+	ck_assert_int_eq(tokyo_pool.next_calls, 2);
+	ck_assert_int_eq(tokyo_pool.n_out, 0);
+	/* one key each side for the ACK; the burnt key's copy is the orphan */
+	ck_assert_int_eq(in_level(&osaka_pool), 1);
+	ck_assert(osaka_pool.in_present[0]);
+	ck_assert_mem_eq(osaka_pool.in[0].id, burnt, QKD_KEY_ID_LEN);
+	memset(pending, 0, sizeof(pending));
+}
+END_TEST
+
 START_TEST(initiator_bad_answers)
 {
 	uint8_t offer[QKE_MSG_MAX_LEN], ans[QKE_MSG_MAX_LEN];
@@ -730,6 +792,7 @@ Suite *exchange_suite(void)
 	tcase_add_test(tc, wipe);
 	tcase_add_test(tc, init_pool_names);
 	tcase_add_test(tc, simultaneous_rekeys);
+	tcase_add_test(tc, refill_outbound_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

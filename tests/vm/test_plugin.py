@@ -71,12 +71,16 @@ def new_keys(direction, n):
 
 
 def fill(n):
-    """The same n fresh keys on both ends of each direction."""
+    """The same n fresh keys on both ends of each direction: the receiving
+    router's inbound side first, then the sender's outbound side, as
+    qkd-linkd does.  The other order opens a window in which a timed re-key
+    offers a key the peer does not hold yet: a NAK (unknown key ID), one
+    outbound key burnt, and an orphan inbound key on the peer."""
     t2o, o2t = new_keys("t2o", n), new_keys("o2t", n)
-    T.add_keys("out", t2o)
     O.add_keys("in", t2o)
-    O.add_keys("out", o2t)
+    T.add_keys("out", t2o)
     T.add_keys("in", o2t)
+    O.add_keys("out", o2t)
 
 
 def flush_all():
@@ -128,6 +132,22 @@ def settle(pt, po, timeout=60):
                     diag(f"{r.name}: " + r.sas())
 
 
+NAK_REASONS = ("unknown key ID", "tag mismatch")
+
+
+def offers_naked(r, text):
+    """Offers of r answered with a NAK: each burnt one outbound key."""
+    return [f for f in r.fallbacks(text, "initiator") if f[2] in NAK_REASONS]
+
+
+def events(pt, po):
+    """charon's re-key, expiry and qkd lines since the marks, for a diagnostic."""
+    pat = ("qkd:", "rekey", "expire", "establish", "deleting", "closing",
+           "TEMPORARY_FAILURE", "retransmit", "INVALID_KE")
+    return "\n".join(f"{r.name}: {ln}" for r, txt in ((T, T.since(pt)), (O, O.since(po)))
+                     for ln in txt.splitlines() if any(p in ln for p in pat))
+
+
 def no_failures(pt, po):
     rt, ro = T.retransmits(T.since(pt)), O.retransmits(O.since(po))
     if rt or ro:
@@ -145,6 +165,7 @@ def sa_up(timeout=30):
                  T.child_installed() and O.child_installed(), timeout,
                  what="the SAs on both routers")
     except TimeoutError:
+        diag(f"the SAs after {timeout} s; tokyo:\n{T.sas()}\nosaka:\n{O.sas()}")
         check(T.ike_established() and O.ike_established(), "IKE_SA not ESTABLISHED on both")
         check(T.child_installed() and O.child_installed(), "CHILD_SA net not INSTALLED on both")
 
@@ -362,6 +383,8 @@ def _():
     tf, of = T.fallbacks(tt, "initiator"), O.fallbacks(ot, "responder")
     n = (ct["child-rekey"] - ct0["child-rekey"]) + (ct["ike-rekey-init"] - ct0["ike-rekey-init"])
     diag(f"{len(tf)} re-keys fell back; tokyo: {tf[0][1:3]}, osaka: {of[0][1:3]}")
+    if n != len(tf) or len(of) != len(tf):
+        diag("charon's events since the marks:\n" + events(pt, po))
     eq(len(of), len(tf), "fallbacks logged (osaka responder vs tokyo initiator)")
     eq(n, len(tf), "re-keys (charon counters) == fallbacks logged")
     eq({(f[1], f[2], f[3]) for f in tf}, {("falling back", "pool empty", "osaka")},
@@ -390,6 +413,10 @@ def _():
     lab.down()
     ta, oa = T.acks(tt, "initiator"), O.acks(ot, "responder")
     ids_match(ta, oa, "t2o", "after the refill")
+    # fill() puts each key on the receiving side first: no offer of a key
+    # the peer lacks, so every key taken keyed an SA on both routers
+    nak = offers_naked(T, tt)
+    check(not nak, f"offers NAKed after the refill (each burnt a key): {nak}")
     eq(delta(b, now), {"T.out": len(ta), "T.in": 0, "O.out": 0, "O.in": len(ta)},
        "keys taken")
     no_failures(pt, po)
