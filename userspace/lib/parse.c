@@ -261,12 +261,13 @@ int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
 	return 0;
 }
 
-int qkd__parse_new_reply(const void *msg, size_t len, uint32_t *id)
+/* A reply whose one datum is the u32 attribute @type (pool-new, key-flush). */
+static int parse_u32_reply(const void *msg, size_t len, int type,
+			   uint32_t *out)
 {
 	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
 	const uint8_t *attrs;
 	size_t alen;
-	uint32_t v;
 	int ret;
 
 	ret = qkd__genl_payload(msg, len, NULL, &attrs, &alen);
@@ -275,7 +276,18 @@ int qkd__parse_new_reply(const void *msg, size_t len, uint32_t *id)
 	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
 	if (ret < 0)
 		return ret;
-	if (get_u32(&tb[QKD_A_POOL_ID], &v) || !v)
+	return get_u32(&tb[type], out) ? -EPROTO : 0;
+}
+
+int qkd__parse_new_reply(const void *msg, size_t len, uint32_t *id)
+{
+	uint32_t v;
+	int ret;
+
+	ret = parse_u32_reply(msg, len, QKD_A_POOL_ID, &v);
+	if (ret)
+		return ret;
+	if (!v)			/* pool IDs start at 1 */
 		return -EPROTO;
 	*id = v;
 	return 0;
@@ -312,22 +324,7 @@ int qkd__parse_take_reply(const void *msg, size_t len, struct qkd_key *key)
 
 int qkd__parse_flush_reply(const void *msg, size_t len, uint32_t *count)
 {
-	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
-	const uint8_t *attrs;
-	size_t alen;
-	uint32_t v;
-	int ret;
-
-	ret = qkd__genl_payload(msg, len, NULL, &attrs, &alen);
-	if (ret)
-		return ret;
-	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
-	if (ret < 0)
-		return ret;
-	if (get_u32(&tb[QKD_A_POOL_COUNT], &v))
-		return -EPROTO;
-	*count = v;
-	return 0;
+	return parse_u32_reply(msg, len, QKD_A_POOL_COUNT, count);
 }
 
 int qkd__parse_notification(const void *msg, size_t len,
