@@ -9,24 +9,10 @@
 # FUZZERS, HAVE_LIBFUZZER.
 set -u
 
-passed=0 failed=0 skipped=0
-counts="$O/unit.counts"
-rm -f "$counts"
+. "$(dirname "$0")/../../tools/unit-tests.sh"
 
-echo "== unit tests (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	"$O/unit-tests" "$counts"
-rc=$?
-if [ -s "$counts" ]; then
-	read -r p f < "$counts"
-	passed=$((passed + p)) failed=$((failed + f))
-	# A crash of the runner itself after counting is a failure too.
-	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
-else
-	echo "unit-tests did not report (exit $rc)"
-	failed=$((failed + 1))
-fi
+passed=0 failed=0 skipped=0
+run_unit_tests "$O/unit-tests" "$O/unit.counts"
 
 corpus="$O/corpus"
 rm -rf "$corpus"
