@@ -323,10 +323,12 @@ static int run(struct linkd *d)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: qkd-linkd [-c FILE] [-t] [-v]\n"
-		"  -c FILE  configuration (default %s)\n"
-		"  -t       check the configuration and exit\n"
-		"  -v       log debug messages too\n", CFG_DEFAULT_PATH);
+	fprintf(f, "usage: qkd-linkd [-c FILE] [-t] [-v] [-h]\n"
+		"  -c, --config FILE  configuration (default %s)\n"
+		"  -t, --test         check the configuration and exit\n"
+		"  -v, --verbose      log debug messages too\n"
+		"  -h, --help         this text; see qkd-linkd(8), qkd-linkd.conf(5)\n",
+		CFG_DEFAULT_PATH);
 }
 
 int main(int argc, char *argv[])
@@ -337,7 +339,15 @@ int main(int argc, char *argv[])
 	sigset_t mask;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			d.config_path = optarg;
