@@ -129,10 +129,12 @@ tap_counts() {
 
 suite_vm() {
 	local script=tests/vm/run.sh
-	# The VM runs what the root built: the module and the userspace tools
-	# (qkdctl), so that `make vmtest` alone works on a fresh clone.
+	# The VM runs what the root built: the module, the userspace tools
+	# (qkdctl, qkd-linkd) and the strongSwan plugin, so that `make vmtest`
+	# alone works on a fresh clone.
 	tools/inroot.sh make -C /src KDIR="$(root_kdir)" modules || return 1
 	tools/inroot.sh make -C /src/userspace || return 1
+	tools/inroot.sh make -C /src/strongswan-plugin || return 1
 	# The VM tests use ynl from Debian's kernel source, unpacked in the root.
 	tools/inroot.sh tools/linux-src.sh >/dev/null || return 1
 	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "$script"
