@@ -29,6 +29,7 @@ def snapshot(pid):
 
 def unchanged(pid, before, what):
     after = snapshot(pid)
+    eq(after.get("ke-stats"), before.get("ke-stats"), f"{what}: ke-stats changed")
     for d in ("stats-out", "stats-in"):
         for k in ("level", "added", "taken", "flushed", "expired", "bytes-added"):
             eq(after[d][k], before[d][k], f"{what}: {d} {k} changed")
@@ -60,6 +61,8 @@ def _():
         ("key-take", {"id": pid}, "direction"),
         ("key-take", {"id": pid, "direction": "in"}, "key-id"),
         ("key-flush", {}, "id"),
+        ("ke-report", {"ke-outcome": "qkd"}, "id"),
+        ("ke-report", {"id": pid}, "ke-outcome"),
     ]
     before = snapshot(pid)
     for op, attrs, miss in cases:
@@ -122,11 +125,35 @@ def _():
                       ("key-add", {"id": 999999, "direction": "out",
                                    "key": keys("UNKN", 0, 1)}),
                       ("key-take", {"id": 999999, "direction": "out"}),
-                      ("key-flush", {"id": 999999})]:
+                      ("key-flush", {"id": 999999}),
+                      ("ke-report", {"id": 999999, "ke-outcome": "qkd"})]:
         expect_error(do(op, attrs), E.ENOENT, msg=("pool", "no such", "not found",
                                                    "unknown"),
                      what=f"{op} {attrs.get('id', attrs.get('name'))}")
     expect_error(do("pool-get", {"id": 0}), E_POLICY, attr="id", what="pool id 0")
+
+
+@test("ke-report: outcome out of the enum, unknown pool, attributes it does not take")
+def _():
+    before = snapshot(pid)
+    # the enum has qkd=0 .. refused=3: the policy refuses 4 and beyond
+    for bad in (4, 5, 0xffffffff):
+        expect_error(do("ke-report", {"id": pid, "ke-outcome": bad}), E_POLICY,
+                     attr="ke-outcome", what=f"ke-outcome {bad}")
+    expect_error(do("ke-report", {"id": 999999, "ke-outcome": "fallback"}), E.ENOENT,
+                 msg=("no pool", "id"), what="ke-report to an unknown pool")
+    expect_error(do("ke-report", {"id": 0, "ke-outcome": "qkd"}), E_POLICY,
+                 attr="id", what="ke-report to pool id 0")
+    # ke-report takes a pool by ID only: a name is refused by the policy
+    expect_error(do("ke-report", {"name": "err", "ke-outcome": "qkd"}), E_POLICY,
+                 what="ke-report by name")
+    expect_error(do("ke-report", {"id": pid, "ke-outcome": "qkd",
+                                  "direction": "out"}), E_POLICY,
+                 what="ke-report with a direction")
+    unchanged(pid, before, "after refused ke-reports")
+    eq(snapshot(pid)["ke-stats"],
+       {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0},
+       "ke-stats after refused ke-reports")
 
 
 @test("duplicate pool name")

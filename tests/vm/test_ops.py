@@ -146,7 +146,7 @@ def _():
     eq(names, ["peer-A.example:1", "peer-B"], "dumped pool names")
     for p in d:
         for k in ("id", "key-size", "capacity", "low-watermark", "high-watermark",
-                  "max-age", "stats-out", "stats-in"):
+                  "max-age", "stats-out", "stats-in", "ke-stats"):
             check(k in p, f"dump entry of {p['name']} lacks {k}")
         check("key" not in p, "dump entry carries a key")
     # Many pools: the dump must go over several messages and miss none.
@@ -390,6 +390,70 @@ def _():
                  errno.ENOENT, what="take of an expired key")
     no_material(mon.sock.data, [k["material"] for k in ks], "notifications")
     fam.do("pool-del", {"id": pid})
+
+
+KE_ZERO = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0}
+# What one report of each outcome adds: a tag mismatch is a fallback too.
+KE_MOVES = {"qkd": {"qkd": 1},
+            "fallback": {"fallback": 1},
+            "tag-mismatch": {"tag-mismatch": 1, "fallback": 1},
+            "refused": {"refused": 1}}
+
+
+def ke_of(p):
+    return p.get("ke-stats")
+
+
+@test("ke-report: each outcome moves exactly its counters; pool-get and dump show them")
+@cleanup("ke-a", "ke-b")
+def _():
+    a = fam.do("pool-new", {"name": "ke-a"})["id"]
+    b = fam.do("pool-new", {"name": "ke-b"})["id"]
+    add(a, "out", keys("KEA0", 0, 3))
+    eq(ke_of(reader.do("pool-get", {"id": a})), KE_ZERO, "ke-stats of a new pool")
+    want = dict(KE_ZERO)
+    # Twice round every outcome, the enum given by name and by value.
+    values = {"qkd": 0, "fallback": 1, "tag-mismatch": 2, "refused": 3}
+    for rnd in range(2):
+        for outcome, moves in KE_MOVES.items():
+            before = reader.do("pool-get", {"id": a})
+            arg = outcome if rnd == 0 else values[outcome]
+            eq(fam.do("ke-report", {"id": a, "ke-outcome": arg}), None,
+               f"ke-report {arg!r} reply")
+            for k, n in moves.items():
+                want[k] += n
+            after = reader.do("pool-get", {"id": a})
+            eq(ke_of(after), want, f"ke-stats after ke-report {arg!r}")
+            eq({k: v for k, v in settled(after).items() if k != "ke-stats"},
+               {k: v for k, v in settled(before).items() if k != "ke-stats"},
+               f"pool besides ke-stats after ke-report {arg!r}")
+    eq(want, {"qkd": 2, "fallback": 4, "tag-mismatch": 2, "refused": 2}, "expected totals")
+    # Many reports: counts add up; the other pool is untouched.
+    for _ in range(25):
+        fam.do("ke-report", {"id": a, "ke-outcome": "qkd"})
+    want["qkd"] += 25
+    eq(ke_of(reader.do("pool-get", {"name": "ke-a"})), want, "ke-stats by name")
+    eq(ke_of(reader.do("pool-get", {"id": b})), KE_ZERO, "the other pool's ke-stats")
+    d = {p["name"]: p for p in reader.dump("pool-get", {})}
+    eq(ke_of(d["ke-a"]), want, "ke-stats in the dump")
+    eq(ke_of(d["ke-b"]), KE_ZERO, "the other pool's ke-stats in the dump")
+    # Gone with the pool: a new pool of the same name starts at zero.
+    fam.do("pool-del", {"id": a})
+    a2 = fam.do("pool-new", {"name": "ke-a"})["id"]
+    eq(ke_of(reader.do("pool-get", {"id": a2})), KE_ZERO, "ke-stats of a re-created pool")
+
+
+@test("cli: ke-report by outcome name; pool-get shows the nest")
+@cleanup("ke-cli")
+def _():
+    pid = fam.do("pool-new", {"name": "ke-cli"})["id"]
+    rc, out, err = cli("--multi", "ke-report", json.dumps({"id": pid, "ke-outcome": "tag-mismatch"}),
+                       "--multi", "ke-report", json.dumps({"id": pid, "ke-outcome": "refused"}),
+                       "--multi", "pool-get", json.dumps({"id": pid}))
+    eq(rc, 0, f"cli status ({out!r} {err!r})")
+    check(isinstance(out, list) and len(out) == 3, f"cli --multi output {out!r}")
+    eq(out[2].get("ke-stats"), {"qkd": 0, "fallback": 1, "tag-mismatch": 1, "refused": 1},
+       "ke-stats after the CLI's reports")
 
 
 @test("key material never in pool-get or dump replies (raw bytes)")

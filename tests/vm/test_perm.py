@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""A caller without CAP_NET_ADMIN: every operation that changes a pool or
-reads keys is denied with EPERM and changes nothing; pool-get and its dump
+"""A caller without CAP_NET_ADMIN: every operation that changes a pool
+(ke-report included: operators must not fake its counters) or reads keys
+is denied with EPERM and changes nothing; pool-get and its dump
 are open to any user of the namespace (documented choice: they hold no key
 material).
 
@@ -48,6 +49,7 @@ def child(pid):
                                     "key-id": key_id("PERM", 10)})
     run("key-flush", "key-flush", {"id": pid})
     run("pool-del", "pool-del", {"id": pid})
+    run("ke-report", "ke-report", {"id": pid, "ke-outcome": "qkd"})
     run("pool-get", "pool-get", {"id": pid})
     run("pool-get-name", "pool-get", {"name": "perm"})
     run("pool-dump", "pool-get", {}, dump=True)
@@ -78,11 +80,12 @@ def run_child(prefix):
 
 def check_denied(res, who):
     for op in ("pool-new", "pool-set", "key-add", "key-take-out", "key-take-in",
-               "key-flush", "pool-del"):
+               "key-flush", "pool-del", "ke-report"):
         got = res[op]["errno"]
         eq(errno.errorcode.get(got, got), "EPERM", f"{who}: {op}")
     now = fam.do("pool-get", {"id": pid})
     eq(settled(now), settled(ref), f"{who}: pool changed by denied requests")
+    eq(now["ke-stats"], ref["ke-stats"], f"{who}: ke-stats changed by a denied ke-report")
     eq([p["name"] for p in fam.dump("pool-get", {})], ["perm"],
        f"{who}: pools after denied requests")
 
@@ -131,6 +134,8 @@ def _():
 def _():
     r = fam.do("key-take", {"id": pid, "direction": "out"})
     eq(r["key"][0]["id"], key_id("PERM", 0), "first outbound key")
+    fam.do("ke-report", {"id": pid, "ke-outcome": "refused"})
+    eq(fam.do("pool-get", {"id": pid})["ke-stats"]["refused"], 1, "ke-report with CAP_NET_ADMIN")
     eq(fam.do("key-flush", {"id": pid}), {"count": 19}, "flush")
     fam.do("pool-del", {"id": pid})
     eq(fam.dump("pool-get", {}), [], "pools left")

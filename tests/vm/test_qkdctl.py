@@ -262,6 +262,34 @@ def _():
     eq((s["level"], s["taken"], s["missed"]), (598, 2, 1), "alpha in")
 
 
+# IKE key exchange outcomes reported with ynl (qkdctl has no command for
+# it): every pool a different mix, delta none, so that no column can be
+# confused with another.
+KE_REPORTS = {"alpha": {"qkd": 12, "fallback": 2, "tag-mismatch": 1, "refused": 3},
+              "beta": {"qkd": 0, "fallback": 0, "tag-mismatch": 4, "refused": 0},
+              "delta": {}}
+
+
+@test("ke-report through ynl: the counters qkdctl will show")
+def _():
+    for name, reps in KE_REPORTS.items():
+        pid = IDS[name]
+        for outcome, n in reps.items():
+            for _ in range(n):
+                fam.do("ke-report", {"id": pid, "ke-outcome": outcome})
+    eq(truth("alpha")["ke-stats"],
+       {"qkd": 12, "fallback": 3, "tag-mismatch": 1, "refused": 3}, "alpha ke-stats")
+    eq(truth("beta")["ke-stats"],
+       {"qkd": 0, "fallback": 4, "tag-mismatch": 4, "refused": 0}, "beta ke-stats")
+    eq(truth("delta")["ke-stats"],
+       {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0}, "delta ke-stats")
+
+
+KE_LINE = re.compile(r"  key exchanges: (\d+) qkd, (\d+) fallback \((\d+) tag mismatch\), "
+                     r"(\d+) refused")
+KE_KEYS = ("qkd", "fallback", "tag-mismatch", "refused")
+
+
 SHOW_HEAD = ["dir", "level", "state", "fill/s", "burn/s", "empty in", "added",
              "taken", "expired", "flushed", "rejected", "missed"]
 
@@ -276,13 +304,16 @@ def parse_show(out):
         m2 = re.fullmatch(r"  key size (\d+) B, capacity (\d+), watermarks low (\d+) "
                           r"high (\d+), max age (\S+)", lines[1])
         check(m2, f"show settings line: {lines[1]!r}")
-        table = lines[2:]
-        eq(len(table), 3, f"show table of {m.group(1)}")
+        table = lines[2:5]
+        eq(len(lines), 6, f"show lines of {m.group(1)}: settings, table, key exchanges")
+        ke = KE_LINE.fullmatch(lines[5])
+        check(ke, f"show key exchange line: {lines[5]!r}")
         check(len({len(t) for t in table}) == 1,
               f"show table not aligned: {table!r}")
         eq(re.split(r" {2,}", table[0].strip()), SHOW_HEAD, "show column titles")
         p = {"id": int(m.group(2)), "settings": tuple(int(x) for x in m2.groups()[:4]),
-             "max-age": m2.group(5)}
+             "max-age": m2.group(5),
+             "ke": dict(zip(KE_KEYS, (int(x) for x in ke.groups())))}
         for row in table[1:]:
             cells = re.split(r" {2,}", row.strip())
             eq(len(cells), len(SHOW_HEAD), f"show row {row!r}")
@@ -296,6 +327,7 @@ def check_show_pool(p, t):
     eq(p["settings"], (t["key-size"], t["capacity"], t["low-watermark"],
                        t["high-watermark"]), f"show {t['name']}: settings")
     eq(p["max-age"], "never" if not t["max-age"] else p["max-age"], "max age")
+    eq(p["ke"], t["ke-stats"], f"show {t['name']}: key exchanges")
     for d in ("out", "in"):
         s, r = t["stats-" + d], p[d]
         eq(r["level"], f"{s['level']}/{t['capacity']}", f"show {t['name']} {d} level")
@@ -325,6 +357,8 @@ def _():
     eq(one["alpha"]["in"]["state"], "ok", "alpha in state")
     eq(one["alpha"]["out"]["state"], "low", "alpha out state")
     eq(shown["beta"]["in"]["state"], "empty", "beta in state")
+    eq(shown["alpha"]["ke"], {"qkd": 12, "fallback": 3, "tag-mismatch": 1, "refused": 3},
+       "alpha key exchanges")
 
 
 @test("qkdctl show: colour only on a terminal, NO_COLOR honoured")
@@ -376,6 +410,8 @@ def check_json_pool(j, t):
         tte = jd["time_to_empty"]
         check(tte is None or (isinstance(tte, int) and tte >= 0), f"time_to_empty {tte!r}")
         eq(tte is None, "time-to-empty" not in s, f"json {t['name']} {d}: null when not draining")
+    eq(j["key_exchanges"], {k.replace("-", "_"): v for k, v in t["ke-stats"].items()},
+       f"json {t['name']}: key_exchanges")
 
 
 @test("qkdctl show --json [POOL]: valid JSON, every field equal to pool-get")
@@ -395,7 +431,8 @@ def _():
 DUMP_COLS = ["name", "id", "direction", "key-size", "capacity", "low-watermark",
              "high-watermark", "max-age", "level", "state", "added", "taken",
              "expired", "flushed", "rejected", "missed", "bytes-added",
-             "bytes-taken", "fill-rate", "burn-rate", "time-to-empty"]
+             "bytes-taken", "fill-rate", "burn-rate", "time-to-empty",
+             "ke-qkd", "ke-fallback", "ke-tag-mismatch", "ke-refused"]
 
 
 def check_dump(out, ts):
@@ -405,7 +442,7 @@ def check_dump(out, ts):
     eq(len(lines), 2 * len(ts), "dump: two lines per pool")
     for i, ln in enumerate(lines):
         cols = ln.split("\t")
-        eq(len(cols), 21, f"dump columns of {ln!r}")
+        eq(len(cols), 25, f"dump columns of {ln!r}")
         row = dict(zip(DUMP_COLS, cols))
         t = ts[i // 2]
         d = ("out", "in")[i % 2]
@@ -421,18 +458,23 @@ def check_dump(out, ts):
         tte = row["time-to-empty"]
         check(tte == "-" or tte.isdigit(), f"dump time-to-empty {tte!r}")
         eq(tte == "-", "time-to-empty" not in s, f"dump {t['name']} {d}: '-' when not draining")
+        for k in KE_KEYS:       # the pool's, on both of its lines
+            eq(row["ke-" + k], str(t["ke-stats"][k]), f"dump {t['name']} {d} ke {k}")
 
 
-@test("qkdctl dump [POOL]: 21 tab-separated columns equal to pool-get")
+@test("qkdctl dump [POOL]: 25 tab-separated columns equal to pool-get")
 def _():
     out, ts = read("dump")
     check_dump(out, ts)
+    alpha = [ln.split("\t") for ln in out.split("\n") if ln.startswith("alpha\t")]
+    eq([c[21:] for c in alpha], [["12", "3", "1", "3"]] * 2, "alpha key exchange columns")
     out, ts = read("dump", "delta")
     check_dump(out, [t for t in ts if t["name"] == "delta"])
 
 
 SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{pool="((?:[^"\\]|\\.)*)",'
-                    r'direction="(out|in)"\} (\S+)')
+                    r'(?:direction="(out|in)"|outcome="(qkd|fallback|tag_mismatch|refused)")\} (\S+)')
+KE_METRIC = "qkd_pool_key_exchanges_total"
 METRIC_TRUTH = {
     "qkd_pool_keys": lambda t, s: s["level"],
     "qkd_pool_capacity_keys": lambda t, s: t["capacity"],
@@ -482,10 +524,12 @@ def parse_metrics(out):
         check(not ln.startswith("#"), f"unexpected comment {ln!r}")
         m = SAMPLE.fullmatch(ln)
         check(m, f"malformed sample line {ln!r}")
-        name, pool, d, val = m.groups()
+        name, pool, d, outcome, val = m.groups()
+        check((outcome is None) == (name != KE_METRIC),
+              f"{name}: label outcome exactly for {KE_METRIC}: {ln!r}")
         check(cur is not None and name in fams and fams[name] is cur and cur["type"],
               f"sample of {name} outside its HELP/TYPE block")
-        key = (pool, d)
+        key = (pool, d or outcome)
         check(key not in cur["samples"], f"{name}{key} twice")
         v = float(val)          # accepts +Inf
         check(val == "+Inf" or re.fullmatch(r"\d+(\.\d+)?", val), f"value {val!r}")
@@ -497,7 +541,12 @@ def parse_metrics(out):
 def _():
     out, ts = read("metrics")
     fams = parse_metrics(out)
-    eq(set(fams), set(METRIC_TRUTH), "metric names")
+    eq(set(fams), set(METRIC_TRUTH) | {KE_METRIC}, "metric names")
+    ke = fams.pop(KE_METRIC)
+    eq(ke["type"], "counter", f"{KE_METRIC} type")
+    eq(ke["samples"], {(t["name"], k.replace("-", "_")): float(v)
+                       for t in ts for k, v in t["ke-stats"].items()},
+       f"{KE_METRIC}: one series per pool and outcome, equal to pool-get")
     want_keys = {(t["name"], d) for t in ts for d in ("out", "in")}
     for name, f in fams.items():
         eq(set(f["samples"]), want_keys, f"{name}: series")
@@ -736,7 +785,7 @@ def check_unprivileged(prefix, who):
     out, ts = read("dump", prefix=prefix, binary=CTL_COPY)
     check_dump(out, ts)
     out, _ = read("metrics", prefix=prefix, binary=CTL_COPY)
-    eq(set(parse_metrics(out)), set(METRIC_TRUTH), f"{who}: metrics")
+    eq(set(parse_metrics(out)), set(METRIC_TRUTH) | {KE_METRIC}, f"{who}: metrics")
 
 
 @test("qkdctl as nobody: changes refused with 'needs CAP_NET_ADMIN', show/dump/metrics/monitor work")
