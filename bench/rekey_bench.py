@@ -21,7 +21,7 @@ exchanges of one IKE_SA are serialized anyway (window size 1).
 Each re-key is driven over vici (bench/vici.py: one socket, no process per
 re-key): a `rekey` command, then the `child-rekey` event.  Its duration is
 read from tokyo's charon log (time_format %s, time_precision us): from
-"vici rekey CHILD_SA <name>" (the request reaches charon) to "rekeyed
+"vici rekey CHILD_SA '<name>'" (the request reaches charon) to "rekeyed
 CHILD_SA <name>" (the new SA installed both ways), so neither the client
 nor the deletion of the old SA (one more exchange, alike for all three,
 awaited before the next re-key) is in it.
@@ -67,6 +67,8 @@ CASES = [
 TARGET = 1.10           # qkd / (x25519 + mlkem768), at most
 PSK = "qkd-rekey-bench-psk"
 
+REQ_RE = re.compile(r"generating (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) request (\d+)")
+EST_RE = re.compile(r"CHILD_SA (bench-\w+)\{(\d+)\} established")
 LINE_RE = re.compile(r"^(\d+\.\d{6}) \d+\[\w+\] (?:<[^>]*> )?(.*)$")
 
 
@@ -168,12 +170,14 @@ def stamp(text, needle):
     return None
 
 
-def done_re(child):
+def done_re(child, uid):
     # the old CHILD_SA's deletion, complete: on both sides charon then
-    # keeps its inbound SA for delete_rekeyed_delay, or closes it at once
-    c = re.escape(child)
-    return re.compile(rf"(delay closing of inbound|let rekeyed inbound) CHILD_SA {c}\{{|"
-                      rf"CHILD_SA {c}\{{\d+\}} closed")
+    # keeps its inbound SA for delete_rekeyed_delay, or closes it at once.
+    # By unique ID: the delayed closing of an earlier SA of the same name
+    # comes seconds later, in another re-key's lines.
+    c = re.escape(f"{child}{{{uid}}}")
+    return re.compile(rf"(delay closing of inbound|let rekeyed inbound) CHILD_SA {c}|"
+                      rf"CHILD_SA {c} closed")
 
 
 def pct(values, p):
@@ -207,6 +211,7 @@ class Bench:
         self.client = {c[0]: [] for c in CASES}     # request -> event, s
         self.cycle = {c[0]: [] for c in CASES}      # request -> deletion done, s
         self.retransmits = 0
+        self.ids = {}                               # CHILD_SA name -> unique ID
         self.ake2 = None
 
     # --------------------------------------------------------------- setup
@@ -248,6 +253,12 @@ class Bench:
             if n == 0:
                 msg["ike"] = "lab"
             self.sess.request("initiate", msg)
+        # each CHILD_SA's unique ID, for the first re-key's selector
+        for name, uid in EST_RE.findall(self.T.log_text()):
+            self.ids[name] = uid
+        missing = [c[1] for c in CASES if c[1] not in self.ids]
+        if missing:
+            raise Invalid(f"CHILD_SAs not established: {missing}")
 
     # ------------------------------------------------------------- re-key
 
@@ -256,7 +267,10 @@ class Bench:
         self.tlog.mark()
         self.olog.mark()
         t0 = time.monotonic()
-        res = self.sess.request("rekey", {"child": child})
+        # by name and unique ID: the re-keyed SA stays, by name, until its
+        # delayed closing
+        old = self.ids[child]
+        res = self.sess.request("rekey", {"child": child, "child-id": old})
         if res.get("matches") != "1":
             raise Invalid(f"{label}: vici rekey matched {res.get('matches')} CHILD_SAs")
         try:
@@ -274,8 +288,9 @@ class Bench:
             raise Invalid(f"{label}: new CHILD_SA keyed with {got}, not {(dh, ake1, ake2)}")
         if ake2 == "*":
             self.ake2 = got[2]
+        self.ids[child] = new.get("uniqueid")
         # the old SA's deletion done on both routers before the next re-key
-        dre = done_re(child)
+        dre = done_re(child, old)
         try:
             labmod.wait_for(lambda: dre.search(self.tlog.since()) and
                             dre.search(self.olog.since()), 60, step=0.01,
@@ -290,17 +305,21 @@ class Bench:
             raise Invalid(f"{label}: charon logged failures:\n"
                           + "\n".join(f"{r}: {ln}" for r, ln in fails[:10]))
         self.retransmits += self.T.retransmits(tt) + self.O.retransmits(ot)
-        start = stamp(tt, f"vici rekey CHILD_SA {child}")
+        start = stamp(tt, f"vici rekey CHILD_SA '{child}'")
         end = stamp(tt, f"rekeyed CHILD_SA {child}{{")
         if start is None or end is None or end < start:
             raise Invalid(f"{label}: no 'vici rekey' / 'rekeyed CHILD_SA' lines in "
-                          f"tokyo's log ({start}, {end})")
-        creates = tt.count("generating CREATE_CHILD_SA request")
-        followups = tt.count("generating IKE_FOLLOWUP_KE request")
+                          f"tokyo's log ({start}, {end}):\n{tt[-3000:]}")
+        # by message ID: a fragmented request (ML-KEM's 1,184-byte public
+        # key does not fit in one 1,280-byte fragment) logs one line per
+        # fragment too
+        reqs = set(REQ_RE.findall(tt))
+        creates = sum(1 for x, _ in reqs if x == "CREATE_CHILD_SA")
+        followups = sum(1 for x, _ in reqs if x == "IKE_FOLLOWUP_KE")
         want = (1, (ake1 is not None) + (ake2 is not None))
         if (creates, followups) != want:
             raise Invalid(f"{label}: tokyo sent {creates} CREATE_CHILD_SA and {followups} "
-                          f"IKE_FOLLOWUP_KE requests, expected {want}")
+                          f"IKE_FOLLOWUP_KE requests, expected {want}:\n{tt[-4000:]}")
         # the plugin's lines: one key, the same ID, on both routers (qkd);
         # none elsewhere
         ti, orr = self.T.acks(tt, "initiator"), self.O.acks(ot, "responder")
