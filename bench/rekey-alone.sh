@@ -6,9 +6,9 @@
 #
 #	tools/vm-run.sh --name rekey bench/rekey-alone.sh
 #
-# Arguments go to bench/rekey_bench.py (--rounds N, --warmup N); vm-run.sh
-# passes none, so QKD_REKEY_ARGS in this file's environment is not an
-# option either: edit the default here when iterating.
+# Loads the module (default mem_limit) and runs bench/rekey_bench.py with
+# its defaults (vm-run.sh passes no arguments; a wrapper script that calls
+# this one with --rounds N --warmup N gives a shorter run).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -68,6 +68,7 @@ TARGET = 1.10           # qkd / (x25519 + mlkem768), at most
 PSK = "qkd-rekey-bench-psk"
 
 REQ_RE = re.compile(r"generating (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) request (\d+)")
+RSP_RE = re.compile(r"parsed (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) response (\d+)")
 EST_RE = re.compile(r"CHILD_SA (bench-\w+)\{(\d+)\} established")
 LINE_RE = re.compile(r"^(\d+\.\d{6}) \d+\[\w+\] (?:<[^>]*> )?(.*)$")
 
@@ -180,6 +181,24 @@ def done_re(child, uid):
                       rf"CHILD_SA {c} closed")
 
 
+def exchanges(text):
+    """Durations (s) of the CREATE_CHILD_SA and IKE_FOLLOWUP_KE exchanges
+    in text, in order: the first fragment of the request generated to the
+    response parsed (the round trip, the responder's work in it)."""
+    start, end = {}, {}
+    for ln in text.splitlines():
+        m = LINE_RE.match(ln)
+        if not m:
+            continue
+        r = REQ_RE.search(m.group(2))
+        if r and r.group(2) not in start:
+            start[r.group(2)] = float(m.group(1))
+        r = RSP_RE.search(m.group(2))
+        if r:
+            end[r.group(2)] = float(m.group(1))
+    return [end[i] - start[i] for i in sorted(start, key=int) if i in end]
+
+
 def pct(values, p):
     """Nearest-rank percentile."""
     s = sorted(values)
@@ -210,6 +229,7 @@ class Bench:
         self.results = {c[0]: [] for c in CASES}    # log durations, s
         self.client = {c[0]: [] for c in CASES}     # request -> event, s
         self.cycle = {c[0]: [] for c in CASES}      # request -> deletion done, s
+        self.rounds = {c[0]: [] for c in CASES}     # exchange durations, s
         self.retransmits = 0
         self.ids = {}                               # CHILD_SA name -> unique ID
         self.ake2 = None
@@ -333,6 +353,7 @@ class Bench:
             self.results[key].append(end - start)
             self.client[key].append(t1 - t0)
             self.cycle[key].append(t2 - t0)
+            self.rounds[key].append(exchanges(tt))
 
     def round(self, measured):
         """One re-key of each CHILD_SA, qkd first; the taken counters read
@@ -368,6 +389,14 @@ class Bench:
                  f"-> old SA deleted p50 {statistics.median(self.cycle[key]) * 1e3:.1f} ms; "
                  f"log min {min(self.results[key]) * 1e3:.1f} max "
                  f"{max(self.results[key]) * 1e3:.1f} ms")
+        for key, _child, _esp, label, *_ in CASES:
+            ex = self.rounds[key]
+            k = min(len(e) for e in ex)
+            parts = [statistics.median(e[j] for e in ex) * 1e3 for j in range(k)]
+            rest = statistics.median(t - sum(e) for t, e in zip(self.results[key], ex))
+            diag(f"{label}: exchanges p50 " + " + ".join(f"{x:.1f}" for x in parts)
+                 + f" ms (CREATE_CHILD_SA, IKE_FOLLOWUP_KE...), outside them p50 "
+                 f"{rest * 1e3:.1f} ms")
         paired = [q / m for q, m in zip(self.results["qkd"], self.results["mlkem"])]
         diag(f"qkd / (x25519 + mlkem768) per round: median {statistics.median(paired):.3f}, "
              f"p10 {pct(paired, 10):.3f}, p90 {pct(paired, 90):.3f}")
