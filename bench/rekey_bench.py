@@ -233,6 +233,7 @@ class Bench:
         self.retransmits = 0
         self.ids = {}                               # CHILD_SA name -> unique ID
         self.ake2 = None
+        self.materials = []                         # to check no log holds one
 
     # --------------------------------------------------------------- setup
 
@@ -247,6 +248,7 @@ class Bench:
         Keys are random and never printed; the 0600 file qkdctl reads is
         removed at once (Router.add_keys)."""
         keys = [(os.urandom(16), os.urandom(32)) for _ in range(n)]
+        self.materials += [m for _, m in keys]
         self.O.add_keys("in", keys)
         self.T.add_keys("out", keys)
 
@@ -308,7 +310,9 @@ class Bench:
             raise Invalid(f"{label}: new CHILD_SA keyed with {got}, not {(dh, ake1, ake2)}")
         if ake2 == "*":
             self.ake2 = got[2]
-        self.ids[child] = new.get("uniqueid")
+        if not new.get("uniqueid", "").isdigit():
+            raise Invalid(f"{label}: the child-rekey event gives no unique ID")
+        self.ids[child] = new["uniqueid"]
         # the old SA's deletion done on both routers before the next re-key
         dre = done_re(child, old)
         try:
@@ -373,6 +377,13 @@ class Bench:
         if d != zero:
             raise Invalid(f"re-keys without qkd: keys taken {d}, expected none")
 
+    def no_leak(self):
+        logs = (self.T.log_text() + self.O.log_text()).lower()
+        leaked = sum(1 for m in self.materials if m.hex() in logs or m[:8].hex() in logs
+                     or labmod.hexid(m[:8]) in logs)
+        if leaked:
+            raise Invalid(f"{leaked} key materials found in the charon logs")
+
     # ------------------------------------------------------------- report
 
     def report(self):
@@ -436,6 +447,7 @@ def main():
              f"per side, {args.warmup} + {args.rounds} rounds")
         for i in range(args.warmup + args.rounds):
             b.round(i >= args.warmup)
+        b.no_leak()
         diag(f"re-key bench: {time.monotonic() - t0:.0f} s in all")
         b.report()
     except Invalid as e:
