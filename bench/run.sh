@@ -9,10 +9,12 @@
 # Loads /src/kmod/qkdpool.ko with a mem_limit of 1 GiB (the memory figure
 # holds 10,000 pools of 100 keys: about 90 MiB of key storage), runs
 # build/bench/qkd-bench, then qkd-linkd against the KME simulator
-# (tests/vm/bench_linkd.py), and unloads the module.  Prints the bench's
-# diagnostics ("# ...") and then its table.  Exit status: qkd-bench's (0
-# when every figure was measured, whatever the targets), or 1 when the
-# module could not be loaded or unloaded.
+# (tests/vm/bench_linkd.py), then the CHILD_SA re-key bench on the
+# plugin's lab (bench/rekey_bench.py), and unloads the module.  Prints the
+# benches' diagnostics ("# ...") and then their tables.  Exit status: 0
+# when every figure was measured, whatever the targets; 1 when a figure
+# is missing, a run was invalid, or the module could not be loaded or
+# unloaded.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +56,10 @@ else
 	echo "bench: qkd-linkd figures missing" >&2
 	status=1
 fi
+
+# CHILD_SA re-keys with and without the qkd round, on the plugin's
+# two-router lab (bench/rekey_bench.py prints its diagnostics and table).
+"${QKD_PYTHON:-python3}" "$repo/bench/rekey_bench.py" || status=1
 
 rmmod qkdpool || status=1
 exit "$status"

@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: build the module, the userspace tools and bench/qkd-bench in the trixie
-# build root, run bench/run.sh in the VM (tools/vm-run.sh) and print the
-# table again at the end.  See Documentation/bench.rst.
+# `make bench`: build the module, the userspace tools, the strongSwan
+# plugin and bench/qkd-bench in the trixie build root, run bench/run.sh in
+# the VM (tools/vm-run.sh) and print the tables again at the end.  See
+# Documentation/bench.rst.
 #
 # The bench is not a test: a missed target is printed as MISSED, not failed.
-# Exit status: non-zero only when something could not be built or measured.
+# Exit status: non-zero only when something could not be built or measured,
+# or a run was invalid (the re-key bench's checks).
 # Environment: QKD_BENCH_TIMEOUT (seconds for the VM, default 1800).
 set -euo pipefail
 
@@ -23,6 +25,8 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 
 tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
 tools/inroot.sh make -C /src/userspace
+# the re-key bench runs two charons with the plugin (bench/rekey_bench.py)
+tools/inroot.sh make -C /src/strongswan-plugin
 tools/inroot.sh make -C /src/bench
 
 status=0

@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""CHILD_SA re-keys per second, with and without the qkd round, in the VM.
+
+Runs from bench/run.sh (the qkdpool module loaded), on the plugin's
+two-router lab (tests/vm/plugin/lab.py): one IKE_SA between router-tokyo
+and router-osaka, and three CHILD_SAs on it, one per ESP proposal:
+
+  qkd     aes256gcm16-x25519-ke1_mlkem768-ke2_qkd
+  mlkem   aes256gcm16-x25519-ke1_mlkem768
+  x25519  aes256gcm16-x25519
+
+Tokyo re-keys them one at a time, in rounds (qkd, mlkem, x25519, qkd, ...),
+so that drift and noise of the shared, emulated CPU hit all three alike.
+One re-key runs at a time: the figure is the latency of one re-key, which
+is what the qkd round adds to (one more IKE_FOLLOWUP_KE round trip and a
+pool take on each side); several CHILD_SAs in parallel would measure how
+charon's thread pool overlaps them on two emulated CPUs instead, and the
+exchanges of one IKE_SA are serialized anyway (window size 1).
+
+Each re-key is driven over vici (bench/vici.py: one socket, no process per
+re-key): a `rekey` command, then the `child-rekey` event.  Its duration is
+read from tokyo's charon log (time_format %s, time_precision us): from
+"vici rekey CHILD_SA '<name>'" (the request reaches charon) to "rekeyed
+CHILD_SA <name>" (the new SA installed both ways), so neither the client
+nor the deletion of the old SA (one more exchange, alike for all three,
+awaited before the next re-key) is in it.
+
+A run is valid only if: every re-key completed (a child-rekey event, both
+log lines) with no failure logged by either charon; each new CHILD_SA has
+the proposal's key exchanges (the event's dh-group, ake1, ake2); the
+initiator sent one IKE_FOLLOWUP_KE per additional key exchange; each qkd
+re-key took exactly one key from tokyo's outbound and osaka's inbound side
+(the pools' taken counters, read around it) with the same key ID logged by
+both plugins, and the other re-keys took none.  Otherwise the run is
+reported INVALID, with no figures.
+
+Output: "# " diagnostics, then a table (tools/bench.sh reprints it).
+Exit status: 0 when measured, 1 when the run is invalid or the lab failed.
+"""
+
+import argparse
+import math
+import os
+import re
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "vm", "plugin"))
+
+import lab as labmod  # noqa: E402
+import vici  # noqa: E402
+
+# (key, CHILD_SA name, ESP proposal, label, dh-group, ake1, ake2 expected)
+# ake2 None: absent; "*": present (the qkd method's name is the plugin's)
+CASES = [
+    ("qkd", "bench-qkd", "aes256gcm16-x25519-ke1_mlkem768-ke2_qkd",
+     "x25519 + mlkem768 + qkd", "CURVE_25519", "ML_KEM_768", "*"),
+    ("mlkem", "bench-mlkem", "aes256gcm16-x25519-ke1_mlkem768",
+     "x25519 + mlkem768", "CURVE_25519", "ML_KEM_768", None),
+    ("x25519", "bench-x25519", "aes256gcm16-x25519",
+     "x25519", "CURVE_25519", None, None),
+]
+TARGET = 1.10           # qkd / (x25519 + mlkem768), at most
+PSK = "qkd-rekey-bench-psk"
+
+REQ_RE = re.compile(r"generating (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) request (\d+)")
+RSP_RE = re.compile(r"parsed (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) response (\d+)")
+EST_RE = re.compile(r"CHILD_SA (bench-\w+)\{(\d+)\} established")
+LINE_RE = re.compile(r"^(\d+\.\d{6}) \d+\[\w+\] (?:<[^>]*> )?(.*)$")
+
+
+def diag(msg):
+    for ln in str(msg).splitlines():
+        print(f"# {ln}", flush=True)
+
+
+class Invalid(Exception):
+    pass
+
+
+class BenchRouter(labmod.Router):
+    """The lab's router with log timestamps in microseconds and the
+    benchmark's three CHILD_SAs instead of the lab's one."""
+
+    def write_conf(self):
+        super().write_conf()
+        # strongswan.conf merges a repeated section into the first one
+        with open(self.conf, "a") as f:
+            f.write("""
+charon {
+	filelog {
+		lab {
+			time_format = %s
+			time_precision = us
+		}
+	}
+}
+""")
+        peer = self.peer
+        me = 1 if self.name == "tokyo" else 2
+        children = ""
+        # distinct traffic selectors (10.<site>.<n>.0/24), so that the
+        # three CHILD_SAs get policies of their own
+        for n, (_k, child, esp, *_rest) in enumerate(CASES, start=1):
+            mine, theirs = f"10.{me}{n}.0.0/24", f"10.{3 - me}{n}.0.0/24"
+            children += f"""
+			{child} {{
+				local_ts = {mine}
+				remote_ts = {theirs}
+				esp_proposals = {esp}
+				rekey_time = 0s
+				life_time = 3600s
+				start_action = none
+			}}"""
+        with open(self.swanctl_conf, "w") as f:
+            f.write(f"""connections {{
+	lab {{
+		local_addrs = {labmod.WAN[self.name]}
+		remote_addrs = {labmod.WAN[peer]}
+		proposals = {labmod.PROPOSAL}
+		rekey_time = 0s
+		dpd_delay = 0
+		local {{
+			auth = psk
+			id = {self.name}
+		}}
+		remote {{
+			auth = psk
+			id = {peer}
+		}}
+		children {{{children}
+		}}
+	}}
+}}
+secrets {{
+	ike-lab {{
+		id-1 = tokyo
+		id-2 = osaka
+		secret = "{PSK}"
+	}}
+}}
+""")
+
+
+class LogTail:
+    """New lines of a charon log since the last mark."""
+
+    def __init__(self, path):
+        self.path = path
+        self.pos = 0
+
+    def mark(self):
+        self.pos = os.path.getsize(self.path)
+
+    def since(self):
+        with open(self.path, "rb") as f:
+            f.seek(self.pos)
+            return f.read().decode(errors="replace")
+
+
+def stamp(text, needle):
+    """Log time (s) of the first line of text containing needle, or None."""
+    for ln in text.splitlines():
+        m = LINE_RE.match(ln)
+        if m and needle in m.group(2):
+            return float(m.group(1))
+    return None
+
+
+def done_re(child, uid):
+    # the old CHILD_SA's deletion, complete: on both sides charon then
+    # keeps its inbound SA for delete_rekeyed_delay, or closes it at once.
+    # By unique ID: the delayed closing of an earlier SA of the same name
+    # comes seconds later, in another re-key's lines.
+    c = re.escape(f"{child}{{{uid}}}")
+    return re.compile(rf"(delay closing of inbound|let rekeyed inbound) CHILD_SA {c}|"
+                      rf"CHILD_SA {c} closed")
+
+
+def exchanges(text):
+    """Durations (s) of the CREATE_CHILD_SA and IKE_FOLLOWUP_KE exchanges
+    in text, in order: the first fragment of the request generated to the
+    response parsed (the round trip, the responder's work in it)."""
+    start, end = {}, {}
+    for ln in text.splitlines():
+        m = LINE_RE.match(ln)
+        if not m:
+            continue
+        r = REQ_RE.search(m.group(2))
+        if r and r.group(2) not in start:
+            start[r.group(2)] = float(m.group(1))
+        r = RSP_RE.search(m.group(2))
+        if r:
+            end[r.group(2)] = float(m.group(1))
+    return [end[i] - start[i] for i in sorted(start, key=int) if i in end]
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def new_child(ev, child):
+    """The new CHILD_SA's section of a child-rekey event."""
+    for ike in ev.values():
+        if not isinstance(ike, dict):
+            continue
+        for name, sa in ike.get("child-sas", {}).items():
+            if isinstance(sa, dict) and "new" in sa and \
+               sa["new"].get("name", name).startswith(child):
+                return sa["new"]
+    return None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.lab = labmod.Lab()
+        # the lab's Router, configured for the benchmark
+        self.lab.routers = {n: BenchRouter(self.lab, n) for n in ("tokyo", "osaka")}
+        self.T, self.O = self.lab.tokyo, self.lab.osaka
+        self.tlog, self.olog = LogTail(self.T.log), LogTail(self.O.log)
+        self.sess = None
+        self.results = {c[0]: [] for c in CASES}    # log durations, s
+        self.client = {c[0]: [] for c in CASES}     # request -> event, s
+        self.cycle = {c[0]: [] for c in CASES}      # request -> deletion done, s
+        self.rounds = {c[0]: [] for c in CASES}     # exchange durations, s
+        self.retransmits = 0
+        self.ids = {}                               # CHILD_SA name -> unique ID
+        self.ake2 = None
+        self.materials = []                         # to check no log holds one
+
+    # --------------------------------------------------------------- setup
+
+    def taken(self):
+        t, o = self.T.pool(), self.O.pool()
+        return {"T.out": t["out"]["taken"], "T.in": t["in"]["taken"],
+                "O.out": o["out"]["taken"], "O.in": o["in"]["taken"]}
+
+    def fill(self, n):
+        """n keys tokyo -> osaka: osaka's inbound side first, then tokyo's
+        outbound side (as qkd-linkd does: no offer of a key the peer lacks).
+        Keys are random and never printed; the 0600 file qkdctl reads is
+        removed at once (Router.add_keys)."""
+        keys = [(os.urandom(16), os.urandom(32)) for _ in range(n)]
+        self.materials += [m for _, m in keys]
+        self.O.add_keys("in", keys)
+        self.T.add_keys("out", keys)
+
+    def setup(self, keys):
+        for path, what in ((labmod.PLUGIN, "the plugin"), (labmod.QKDCTL, "qkdctl")):
+            if not os.path.exists(path):
+                raise Invalid(f"{what} is not built ({path})")
+        self.lab.setup()
+        self.lab.install_plugin()
+        # the capacity and qkdctl's batches of 512 are no limit here
+        cap = max(1024, keys)
+        for r in (self.T, self.O):
+            r.qkdctl("pool", "add", r.peer, "key-size", "32", "capacity", str(cap))
+        self.fill(keys)
+        for r in (self.T, self.O):
+            r.start()
+            r.swanctl("--load-all", "--noprompt", "--file", r.swanctl_conf)
+        self.sess = vici.Session(self.T.vici)
+        self.sess.register("child-rekey")
+        # the IKE_SA with the first CHILD_SA, then the two others
+        # (CREATE_CHILD_SA); the IKE_SA's qkd round takes one key
+        for n, c in enumerate(CASES):
+            msg = {"child": c[1], "timeout": 60000}
+            if n == 0:
+                msg["ike"] = "lab"
+            self.sess.request("initiate", msg)
+        # each CHILD_SA's unique ID, for the first re-key's selector
+        for name, uid in EST_RE.findall(self.T.log_text()):
+            self.ids[name] = uid
+        missing = [c[1] for c in CASES if c[1] not in self.ids]
+        if missing:
+            raise Invalid(f"CHILD_SAs not established: {missing}")
+
+    # ------------------------------------------------------------- re-key
+
+    def rekey(self, case, measured):
+        key, child, _esp, label, dh, ake1, ake2 = case
+        self.tlog.mark()
+        self.olog.mark()
+        t0 = time.monotonic()
+        # by name and unique ID: the re-keyed SA stays, by name, until its
+        # delayed closing
+        old = self.ids[child]
+        res = self.sess.request("rekey", {"child": child, "child-id": old})
+        if res.get("matches") != "1":
+            raise Invalid(f"{label}: vici rekey matched {res.get('matches')} CHILD_SAs")
+        try:
+            t1, ev = self.sess.wait_event("child-rekey", 60)
+        except TimeoutError:
+            raise Invalid(f"{label}: no child-rekey event within 60 s:\n"
+                          + self.tlog.since()[-3000:]) from None
+        new = new_child(ev, child)
+        if new is None:
+            raise Invalid(f"{label}: the child-rekey event names no new {child}")
+        got = (new.get("dh-group"), new.get("ake1"), new.get("ake2"))
+        want_ok = (got[0] == dh and got[1] == ake1 and
+                   (got[2] is not None if ake2 == "*" else got[2] == ake2))
+        if not want_ok:
+            raise Invalid(f"{label}: new CHILD_SA keyed with {got}, not {(dh, ake1, ake2)}")
+        if ake2 == "*":
+            self.ake2 = got[2]
+        if not new.get("uniqueid", "").isdigit():
+            raise Invalid(f"{label}: the child-rekey event gives no unique ID")
+        self.ids[child] = new["uniqueid"]
+        # the old SA's deletion done on both routers before the next re-key
+        dre = done_re(child, old)
+        try:
+            labmod.wait_for(lambda: dre.search(self.tlog.since()) and
+                            dre.search(self.olog.since()), 60, step=0.01,
+                            what=f"the rekeyed {child} to be deleted")
+        except TimeoutError as e:
+            raise Invalid(f"{label}: {e}") from None
+        t2 = time.monotonic()
+        tt, ot = self.tlog.since(), self.olog.since()
+        fails = [("tokyo", ln) for ln in self.T.failures(tt)] + \
+                [("osaka", ln) for ln in self.O.failures(ot)]
+        if fails:
+            raise Invalid(f"{label}: charon logged failures:\n"
+                          + "\n".join(f"{r}: {ln}" for r, ln in fails[:10]))
+        self.retransmits += self.T.retransmits(tt) + self.O.retransmits(ot)
+        start = stamp(tt, f"vici rekey CHILD_SA '{child}'")
+        end = stamp(tt, f"rekeyed CHILD_SA {child}{{")
+        if start is None or end is None or end < start:
+            raise Invalid(f"{label}: no 'vici rekey' / 'rekeyed CHILD_SA' lines in "
+                          f"tokyo's log ({start}, {end}):\n{tt[-3000:]}")
+        # by message ID: a fragmented request (ML-KEM's 1,184-byte public
+        # key does not fit in one 1,280-byte fragment) logs one line per
+        # fragment too
+        reqs = set(REQ_RE.findall(tt))
+        creates = sum(1 for x, _ in reqs if x == "CREATE_CHILD_SA")
+        followups = sum(1 for x, _ in reqs if x == "IKE_FOLLOWUP_KE")
+        want = (1, (ake1 is not None) + (ake2 is not None))
+        if (creates, followups) != want:
+            raise Invalid(f"{label}: tokyo sent {creates} CREATE_CHILD_SA and {followups} "
+                          f"IKE_FOLLOWUP_KE requests, expected {want}:\n{tt[-4000:]}")
+        # the plugin's lines: one key, the same ID, on both routers (qkd);
+        # none elsewhere
+        ti, orr = self.T.acks(tt, "initiator"), self.O.acks(ot, "responder")
+        fb = self.T.fallbacks(tt) + self.O.fallbacks(ot)
+        nq = 1 if key == "qkd" else 0
+        if fb or len(ti) != nq or len(orr) != nq or \
+           [a[1] for a in ti] != [a[1] for a in orr]:
+            raise Invalid(f"{label}: qkd exchanges: tokyo {len(ti)}, osaka {len(orr)} "
+                          f"keys used, {len(fb)} fallbacks; expected {nq} and none")
+        if measured:
+            self.results[key].append(end - start)
+            self.client[key].append(t1 - t0)
+            self.cycle[key].append(t2 - t0)
+            self.rounds[key].append(exchanges(tt))
+
+    def round(self, measured):
+        """One re-key of each CHILD_SA, qkd first; the taken counters read
+        before and after the qkd re-key and after the other two."""
+        zero = {"T.out": 0, "T.in": 0, "O.out": 0, "O.in": 0}
+        one = {"T.out": 1, "T.in": 0, "O.out": 0, "O.in": 1}
+        b = self.taken()
+        self.rekey(CASES[0], measured)
+        a = self.taken()
+        d = {k: a[k] - b[k] for k in a}
+        if d != one:
+            raise Invalid(f"qkd re-key: keys taken {d}, expected {one}")
+        for c in CASES[1:]:
+            self.rekey(c, measured)
+        e = self.taken()
+        d = {k: e[k] - a[k] for k in e}
+        if d != zero:
+            raise Invalid(f"re-keys without qkd: keys taken {d}, expected none")
+
+    def no_leak(self):
+        logs = (self.T.log_text() + self.O.log_text()).lower()
+        leaked = sum(1 for m in self.materials if m.hex() in logs or m[:8].hex() in logs
+                     or labmod.hexid(m[:8]) in logs)
+        if leaked:
+            raise Invalid(f"{leaked} key materials found in the charon logs")
+
+    # ------------------------------------------------------------- report
+
+    def report(self):
+        rows = {}
+        for key, _child, _esp, label, *_ in CASES:
+            v = self.results[key]
+            rows[key] = (label, statistics.median(v), pct(v, 90), len(v) / sum(v))
+        n = len(self.results["qkd"])
+        diag(f"{n} rounds of 3 CHILD_SA re-keys, {self.retransmits} retransmits; "
+             f"the qkd method listed as {self.ake2}")
+        for key, _child, _esp, label, *_ in CASES:
+            diag(f"{label}: vici request -> child-rekey event p50 "
+                 f"{statistics.median(self.client[key]) * 1e3:.1f} ms; "
+                 f"-> old SA deleted p50 {statistics.median(self.cycle[key]) * 1e3:.1f} ms; "
+                 f"log min {min(self.results[key]) * 1e3:.1f} max "
+                 f"{max(self.results[key]) * 1e3:.1f} ms")
+        for key, _child, _esp, label, *_ in CASES:
+            ex = self.rounds[key]
+            k = min(len(e) for e in ex)
+            parts = [statistics.median(e[j] for e in ex) * 1e3 for j in range(k)]
+            rest = statistics.median(t - sum(e) for t, e in zip(self.results[key], ex))
+            diag(f"{label}: exchanges p50 " + " + ".join(f"{x:.1f}" for x in parts)
+                 + f" ms (CREATE_CHILD_SA, IKE_FOLLOWUP_KE...), outside them p50 "
+                 f"{rest * 1e3:.1f} ms")
+        paired = [q / m for q, m in zip(self.results["qkd"], self.results["mlkem"])]
+        diag(f"qkd / (x25519 + mlkem768) per round: median {statistics.median(paired):.3f}, "
+             f"p10 {pct(paired, 10):.3f}, p90 {pct(paired, 90):.3f}")
+        print()
+        print(f"{'measure (CHILD_SA re-key)':32} {'p50':10} {'p90':10} re-keys/s")
+        for key in ("x25519", "mlkem", "qkd"):
+            label, p50, p90, rate = rows[key]
+            print(f"{'esp ' + label:32} {f'{p50 * 1e3:.1f} ms':10} "
+                  f"{f'{p90 * 1e3:.1f} ms':10} {rate:.1f}")
+        q = rows["qkd"][1] / rows["mlkem"][1]
+        m = rows["mlkem"][1] / rows["x25519"][1]
+        print()
+        print(f"{'ratio of p50 (CHILD_SA re-key)':32} {'value':10} {'target':10} verdict")
+        print(f"{'qkd / (x25519 + mlkem768)':32} {f'{q:.3f}x':10} "
+              f"{f'<= {TARGET:.2f}x':10} {'met' if q <= TARGET else 'MISSED'}")
+        print(f"{'(x25519 + mlkem768) / x25519':32} {f'{m:.3f}x':10} {'-':10} -")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=40,
+                    help="measured rounds of three re-keys (default 40)")
+    ap.add_argument("--warmup", type=int, default=2,
+                    help="rounds before the measured ones, checked, not counted")
+    args = ap.parse_args()
+    if args.rounds < 1 or args.warmup < 0:
+        ap.error("--rounds must be at least 1, --warmup at least 0")
+    b = Bench(args)
+    # every qkd re-key takes one key, the IKE_SA one more; a margin for
+    # nothing in particular: a shortfall would show as a fallback anyway
+    keys = 1 + args.warmup + args.rounds + 16
+    t0 = time.monotonic()
+    status = 0
+    try:
+        b.setup(keys)
+        diag(f"re-key bench: lab up in {time.monotonic() - t0:.0f} s, {keys} keys "
+             f"per side, {args.warmup} + {args.rounds} rounds")
+        for i in range(args.warmup + args.rounds):
+            b.round(i >= args.warmup)
+        b.no_leak()
+        diag(f"re-key bench: {time.monotonic() - t0:.0f} s in all")
+        b.report()
+    except Invalid as e:
+        diag(f"re-key bench INVALID: {e}")
+        print()
+        print(f"{'measure (CHILD_SA re-key)':32} INVALID, no figures (see the diagnostics)")
+        status = 1
+    except Exception as e:      # noqa: BLE001 (the lab failed: say why)
+        diag(f"re-key bench failed: {type(e).__name__}: {e}")
+        for r in (b.T, b.O):
+            diag(f"--- {r.name}'s charon log (end)")
+            diag("\n".join(r.log_text().splitlines()[-40:]))
+        print()
+        print(f"{'measure (CHILD_SA re-key)':32} FAILED, no figures (see the diagnostics)")
+        status = 1
+    finally:
+        if b.sess:
+            b.sess.close()
+        try:
+            b.lab.teardown()
+        except Exception as e:  # noqa: BLE001
+            diag(f"teardown: {e}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
