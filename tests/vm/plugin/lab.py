@@ -845,3 +845,31 @@ class QkdLab(Lab):
                 self.sim.kill()
                 self.sim.wait()
         super().teardown()
+
+
+def tally(lab, tt, ot):
+    """The re-keys in the log texts tt (tokyo's) and ot (osaka's): one per
+    qkd exchange, counted at its initiator (either router), split by how
+    it ended: "qkd" (keyed with a QKD key), "mlkem" (x25519 + ML-KEM only:
+    the qkd round fell back), "failed" (refused by policy, or a failure
+    charon logged on either router); "naks": fallbacks whose offer was
+    NAKed (each burnt one outbound key); "ids": {initiator: [key IDs]}."""
+    res = {"rekeys": 0, "qkd": 0, "mlkem": 0, "failed": 0, "naks": 0,
+           "ids": {"tokyo": [], "osaka": []}, "resp_ids": {"tokyo": [], "osaka": []}}
+    for r, text in ((lab.tokyo, tt), (lab.osaka, ot)):
+        for role, outcome, detail in exchanges(r, text):
+            if role != "initiator":
+                if outcome == "qkd":
+                    res["resp_ids"][r.name].append(detail)
+                continue
+            res["rekeys"] += 1
+            if outcome == "qkd":
+                res["qkd"] += 1
+                res["ids"][r.name].append(detail)
+            elif outcome == "fallback":
+                res["mlkem"] += 1
+                res["naks"] += detail in NAK_REASONS
+            else:
+                res["failed"] += 1
+        res["failed"] += len(r.failures(text))
+    return res
