@@ -37,7 +37,8 @@ from qkdtest import test, main, check, eq, diag, family, log_materials
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
 from lab import (QkdLab, PLUGIN, QKDCTL, LINKD, POOL_CFG, QKD_RATE,  # noqa: E402
-                 exchanges, pool_ext, tally, wait_for, _in_ns)
+                 exchanges, rekey_counters, tally, wait_for, _in_ns)
+from lab import snapshot as lab_snapshot  # noqa: E402
 
 CHILD_REKEY = 3
 IKE_REKEY = 20
@@ -60,73 +61,19 @@ def need_up(fn):
     return run
 
 
-def snapshot(start):
-    """A quiet snapshot (lab.quiet) of the logs from the positions start
-    (tokyo's, osaka's) on; "end" holds the positions where the texts end:
-    the next phase's start, so that phases split the logs exactly."""
-    s = lab.quiet(*start)
-    s["linkd"] = lab.linkd_status()
-    s["start"] = start
-    s["end"] = (start[0] + len(s["text"]["tokyo"]), start[1] + len(s["text"]["osaka"]))
-    return s
+def snapshot(start, prev=None, new_ike=0):
+    return lab_snapshot(lab, start, prev, new_ike=new_ike)
 
 
 def texts(start, end=(None, None)):
     return T.log_text()[start[0]:end[0]], O.log_text()[start[1]:end[1]]
 
 
-def taken(s):
-    p = s["pools"]
-    return {"T.out": p["tokyo"]["out"]["taken"], "T.in": p["tokyo"]["in"]["taken"],
-            "O.out": p["osaka"]["out"]["taken"], "O.in": p["osaka"]["in"]["taken"]}
-
-
-def rekey_counters(s):
-    c = s["counters"]
-    return (c["tokyo"]["child-rekey"] + c["tokyo"]["ike-rekey-init"] +
-            c["osaka"]["ike-rekey-init"])
-
-
 def account(a, b, what):
-    """Between two quiet snapshots a and b (b's texts run from a's end):
-    the log lines, the pools' taken counters and charon's counters tell
-    the same story.  Returns the tally."""
-    tt, ot = b["text"]["tokyo"], b["text"]["osaka"]
-    t = tally(lab, tt, ot)
-    for ini, resp in (("tokyo", "osaka"), ("osaka", "tokyo")):
-        ids, rids = t["ids"][ini], t["resp_ids"][resp]
-        eq(sorted(ids), sorted(rids), f"{what}: key IDs of {ini}'s ACKed offers vs {resp}'s")
-        eq(len(set(ids)), len(ids), f"{what}: a key ID used twice")
-    d = {k: taken(b)[k] - taken(a)[k] for k in taken(a)}
-    removed = {n: b["linkd"][n].get("removed", 0) - a["linkd"][n].get("removed", 0)
-               for n in lab.routers}
-    naks = {n: sum(1 for role, o, det in exchanges(r, b["text"][n])
-                   if role == "initiator" and o == "fallback" and det in ("unknown key ID",
-                                                                          "tag mismatch"))
-            for n, r in lab.routers.items()}
-    # one key per exchange on each side: the initiator's outbound key for
-    # each offer (ACKed, or NAKed and burnt), the responder's inbound key
-    # for each ACK (plus any key linkd removed on an ABORT)
-    eq(d, {"T.out": len(t["ids"]["tokyo"]) + naks["tokyo"],
-           "O.in": len(t["resp_ids"]["osaka"]) + removed["osaka"],
-           "O.out": len(t["ids"]["osaka"]) + naks["osaka"],
-           "T.in": len(t["resp_ids"]["tokyo"]) + removed["tokyo"]},
-       f"{what}: keys taken vs exchanges logged")
-    eq(rekey_counters(b) - rekey_counters(a), t["rekeys"],
-       f"{what}: re-keys (charon's counters: CHILD + IKE initiated) vs qkd exchanges logged")
-    eq(b["counters"]["osaka"]["child-rekey"] - a["counters"]["osaka"]["child-rekey"],
-       b["counters"]["tokyo"]["child-rekey"] - a["counters"]["tokyo"]["child-rekey"],
-       f"{what}: CHILD re-keys counted by osaka vs tokyo")
-    # the plugin's per-pool ke_* counters, when this qkdctl prints them
-    for n, r in lab.routers.items():
-        pa, pb = a["pools"][n]["out"], b["pools"][n]["out"]
-        if "ke" in pa and "ke" in pb:
-            ev = exchanges(r, b["text"][n])
-            got = {k: pb["ke"][k] - pa["ke"][k] for k in ("ke_qkd", "ke_fallback")}
-            want = {"ke_qkd": sum(1 for e in ev if e[1] == "qkd"),
-                    "ke_fallback": sum(1 for e in ev if e[1] == "fallback")}
-            eq(got, want, f"{what}: {n}'s ke_* counters (qkdctl dump) vs its log")
-    return t
+    """The logs, the pools' taken counters and charon's counters between
+    snapshots a and b agree (lab.consistency); returns the tally."""
+    check(not b["problems"], f"{what}: " + "; ".join(b["problems"]))
+    return b["tally"]
 
 
 def no_failures(b, what):
@@ -168,8 +115,13 @@ def _():
             p["out"]["key_size"]),
            (POOL_CFG["capacity"], POOL_CFG["low_watermark"], POOL_CFG["high_watermark"],
             POOL_CFG["max_age"], 32), f"{n}'s pool as linkd's configuration says")
-        eq(p["out"]["added"], lab.linkd[n].status().get("out_added"),
-           f"{n}: keys added to the outbound side (kernel) vs linkd's status")
+        # linkd rewrites its status file every second
+        try:
+            wait_for(lambda: lab.linkd[n].status().get("out_added") == r.pool()["out"]["added"],
+                     5, what="linkd's status")
+        except TimeoutError:
+            eq(lab.linkd[n].status().get("out_added"), r.pool()["out"]["added"],
+               f"{n}: keys added to the outbound side: linkd's status vs the kernel")
         s = lab.linkd[n].status()
         check(s.get("source_ok") and s.get("peer_out_connected") and
               s.get("peer_in_connected"), f"{n}: linkd status {s}")
@@ -183,19 +135,22 @@ def _():
     for r in (T, O):
         r.start()
         r.swanctl("--load-all", "--noprompt", "--file", r.swanctl_conf)
-    start = (T.mark(), O.mark())
+    # every snapshot is checked against the one before: the first one
+    # is taken before any exchange
+    zero = snapshot((T.mark(), O.mark()))
     rc, out = T.initiate(timeout=60)
     check(rc == 0, f"swanctl --initiate failed ({rc}):\n{out[-2000:]}")
     wait_for(lambda: T.child_installed() and O.child_installed(), 30,
              what="the CHILD_SA on both routers")
-    base = snapshot(start)
+    base = snapshot(zero["end"], zero, new_ike=1)
+    account(zero, base, "set-up")
     eq(len(T.acks(base["text"]["tokyo"], "initiator")), 1,
        "QKD-keyed qkd exchanges of the new IKE_SA (tokyo)")
     state["pinger"] = lab.ping_live(PING_INTERVAL)
     state["up"] = True
-    a = snapshot(base["end"])
+    a = snapshot(base["end"], base)
     time.sleep(NORMAL)
-    b = snapshot(a["end"])
+    b = snapshot(a["end"], a)
     t = account(a, b, "normal")
     diag(f"normal, {NORMAL} s: {t['rekeys']} re-keys, {t['qkd']} QKD-keyed; {fmt_levels()}")
     check(t["rekeys"] >= NORMAL // CHILD_REKEY - 2, f"only {t['rekeys']} re-keys")
@@ -223,11 +178,11 @@ def _():
         diag(f"levels: {fmt_levels()}")
         raise
     diag(f"pools empty {time.monotonic() - t_cut:.1f} s after the cut")
-    mid = snapshot(a["end"])
+    mid = snapshot(a["end"], a)
     wait_for(lambda: len(initiated(mid["end"])) >= MIN_FALLBACKS,
              MIN_FALLBACKS * CHILD_REKEY + 30,
              what=f"{MIN_FALLBACKS} re-keys with empty pools")
-    b = snapshot(a["end"])
+    b = snapshot(a["end"], a)
     t = account(a, b, "outage")
     # the re-keys once the pools were empty: from the middle snapshot on
     tt, ot = texts(mid["end"], b["end"])
@@ -278,7 +233,7 @@ def _():
                      what="a re-key after the refill")
     t_first = time.monotonic()
     wait_for(lab.full, 60, step=0.5, what="the pools back at the high watermark")
-    b = snapshot(a["end"])
+    b = snapshot(a["end"], a)
     t = account(a, b, "restored")
     diag(f"first re-key after the refill: {first[1]} ({t_first - t_refill:.1f} s after "
          f"it); restored: {t['rekeys']} re-keys, {t['qkd']} QKD-keyed, {t['mlkem']} "

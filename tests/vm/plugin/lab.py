@@ -805,10 +805,14 @@ class QkdLab(Lab):
         return Pinger(interval)
 
     def quiet(self, pt, po, timeout=60):
-        """Pools, charon counters and both logs since the log marks pt/po,
-        read while no exchange is in flight: nothing moved over one second
-        and every initiator's outcome has its responder's.  Returns
-        {"pools": {router: pool_ext()}, "counters": {router: ...},
+        """Pools, charon counters and both logs since the log positions
+        pt/po, read at a moment when no qkd exchange is half logged: every
+        initiator's outcome line has its responder's, and neither log grew
+        while the pools and counters were read.  With re-keys every 3 s
+        under TCG there is no whole quiet second to wait for, so this is
+        a consistent cut of the logs only; an exchange that took its key
+        in between shows in consistency() and snapshot() reads again.
+        Returns {"pools": {router: pool_ext()}, "counters": {router: ...},
         "text": {router: log text}}."""
         T, O = self.tokyo, self.osaka
 
@@ -816,23 +820,17 @@ class QkdLab(Lab):
             return sum(1 for e in exchanges(r, text) if e[0] == role)
 
         def read():
-            if T.busy() or O.busy():
-                return None
-            a = {n: pool_ext(r) for n, r in self.routers.items()}
-            c = {n: r.counters() for n, r in self.routers.items()}
             txt = {"tokyo": T.since(pt), "osaka": O.since(po)}
-            time.sleep(1)
-            if ({n: pool_ext(r) for n, r in self.routers.items()} != a or
-                    {n: r.counters() for n, r in self.routers.items()} != c or
-                    {"tokyo": T.since(pt), "osaka": O.since(po)} != txt or
-                    T.busy() or O.busy()):
-                return None
             tt, ot = txt["tokyo"], txt["osaka"]
             if (n_role(T, tt, "initiator"), n_role(O, ot, "initiator")) != \
                (n_role(O, ot, "responder"), n_role(T, tt, "responder")):
                 return None
+            a = {n: pool_ext(r) for n, r in self.routers.items()}
+            c = {n: r.counters() for n, r in self.routers.items()}
+            if {"tokyo": T.since(pt), "osaka": O.since(po)} != txt:
+                return None
             return {"pools": a, "counters": c, "text": txt}
-        return wait_for(read, timeout, step=0.1, what="a moment without qkd exchanges")
+        return wait_for(read, timeout, step=0.05, what="a moment without qkd exchanges")
 
     def teardown(self):
         for lk in self.linkd.values():
@@ -873,3 +871,91 @@ def tally(lab, tt, ot):
                 res["failed"] += 1
         res["failed"] += len(r.failures(text))
     return res
+
+
+def rekey_counters(snap):
+    """Re-keys by charon's counters in a snapshot: CHILD_SA re-keys (both
+    routers count each) plus IKE_SA re-keys initiated by either router."""
+    c = snap["counters"]
+    return (c["tokyo"]["child-rekey"] + c["tokyo"]["ike-rekey-init"] +
+            c["osaka"]["ike-rekey-init"])
+
+
+def _taken(snap):
+    p = snap["pools"]
+    return {"T.out": p["tokyo"]["out"]["taken"], "T.in": p["tokyo"]["in"]["taken"],
+            "O.out": p["osaka"]["out"]["taken"], "O.in": p["osaka"]["in"]["taken"]}
+
+
+def snapshot(lab, start, prev=None, timeout=30, new_ike=0):
+    """A snapshot (QkdLab.quiet) of both logs from the positions start
+    (tokyo's, osaka's) on, with linkd's status; "end" holds where the
+    texts end: the next phase's start, so that phases split the logs
+    exactly.  With prev (the snapshot where start came from), read again
+    until consistency(prev, snapshot) finds nothing wrong, for up to
+    timeout s: an exchange caught between its key take and its log line,
+    or a counter bumped a moment after the line, passes; a real mismatch
+    stays.  "tally" and "problems" hold consistency()'s answer; new_ike
+    is passed on to it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = lab.quiet(*start)
+        s["linkd"] = lab.linkd_status()
+        s["start"] = start
+        s["end"] = (start[0] + len(s["text"]["tokyo"]), start[1] + len(s["text"]["osaka"]))
+        if prev is None:
+            return s
+        s["tally"], s["problems"] = consistency(lab, prev, s, new_ike)
+        if not s["problems"] or time.monotonic() >= deadline:
+            return s
+        time.sleep(0.2)
+
+
+def consistency(lab, a, b, new_ike=0):
+    """Between two snapshots a and b (b's texts start where a's end): do
+    the routers' logs, the pools' taken counters and charon's counters
+    tell the same story?  new_ike: IKE_SAs set up in between (each has a
+    qkd exchange that no re-key counter counts).  Returns (tally of b's
+    texts, [problems])."""
+    tt, ot = b["text"]["tokyo"], b["text"]["osaka"]
+    t = tally(lab, tt, ot)
+    bad = []
+    for ini, resp in (("tokyo", "osaka"), ("osaka", "tokyo")):
+        ids, rids = t["ids"][ini], t["resp_ids"][resp]
+        if sorted(ids) != sorted(rids):
+            bad.append(f"key IDs of {ini}'s ACKed offers {ids} != {resp}'s ACKs {rids}")
+        if len(set(ids)) != len(ids):
+            bad.append(f"a key ID used twice by {ini}: {ids}")
+    d = {k: _taken(b)[k] - _taken(a)[k] for k in _taken(a)}
+    removed = {n: b["linkd"][n].get("removed", 0) - a["linkd"][n].get("removed", 0)
+               for n in lab.routers}
+    naks = {n: sum(1 for role, o, det in exchanges(r, b["text"][n])
+                   if role == "initiator" and o == "fallback" and det in NAK_REASONS)
+            for n, r in lab.routers.items()}
+    # one key per exchange on each side: the initiator's outbound key for
+    # each offer (ACKed, or NAKed and so burnt), the responder's inbound
+    # key for each ACK (plus keys linkd removed on an ABORT)
+    want = {"T.out": len(t["ids"]["tokyo"]) + naks["tokyo"],
+            "T.in": len(t["resp_ids"]["tokyo"]) + removed["tokyo"],
+            "O.out": len(t["ids"]["osaka"]) + naks["osaka"],
+            "O.in": len(t["resp_ids"]["osaka"]) + removed["osaka"]}
+    if d != want:
+        bad.append(f"keys taken (pool counters) {d} != exchanges logged {want}")
+    n = rekey_counters(b) - rekey_counters(a) + new_ike
+    if n != t["rekeys"]:
+        bad.append(f"re-keys by charon's counters {n} != qkd exchanges logged {t['rekeys']}")
+    ct, co = (b["counters"][x]["child-rekey"] - a["counters"][x]["child-rekey"]
+              for x in ("tokyo", "osaka"))
+    if ct != co:
+        bad.append(f"CHILD re-keys counted by tokyo {ct} != by osaka {co}")
+    # the plugin's per-pool ke_* counters, when this qkdctl prints them
+    for name, r in lab.routers.items():
+        pa, pb = a["pools"][name]["out"], b["pools"][name]["out"]
+        if "ke" in pa and "ke" in pb:
+            ev = exchanges(r, b["text"][name])
+            got = {k: pb["ke"][k] - pa["ke"][k] for k in ("ke_qkd", "ke_fallback")}
+            exp = {"ke_qkd": sum(1 for e in ev if e[1] == "qkd"),
+                   "ke_fallback": sum(1 for e in ev if e[1] == "fallback")}
+            if got != exp:
+                bad.append(f"{name}'s ke_* counters (qkdctl dump) {got} != its log {exp}")
+    return t, bad
