@@ -41,6 +41,6 @@ build() {
 build -C /src KDIR="/lib/modules/$kver/build" modules
 build -C /src/userspace
 build -C /src/strongswan-plugin
-say "built in $((SECONDS - t0)) s; booting the lab (qemu TCG: expect 3-5 minutes)"
+say "built in $((SECONDS - t0)) s; booting the lab (qemu TCG: about 2-3 minutes)"
 exec tools/vm-run.sh --name demo --timeout "${QKD_DEMO_TIMEOUT:-600}" \
 	tests/vm/plugin/demo-vm.sh

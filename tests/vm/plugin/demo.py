@@ -64,8 +64,8 @@ def live_line():
         lv = lab.levels()
         pools = "  ".join(f"{n} out {v['out'][0]}/{v['out'][1]} in {v['in'][0]}/{v['in'][1]}"
                           for n, v in lv.items())
-    except RuntimeError as e:
-        pools = f"(qkdctl: {e})"
+    except (RuntimeError, KeyError):
+        pools = "pools not created yet (qkd-linkd starting)"
     tt, ot = T.log_text()[run["start"][0]:], O.log_text()[run["start"][1]:]
     t = tally(lab, tt, ot)
     sent, lost = run["pinger"].live() if run["pinger"] else (0, 0)
