@@ -13,6 +13,9 @@
 #                           one suite of `make check` (with its set-up)
 #   make bench              (as root) build, run bench/ in the VM, print the
 #                           table of Documentation/bench.rst
+#   make demo               (as root) build, boot the two-router lab with a
+#                           QKD network in the VM: QKD link cut and restored,
+#                           live view, summary (Documentation/lab.rst)
 #   make regen              regenerate the uapi header and netlink policies
 #                           from Documentation/netlink/specs/qkd.yaml
 #
@@ -52,8 +55,11 @@ vmtest:
 bench:
 	tools/bench.sh
 
+demo:
+	tools/demo.sh
+
 regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim plugin vmtest bench regen
+	kunit userspace kme-sim plugin vmtest bench demo regen

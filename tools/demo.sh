@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make demo`: the two-router lab with a QKD network, in the VM.  On a
+# fresh Debian 12 machine (as root) it installs the host packages
+# (tools/host-deps.sh), makes the trixie build root (tools/mkroot.sh),
+# builds the module, the userspace tools and the strongSwan plugin in it
+# (the commands of tools/run-tests.sh), then boots the VM
+# (tools/vm-run.sh) with tests/vm/plugin/demo-vm.sh, which runs
+# tests/vm/plugin/demo.py: a 10 Mbit/s simulated QKD link, CHILD_SAs
+# re-keyed every 3 s, ping running; normal operation, the QKD link cut,
+# restored; a live view and a summary table.  See Documentation/lab.rst.
+#
+# Exit status: 0 only when the demo's summary holds (its claims are
+# checked), else non-zero.  Output also in build/vm/demo.out.
+# Environment: QKD_DEMO_TIMEOUT (seconds for the VM, default 600).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: run as root (it installs packages, makes a chroot and boots a VM)" >&2
+	exit 1
+fi
+say() { echo "demo: $*" >&2; }
+
+t0=$SECONDS
+tools/host-deps.sh
+root=$(tools/mkroot.sh)
+kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
+say "build root $root ($((SECONDS - t0)) s); building the module, userspace and the plugin"
+# the same commands as tools/run-tests.sh (suites build/vm, plugin)
+mkdir -p build
+log=build/demo-build.log
+build() {
+	tools/inroot.sh make "$@" >>"$log" 2>&1 ||
+		{ tail -n 40 "$log" >&2; say "make $* failed; see $log"; exit 1; }
+}
+: >"$log"
+build -C /src KDIR="/lib/modules/$kver/build" modules
+build -C /src/userspace
+build -C /src/strongswan-plugin
+say "built in $((SECONDS - t0)) s; booting the lab (qemu TCG: about 2-3 minutes)"
+exec tools/vm-run.sh --name demo --timeout "${QKD_DEMO_TIMEOUT:-600}" \
+	tests/vm/plugin/demo-vm.sh
