@@ -29,6 +29,7 @@
 #   test_qkdctl.py   every qkdctl subcommand, its output checked (reloads)
 #   test_linkd.py    qkd-linkd: two routers and the KME simulator (picture in the file)
 #   test_plugin.py   the strongSwan plugin: two routers re-keying from the pools
+#   test_lab.py      the whole lab: KME simulator, qkd-linkd, charon; QKD link cut and restored
 #   test_log.py      no key material in the kernel log
 #
 # Environment: QKD_KO (module path), QKD_TESTS (space-separated subset).
@@ -40,7 +41,7 @@ export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
 test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_plugin.py test_log.py}
+test_plugin.py test_lab.py test_log.py}
 
 n=0
 failed=0
