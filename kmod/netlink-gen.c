@@ -76,6 +76,12 @@ static const struct nla_policy qkd_key_flush_nl_policy[QKD_A_POOL_DIRECTION + 1]
 	[QKD_A_POOL_DIRECTION] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
+/* QKD_CMD_KE_REPORT - do */
+static const struct nla_policy qkd_ke_report_nl_policy[QKD_A_POOL_KE_OUTCOME + 1] = {
+	[QKD_A_POOL_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[QKD_A_POOL_KE_OUTCOME] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
 /* Ops table for qkd */
 static const struct genl_split_ops qkd_nl_ops[] = {
 	{
@@ -130,6 +136,13 @@ static const struct genl_split_ops qkd_nl_ops[] = {
 		.doit		= qkd_nl_key_flush_doit,
 		.policy		= qkd_key_flush_nl_policy,
 		.maxattr	= QKD_A_POOL_DIRECTION,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= QKD_CMD_KE_REPORT,
+		.doit		= qkd_nl_ke_report_doit,
+		.policy		= qkd_ke_report_nl_policy,
+		.maxattr	= QKD_A_POOL_KE_OUTCOME,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -222,6 +222,25 @@ static int qkd_nl_put_stats(struct sk_buff *skb, int attrtype,
 	return 0;
 }
 
+static int qkd_nl_put_ke_stats(struct sk_buff *skb,
+			       const struct qkd_ke_stats *ke)
+{
+	struct nlattr *nest;
+
+	nest = nla_nest_start(skb, QKD_A_POOL_KE_STATS);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_uint(skb, QKD_A_KE_STATS_QKD, ke->qkd) ||
+	    nla_put_uint(skb, QKD_A_KE_STATS_FALLBACK, ke->fallback) ||
+	    nla_put_uint(skb, QKD_A_KE_STATS_TAG_MISMATCH, ke->tag_mismatch) ||
+	    nla_put_uint(skb, QKD_A_KE_STATS_REFUSED, ke->refused)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
 static int qkd_nl_put_pool(struct sk_buff *skb, const struct qkd_pool_info *pi)
 {
 	const struct qkd_store_params *p = &pi->params;
@@ -237,7 +256,8 @@ static int qkd_nl_put_pool(struct sk_buff *skb, const struct qkd_pool_info *pi)
 	if (qkd_nl_put_stats(skb, QKD_A_POOL_STATS_OUT,
 			     &pi->stats[QKD_DIRECTION_OUT]) ||
 	    qkd_nl_put_stats(skb, QKD_A_POOL_STATS_IN,
-			     &pi->stats[QKD_DIRECTION_IN]))
+			     &pi->stats[QKD_DIRECTION_IN]) ||
+	    qkd_nl_put_ke_stats(skb, &pi->ke))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -580,6 +600,25 @@ int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info)
 out_free:
 	nlmsg_free(msg);
 out_put:
+	qkd_pool_put(pool);
+	return err;
+}
+
+int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_pool *pool;
+	u32 outcome;
+	int err;
+
+	if (QKD_NL_REQUIRE(info, QKD_A_POOL_KE_OUTCOME, "outcome required"))
+		return -EINVAL;
+	/* The policy bounds it to enum qkd_ke_outcome. */
+	outcome = nla_get_u32(info->attrs[QKD_A_POOL_KE_OUTCOME]);
+
+	pool = qkd_nl_get_pool(info, false);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	err = qkd_pool_ke_report(pool, outcome, info->extack);
 	qkd_pool_put(pool);
 	return err;
 }

@@ -375,6 +375,7 @@ int qkd_pool_info(struct qkd_pool *pool, struct qkd_pool_info *info)
 			&info->stats[QKD_DIRECTION_OUT]);
 	qkd_store_stats(pool->store, QKD_DIRECTION_IN, now,
 			&info->stats[QKD_DIRECTION_IN]);
+	info->ke = pool->ke;
 	mutex_unlock(&pool->lock);
 	return 0;
 }
@@ -484,6 +485,35 @@ int qkd_pool_flush(struct qkd_pool *pool, enum qkd_direction dir, bool both,
 	mutex_unlock(&pool->lock);
 
 	qkd_pool_notify(pool, name, &events);
+	return 0;
+}
+
+int qkd_pool_ke_report(struct qkd_pool *pool, enum qkd_ke_outcome outcome,
+		       struct netlink_ext_ack *extack)
+{
+	mutex_lock(&pool->lock);
+	if (!pool->store) {
+		mutex_unlock(&pool->lock);
+		NL_SET_ERR_MSG(extack, "the pool was deleted");
+		return -ENOENT;
+	}
+	switch (outcome) {
+	case QKD_KE_OUTCOME_QKD:
+		pool->ke.qkd++;
+		break;
+	case QKD_KE_OUTCOME_FALLBACK:
+		pool->ke.fallback++;
+		break;
+	case QKD_KE_OUTCOME_TAG_MISMATCH:
+		/* The exchange went on without the key: a fallback too. */
+		pool->ke.tag_mismatch++;
+		pool->ke.fallback++;
+		break;
+	case QKD_KE_OUTCOME_REFUSED:
+		pool->ke.refused++;
+		break;
+	}
+	mutex_unlock(&pool->lock);
 	return 0;
 }
 

@@ -24,6 +24,18 @@
 #define QKD_NAME_HASH_BITS	10
 
 /*
+ * IKE key exchanges of a pool, counted from ke-report.  The IKE daemon
+ * alone knows how an exchange ended; the module keeps the counts where
+ * operators already look, and drops them with the pool.
+ */
+struct qkd_ke_stats {
+	u64 qkd;
+	u64 fallback;
+	u64 tag_mismatch;
+	u64 refused;
+};
+
+/*
  * One pool.  Lock order: qkd_net.lock, then qkd_pool.lock.
  *
  * The pool is reachable from its namespace's indexes while it is alive; the
@@ -47,6 +59,8 @@ struct qkd_pool {
 	/* lock; CLOCK_BOOTTIME ns of the last expiry run, for the rate limit */
 	u64 last_expiry;
 	struct delayed_work expiry;	/* queued under lock while store != NULL */
+	/* lock; outcomes of IKE key exchanges reported by the IKE daemon */
+	struct qkd_ke_stats ke;
 
 	struct rcu_head rcu;
 };
@@ -84,6 +98,7 @@ struct qkd_pool_info {
 	char name[QKD_POOL_NAME_MAX_LEN + 1];
 	struct qkd_store_params params;
 	struct qkd_dir_stats stats[QKD_NUM_DIRS];
+	struct qkd_ke_stats ke;
 };
 
 /* Register the per-namespace state; exit wipes every pool left. */
@@ -137,5 +152,8 @@ int qkd_pool_take(struct qkd_pool *pool, enum qkd_direction dir,
 		  u32 *key_size, struct netlink_ext_ack *extack);
 int qkd_pool_flush(struct qkd_pool *pool, enum qkd_direction dir, bool both,
 		   u32 *count, struct netlink_ext_ack *extack);
+/* Count one key exchange of @outcome (enum qkd_ke_outcome, validated). */
+int qkd_pool_ke_report(struct qkd_pool *pool, enum qkd_ke_outcome outcome,
+		       struct netlink_ext_ack *extack);
 
 #endif /* _QKD_POOL_H */

@@ -59,6 +59,8 @@ int qkd__build_key_take(void *buf, size_t cap, uint16_t family, uint32_t seq,
 			const uint8_t *tag);
 int qkd__build_key_flush(void *buf, size_t cap, uint16_t family,
 			 uint32_t seq, uint32_t id, int dir);
+int qkd__build_ke_report(void *buf, size_t cap, uint16_t family,
+			  uint32_t seq, uint32_t id, uint32_t outcome);
 /* Upper bound of the size of a key-add request of @n keys. */
 size_t qkd__key_add_size(size_t n);
 

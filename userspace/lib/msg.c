@@ -245,6 +245,22 @@ int qkd__build_key_take(void *buf, size_t cap, uint16_t family, uint32_t seq,
 	return (int)nlh->nlmsg_len;
 }
 
+int qkd__build_ke_report(void *buf, size_t cap, uint16_t family,
+			  uint32_t seq, uint32_t id, uint32_t outcome)
+{
+	struct nlmsghdr *nlh;
+
+	if (!id || outcome > QKD_KE_OUTCOME_REFUSED)
+		return -EINVAL;
+	nlh = msg_start(buf, cap, family, QKD_CMD_KE_REPORT, NLM_F_ACK, seq);
+	if (!nlh)
+		return -EMSGSIZE;
+	if (!mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_ID, id) ||
+	    !mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_KE_OUTCOME, outcome))
+		return -EMSGSIZE;
+	return (int)nlh->nlmsg_len;
+}
+
 int qkd__build_key_flush(void *buf, size_t cap, uint16_t family,
 			 uint32_t seq, uint32_t id, int dir)
 {

@@ -239,6 +239,25 @@ QKD_EXPORT int qkd_pool_list_alloc(struct qkd *h,
 	return ret;
 }
 
+QKD_EXPORT int qkd_ke_report(struct qkd *h, uint32_t id, uint32_t outcome)
+{
+	uint8_t req[QKD_REQ_BUF];
+	uint32_t seq;
+	int len, ret;
+
+	if ((ret = check_handle(h)))
+		return ret;
+	seq = qkd__next_seq(h);
+	len = qkd__build_ke_report(req, sizeof(req), h->family, seq, id,
+				   outcome);
+	if (len == -EINVAL)
+		qkd__set_error(h, "pool ID 0 or unknown outcome %u", outcome);
+	if (len < 0)
+		return len;
+	return qkd__transact(h, req, (size_t)len, seq, h->family, NULL, NULL,
+			     NULL);
+}
+
 /* ---- keys ----------------------------------------------------------- */
 
 QKD_EXPORT void qkd_key_wipe(struct qkd_key *keys, size_t n)

@@ -230,6 +230,34 @@ static int parse_stats(const struct qkd_attr *nest, struct qkd_dir_stats *s)
 	return 0;
 }
 
+/* The ke-stats nest: four counters, each optional (absent means 0). */
+static int parse_ke_stats(const struct qkd_attr *nest, struct qkd_ke_stats *ke)
+{
+	struct qkd_attr tb[QKD_A_KE_STATS_MAX + 1];
+	struct {
+		uint16_t type;
+		uint64_t *v;
+	} const u[] = {
+		{ QKD_A_KE_STATS_QKD, &ke->qkd },
+		{ QKD_A_KE_STATS_FALLBACK, &ke->fallback },
+		{ QKD_A_KE_STATS_TAG_MISMATCH, &ke->tag_mismatch },
+		{ QKD_A_KE_STATS_REFUSED, &ke->refused },
+	};
+	int ret;
+
+	memset(ke, 0, sizeof(*ke));
+	if (!nest->data)
+		return 0;
+	ret = qkd__attrs(nest->data, nest->len, tb, QKD_A_KE_STATS_MAX, 0);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (tb[u[i].type].data && get_uint(&tb[u[i].type], u[i].v))
+			return -EPROTO;
+	ke->present = true;
+	return 0;
+}
+
 int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
 {
 	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
@@ -255,7 +283,8 @@ int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
 	    opt_u32(&tb[QKD_A_POOL_MAX_AGE], &p.max_age))
 		return -EPROTO;
 	if (parse_stats(&tb[QKD_A_POOL_STATS_OUT], &p.dir[QKD_DIRECTION_OUT]) ||
-	    parse_stats(&tb[QKD_A_POOL_STATS_IN], &p.dir[QKD_DIRECTION_IN]))
+	    parse_stats(&tb[QKD_A_POOL_STATS_IN], &p.dir[QKD_DIRECTION_IN]) ||
+	    parse_ke_stats(&tb[QKD_A_POOL_KE_STATS], &p.ke))
 		return -EPROTO;
 	*info = p;
 	return 0;

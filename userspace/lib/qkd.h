@@ -112,6 +112,21 @@ struct qkd_dir_stats {
 	bool present;			/* the kernel sent this direction */
 };
 
+/*
+ * IKE key exchanges of a pool, as the IKE daemon reported them with
+ * qkd_ke_report() since the pool was created.  An exchange reported as
+ * QKD_KE_OUTCOME_TAG_MISMATCH counts in both @tag_mismatch and @fallback
+ * (it went on without a QKD key); QKD_KE_OUTCOME_REFUSED counts in
+ * @refused only.
+ */
+struct qkd_ke_stats {
+	uint64_t qkd;			/* keyed with a QKD key */
+	uint64_t fallback;		/* went on without one */
+	uint64_t tag_mismatch;		/* of which the tag did not verify */
+	uint64_t refused;		/* refused by policy "require" */
+	bool present;			/* the kernel sent the counters */
+};
+
 /* A pool as reported by pool-get: settings, levels and counters. */
 struct qkd_pool_info {
 	uint32_t id;
@@ -123,6 +138,7 @@ struct qkd_pool_info {
 	uint32_t max_age;
 	/* Indexed by enum qkd_direction: QKD_DIRECTION_OUT, QKD_DIRECTION_IN. */
 	struct qkd_dir_stats dir[2];
+	struct qkd_ke_stats ke;		/* IKE key exchanges */
 };
 
 /* Create a pool; on success *id (if not NULL) is the new pool's ID. */
@@ -163,6 +179,15 @@ int qkd_pool_list(struct qkd *handle, qkd_pool_cb cb, void *arg);
  */
 int qkd_pool_list_alloc(struct qkd *handle, struct qkd_pool_info **pools,
 			size_t *count);
+
+/*
+ * Count one IKE key exchange of pool @id in its ke-stats: @outcome is an
+ * enum qkd_ke_outcome (QKD_KE_OUTCOME_QKD, _FALLBACK, _TAG_MISMATCH,
+ * _REFUSED).  For the IKE daemon only, once per exchange; needs
+ * CAP_NET_ADMIN (-EPERM otherwise).  -ENOENT when there is no such pool,
+ * -EINVAL for pool ID 0 or an unknown outcome (not sent).
+ */
+int qkd_ke_report(struct qkd *handle, uint32_t id, uint32_t outcome);
 
 /* ---- keys ----------------------------------------------------------- */
 

@@ -95,6 +95,24 @@ static void show_row(const struct qkd_pool_info *p, int d,
 	snprintf(row[11].text, CELL_LEN, "%" PRIu64, s->missed);
 }
 
+/*
+ * The IKE key exchanges of a pool, on one line under its table:
+ * "key exchanges: 120 qkd, 9 fallback (1 tag mismatch), 2 refused".
+ * Tag mismatches are an alarm (the two routers' keys differ): red on a
+ * terminal when there is any.  A module without ke-stats: no line.
+ */
+static void show_ke(FILE *f, const struct qkd_ke_stats *ke, bool colour)
+{
+	bool alarm = colour && ke->tag_mismatch;
+
+	if (!ke->present)
+		return;
+	fprintf(f, "  key exchanges: %" PRIu64 " qkd, %" PRIu64
+		" fallback (%s%" PRIu64 " tag mismatch%s), %" PRIu64
+		" refused\n", ke->qkd, ke->fallback, alarm ? C_RED : "",
+		ke->tag_mismatch, alarm ? C_RESET : "", ke->refused);
+}
+
 static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
 {
 	struct cell rows[3][SHOW_COLS];
@@ -147,6 +165,7 @@ static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
 		}
 		fputc('\n', f);
 	}
+	show_ke(f, &p->ke, colour);
 }
 
 void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
@@ -196,6 +215,18 @@ static void json_dir(FILE *f, const struct qkd_dir_stats *s)
 		fputs("null}", f);
 }
 
+/* null from a module without ke-stats, as for an unknown value. */
+static void json_ke(FILE *f, const struct qkd_ke_stats *ke)
+{
+	if (!ke->present) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"qkd\":%" PRIu64 ",\"fallback\":%" PRIu64
+		",\"tag_mismatch\":%" PRIu64 ",\"refused\":%" PRIu64 "}",
+		ke->qkd, ke->fallback, ke->tag_mismatch, ke->refused);
+}
+
 void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n)
 {
 	fputs("{\"pools\":[", f);
@@ -214,6 +245,8 @@ void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n)
 		json_dir(f, &p->dir[QKD_DIRECTION_OUT]);
 		fputs(",\"in\":", f);
 		json_dir(f, &p->dir[QKD_DIRECTION_IN]);
+		fputs(",\"key_exchanges\":", f);
+		json_ke(f, &p->ke);
 		fputc('}', f);
 	}
 	fputs("]}\n", f);
@@ -247,9 +280,17 @@ void fmt_dump(FILE *f, const struct qkd_pool_info *pools, size_t n)
 				s->bytes_added, s->bytes_taken, s->fill_rate,
 				s->burn_rate);
 			if (s->has_time_to_empty)
-				fprintf(f, "%" PRIu64 "\n", s->time_to_empty);
+				fprintf(f, "%" PRIu64, s->time_to_empty);
 			else
-				fputs("-\n", f);
+				fputc('-', f);
+			/* The pool's key exchanges, on both of its lines. */
+			if (p->ke.present)
+				fprintf(f, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+					"\t%" PRIu64 "\n", p->ke.qkd,
+					p->ke.fallback, p->ke.tag_mismatch,
+					p->ke.refused);
+			else
+				fputs("\t-\t-\t-\t-\n", f);
 		}
 	}
 }
@@ -329,6 +370,40 @@ static void prom_label(FILE *f, const char *s)
 	}
 }
 
+/*
+ * The IKE key exchanges are per pool, not per direction: one family with
+ * an outcome label, so that sum() gives all exchanges.  A tag mismatch is
+ * also a fallback, as in the kernel's counters.
+ */
+static void prom_ke(FILE *f, const struct qkd_pool_info *pools, size_t n)
+{
+	static const char name[] = "qkd_pool_key_exchanges_total";
+
+	fprintf(f, "# HELP %s IKE key exchanges by outcome (a tag_mismatch is also a fallback).\n"
+		"# TYPE %s counter\n", name, name);
+	for (size_t i = 0; i < n; i++) {
+		const struct qkd_ke_stats *ke = &pools[i].ke;
+		const struct {
+			const char *outcome;
+			uint64_t v;
+		} o[] = {
+			{ "qkd", ke->qkd },
+			{ "fallback", ke->fallback },
+			{ "tag_mismatch", ke->tag_mismatch },
+			{ "refused", ke->refused },
+		};
+
+		if (!ke->present)
+			continue;
+		for (size_t k = 0; k < sizeof(o) / sizeof(o[0]); k++) {
+			fprintf(f, "%s{pool=\"", name);
+			prom_label(f, pools[i].name);
+			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n",
+				o[k].outcome, o[k].v);
+		}
+	}
+}
+
 void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n)
 {
 	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
@@ -381,6 +456,7 @@ void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n)
 			}
 		}
 	}
+	prom_ke(f, pools, n);
 }
 
 /* ---- notifications ---------------------------------------------------- */

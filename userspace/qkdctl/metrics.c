@@ -7,7 +7,8 @@ static const char usage[] =
 	"metrics\n"
 	"Print every pool in the Prometheus text exposition format (HELP and\n"
 	"TYPE lines, one series per pool and direction, labels pool and\n"
-	"direction), e.g. for node_exporter's textfile collector.\n";
+	"direction; the IKE key exchanges one series per pool and outcome),\n"
+	"e.g. for node_exporter's textfile collector.\n";
 
 int cmd_metrics(int argc, char *argv[])
 {

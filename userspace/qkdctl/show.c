@@ -8,8 +8,10 @@ static const char show_usage[] =
 	"show [--json] [POOL]\n"
 	"Show every pool (or POOL): per direction the level and capacity, the\n"
 	"state (ok, low, empty), fill and burn rates in keys per second, the\n"
-	"estimated time to empty and the counters.  --json prints one JSON\n"
-	"document for programs.\n";
+	"estimated time to empty and the counters; then the pool's IKE key\n"
+	"exchanges as the IKE daemon reported them (keyed with QKD, fallback,\n"
+	"of which tag mismatches, refused).  --json prints one JSON document\n"
+	"for programs.\n";
 
 static const char dump_usage[] =
 	"dump [POOL]\n"

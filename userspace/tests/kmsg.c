@@ -55,6 +55,19 @@ static void put_stats(struct nlmsghdr *nlh, size_t cap, uint16_t type,
 	mnl_attr_nest_end(nlh, nest);
 }
 
+static void put_ke_stats(struct nlmsghdr *nlh, size_t cap,
+			 const struct qkd_ke_stats *ke, int wide)
+{
+	struct nlattr *nest = mnl_attr_nest_start_check(nlh, cap,
+							QKD_A_POOL_KE_STATS);
+
+	put_uint(nlh, cap, QKD_A_KE_STATS_QKD, ke->qkd, wide);
+	put_uint(nlh, cap, QKD_A_KE_STATS_FALLBACK, ke->fallback, wide);
+	put_uint(nlh, cap, QKD_A_KE_STATS_TAG_MISMATCH, ke->tag_mismatch, wide);
+	put_uint(nlh, cap, QKD_A_KE_STATS_REFUSED, ke->refused, wide);
+	mnl_attr_nest_end(nlh, nest);
+}
+
 size_t kmsg_pool(void *buf, size_t cap, uint32_t seq, uint16_t flags,
 		 const struct qkd_pool_info *p, int wide)
 {
@@ -74,6 +87,9 @@ size_t kmsg_pool(void *buf, size_t cap, uint32_t seq, uint16_t flags,
 		  wide);
 	put_stats(nlh, cap, QKD_A_POOL_STATS_IN, &p->dir[QKD_DIRECTION_IN],
 		  wide);
+	/* As a kernel without ke-report would: no nest at all. */
+	if (p->ke.present)
+		put_ke_stats(nlh, cap, &p->ke, wide);
 	return nlh->nlmsg_len;
 }
 
@@ -242,4 +258,9 @@ void kmsg_sample_pool(struct qkd_pool_info *p)
 	i->burn_rate = 2500;
 	i->time_to_empty = 600;
 	i->has_time_to_empty = true;
+	p->ke.present = true;
+	p->ke.qkd = 120;
+	p->ke.fallback = 9;
+	p->ke.tag_mismatch = 1;
+	p->ke.refused = 2;
 }

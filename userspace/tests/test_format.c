@@ -68,6 +68,7 @@ START_TEST(show_text)
 "  dir      level  state  fill/s  burn/s  empty in  added  taken  expired  flushed  rejected  missed\n"
 "  out  3000/4096  ok     12.500   2.000         -   3500    500        0        0         0       0\n"
 "  in    900/4096  low     1.000   2.500    10m00s   5000   4000       60       40         2       7\n"
+"  key exchanges: 120 qkd, 9 fallback (1 tag mismatch), 2 refused\n"
 "\n"
 "pool: peer-b (id 12)\n"
 "  key size 32 B, capacity 64, watermarks low 16 high 48, max age never\n"
@@ -91,9 +92,16 @@ START_TEST(show_colour)
 	ck_assert_ptr_nonnull(strstr(out, "\033[1m\033[32mtokyo-osaka\033[0m"));
 	ck_assert_ptr_nonnull(strstr(out, "  \033[32mok\033[0m     12.500"));
 	ck_assert_ptr_nonnull(strstr(out, "  \033[33mlow\033[0m     1.000"));
+	/* A tag mismatch is an alarm: red. */
+	ck_assert_ptr_nonnull(strstr(out, "(\033[31m1 tag mismatch\033[0m)"));
 	free(out);
 	out = render(SHOW_COLOUR, p + 1, 1);
 	ck_assert_ptr_nonnull(strstr(out, "\033[31mempty\033[0m"));
+	free(out);
+	/* None: no colour. */
+	p[0].ke.tag_mismatch = 0;
+	out = render(SHOW_COLOUR, p, 1);
+	ck_assert_ptr_nonnull(strstr(out, " (0 tag mismatch), "));
 	free(out);
 	/* Without colour there is no escape at all. */
 	out = render(SHOW, p, 2);
@@ -122,7 +130,9 @@ START_TEST(json)
 "\"expired\":60,\"flushed\":40,\"rejected\":2,\"missed\":7,"
 "\"bytes_added\":160000,\"bytes_taken\":128000,"
 "\"fill_rate_per_1000s\":1000,\"burn_rate_per_1000s\":2500,"
-"\"time_to_empty\":600}},"
+"\"time_to_empty\":600},"
+"\"key_exchanges\":{\"qkd\":120,\"fallback\":9,\"tag_mismatch\":1,"
+"\"refused\":2}},"
 "{\"id\":12,\"name\":\"peer-b\",\"key_size\":32,\"capacity\":64,"
 "\"low_watermark\":16,\"high_watermark\":48,\"max_age\":0,"
 "\"out\":{\"level\":0,\"state\":\"empty\",\"added\":0,\"taken\":0,"
@@ -134,7 +144,7 @@ START_TEST(json)
 "\"expired\":0,\"flushed\":0,\"rejected\":0,\"missed\":0,"
 "\"bytes_added\":0,\"bytes_taken\":0,"
 "\"fill_rate_per_1000s\":0,\"burn_rate_per_1000s\":0,"
-"\"time_to_empty\":null}}"
+"\"time_to_empty\":null},\"key_exchanges\":null}"
 "]}\n");
 	free(out);
 	out = render(JSON, p, 0);
@@ -164,15 +174,15 @@ START_TEST(dump)
 	two_pools(p);
 	out = render(DUMP, p, 2);
 	ck_assert_str_eq(out,
-"tokyo-osaka\t3\tout\t32\t4096\t1024\t3072\t3600\t3000\tok\t3500\t500\t0\t0\t0\t0\t112000\t16000\t12500\t2000\t-\n"
-"tokyo-osaka\t3\tin\t32\t4096\t1024\t3072\t3600\t900\tlow\t5000\t4000\t60\t40\t2\t7\t160000\t128000\t1000\t2500\t600\n"
-"peer-b\t12\tout\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t123456789012\t0\t0\t0\t0\t-\n"
-"peer-b\t12\tin\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-\n");
+"tokyo-osaka\t3\tout\t32\t4096\t1024\t3072\t3600\t3000\tok\t3500\t500\t0\t0\t0\t0\t112000\t16000\t12500\t2000\t-\t120\t9\t1\t2\n"
+"tokyo-osaka\t3\tin\t32\t4096\t1024\t3072\t3600\t900\tlow\t5000\t4000\t60\t40\t2\t7\t160000\t128000\t1000\t2500\t600\t120\t9\t1\t2\n"
+"peer-b\t12\tout\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t123456789012\t0\t0\t0\t0\t-\t-\t-\t-\t-\n"
+"peer-b\t12\tin\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-\t-\t-\t-\t-\n");
 	free(out);
 }
 END_TEST
 
-/* Every line of the dump has the documented 21 columns. */
+/* Every line of the dump has the documented 25 columns. */
 START_TEST(dump_columns)
 {
 	struct qkd_pool_info p[2];
@@ -186,7 +196,7 @@ START_TEST(dump_columns)
 
 		for (char *c = line; *c; c++)
 			tabs += *c == '\t';
-		ck_assert_int_eq(tabs, 20);
+		ck_assert_int_eq(tabs, 24);
 	}
 	free(out);
 }
@@ -271,12 +281,18 @@ START_TEST(metrics)
 "# HELP qkd_pool_time_to_empty_seconds Estimated seconds until the direction is empty; +Inf when not draining.\n"
 "# TYPE qkd_pool_time_to_empty_seconds gauge\n"
 "qkd_pool_time_to_empty_seconds{pool=\"tokyo-osaka\",direction=\"out\"} +Inf\n"
-"qkd_pool_time_to_empty_seconds{pool=\"tokyo-osaka\",direction=\"in\"} 600\n");
+"qkd_pool_time_to_empty_seconds{pool=\"tokyo-osaka\",direction=\"in\"} 600\n"
+"# HELP qkd_pool_key_exchanges_total IKE key exchanges by outcome (a tag_mismatch is also a fallback).\n"
+"# TYPE qkd_pool_key_exchanges_total counter\n"
+"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"qkd\"} 120\n"
+"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"fallback\"} 9\n"
+"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"tag_mismatch\"} 1\n"
+"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"refused\"} 2\n");
 	free(out);
 }
 END_TEST
 
-/* Without pools: only HELP and TYPE lines, 18 metrics. */
+/* Without pools: only HELP and TYPE lines, 19 metrics. */
 START_TEST(metrics_empty_and_labels)
 {
 	struct qkd_pool_info p[2];
@@ -286,7 +302,7 @@ START_TEST(metrics_empty_and_labels)
 	out = render(METRICS, NULL, 0);
 	for (char *c = out; *c; c++)
 		lines += *c == '\n';
-	ck_assert_int_eq(lines, 36);
+	ck_assert_int_eq(lines, 38);
 	free(out);
 
 	two_pools(p);

@@ -284,6 +284,30 @@ START_TEST(build_key_flush)
 }
 END_TEST
 
+START_TEST(build_ke_report)
+{
+	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
+	int len;
+
+	for (uint32_t o = QKD_KE_OUTCOME_QKD; o <= QKD_KE_OUTCOME_REFUSED; o++) {
+		len = qkd__build_ke_report(buf, sizeof(buf), FAM, 20 + o, 3, o);
+		open_req(len, QKD_CMD_KE_REPORT, NLM_F_ACK, 20 + o, tb,
+			 QKD_A_POOL_MAX, NULL);
+		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_ID]), 3);
+		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_OUTCOME]), o);
+	}
+	/* Refused before anything is sent: pool 0, an outcome past the enum. */
+	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 0,
+					      QKD_KE_OUTCOME_QKD), -EINVAL);
+	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 3,
+					      QKD_KE_OUTCOME_REFUSED + 1),
+			 -EINVAL);
+	/* Too small a buffer. */
+	ck_assert_int_eq(qkd__build_ke_report(buf, 24, FAM, 1, 3,
+					      QKD_KE_OUTCOME_QKD), -EMSGSIZE);
+}
+END_TEST
+
 Suite *msg_suite(void)
 {
 	Suite *s = suite_create("msg");
@@ -297,6 +321,7 @@ Suite *msg_suite(void)
 	tcase_add_test(tc, build_key_add_batch);
 	tcase_add_test(tc, build_key_take);
 	tcase_add_test(tc, build_key_flush);
+	tcase_add_test(tc, build_ke_report);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -267,6 +267,82 @@ START_TEST(pool_stats_optional)
 }
 END_TEST
 
+START_TEST(pool_ke_stats)
+{
+	struct qkd_pool_info p, got;
+	size_t len;
+	uint8_t *a;
+
+	kmsg_sample_pool(&p);
+	p.ke.qkd = UINT64_MAX;		/* 8 bytes on the wire */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+	ck_assert(got.ke.present);
+	ck_assert_uint_eq(got.ke.qkd, UINT64_MAX);
+	ck_assert_uint_eq(got.ke.fallback, 9);
+	ck_assert_uint_eq(got.ke.tag_mismatch, 1);
+	ck_assert_uint_eq(got.ke.refused, 2);
+
+	/* An older module sends no nest: zeros, and not present. */
+	p.ke.present = false;
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	memset(&got, 0xff, sizeof(got));
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+	ck_assert(!got.ke.present);
+	ck_assert_uint_eq(got.ke.qkd, 0);
+	ck_assert_uint_eq(got.ke.refused, 0);
+
+	/* Counters left out of the nest read as 0. */
+	kmsg_sample_pool(&p);
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	a[4 + 2] = 200;			/* qkd, the first: now unknown */
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+	ck_assert(got.ke.present);
+	ck_assert_uint_eq(got.ke.qkd, 0);
+	ck_assert_uint_eq(got.ke.fallback, 9);
+}
+END_TEST
+
+START_TEST(pool_ke_stats_malformed)
+{
+	struct qkd_pool_info p, got;
+	size_t len;
+	uint8_t *a;
+	uint16_t outer;
+
+	kmsg_sample_pool(&p);
+	/* A 3-byte uint counter (fallback, the second attribute). */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	set_nla_len(a + 4 + 8, 4 + 3);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+
+	/* A 2-byte uint counter, and a 16-byte one (wide). */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	set_nla_len(a + 4, 4 + 2);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 1);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	set_nla_len(a + 4, 4 + 16);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+
+	/* The first counter claims more than its nest holds. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	memcpy(&outer, a, 2);
+	set_nla_len(a + 4, outer);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+
+	/* The nest itself shorter than a header inside it. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	a = find_attr(buf, QKD_A_POOL_KE_STATS);
+	set_nla_len(a, 4 + 2);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+}
+END_TEST
+
 START_TEST(take_reply)
 {
 	struct qkd_key k = { .len = 32 }, got;
@@ -652,6 +728,8 @@ Suite *parse_suite(void)
 	tcase_add_test(pool, pool_attr_overflows_message);
 	tcase_add_test(pool, pool_nested_overflow);
 	tcase_add_test(pool, pool_stats_optional);
+	tcase_add_test(pool, pool_ke_stats);
+	tcase_add_test(pool, pool_ke_stats_malformed);
 	tcase_add_test(other, take_reply);
 	tcase_add_test(other, take_reply_malformed);
 	tcase_add_test(other, new_and_flush_reply);

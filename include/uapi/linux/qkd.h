@@ -58,6 +58,32 @@ enum qkd_event {
 	QKD_EVENT_EXPIRED,
 };
 
+/**
+ * enum qkd_ke_outcome - How one IKE key exchange of the strongSwan plugin
+ *   ended, as the plugin reports it with ke-report once the exchange is over.
+ *   The kernel only counts the reports: it does not check them against the
+ *   keys taken.
+ * @QKD_KE_OUTCOME_QKD: The exchange was keyed with a QKD key of the pool: the
+ *   responder took the key by ID with a matching tag (or the initiator got its
+ *   ACK). Counted in ke-stats qkd.
+ * @QKD_KE_OUTCOME_FALLBACK: No QKD key went into the exchange (empty outbound
+ *   ring, unknown key ID, NAK, pool missing at the peer) and policy allowed
+ *   the exchange to go on without one. Counted in ke-stats fallback.
+ * @QKD_KE_OUTCOME_TAG_MISMATCH: The confirmation tag did not verify: both ends
+ *   hold a key with this ID but the material differs, an alarm. The exchange
+ *   fell back without a QKD key, so this outcome is counted in ke-stats
+ *   tag-mismatch AND fallback.
+ * @QKD_KE_OUTCOME_REFUSED: Policy require refused the exchange because no QKD
+ *   key could be used (whatever the reason, a tag mismatch included). Counted
+ *   in ke-stats refused only.
+ */
+enum qkd_ke_outcome {
+	QKD_KE_OUTCOME_QKD,
+	QKD_KE_OUTCOME_FALLBACK,
+	QKD_KE_OUTCOME_TAG_MISMATCH,
+	QKD_KE_OUTCOME_REFUSED,
+};
+
 enum {
 	QKD_A_STATS_LEVEL = 1,
 	QKD_A_STATS_STATE,
@@ -86,6 +112,16 @@ enum {
 };
 
 enum {
+	QKD_A_KE_STATS_QKD = 1,
+	QKD_A_KE_STATS_FALLBACK,
+	QKD_A_KE_STATS_TAG_MISMATCH,
+	QKD_A_KE_STATS_REFUSED,
+
+	__QKD_A_KE_STATS_MAX,
+	QKD_A_KE_STATS_MAX = (__QKD_A_KE_STATS_MAX - 1)
+};
+
+enum {
 	QKD_A_POOL_ID = 1,
 	QKD_A_POOL_NAME,
 	QKD_A_POOL_KEY_SIZE,
@@ -101,6 +137,8 @@ enum {
 	QKD_A_POOL_STATS_IN,
 	QKD_A_POOL_EVENT,
 	QKD_A_POOL_COUNT,
+	QKD_A_POOL_KE_STATS,
+	QKD_A_POOL_KE_OUTCOME,
 
 	__QKD_A_POOL_MAX,
 	QKD_A_POOL_MAX = (__QKD_A_POOL_MAX - 1)
@@ -115,6 +153,7 @@ enum {
 	QKD_CMD_KEY_TAKE,
 	QKD_CMD_KEY_FLUSH,
 	QKD_CMD_POOL_NTF,
+	QKD_CMD_KE_REPORT,
 
 	__QKD_CMD_MAX,
 	QKD_CMD_MAX = (__QKD_CMD_MAX - 1)
