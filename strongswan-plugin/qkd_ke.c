@@ -123,9 +123,9 @@ static void log_outcome(private_key_exchange_t *this)
 		 * operator must know at once (level 0), and without the material */
 		DBG0(DBG_IKE, "qkd: ALARM: key %#B of pool '%s' failed its "
 			 "confirmation tag: the QKD key material differs between the "
-			 "routers; %s %s[%u] %s", &id, this->x.pool,
-			 this->x.role == QKE_ROLE_INITIATOR ? "the peer rejected it for"
-												: "rejected for",
+			 "routers (%s, %s[%u]); %s", &id, this->x.pool,
+			 this->x.role == QKE_ROLE_INITIATOR ? "rejected by the peer"
+												: "rejected here",
 			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
 			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0,
 			 this->x.state == QKE_STATE_DONE ?
