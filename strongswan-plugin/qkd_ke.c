@@ -117,6 +117,21 @@ static void log_outcome(private_key_exchange_t *this)
 	const char *role = this->x.role == QKE_ROLE_INITIATOR ? "initiator"
 														  : "responder";
 
+	if (this->x.reason == QKE_REASON_TAG_MISMATCH)
+	{
+		/* the same key ID with different material on the two routers: an
+		 * operator must know at once (level 0), and without the material */
+		DBG0(DBG_IKE, "qkd: ALARM: key %#B of pool '%s' failed its "
+			 "confirmation tag: the QKD key material differs between the "
+			 "routers (%s, %s[%u]); %s", &id, this->x.pool,
+			 this->x.role == QKE_ROLE_INITIATOR ? "rejected by the peer"
+												: "rejected here",
+			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
+			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0,
+			 this->x.state == QKE_STATE_DONE ?
+				"the SA falls back to its other key exchanges" :
+				"the exchange fails (policy 'require')");
+	}
 	if (this->x.state == QKE_STATE_DONE && this->x.acked)
 	{
 		DBG1(DBG_IKE, "qkd: %s: key %#B of pool '%s' keys %s[%u]", role, &id,
@@ -232,6 +247,30 @@ METHOD(key_exchange_t, destroy, void,
 	qke_exchange_wipe(&this->x);
 	memwipe(this, sizeof(*this));
 	free(this);
+}
+
+/*
+ * Described in header
+ */
+bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome)
+{
+	private_key_exchange_t *this = (private_key_exchange_t*)ke;
+
+	/* our destroy() identifies our objects: another plugin could provide
+	 * the same private method ID */
+	if (!ke || ke->destroy != _destroy || !this->started)
+	{
+		return FALSE;
+	}
+	*outcome = (qkd_ke_outcome_t){
+		.done = this->x.state == QKE_STATE_DONE,
+		.acked = this->x.state == QKE_STATE_DONE && this->x.acked,
+		.initiator = this->x.role == QKE_ROLE_INITIATOR,
+		.reason = this->x.reason,
+	};
+	memcpy(outcome->key_id, this->x.key_id, sizeof(outcome->key_id));
+	memcpy(outcome->pool, this->x.pool, sizeof(outcome->pool));
+	return TRUE;
 }
 
 /*

@@ -22,6 +22,34 @@
 #define QKD_KE_TOKEN		"qkd"
 
 /**
+ * How a `qkd` key exchange ended, without its key material: what the
+ * accounting listener logs against the SA it keyed.
+ */
+typedef struct {
+	/** the exchange finished: the secret is defined (ACK or NAK) */
+	bool done;
+	/** a QKD key went into the secret */
+	bool acked;
+	/** this side initiated the exchange */
+	bool initiator;
+	/** enum qke_reason of a NAK / NONE / refusal */
+	uint8_t reason;
+	/** the key offered or answered; all zero after a NONE */
+	uint8_t key_id[QKD_KEY_ID_LEN];
+	/** the peer's pool, "" when none is mapped */
+	char pool[QKD_POOL_NAME_MAX_LEN + 1];
+} qkd_ke_outcome_t;
+
+/**
+ * Read the outcome of a key exchange object if it is a `qkd` one.
+ *
+ * @param ke		any key exchange of an SA (charon's kes arrays)
+ * @param outcome	filled in when TRUE is returned
+ * @return			TRUE if ke is a qkd key exchange that was started
+ */
+bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome);
+
+/**
  * Set the pool backend the key exchanges use; NULL to unset.
  */
 void qkd_ke_set_pools(qkd_pools_t *pools);

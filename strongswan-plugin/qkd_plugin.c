@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The charon plugin "qkd": registers the `qkd` key exchange method (with
- * its proposal keyword) and ML-KEM-512/768/1024 on OpenSSL 3.5.
+ * its proposal keyword) and ML-KEM-512/768/1024 on OpenSSL 3.5; its
+ * listener accounts which key keyed which SA and re-keys the SAs keyed
+ * without QKD early once their pool refills.
  */
 #include "qkd_plugin.h"
 #include "qkd_ke.h"
 #include "qkd_mlkem.h"
 #include "qkd_pools.h"
+#include "qkd_account.h"
+#include "qkd_restore.h"
 
 #include <daemon.h>
 
@@ -26,6 +30,16 @@ struct private_qkd_plugin_t {
 	 * The kernel pools.
 	 */
 	qkd_pools_t *pools;
+
+	/**
+	 * Early re-keys of SAs keyed without QKD.
+	 */
+	qkd_restore_t *restore;
+
+	/**
+	 * The accounting listener.
+	 */
+	qkd_account_t *account;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -44,9 +58,21 @@ static bool register_qkd(private_qkd_plugin_t *this,
 	{
 		this->pools = qkd_pools_create();
 		qkd_ke_set_pools(this->pools);
+		this->restore = qkd_restore_create();
+		this->account = qkd_account_create(this->restore);
+		charon->bus->add_listener(charon->bus, &this->account->listener);
 	}
 	else
 	{
+		if (this->account)
+		{
+			charon->bus->remove_listener(charon->bus,
+										 &this->account->listener);
+		}
+		DESTROY_IF(this->account);
+		DESTROY_IF(this->restore);
+		this->account = NULL;
+		this->restore = NULL;
 		qkd_ke_set_pools(NULL);
 		DESTROY_IF(this->pools);
 		this->pools = NULL;

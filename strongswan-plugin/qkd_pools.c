@@ -32,6 +32,11 @@ struct private_qkd_pools_t {
 	 * Serializes every use of handle.
 	 */
 	mutex_t *mutex;
+
+	/**
+	 * A failed report was logged; quiet until one succeeds again.
+	 */
+	bool report_failing;
 };
 
 /**
@@ -138,9 +143,46 @@ static int take_id(void *ctx, const char *pool,
 	return err;
 }
 
+static int report(void *ctx, const char *pool, uint32_t outcome)
+{
+	private_qkd_pools_t *this = ctx;
+	uint32_t id;
+	int err;
+
+	this->mutex->lock(this->mutex);
+	if (get_handle(this, &err))
+	{
+		err = pool_id(this, pool, &id);
+		if (!err)
+		{
+			err = qkd_ke_report(this->handle, id, outcome);
+		}
+		if (err)
+		{
+			drop_handle(this, err);
+		}
+	}
+	/* the counters are for the operator; the exchange goes on: log the
+	 * first failure of a run at level 1, the rest at level 2 */
+	if (err && !this->report_failing)
+	{
+		DBG1(DBG_IKE, "qkd: counting the key exchange in pool '%s' failed: "
+			 "%s (further failures at level 2)", pool, qkd_strerror(err));
+	}
+	else if (err)
+	{
+		DBG2(DBG_IKE, "qkd: counting the key exchange in pool '%s' failed: "
+			 "%s", pool, qkd_strerror(err));
+	}
+	this->report_failing = err != 0;
+	this->mutex->unlock(this->mutex);
+	return err;
+}
+
 static const struct qke_pool_ops kernel_ops = {
 	.take_next = take_next,
 	.take_id = take_id,
+	.report = report,
 };
 
 METHOD(qkd_pools_t, destroy, void,

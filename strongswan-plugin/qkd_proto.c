@@ -150,6 +150,28 @@ static void wipe(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
+/*
+ * Report the outcome once: a retried message never reaches here twice, and
+ * the flag makes sure.  Without a pool there is nothing to count in.
+ */
+static void report(struct qke_exchange *x, uint32_t outcome)
+{
+	if (x->reported || !x->pool[0] || !x->ops->report)
+		return;
+	x->reported = true;
+	(void)x->ops->report(x->ctx, x->pool, outcome);
+}
+
+/* A NAK or NONE: refused under require, else a fallback (tag or not). */
+static uint32_t nak_outcome(const struct qke_exchange *x)
+{
+	if (x->policy == QKE_POLICY_REQUIRE)
+		return QKD_KE_OUTCOME_REFUSED;
+	if (x->reason == QKE_REASON_TAG_MISMATCH)
+		return QKD_KE_OUTCOME_TAG_MISMATCH;
+	return QKD_KE_OUTCOME_FALLBACK;
+}
+
 /* The pool's errno as the reason the peer and the logs see. */
 static uint8_t take_reason(int err)
 {
@@ -198,6 +220,7 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 		x->reason = take_reason(ret);
 		if (x->policy == QKE_POLICY_REQUIRE) {
 			x->state = QKE_STATE_FAILED;
+			report(x, QKD_KE_OUTCOME_REFUSED);
 			return -ENOKEY;
 		}
 		msg.type = QKE_MSG_NONE;
@@ -294,6 +317,7 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 	x->reason = reason;
 	if (reason != QKE_REASON_OK && x->policy == QKE_POLICY_REQUIRE) {
 		x->state = QKE_STATE_FAILED;
+		report(x, QKD_KE_OUTCOME_REFUSED);
 		return -ENOKEY;
 	}
 	ret = build_answer(x, reason == QKE_REASON_OK ? QKE_MSG_ACK :
@@ -308,6 +332,7 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 	x->in_len = in_len <= sizeof(x->in) ? in_len : sizeof(x->in);
 	memcpy(x->in, in, x->in_len);
 	x->state = QKE_STATE_DONE;
+	report(x, x->acked ? QKD_KE_OUTCOME_QKD : nak_outcome(x));
 	memcpy(out, x->out, x->out_len);
 	*out_len = x->out_len;
 	return 0;
@@ -337,6 +362,7 @@ int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
 		x->acked = true;
 		x->reason = QKE_REASON_OK;
 		x->state = QKE_STATE_DONE;
+		report(x, QKD_KE_OUTCOME_QKD);
 		return 0;
 	}
 	/* NAK: the key is burnt here; the responder kept or never had it */
@@ -345,6 +371,7 @@ int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
 		x->reason = msg.reason;
 	qkd_key_wipe(&x->key, 1);
 	x->have_key = false;
+	report(x, nak_outcome(x));
 	if (x->policy == QKE_POLICY_REQUIRE) {
 		x->state = QKE_STATE_FAILED;
 		return -ENOKEY;

@@ -112,6 +112,14 @@ struct qke_pool_ops {
 	int (*take_id)(void *ctx, const char *pool,
 		       const uint8_t key_id[QKD_KEY_ID_LEN],
 		       const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key);
+	/*
+	 * Count the exchange's outcome (enum qkd_ke_outcome) in @pool's
+	 * ke-stats.  Called once per exchange, on both sides, when a pool is
+	 * mapped and the outcome is known; never for a retried message, nor
+	 * for a malformed one (a protocol error, not an outcome).  Its result
+	 * never changes the exchange.  May be NULL.
+	 */
+	int (*report)(void *ctx, const char *pool, uint32_t outcome);
 };
 
 enum qke_role {
@@ -139,6 +147,7 @@ struct qke_exchange {
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];	/* "" when none is mapped */
 	struct qkd_key key;		/* valid when have_key */
 	bool have_key;
+	bool reported;			/* the outcome went to ops->report */
 	uint8_t key_id[QKD_KEY_ID_LEN];	/* offered / answered, for the logs */
 	uint8_t out[QKE_MSG_MAX_LEN];	/* our message, kept for retries */
 	size_t out_len;

@@ -20,6 +20,9 @@ struct fake_pool {
 	bool in_present[FAKE_KEYS];
 	int next_calls, id_calls;
 	int force_err;			/* returned by the next take, if set */
+	int reports[QKD_KE_OUTCOME_REFUSED + 1];	/* per outcome */
+	int n_reports;
+	int report_err;			/* returned by every report, if set */
 	uint32_t bad_len;		/* hand out keys of this length, if set */
 };
 
@@ -114,10 +117,33 @@ static int fake_take_id(void *ctx, const char *pool,
 	return -ENOENT;
 }
 
+static int fake_report(void *ctx, const char *pool, uint32_t outcome)
+{
+	struct fake_pool *p = ctx;
+
+	ck_assert_str_eq(pool, p->name);
+	ck_assert_uint_le(outcome, QKD_KE_OUTCOME_REFUSED);
+	p->reports[outcome]++;
+	p->n_reports++;
+	return p->report_err;
+}
+
 static const struct qke_pool_ops fake_ops = {
 	.take_next = fake_take_next,
 	.take_id = fake_take_id,
+	.report = fake_report,
 };
+
+/* @p reported exactly one outcome, @outcome; -1: none at all */
+static void assert_report(const struct fake_pool *p, int outcome)
+{
+	if (outcome < 0) {
+		ck_assert_int_eq(p->n_reports, 0);
+		return;
+	}
+	ck_assert_int_eq(p->n_reports, 1);
+	ck_assert_int_eq(p->reports[outcome], 1);
+}
 
 static struct fake_pool tokyo_pool, osaka_pool;	/* per router */
 static struct qke_exchange ini, res;
@@ -211,6 +237,8 @@ START_TEST(ack)
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
 	ck_assert(!osaka_pool.in_present[0]);
 	ck_assert_mem_eq(ini.key_id, res.key_id, QKD_KEY_ID_LEN);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -242,6 +270,8 @@ START_TEST(initiator_empty)
 	assert_nak(&r, QKE_REASON_NO_OFFER);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
 	ck_assert_int_eq(ini.reason, QKE_REASON_EMPTY);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -256,6 +286,9 @@ START_TEST(initiator_no_pool)
 	assert_nak(&r, QKE_REASON_NO_OFFER);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	/* no pool on tokyo: nothing to count in */
+	assert_report(&tokyo_pool, -1);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -276,6 +309,8 @@ START_TEST(initiator_pool_error)
 	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
 	ck_assert_int_eq(r.offer_msg[2], take_errors[_i].reason);
 	assert_nak(&r, QKE_REASON_NO_OFFER);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -304,6 +339,8 @@ START_TEST(responder_unknown_key)
 	ck_assert_mem_eq(r.answer_msg + 4, r.offer_msg + 4, QKD_KEY_ID_LEN);
 	ck_assert_int_eq(in_level(&osaka_pool), 1);
 	ck_assert_int_eq(ini.reason, QKE_REASON_UNKNOWN_KEY);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -320,6 +357,10 @@ START_TEST(responder_tag_mismatch)
 	ck_assert(osaka_pool.in_present[0]);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
 	ck_assert_int_eq(ini.reason, QKE_REASON_TAG_MISMATCH);
+	/* both sides count the mismatch: the responder saw EKEYREJECTED,
+	 * the initiator the NAK's reason */
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
 }
 END_TEST
 
@@ -355,6 +396,8 @@ START_TEST(responder_no_pool)
 	run(&r);
 	assert_nak(&r, QKE_REASON_NO_POOL);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, -1);
 }
 END_TEST
 
@@ -372,6 +415,8 @@ START_TEST(responder_pool_error)
 	osaka_pool.force_err = take_id_errors[_i].err;
 	run(&r);
 	assert_nak(&r, take_id_errors[_i].reason);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -403,6 +448,7 @@ START_TEST(responder_later_version)
 	ck_assert_mem_eq(m.key_id, zero, QKD_KEY_ID_LEN);
 	ck_assert_uint_eq(secret_len(&res, &s), 0);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -427,6 +473,8 @@ START_TEST(responder_malformed_offer)
 		ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
 		ck_assert_int_eq(osaka_pool.id_calls, 0);
 	}
+	/* a malformed offer is a protocol error, not an outcome */
+	assert_report(&osaka_pool, -1);
 }
 END_TEST
 
@@ -441,6 +489,7 @@ START_TEST(require_initiator_no_key)
 	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
 	/* no second chance: a retry fails the same way */
 	ck_assert_int_eq(qke_exchange_offer(&ini, out, &len), -EPROTO);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
 }
 END_TEST
 
@@ -457,11 +506,16 @@ START_TEST(require_responder_nak)
 	ck_assert_int_eq(res.state, QKE_STATE_FAILED);
 	ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
 	ck_assert(osaka_pool.in_present[0]);
+	/* a tag mismatch refused under require counts as refused; the
+	 * initiator got no answer: its exchange has no outcome */
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
+	assert_report(&tokyo_pool, -1);
 
 	/* NONE under require on the responder */
 	setup(0, QKE_POLICY_PREFER, QKE_POLICY_REQUIRE, true, true);
 	run(&r);
 	ck_assert_int_eq(r.answer, -ENOKEY);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
 }
 END_TEST
 
@@ -479,6 +533,8 @@ START_TEST(require_initiator_nak)
 	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
 	ck_assert_int_eq(qke_exchange_secret(&ini, &s, &len), -EAGAIN);
 	ck_assert(!ini.have_key);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -491,6 +547,8 @@ START_TEST(require_ack)
 	run(&r);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert_uint_eq(secret_len(&ini, &s), 32);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -507,6 +565,8 @@ START_TEST(retry_offer_same_key)
 	ck_assert_mem_eq(a, b, la);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
 	ck_assert_int_eq(tokyo_pool.n_out, 2);
+	/* nothing is known before the answer */
+	assert_report(&tokyo_pool, -1);
 }
 END_TEST
 
@@ -527,6 +587,8 @@ START_TEST(retry_answer_same_key)
 			 -EALREADY);
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
 	ck_assert(res.acked);
+	/* answered twice, counted once */
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -566,6 +628,8 @@ START_TEST(refill_outbound_first)
 	ck_assert_int_eq(qke_exchange_finish(&ini, r.answer_msg, r.answer_len),
 			 -EPROTO);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 
 	/* the inbound copies arrive: the next exchange ACKs the next key */
 	osaka_pool.in[0] = pending[0];
@@ -589,6 +653,43 @@ START_TEST(refill_outbound_first)
 	ck_assert(osaka_pool.in_present[0]);
 	ck_assert_mem_eq(osaka_pool.in[0].id, burnt, QKD_KEY_ID_LEN);
 	memset(pending, 0, sizeof(pending));
+}
+END_TEST
+
+/* the counters are for the operator: a failed report changes nothing */
+START_TEST(report_failure_ignored)
+{
+	const uint8_t *si, *sr;
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	tokyo_pool.report_err = -ENOENT;
+	osaka_pool.report_err = -EPERM;
+	run(&r);
+	ck_assert_int_eq(r.finish, 0);
+	ck_assert(ini.acked && res.acked);
+	ck_assert_uint_eq(secret_len(&ini, &si), 32);
+	ck_assert_uint_eq(secret_len(&res, &sr), 32);
+	ck_assert_mem_eq(si, sr, 32);
+	/* and it is not retried */
+	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
+
+	/* no report op at all */
+	{
+		static const struct qke_pool_ops no_report = {
+			.take_next = fake_take_next,
+			.take_id = fake_take_id,
+		};
+
+		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+		ini.ops = &no_report;
+		res.ops = &no_report;
+		run(&r);
+		ck_assert_int_eq(r.finish, 0);
+		ck_assert(ini.acked && res.acked);
+		assert_report(&tokyo_pool, -1);
+	}
 }
 END_TEST
 
@@ -636,6 +737,7 @@ START_TEST(initiator_bad_answers)
 		ck_assert(!ini.have_key);
 		ck_assert_int_eq(qke_exchange_secret(&ini, &s, &lo), -EAGAIN);
 	}
+	assert_report(&tokyo_pool, -1);
 }
 END_TEST
 
@@ -786,6 +888,7 @@ Suite *exchange_suite(void)
 	tcase_add_test(tc, require_ack);
 	tcase_add_test(tc, retry_offer_same_key);
 	tcase_add_test(tc, retry_answer_same_key);
+	tcase_add_test(tc, report_failure_ignored);
 	tcase_add_test(tc, initiator_bad_answers);
 	tcase_add_test(tc, ack_after_none);
 	tcase_add_test(tc, wrong_order);

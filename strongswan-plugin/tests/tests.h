@@ -8,5 +8,6 @@ Suite *proto_suite(void);
 Suite *exchange_suite(void);
 Suite *mlkem_suite(void);
 Suite *mlkem_ke_suite(void);
+Suite *fallbacks_suite(void);
 
 #endif

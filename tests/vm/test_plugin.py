@@ -37,6 +37,7 @@ build/strongswan-plugin/libstrongswan-qkd.so (tools/inroot.sh make -C
 """
 
 import os
+import re
 import sys
 import time
 
@@ -421,6 +422,118 @@ def _():
        "keys taken")
     no_failures(pt, po)
     diag(f"{len(ta)} re-keys on QKD keys after the refill")
+
+
+# the plugin's accounting and restore lines (strongswan-plugin/qkd_account.c,
+# qkd_restore.c)
+CHILD_ACCT_RE = re.compile(r"qkd: CHILD_SA (\S+)\{(\d+)\} SPIs ([0-9a-f]{8})_i ([0-9a-f]{8})_o "
+                           r"\((\w+)\) of \S+\[\d+\]: (key (\S+) of pool '[^']*'|no QKD key)")
+IKE_ACCT_RE = re.compile(r"qkd: IKE_SA (\S+)\[(\d+)\] SPIs ([0-9a-f]{16})_i ([0-9a-f]{16})_r: "
+                         r"(key (\S+) of pool '[^']*'|no QKD key)")
+RESTORE_RE = re.compile(r"qkd: pool '([^']*)' refilled: re-keying (\d+) SAs keyed without QKD")
+
+
+def ke_stats(r):
+    """The pool's IKE key exchange counters (qkdctl dump's last four
+    columns): {"qkd", "fallback", "tag_mismatch", "refused"}."""
+    for ln in r.qkdctl("dump", r.peer).splitlines():
+        cols = ln.split("\t")
+        if cols[0] == r.peer and len(cols) >= 25 and cols[21].isdigit():
+            return dict(zip(("qkd", "fallback", "tag_mismatch", "refused"),
+                            map(int, cols[21:25])))
+    raise AssertionError(f"no ke-stats in {r.name}'s qkdctl dump (an old module?)")
+
+
+def child_spis_in_xfrm(r, line):
+    """A CHILD_SA accounting line's SPIs are r's XFRM states, in and out."""
+    spi_i, spi_o = "0x" + line[2], "0x" + line[3]
+    st = r.esp_states()
+    eq((st.get(spi_i, ("-",))[0], st.get(spi_o, ("-",))[0]), ("in", "out"),
+       f"{r.name}: the SPIs {spi_i}/{spi_o} of the accounting line in ip xfrm state "
+       f"(states: {sorted(st)})")
+
+
+@test("restore: after a drain the SAs keyed without QKD are re-keyed onto QKD by the plugin "
+      "itself once tokyo's outbound side refills (no swanctl --rekey), logged and counted; "
+      "the accounting lines name the SPIs of ip xfrm state")
+@need_up
+def _():
+    # no timed re-keys: every re-key after the refill is the plugin's
+    T.rekey = {"ike": 0, "child": 0}
+    T.load()
+    flush_all()
+    # "refilled" is raised at the high watermark: the lab's 1024-key pools
+    # never reach the default (768); tokyo's pool gets 10 for this test, and
+    # osaka keeps 768, so that only tokyo re-keys (one initiator, exact counts)
+    T.qkdctl("pool", "set", T.peer, "low", "2", "high", "10")
+    try:
+        k0t, k0o = ke_stats(T), ke_stats(O)
+        pt, po = T.mark(), O.mark()
+        rc, out = T.initiate(timeout=60)
+        check(rc == 0, f"swanctl --initiate failed ({rc}):\n{out[-2000:]}")
+        settle(pt, po)
+        sa_up()
+        T.rekey_child()
+        settle(pt, po)
+        sa_up()
+        tt, ot = T.since(pt), O.since(po)
+        ti, tc = IKE_ACCT_RE.findall(tt), CHILD_ACCT_RE.findall(tt)
+        oc = CHILD_ACCT_RE.findall(ot)
+        eq([x[4] for x in ti], ["no QKD key"], "tokyo's IKE_SA accounting (keyed in the drain)")
+        eq([x[5] for x in tc], ["no QKD key"] * 2,
+           "tokyo's CHILD_SA accounting (IKE_AUTH's, inheriting the IKE_SA's, and the re-key's)")
+        child_spis_in_xfrm(T, tc[-1])
+        child_spis_in_xfrm(O, oc[-1])
+        eq((oc[-1][2], oc[-1][3]), (tc[-1][3], tc[-1][2]), "osaka's SPIs in/out == tokyo's out/in")
+        k1t, k1o = ke_stats(T), ke_stats(O)
+        eq((k1t["fallback"] - k0t["fallback"], k1o["fallback"] - k0o["fallback"]), (2, 2),
+           "ke-stats fallback (tokyo, osaka): IKE_INTERMEDIATE + CHILD re-key")
+
+        # refill: the receiving sides first, tokyo's outbound side last
+        pt, po = T.mark(), O.mark()
+        b = taken()
+        ct0 = T.counters()
+        t2o, o2t = new_keys("t2o", 20), new_keys("o2t", 20)
+        O.add_keys("in", t2o)
+        T.add_keys("in", o2t)
+        O.add_keys("out", o2t)
+        t0 = time.monotonic()
+        T.add_keys("out", t2o)
+        wait_for(lambda: len(T.acks(T.since(pt), "initiator")) >= 2, 30,
+                 what="the plugin's re-keys onto QKD")
+        took = time.monotonic() - t0
+        settle(pt, po)
+        now, tt, ot, ct, co = snapshot(pt, po)
+        diag(f"re-keyed onto QKD {took:.1f} s after the refill")
+        rl = RESTORE_RE.findall(tt)
+        eq(rl, [("osaka", "2")], "tokyo's restore line (pool, SAs: the CHILD_SA and the IKE_SA)")
+        check(not RESTORE_RE.findall(ot), "osaka re-keyed (its pool raised no refilled)")
+        diag("tokyo: " + "; ".join(ln.split("qkd: ", 1)[1] for ln in tt.splitlines()
+                                  if "qkd: re-keying" in ln))
+        eq((ct["child-rekey"] - ct0["child-rekey"], ct["ike-rekey-init"] - ct0["ike-rekey-init"]),
+           (1, 1), "charon counters: CHILD and IKE re-keys by tokyo")
+        ta, oa = T.acks(tt, "initiator"), O.acks(ot, "responder")
+        eq((len(ta), len(oa), len(O.acks(ot, "initiator"))), (2, 2, 0),
+           "qkd ACKs (tokyo initiator, osaka responder, osaka initiator)")
+        ids_match(ta, oa, "t2o", "restore")
+        eq(delta(b, now), {"T.out": 2, "T.in": 0, "O.out": 0, "O.in": 2}, "keys taken")
+        k2t, k2o = ke_stats(T), ke_stats(O)
+        eq((k2t["qkd"] - k1t["qkd"], k2o["qkd"] - k1o["qkd"]), (2, 2), "ke-stats qkd (tokyo, osaka)")
+        tc, ti = CHILD_ACCT_RE.findall(tt), IKE_ACCT_RE.findall(tt)
+        eq(len(tc), 1, "tokyo's CHILD_SA accounting lines after the refill")
+        eq(len(ti), 1, "tokyo's IKE_SA accounting lines after the refill")
+        check(tc[0][6] in [a[1] for a in ta] and ti[0][5] in [a[1] for a in ta],
+              f"accounting key IDs {tc[0][6]}, {ti[0][5]} not among the ACKed {ta}")
+        child_spis_in_xfrm(T, tc[0])
+        sas = T.sas()
+        check(ti[0][2] in sas and ti[0][3] in sas,
+              f"the IKE_SA's SPIs {ti[0][2]}/{ti[0][3]} not in swanctl --list-sas:\n{sas}")
+        no_failures(pt, po)
+        ping_esp(5)
+        # the next test starts without an SA, as after the refill test
+        lab.down()
+    finally:
+        T.qkdctl("pool", "set", T.peer, "low", "256", "high", "768")
 
 
 @test("require: no SA while the pool is empty (initiator refuses, responder refuses an "

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Early re-keys of the SAs keyed without QKD when their pool refills (see
+ * qkd_restore.h); the bookkeeping and the rate limiter are qkd_fallbacks.c.
+ */
+#include "qkd_restore.h"
+#include "qkd_fallbacks.h"
+
+#include <errno.h>
+#include <qkd.h>
+
+#include <daemon.h>
+#include <threading/mutex.h>
+#include <collections/linked_list.h>
+#include <processing/jobs/rekey_child_sa_job.h>
+#include <processing/jobs/rekey_ike_sa_job.h>
+
+/**
+ * SAs recorded at most; beyond, a fallback is logged but not restored.
+ */
+#define QKD_RESTORE_MAX		65536
+
+/**
+ * Default of charon.plugins.qkd.restore_rate: re-keys per second.
+ */
+#define QKD_RESTORE_RATE	10
+
+/**
+ * Seconds between two attempts to open the handle.
+ */
+#define QKD_RESTORE_RETRY	5
+
+typedef struct private_qkd_restore_t private_qkd_restore_t;
+
+/**
+ * Private data.
+ */
+struct private_qkd_restore_t {
+
+	/**
+	 * Public interface.
+	 */
+	qkd_restore_t public;
+
+	/**
+	 * The SAs keyed without QKD.
+	 */
+	struct qkf_book book;
+
+	/**
+	 * The monitor handle, on lib->watcher; NULL while not open.
+	 */
+	struct qkd *handle;
+
+	/**
+	 * A handle the watcher dropped after an error, closed at the next open.
+	 */
+	struct qkd *dead;
+
+	/**
+	 * When the last open attempt was (monotonic seconds), 0 if none.
+	 */
+	time_t tried;
+
+	/**
+	 * Whether an open failure was logged at level 1 already.
+	 */
+	bool open_logged;
+
+	/**
+	 * Serializes book, handle and dead.
+	 */
+	mutex_t *mutex;
+};
+
+/**
+ * What it takes to re-key one recorded SA, and to name it in the log.
+ */
+typedef struct {
+	/** IKE_SA: its ID; NULL for a CHILD_SA */
+	ike_sa_id_t *ike_id;
+	/** CHILD_SA: protocol, inbound SPI and our address */
+	protocol_id_t protocol;
+	uint32_t spi;
+	host_t *dst;
+	/** "name[uid]" / "name{uid}" */
+	char *name;
+} entry_data_t;
+
+static void entry_data_destroy(void *p)
+{
+	entry_data_t *data = p;
+
+	DESTROY_IF(data->ike_id);
+	DESTROY_IF(data->dst);
+	free(data->name);
+	free(data);
+}
+
+static bool on_notification(private_qkd_restore_t *this, int fd,
+							watcher_event_t event);
+
+/**
+ * Open and subscribe the handle and put it on the watcher; with mutex held.
+ * At most once per QKD_RESTORE_RETRY seconds.
+ */
+static void try_open(private_qkd_restore_t *this)
+{
+	struct qkd *handle;
+	time_t now = time_monotonic(NULL);
+	int err;
+
+	if (this->handle || (this->tried && now - this->tried < QKD_RESTORE_RETRY))
+	{
+		return;
+	}
+	this->tried = now;
+	if (this->dead)
+	{
+		qkd_close(this->dead);
+		this->dead = NULL;
+	}
+	err = qkd_open(&handle);
+	if (!err)
+	{
+		err = qkd_subscribe(handle);
+		if (err)
+		{
+			qkd_close(handle);
+		}
+	}
+	if (err)
+	{
+		/* charon may start before the module is loaded: say so once, then
+		 * only at level 2 */
+		if (this->open_logged)
+		{
+			DBG2(DBG_IKE, "qkd: pool notifications unavailable: %s",
+				 qkd_strerror(err));
+		}
+		else
+		{
+			DBG1(DBG_IKE, "qkd: pool notifications unavailable (%s%s): SAs "
+				 "keyed without QKD are re-keyed early only once they are",
+				 qkd_strerror(err), err == -ENOENT ?
+				 ", qkdpool module not loaded?" : "");
+			this->open_logged = TRUE;
+		}
+		return;
+	}
+	this->handle = handle;
+	this->open_logged = FALSE;
+	lib->watcher->add(lib->watcher, qkd_fd(handle), WATCHER_READ,
+					  (watcher_cb_t)on_notification, this);
+	DBG2(DBG_IKE, "qkd: watching the qkdpool module's pool notifications");
+}
+
+/**
+ * A re-key to start, collected under the mutex, started after it.
+ */
+typedef struct {
+	job_t *job;
+	uint32_t delay_ms;
+	bool ike;
+	char *name;
+} pending_t;
+
+/**
+ * qkf_rekey_fn: create the re-key job of one SA.
+ */
+static void collect(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
+{
+	linked_list_t *list = ctx;
+	entry_data_t *data = e->data;
+	pending_t *p;
+
+	if (!data)
+	{
+		return;
+	}
+	INIT(p,
+		.delay_ms = delay_ms,
+		.ike = e->kind == QKF_IKE,
+		.name = strdup(data->name),
+	);
+	if (p->ike)
+	{
+		p->job = (job_t*)rekey_ike_sa_job_create(data->ike_id, FALSE);
+	}
+	else
+	{
+		p->job = (job_t*)rekey_child_sa_job_create(data->protocol, data->spi,
+												   data->dst);
+	}
+	list->insert_last(list, p);
+}
+
+static uint64_t now_ms(void)
+{
+	timeval_t tv;
+
+	time_monotonic(&tv);
+	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/**
+ * The outbound side of @pool refilled: re-key its SAs keyed without QKD.
+ */
+static void refilled(private_qkd_restore_t *this, const char *pool)
+{
+	linked_list_t *list = linked_list_create();
+	pending_t *p;
+	int rate;
+	size_t n;
+
+	rate = lib->settings->get_int(lib->settings, "%s.plugins.qkd.restore_rate",
+								  QKD_RESTORE_RATE, lib->ns);
+	this->mutex->lock(this->mutex);
+	n = qkf_refill(&this->book, pool, now_ms(), rate > 0 ? rate : 0,
+				   collect, list);
+	this->mutex->unlock(this->mutex);
+
+	if (rate <= 0)
+	{
+		DBG1(DBG_IKE, "qkd: pool '%s' refilled; early re-keys are disabled "
+			 "(restore_rate = 0)", pool);
+	}
+	else
+	{
+		DBG1(DBG_IKE, "qkd: pool '%s' refilled: re-keying %zu SAs keyed "
+			 "without QKD", pool, n);
+	}
+	while (list->remove_first(list, (void**)&p) == SUCCESS)
+	{
+		DBG1(DBG_IKE, "qkd: re-keying %s %s keyed without QKD (pool '%s') "
+			 "in %u ms", p->ike ? "IKE_SA" : "CHILD_SA", p->name, pool,
+			 p->delay_ms);
+		if (p->delay_ms)
+		{
+			lib->scheduler->schedule_job_ms(lib->scheduler, p->job,
+											p->delay_ms);
+		}
+		else
+		{
+			lib->processor->queue_job(lib->processor, p->job);
+		}
+		free(p->name);
+		free(p);
+	}
+	list->destroy(list);
+}
+
+/**
+ * Watcher callback: read every queued notification.  The re-keys start
+ * here, never from a bus hook (which runs with an IKE_SA checked out).
+ */
+static bool on_notification(private_qkd_restore_t *this, int fd,
+							watcher_event_t event)
+{
+	struct qkd_notification ntf;
+	linked_list_t *pools = linked_list_create();
+	char *pool;
+	bool keep = TRUE;
+	int err;
+
+	/* every queued notification: libqkd may hold several of one datagram,
+	 * and the watcher calls again only when the socket has more */
+	this->mutex->lock(this->mutex);
+	while (this->handle)
+	{
+		err = qkd_notification_recv(this->handle, &ntf, QKD_NONBLOCK);
+		if (err == -EAGAIN || err == -EINTR)
+		{
+			break;
+		}
+		if (err == -ENOBUFS)
+		{
+			/* lost: a refill among them is restored by the next one */
+			DBG1(DBG_IKE, "qkd: pool notifications were lost (socket buffer "
+				 "overflow)");
+			continue;
+		}
+		if (err)
+		{
+			DBG1(DBG_IKE, "qkd: reading pool notifications failed: %s; "
+				 "reopening", qkd_strerror(err));
+			/* the watcher drops the fd when we return FALSE: close it at
+			 * the next open, not while the watcher may still poll it */
+			this->dead = this->handle;
+			this->handle = NULL;
+			this->tried = 0;
+			keep = FALSE;
+			break;
+		}
+		if (ntf.event == QKD_EVENT_REFILLED &&
+			ntf.direction == QKD_DIRECTION_OUT && ntf.name[0])
+		{
+			pools->insert_last(pools, strdup(ntf.name));
+		}
+	}
+	this->mutex->unlock(this->mutex);
+
+	while (pools->remove_first(pools, (void**)&pool) == SUCCESS)
+	{
+		refilled(this, pool);
+		free(pool);
+	}
+	pools->destroy(pools);
+	return keep;
+}
+
+/**
+ * Record an SA; with the data the re-key needs.
+ */
+static void add(private_qkd_restore_t *this, enum qkf_kind kind, uint32_t uid,
+				const char *pool, entry_data_t *data)
+{
+	int err;
+
+	this->mutex->lock(this->mutex);
+	err = qkf_add(&this->book, kind, uid, pool, data);
+	/* the module may have been loaded since charon started */
+	try_open(this);
+	this->mutex->unlock(this->mutex);
+	if (err)
+	{
+		DBG1(DBG_IKE, "qkd: cannot record an SA keyed without QKD (pool "
+			 "'%s'): %s", pool, strerror(-err));
+	}
+}
+
+METHOD(qkd_restore_t, add_ike, void,
+	private_qkd_restore_t *this, ike_sa_t *ike_sa, const char *pool)
+{
+	entry_data_t *data;
+
+	INIT(data,
+		.ike_id = ike_sa->get_id(ike_sa)->clone(ike_sa->get_id(ike_sa)),
+	);
+	if (asprintf(&data->name, "%s[%u]", ike_sa->get_name(ike_sa),
+				 ike_sa->get_unique_id(ike_sa)) < 0)
+	{
+		data->name = strdup("?");
+	}
+	add(this, QKF_IKE, ike_sa->get_unique_id(ike_sa), pool, data);
+}
+
+METHOD(qkd_restore_t, add_child, void,
+	private_qkd_restore_t *this, ike_sa_t *ike_sa, child_sa_t *child_sa,
+	const char *pool)
+{
+	entry_data_t *data;
+
+	/* rekey_child_sa_job finds the SA by protocol, inbound SPI and its
+	 * destination, our address (as vici's rekey does) */
+	INIT(data,
+		.protocol = child_sa->get_protocol(child_sa),
+		.spi = child_sa->get_spi(child_sa, TRUE),
+		.dst = ike_sa->get_my_host(ike_sa)->clone(ike_sa->get_my_host(ike_sa)),
+	);
+	if (asprintf(&data->name, "%s{%u}", child_sa->get_name(child_sa),
+				 child_sa->get_unique_id(child_sa)) < 0)
+	{
+		data->name = strdup("?");
+	}
+	add(this, QKF_CHILD, child_sa->get_unique_id(child_sa), pool, data);
+}
+
+METHOD(qkd_restore_t, remove_, void,
+	private_qkd_restore_t *this, bool ike, uint32_t uid)
+{
+	this->mutex->lock(this->mutex);
+	qkf_remove(&this->book, ike ? QKF_IKE : QKF_CHILD, uid);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(qkd_restore_t, get_ike_pool, bool,
+	private_qkd_restore_t *this, uint32_t uid, char *pool, size_t len)
+{
+	const struct qkf_entry *e;
+	bool found = FALSE;
+
+	this->mutex->lock(this->mutex);
+	e = qkf_find(&this->book, QKF_IKE, uid);
+	if (e && len)
+	{
+		snprintf(pool, len, "%s", e->pool);
+		found = TRUE;
+	}
+	this->mutex->unlock(this->mutex);
+	return found;
+}
+
+METHOD(qkd_restore_t, destroy, void,
+	private_qkd_restore_t *this)
+{
+	/* without the mutex: remove() waits for a running callback, which
+	 * takes it */
+	if (this->handle)
+	{
+		lib->watcher->remove(lib->watcher, qkd_fd(this->handle));
+		qkd_close(this->handle);
+	}
+	if (this->dead)
+	{
+		qkd_close(this->dead);
+	}
+	qkf_destroy(&this->book);
+	this->mutex->destroy(this->mutex);
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+qkd_restore_t *qkd_restore_create(void)
+{
+	private_qkd_restore_t *this;
+
+	INIT(this,
+		.public = {
+			.add_ike = _add_ike,
+			.add_child = _add_child,
+			.remove = _remove_,
+			.get_ike_pool = _get_ike_pool,
+			.destroy = _destroy,
+		},
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
+	);
+	qkf_init(&this->book, QKD_RESTORE_MAX, entry_data_destroy);
+	this->mutex->lock(this->mutex);
+	try_open(this);
+	this->mutex->unlock(this->mutex);
+	return &this->public;
+}

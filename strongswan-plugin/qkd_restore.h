@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/**
+ * @defgroup qkd_restore qkd_restore
+ * @{ @ingroup qkd
+ */
+#ifndef QKD_RESTORE_H_
+#define QKD_RESTORE_H_
+
+#include <sa/ike_sa.h>
+#include <sa/child_sa.h>
+
+typedef struct qkd_restore_t qkd_restore_t;
+
+/**
+ * Early re-keys of the SAs keyed without a QKD key, once their pool refills.
+ *
+ * The accounting listener records each IKE_SA and CHILD_SA that fell back,
+ * with its pool, and forgets it when it is re-keyed, deleted or destroyed.
+ * An own libqkd handle subscribed to the qkdpool module's "monitor" group
+ * sits on lib->watcher; a "refilled" notification for the OUTBOUND side of a
+ * pool (the keys this node initiates with; qkd-linkd fills the peer's
+ * inbound side first) queues re-key jobs for that pool's SAs from the
+ * watcher callback, at most charon.plugins.qkd.restore_rate per second
+ * (qkd_fallbacks.c).  The handle is opened at start and, while that fails
+ * (module not loaded), again when an SA falls back.
+ */
+struct qkd_restore_t {
+
+	/**
+	 * Record an IKE_SA keyed without a QKD key.
+	 *
+	 * @param ike_sa	the IKE_SA (its ID and unique ID are kept)
+	 * @param pool		the peer's pool
+	 */
+	void (*add_ike)(qkd_restore_t *this, ike_sa_t *ike_sa, const char *pool);
+
+	/**
+	 * Record a CHILD_SA keyed without a QKD key.
+	 *
+	 * @param ike_sa	its IKE_SA (our address: the SA's inbound destination)
+	 * @param child_sa	the CHILD_SA (protocol, inbound SPI, unique ID kept)
+	 * @param pool		the peer's pool
+	 */
+	void (*add_child)(qkd_restore_t *this, ike_sa_t *ike_sa,
+					  child_sa_t *child_sa, const char *pool);
+
+	/**
+	 * Forget an SA (re-keyed, deleted, destroyed); nothing if unknown.
+	 *
+	 * @param ike		TRUE for an IKE_SA, FALSE for a CHILD_SA
+	 * @param uid		its unique ID
+	 */
+	void (*remove)(qkd_restore_t *this, bool ike, uint32_t uid);
+
+	/**
+	 * The pool of an IKE_SA recorded as keyed without QKD.
+	 *
+	 * @param uid		the IKE_SA's unique ID
+	 * @param pool		the pool's name, if recorded
+	 * @param len		size of pool
+	 * @return			TRUE if recorded
+	 */
+	bool (*get_ike_pool)(qkd_restore_t *this, uint32_t uid, char *pool,
+						 size_t len);
+
+	/**
+	 * Destroy: leave the watcher, close the handle, free the records.
+	 */
+	void (*destroy)(qkd_restore_t *this);
+};
+
+/**
+ * Create the restore service and try to open its handle.
+ */
+qkd_restore_t *qkd_restore_create(void);
+
+#endif /** QKD_RESTORE_H_ @}*/
