@@ -594,8 +594,9 @@ def _():
     no_failures(pt, po)
 
 
-@test("a key corrupted on one router: NAK (tag mismatch) logged on both, nothing consumed "
-      "there, the CHILD_SA re-keys on x25519 + ML-KEM and ESP keeps working")
+@test("a key corrupted on one router: NAK (tag mismatch) and an ALARM logged on both, "
+      "counted as tag mismatch, nothing consumed there, the CHILD_SA re-keys on "
+      "x25519 + ML-KEM and ESP keeps working")
 @need_up
 def _():
     for r in (T, O):
@@ -613,6 +614,7 @@ def _():
     b = taken()
     rej0 = O.pool()["in"]["rejected"]
     ct0 = T.counters()
+    ke0 = {r.name: ke_stats(r) for r in (T, O)}
     t0 = time.monotonic()
     T.rekey_child()
     settle(pt, po)
@@ -622,6 +624,15 @@ def _():
     eq([f[1:] for f in tf], [("falling back", "tag mismatch", "osaka")], "tokyo's log")
     eq([f[1:] for f in of], [("falling back", "tag mismatch", "tokyo")], "osaka's log")
     check(not T.acks(tt) and not O.acks(ot), "a corrupted key was used")
+    for r, text, where in ((T, tt, "rejected by the peer"), (O, ot, "rejected here")):
+        alarms = [ln for ln in text.splitlines() if "qkd: ALARM: key " + hexid(kid) in ln]
+        eq(len(alarms), 1, f"{r.name}: one ALARM line for the key")
+        check(where in alarms[0] and "differs between the routers" in alarms[0],
+              f"{r.name}'s ALARM line says what happened: {alarms[0]}")
+        ke = ke_stats(r)
+        eq({k: ke[k] - ke0[r.name][k] for k in ke},
+           {"qkd": 0, "fallback": 1, "tag_mismatch": 1, "refused": 0},
+           f"{r.name}'s ke-stats (qkdctl dump)")
     o = O.pool()["in"]
     eq((o["level"], o["rejected"] - rej0), (1, 1),
        "osaka's inbound side: the key still there, one tag rejected")
