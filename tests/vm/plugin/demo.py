@@ -139,8 +139,8 @@ def summary(rows, sent, recv, claims):
     for name in ("tokyo", "osaka"):
         ke = last[name]["out"].get("ke")
         if ke:
-            say(f"  {name}'s pool, the plugin's counters (qkdctl dump): " +
-                ", ".join(f"{k} {v}" for k, v in ke.items()))
+            say(f"  {name}'s pool, the plugin's counters (qkdctl dump, set-up included; "
+                "checked per phase): " + ", ".join(f"{k} {v}" for k, v in ke.items()))
     by = {r["name"]: r["t"] for r in rows}
     if tot["failed"]:
         claims.append(f"{tot['failed']} failed re-keys")
