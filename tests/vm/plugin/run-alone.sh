@@ -7,9 +7,7 @@
 #
 # (vm-run.sh gives each script a clean environment, hence this file.)
 #
-# Not yet part of `make check`: the test is the start of issue 5's lab.
-# Open: the drain test once counted 2 re-keys (charon's counters) for 3
-# fallbacks logged; on that mismatch it now prints charon's events.
+# Part of `make check` (tests/vm/run.sh runs it with the other files).
 # Build what it needs first:
 #	tools/inroot.sh make -C /src/userspace
 #	tools/inroot.sh make -C /src/strongswan-plugin
