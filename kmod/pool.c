@@ -144,25 +144,36 @@ static unsigned long qkd_expiry_delay(const struct qkd_pool *pool, u64 now,
 	return nsecs_to_jiffies(when - now) + 1;
 }
 
-/* Make sure the expiry work is queued after keys were added. */
-static void qkd_pool_arm_expiry(struct qkd_pool *pool, u64 now)
+/* Queue the expiry work for @when, or leave it if it is due earlier. */
+static void qkd_pool_queue_expiry(struct qkd_pool *pool, u64 now, u64 when)
+{
+	lockdep_assert_held(&pool->lock);
+
+	if (delayed_work_pending(&pool->expiry) && pool->expiry_due <= when)
+		return;
+	pool->expiry_due = when;
+	mod_delayed_work(system_wq, &pool->expiry,
+			 qkd_expiry_delay(pool, now, when));
+}
+
+/*
+ * Make sure the expiry work is due by the time the keys just added to @dir
+ * expire.  Outbound keys live shorter than inbound ones, so work queued for
+ * an inbound key may be due too late for an outbound key added after it.
+ */
+static void qkd_pool_arm_expiry(struct qkd_pool *pool,
+				enum qkd_direction dir, u64 now)
 {
 	struct qkd_store_params params;
 
 	lockdep_assert_held(&pool->lock);
 
 	qkd_store_get_params(pool->store, &params);
-	if (!params.max_age || !qkd_store_level(pool->store))
+	if (!params.max_age)
 		return;
-	/*
-	 * While the work is queued it is due no later than the oldest key's
-	 * expiry; the keys just added expire after that.
-	 */
-	if (delayed_work_pending(&pool->expiry))
-		return;
-	queue_delayed_work(system_wq, &pool->expiry,
-			   qkd_expiry_delay(pool, now,
-					    now + (u64)params.max_age * NSEC_PER_SEC));
+	qkd_pool_queue_expiry(pool, now,
+			      now + (u64)qkd_store_lifetime(&params, dir) *
+				    NSEC_PER_SEC);
 }
 
 static void qkd_pool_expiry_work(struct work_struct *work)
@@ -182,8 +193,7 @@ static void qkd_pool_expiry_work(struct work_struct *work)
 	qkd_store_expire(pool->store, now, &next, &events);
 	pool->last_expiry = now;
 	if (next)
-		mod_delayed_work(system_wq, &pool->expiry,
-				 qkd_expiry_delay(pool, now, next));
+		qkd_pool_queue_expiry(pool, now, next);
 	strscpy(name, pool->name);
 	mutex_unlock(&pool->lock);
 
@@ -347,8 +357,7 @@ int qkd_pool_configure(struct qkd_pool *pool,
 	}
 	/* A new maximum age applies to the keys held: look at them soon. */
 	if (set->mask & QKD_SET_MAX_AGE)
-		mod_delayed_work(system_wq, &pool->expiry,
-				 qkd_expiry_delay(pool, now, now));
+		qkd_pool_queue_expiry(pool, now, now);
 	strscpy(name, pool->name);
 out_pool:
 	mutex_unlock(&pool->lock);
@@ -424,7 +433,7 @@ int qkd_pool_add_keys(struct qkd_pool *pool, enum qkd_direction dir,
 	now = ktime_get_boottime_ns();
 	err = qkd_store_add(pool->store, dir, keys, n, now, &events, extack);
 	if (!err)
-		qkd_pool_arm_expiry(pool, now);
+		qkd_pool_arm_expiry(pool, dir, now);
 	strscpy(name, pool->name);
 	mutex_unlock(&pool->lock);
 

@@ -58,6 +58,8 @@ struct qkd_pool {
 	struct qkd_store *store;
 	/* lock; CLOCK_BOOTTIME ns of the last expiry run, for the rate limit */
 	u64 last_expiry;
+	/* lock; CLOCK_BOOTTIME ns the queued expiry work was asked for */
+	u64 expiry_due;
 	struct delayed_work expiry;	/* queued under lock while store != NULL */
 	/* lock; outcomes of IKE key exchanges reported by the IKE daemon */
 	struct qkd_ke_stats ke;

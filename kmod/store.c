@@ -734,25 +734,46 @@ static bool qkd_slot_expired(const struct qkd_slot *slot, u32 deadline)
 	return slot->added <= deadline;
 }
 
+/*
+ * Why outbound keys leave early: qkd-linkd adds a key to the peer's inbound
+ * side first and to our outbound side only after the peer's ACK, so with
+ * ages in whole seconds the two add times can straddle a second boundary;
+ * then the IKE message that offers the key takes its time to reach the
+ * peer.  Were both sides to expire at max_age, a key taken just before its
+ * expiry could find its twin gone: a NAK, and the key is burnt.  The guard
+ * is at most a quarter of max_age, so that a short max_age still keeps
+ * outbound keys for most of their life.
+ */
+u32 qkd_store_lifetime(const struct qkd_store_params *params,
+		       enum qkd_direction dir)
+{
+	u32 guard = min(QKD_OUT_EXPIRY_GUARD_SEC, params->max_age / 4);
+
+	return dir == QKD_DIRECTION_OUT ? params->max_age - guard :
+					  params->max_age;
+}
+
 u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		     struct qkd_events *events)
 {
-	u32 max_age = store->params.max_age, now_s = qkd_now_sec(now);
-	u32 n, i, total = 0, oldest = U32_MAX;
+	u32 life, n, i, total = 0, now_s = qkd_now_sec(now);
+	u32 oldest_in = U32_MAX;
+	u64 next = U64_MAX;
 	struct qkd_slot *slot;
 	int d;
 
 	*next_expiry = 0;
-	if (!max_age)
+	if (!store->params.max_age)
 		return 0;
 
 	/*
-	 * Ages are kept in whole seconds, so a key expires between max_age - 1
-	 * and max_age seconds after it was added: early rather than late.
+	 * Ages are kept in whole seconds, so a key expires between life - 1
+	 * and life seconds after it was added: early rather than late.
 	 */
 	for (d = 0; d < QKD_NUM_DIRS; d++) {
-		n = now_s >= max_age ?
-		    qkd_remove(store, d, qkd_slot_expired, now_s - max_age) : 0;
+		life = qkd_store_lifetime(&store->params, d);
+		n = now_s >= life ?
+		    qkd_remove(store, d, qkd_slot_expired, now_s - life) : 0;
 		if (n) {
 			store->dir[d].expired += n;
 			total += n;
@@ -762,17 +783,23 @@ u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		}
 	}
 
+	/* The oldest key of a direction is the next to go from it. */
 	if (store->dir[QKD_DIRECTION_OUT].level)
-		oldest = qkd_slot(&store->st, QKD_DIRECTION_OUT,
-				  store->out_head)->added;
+		next = (u64)qkd_slot(&store->st, QKD_DIRECTION_OUT,
+				     store->out_head)->added +
+		       qkd_store_lifetime(&store->params, QKD_DIRECTION_OUT);
 	for (i = 0; i < store->st.capacity && store->dir[QKD_DIRECTION_IN].level;
 	     i++) {
 		slot = qkd_slot(&store->st, QKD_DIRECTION_IN, i);
 		if (!hlist_unhashed(&slot->node))
-			oldest = min(oldest, slot->added);
+			oldest_in = min(oldest_in, slot->added);
 	}
-	if (oldest != U32_MAX)
-		*next_expiry = ((u64)oldest + max_age) * NSEC_PER_SEC;
+	if (oldest_in != U32_MAX)
+		next = min(next, (u64)oldest_in +
+				 qkd_store_lifetime(&store->params,
+						    QKD_DIRECTION_IN));
+	if (next != U64_MAX)
+		*next_expiry = next * NSEC_PER_SEC;
 	return total;
 }
 

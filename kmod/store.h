@@ -169,12 +169,29 @@ u32 qkd_store_flush(struct qkd_store *store, enum qkd_direction dir,
 		    bool both, u64 now, struct qkd_events *events);
 
 /*
- * Wipe keys older than max_age.  Returns the number wiped, and in
- * @next_expiry the time (ns) the next key expires, or 0 when none will.
- * Ages are whole seconds: a key goes between max_age - 1 and max_age
- * seconds after it came, early rather than late.  The outbound ring is in
- * order of age (O(keys expired)); inbound keys are in no order, so they are
- * found by a scan of the slots, O(capacity): run it once a second or less.
+ * Outbound keys expire this much before inbound keys (but by at most a
+ * quarter of max_age), so that a key this node offers always still has its
+ * twin on the peer's inbound side: it covers the whole-second ages (the
+ * inbound twin may be added in the second before) and the IKE round trip.
+ */
+#define QKD_OUT_EXPIRY_GUARD_SEC	2U
+
+/*
+ * Seconds a key of @dir is held at most: max_age for inbound keys, for
+ * outbound keys max_age - min(QKD_OUT_EXPIRY_GUARD_SEC, max_age / 4);
+ * 0 when keys never expire.
+ */
+u32 qkd_store_lifetime(const struct qkd_store_params *params,
+		       enum qkd_direction dir);
+
+/*
+ * Wipe keys older than their lifetime (qkd_store_lifetime()).  Returns the
+ * number wiped, and in @next_expiry the time (ns) the next key expires, or
+ * 0 when none will.  Ages are whole seconds: a key goes between lifetime - 1
+ * and lifetime seconds after it came, early rather than late.  The outbound
+ * ring is in order of age (O(keys expired)); inbound keys are in no order,
+ * so they are found by a scan of the slots, O(capacity): run it once a
+ * second or less.
  */
 u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		     struct qkd_events *events);

@@ -390,11 +390,13 @@ static void qkd_store_test_capacity(struct kunit *test)
 struct qkd_expiry_case {
 	const char *name;
 	enum qkd_direction dir;
+	u32 life;		/* seconds a key lives with max_age 10 */
 };
 
+/* Outbound keys leave the 2-second guard earlier. */
 static const struct qkd_expiry_case qkd_expiry_cases[] = {
-	{ "outbound", QKD_DIRECTION_OUT },
-	{ "inbound", QKD_DIRECTION_IN },
+	{ "outbound", QKD_DIRECTION_OUT, 8 },
+	{ "inbound", QKD_DIRECTION_IN, 10 },
 };
 
 static void qkd_expiry_desc(const struct qkd_expiry_case *c, char *desc)
@@ -420,15 +422,16 @@ static void qkd_store_test_expiry(struct kunit *test)
 	qkd_test_fill(test, store, c->dir, 0, 3, T_SEC(1000), NULL);
 	qkd_test_fill(test, store, c->dir, 3, 2, T_SEC(1005) + 1, NULL);
 	/* Too young. */
-	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store, T_SEC(1010) - 1,
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store,
+						  T_SEC(1000 + c->life) - 1,
 						  &next, &ev));
-	KUNIT_EXPECT_EQ(test, next, T_SEC(1010));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(1000 + c->life));
 	KUNIT_EXPECT_EQ(test, ev.n, 0);
 
-	/* The first three reach max_age. */
-	KUNIT_EXPECT_EQ(test, 3, qkd_store_expire(store, T_SEC(1010), &next,
-						  &ev));
-	KUNIT_EXPECT_EQ(test, next, T_SEC(1015));
+	/* The first three reach their lifetime. */
+	KUNIT_EXPECT_EQ(test, 3, qkd_store_expire(store, T_SEC(1000 + c->life),
+						  &next, &ev));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(1005 + c->life));
 	KUNIT_EXPECT_EQ(test, qkd_test_level(store, c->dir), 2);
 	KUNIT_EXPECT_EQ(test, store->dir[c->dir].expired, 3);
 	KUNIT_ASSERT_EQ(test, ev.n, 1);
@@ -436,11 +439,11 @@ static void qkd_store_test_expiry(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ev.ev[0].dir, c->dir);
 	KUNIT_EXPECT_EQ(test, ev.ev[0].count, 3);
 	if (c->dir == QKD_DIRECTION_OUT)
-		qkd_test_expect_next(test, store, 3, T_SEC(1011));
+		qkd_test_expect_next(test, store, 3, T_SEC(1001 + c->life));
 	else
 		KUNIT_EXPECT_EQ(test, -ENOENT,
 				qkd_test_take_id(store, 0, material,
-						 T_SEC(1011), NULL));
+						 T_SEC(1001 + c->life), NULL));
 
 	/* The rest, then the level is at zero. */
 	ev.n = 0;
@@ -451,6 +454,163 @@ static void qkd_store_test_expiry(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ev.n, 2);
 	KUNIT_EXPECT_EQ(test, ev.ev[0].event, QKD_EVENT_EXPIRED);
 	KUNIT_EXPECT_EQ(test, ev.ev[1].event, QKD_EVENT_EMPTY);
+}
+
+/*
+ * The guard for small max-ages: min(2, max_age / 4), so 0 below 4 s.  The
+ * lifetimes are written out, not computed the way store.c computes them.
+ */
+struct qkd_guard_case {
+	u32 max_age;
+	u32 out_life;
+};
+
+static const struct qkd_guard_case qkd_guard_cases[] = {
+	{ 1, 1 }, { 2, 2 }, { 3, 3 }, { 4, 3 }, { 5, 4 }, { 6, 5 }, { 7, 6 },
+	{ 8, 6 }, { 9, 7 }, { 3600, 3598 },
+};
+
+static void qkd_guard_desc(const struct qkd_guard_case *c, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "max_age %u", c->max_age);
+}
+
+KUNIT_ARRAY_PARAM(qkd_guard, qkd_guard_cases, qkd_guard_desc);
+
+static void qkd_store_test_expiry_guard(struct kunit *test)
+{
+	const struct qkd_guard_case *c = test->param_value;
+	struct qkd_store *store = qkd_test_store(test, 4, 1, 2, c->max_age);
+	bool guarded = c->out_life < c->max_age;
+	u64 next;
+
+	KUNIT_EXPECT_EQ(test, c->out_life,
+			qkd_store_lifetime(&store->params,
+					   QKD_DIRECTION_OUT));
+	KUNIT_EXPECT_EQ(test, c->max_age,
+			qkd_store_lifetime(&store->params, QKD_DIRECTION_IN));
+
+	/* Twins added in the same second. */
+	qkd_test_fill(test, store, QKD_DIRECTION_IN, 0, 1, T_SEC(100), NULL);
+	qkd_test_fill(test, store, QKD_DIRECTION_OUT, 1, 1, T_SEC(100), NULL);
+
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store,
+						  T_SEC(100 + c->out_life) - 1,
+						  &next, NULL));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(100 + c->out_life));
+
+	/* The outbound key goes first, alone unless there is no guard. */
+	KUNIT_EXPECT_EQ(test, guarded ? 1 : 2,
+			qkd_store_expire(store, T_SEC(100 + c->out_life),
+					 &next, NULL));
+	KUNIT_EXPECT_EQ(test, qkd_test_level(store, QKD_DIRECTION_OUT), 0);
+	KUNIT_EXPECT_EQ(test, qkd_test_level(store, QKD_DIRECTION_IN),
+			guarded ? 1 : 0);
+	KUNIT_EXPECT_EQ(test, next, guarded ? T_SEC(100 + c->max_age) : 0);
+	if (!guarded)
+		return;
+
+	/* The inbound key lives out the whole max_age. */
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store,
+						  T_SEC(100 + c->max_age) - 1,
+						  &next, NULL));
+	KUNIT_EXPECT_EQ(test, 1, qkd_store_expire(store,
+						  T_SEC(100 + c->max_age),
+						  &next, NULL));
+	KUNIT_EXPECT_EQ(test, qkd_store_level(store), 0);
+	KUNIT_EXPECT_EQ(test, next, 0);
+}
+
+/*
+ * The lab's case: router B adds the inbound twin, then router A, after B's
+ * ACK, the outbound key, @delay_ms later and maybe in the next second.
+ * Whenever A can still take the key, B still holds the twin when A's IKE
+ * message arrives, up to a second later.
+ */
+static void qkd_store_test_twin_outlives(struct kunit *test)
+{
+	static const u32 in_ms[] = { 0, 500, 999 };
+	static const u32 delay_ms[] = { 1, 100, 600 };
+	const u64 ike = NSEC_PER_SEC;
+	struct qkd_store *a, *b;
+	u8 material[T_KEY];
+	unsigned int i, j;
+	u64 t, t_in, t_out, next;
+
+	for (i = 0; i < ARRAY_SIZE(in_ms); i++) {
+		for (j = 0; j < ARRAY_SIZE(delay_ms); j++) {
+			a = qkd_test_store(test, 4, 1, 2, 10);
+			b = qkd_test_store(test, 4, 1, 2, 10);
+			t_in = T_SEC(100) + (u64)in_ms[i] * NSEC_PER_MSEC;
+			t_out = t_in + (u64)delay_ms[j] * NSEC_PER_MSEC;
+			qkd_test_fill(test, b, QKD_DIRECTION_IN, 7, 1, t_in,
+				      NULL);
+			qkd_test_fill(test, a, QKD_DIRECTION_OUT, 7, 1, t_out,
+				      NULL);
+			/* The last moment A still holds the key. */
+			for (t = t_out; ; t += 10 * NSEC_PER_MSEC) {
+				qkd_store_expire(a, t, &next, NULL);
+				if (!qkd_test_level(a, QKD_DIRECTION_OUT))
+					break;
+			}
+			t -= 10 * NSEC_PER_MSEC;
+			KUNIT_EXPECT_GE(test, t, t_out + T_SEC(6));
+			qkd_store_expire(b, t + ike, &next, NULL);
+			KUNIT_EXPECT_EQ_MSG(test, 0,
+					    qkd_test_take_id(b, 7, material,
+							     t + ike, NULL),
+					    "twin added at +%u ms, key %u ms later",
+					    in_ms[i], delay_ms[j]);
+		}
+	}
+}
+
+/* next_expiry is the earlier of the two directions' next expiries. */
+struct qkd_next_case {
+	const char *name;
+	u32 in_at, out_at;	/* seconds the keys were added */
+	u32 want;		/* next expiry (s); max_age 10, guard 2 */
+};
+
+static const struct qkd_next_case qkd_next_cases[] = {
+	{ "outbound first", 100, 100, 108 },
+	{ "outbound added later", 100, 101, 109 },
+	{ "outbound 2 s later", 100, 102, 110 },
+	{ "inbound first though added later", 100, 103, 110 },
+	{ "inbound added later", 105, 100, 108 },
+};
+
+static void qkd_next_desc(const struct qkd_next_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(qkd_next, qkd_next_cases, qkd_next_desc);
+
+static void qkd_store_test_next_expiry(struct kunit *test)
+{
+	const struct qkd_next_case *c = test->param_value;
+	struct qkd_store *store = qkd_test_store(test, 8, 1, 4, 10);
+	u64 next, now = T_SEC(max(c->in_at, c->out_at));
+	bool both;
+
+	qkd_test_fill(test, store, QKD_DIRECTION_IN, 0, 2, T_SEC(c->in_at),
+		      NULL);
+	qkd_test_fill(test, store, QKD_DIRECTION_OUT, 2, 2, T_SEC(c->out_at),
+		      NULL);
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store, now, &next, NULL));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(c->want));
+	/* At that time one direction expires, both when they coincide. */
+	both = c->want == c->in_at + 10 && c->want == c->out_at + 8;
+	KUNIT_EXPECT_EQ(test, both ? 4 : 2,
+			qkd_store_expire(store, next, &next, NULL));
+	/* Then the other direction's keys are next. */
+	if (qkd_store_level(store))
+		KUNIT_EXPECT_EQ(test, next,
+				T_SEC(qkd_test_level(store, QKD_DIRECTION_IN) ?
+				      c->in_at + 10 : c->out_at + 8));
+	else
+		KUNIT_EXPECT_EQ(test, next, 0);
 }
 
 /*
@@ -865,6 +1025,9 @@ static struct kunit_case qkd_store_test_cases[] = {
 	KUNIT_CASE(qkd_store_test_all_or_none),
 	KUNIT_CASE(qkd_store_test_capacity),
 	KUNIT_CASE_PARAM(qkd_store_test_expiry, qkd_expiry_gen_params),
+	KUNIT_CASE_PARAM(qkd_store_test_expiry_guard, qkd_guard_gen_params),
+	KUNIT_CASE(qkd_store_test_twin_outlives),
+	KUNIT_CASE_PARAM(qkd_store_test_next_expiry, qkd_next_gen_params),
 	KUNIT_CASE(qkd_store_test_watermarks),
 	KUNIT_CASE(qkd_store_test_mem_cap),
 	KUNIT_CASE(qkd_store_test_overhead),

@@ -392,6 +392,41 @@ def _():
     fam.do("pool-del", {"id": pid})
 
 
+@test("expiry: outbound keys go a guard (2 s) before inbound ones added with them")
+@cleanup("guard")
+def _():
+    # max-age 12: outbound keys live 10 s, inbound 12 s.  The inbound twin
+    # comes first, as qkd-linkd adds them, so the expiry work is first
+    # queued for it; the outbound keys must still leave at 10 s, while the
+    # twin stays (by 1 to 2 s: the add times may straddle a second).
+    mon = monitor()
+    pid = fam.do("pool-new", {"name": "guard", "capacity": 4, "low-watermark": 1,
+                              "high-watermark": 2, "max-age": 12})["id"]
+    ks = keys("GRD0", 0, 3)
+    t0 = time.monotonic()
+    add(pid, "in", ks[:1])
+    add(pid, "out", ks[1:])
+    events(mon)
+    seen = []                   # (seconds since the adds, out level, in level)
+    while time.monotonic() - t0 < 16:
+        p = reader.do("pool-get", {"id": pid})
+        lv = (p["stats-out"]["level"], p["stats-in"]["level"])
+        if not seen or seen[-1][1:] != lv:
+            seen.append((round(time.monotonic() - t0, 2),) + lv)
+        if lv == (0, 0):
+            break
+        time.sleep(0.2)
+    diag(f"levels (s, out, in): {seen}")
+    eq([x[1:] for x in seen], [(2, 1), (0, 1), (0, 0)],
+       "outbound keys gone first, then the inbound twin")
+    out_gone, in_gone = seen[1][0], seen[2][0]
+    check(9 <= out_gone <= 11.5, f"outbound keys went after {out_gone} s, not at 9-10 s")
+    check(11 <= in_gone <= 13.5, f"the inbound key went after {in_gone} s, not at 11-12 s")
+    got = [(e["direction"], e["count"]) for e in events(mon) if e["event"] == "expired"]
+    eq(got, [("out", 2), ("in", 1)], "expired events in order")
+    fam.do("pool-del", {"id": pid})
+
+
 KE_ZERO = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0}
 # What one report of each outcome adds: a tag mismatch is a fallback too.
 KE_MOVES = {"qkd": {"qkd": 1},

@@ -520,9 +520,9 @@ PKI = os.path.join(WORK, "pki")
 # take about one key every 2.5 s (CHILD_SA every 3 s, less 0-1 s of
 # rand_time, plus an IKE re-key now and then), all from tokyo's outbound
 # side.  With at most HIGH = 6 keys queued a key waits at most ~6 x 3 s =
-# 18 s before it is used, under MAX_AGE = 25 s: in normal operation no key
-# that would key an SA expires first (an outbound key expiring a second
-# after its inbound twin, ages being whole seconds, would be a NAK).  With
+# 18 s before it is used, under MAX_AGE = 25 s (23 s for outbound keys,
+# which the module expires 2 s before their inbound twins): in normal
+# operation no key that would key an SA expires first.  With
 # the link cut, tokyo's outbound side drains by consumption in ~15 s and the
 # other direction, which nobody initiates with here, by expiry within 25 s:
 # the whole pool is empty within tens of seconds, and refills within a
