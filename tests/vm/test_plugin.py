@@ -193,24 +193,39 @@ def ping_esp(count=5, tries=3):
     return got
 
 
-def snapshot(pt, po, timeout=60):
+def snapshot(pt, po, timeout=120):
     """Taken counters and both logs since the marks, read while no qkd
     exchange is in flight: the counters the same before and after a quiet
-    second, the logs unchanged over it, every initiator outcome answered."""
+    second, the logs unchanged over it, every initiator outcome answered.
+    Timed re-keys keep coming, and under TCG on a loaded host one can take
+    seconds: hence the long timeout, and on a timeout the reason the last
+    try was not quiet."""
+    why = {"last": "never tried"}
+
     def quiet():
         if T.busy() or O.busy():
+            why["last"] = "an exchange under way"
             return None
         a, c = taken(), (T.counters(), O.counters())
         tt, ot = T.since(pt), O.since(po)
         time.sleep(1)
         if (T.since(pt), O.since(po)) != (tt, ot) or taken() != a or \
            (T.counters(), O.counters()) != c or T.busy() or O.busy():
+            why["last"] = "logs, keys taken or counters moved within the second"
             return None
-        if (outcomes(T, "initiator", tt), outcomes(O, "initiator", ot)) != \
-           (outcomes(O, "responder", ot), outcomes(T, "responder", tt)):
+        bal = (outcomes(T, "initiator", tt), outcomes(O, "responder", ot),
+               outcomes(O, "initiator", ot), outcomes(T, "responder", tt))
+        if bal[0] != bal[1] or bal[2] != bal[3]:
+            why["last"] = (f"outcomes unbalanced: tokyo initiator {bal[0]} / osaka "
+                           f"responder {bal[1]}, osaka initiator {bal[2]} / tokyo "
+                           f"responder {bal[3]}")
             return None
         return a, tt, ot, c[0], c[1]
-    return wait_for(quiet, timeout, step=0.1, what="a moment without qkd exchanges")
+    try:
+        return wait_for(quiet, timeout, step=0.1, what="a moment without qkd exchanges")
+    except TimeoutError as e:
+        diag("charon's events since the marks:\n" + events(pt, po))
+        raise TimeoutError(f"{e}; last try: {why['last']}") from None
 
 
 def ids_match(a_acks, b_acks, keyset, what):
