@@ -58,8 +58,29 @@ def banner(text):
     say("=" * 78)
 
 
+# what the plugin says that an operator would act on or want to see:
+# early re-keys after a refill, and alarms
+NOTABLE = ("refilled: re-keying", "qkd: re-keying ", "qkd: ALARM")
+
+
+def notable_lines():
+    """The plugin's notable log lines on either router since the last call,
+    prefixed with the router's name."""
+    out = []
+    seen = run.setdefault("seen", {})
+    for r in (T, O):
+        text = r.log_text()
+        pos, seen[r.name] = seen.get(r.name, 0), len(text)
+        for ln in text[pos:].splitlines():
+            i = ln.find("qkd: ")
+            if i >= 0 and any(k in ln for k in NOTABLE):
+                out.append(f"         {r.name}: {ln[i:]}")
+    return out
+
+
 def live_line():
-    """time, phase, pool levels, re-keys so far, ping: one line."""
+    """time, phase, pool levels, re-keys so far, ping: one line; then the
+    plugin's notable lines since the last one."""
     try:
         lv = lab.levels()
         pools = "  ".join(f"{n} out {v['out'][0]}/{v['out'][1]} in {v['in'][0]}/{v['in'][1]}"
@@ -72,6 +93,8 @@ def live_line():
     say(f"{time.monotonic() - t0:5.0f}s {run['phase']:8} | {pools} | re-keys {t['rekeys']:3}:"
         f" QKD {t['qkd']:3} ML-KEM {t['mlkem']:3} failed {t['failed']} | ping {sent} sent"
         f" {lost} lost")
+    for ln in notable_lines():
+        say(ln)
 
 
 def watch(until, timeout, what):
