@@ -74,14 +74,15 @@ VICI_RE = re.compile(r"vici rekey CHILD_SA '")
 CLOSE_DELAY = 1         # s, charon.delete_rekeyed_delay
 
 
-def child_name(i, key):
-    return f"tp{i}-{key}"
+def child_name(i, key, j):
+    """The j-th CHILD_SA of proposal key on IKE_SA i."""
+    return f"tp{i}-{key}{j}"
 
 
-def ts(i, n, site):
-    """CHILD_SA n (1..3) of IKE_SA i at site 1 (tokyo) or 2 (osaka):
+def ts(i, j, per, n, site):
+    """That CHILD_SA of proposal n (1..3) at site 1 (tokyo) or 2 (osaka):
     a /24 of its own, so that each CHILD_SA gets policies of its own."""
-    return f"10.{site}{n}.{i}.0/24"
+    return f"10.{site}{n}.{i * per + j}.0/24"
 
 
 class TputRouter(rb.BenchRouter):
@@ -97,6 +98,7 @@ class TputRouter(rb.BenchRouter):
     (and no INITIAL_CONTACT is sent)."""
 
     n_ike = 8
+    per_ike = 2
 
     def write_conf(self):
         super().write_conf()
@@ -120,10 +122,11 @@ charon {{
             children = ""
             for i in g:
                 for n, (key, _child, esp, *_rest) in enumerate(CASES, start=1):
-                    children += f"""
-			{child_name(i, key)} {{
-				local_ts = {ts(i, n, me)}
-				remote_ts = {ts(i, n, 3 - me)}
+                    for j in range(self.per_ike):
+                        children += f"""
+			{child_name(i, key, j)} {{
+				local_ts = {ts(i, j, self.per_ike, n, me)}
+				remote_ts = {ts(i, j, self.per_ike, n, 3 - me)}
 				esp_proposals = {esp}
 				rekey_time = 0s
 				life_time = 3600s
@@ -172,6 +175,24 @@ def first_stamp(text, regex):
     return None
 
 
+def silence(texts, start, end):
+    """The longest time (s) in [start, end] with no line in either log,
+    and the lines on both sides of it: a stall of the whole guest (its
+    vCPUs descheduled on the shared host) or a timer charon waits on."""
+    lines = []
+    for who, text in texts:
+        for ln in text.splitlines():
+            m = rb.LINE_RE.match(ln)
+            if m and start <= float(m.group(1)) <= end:
+                lines.append((float(m.group(1)), f"{who}: {m.group(2)[:90]}"))
+    lines.sort()
+    best = (0.0, "", "")
+    for a, b in zip(lines, lines[1:]):
+        if b[0] - a[0] > best[0]:
+            best = (b[0] - a[0], a[1], b[1])
+    return best
+
+
 def cpu_ticks(proc):
     """utime + stime of a process (all its threads), in clock ticks."""
     with open(f"/proc/{proc.pid}/stat") as f:
@@ -182,8 +203,9 @@ def cpu_ticks(proc):
 class Throughput:
     def __init__(self, args):
         self.args = args
-        self.n = args.ikes
-        TputRouter.n_ike = self.n
+        self.ikes, self.per = args.ikes, args.per_ike
+        self.n = args.ikes * args.per_ike          # re-keys per batch
+        TputRouter.n_ike, TputRouter.per_ike = args.ikes, args.per_ike
         self.lab = labmod.Lab()
         self.lab.routers = {n: TputRouter(self.lab, n) for n in ("tokyo", "osaka")}
         self.T, self.O = self.lab.tokyo, self.lab.osaka
@@ -194,6 +216,7 @@ class Throughput:
         self.installed = {c[0]: [] for c in CASES}  # re-keys/s to the last install
         self.cpu = {c[0]: [] for c in CASES}        # charon CPU s per re-key
         self.dispatch = {c[0]: [] for c in CASES}   # first to last vici line, s
+        self.silent = {c[0]: [] for c in CASES}     # (longest silence, lines)
         self.retransmits = 0
         self.ake2 = None
         self.materials = []
@@ -222,21 +245,24 @@ class Throughput:
             r.swanctl("--load-all", "--noprompt", "--file", r.swanctl_conf)
         self.sess = vici.Session(self.T.vici)
         self.sess.register("child-rekey")
-        # each IKE_SA with its qkd CHILD_SA (the IKE_SA's own qkd round
-        # takes one key), then its two others by CREATE_CHILD_SA
-        for i in range(self.n):
-            for n, c in enumerate(CASES):
-                msg = {"child": child_name(i, c[0]), "timeout": 60000}
-                if n == 0:
-                    msg["ike"] = f"tp{i}"
-                self.sess.request("initiate", msg)
-        names = {child_name(i, c[0]) for i in range(self.n) for c in CASES}
+        # the IKE_SAs, each with its first qkd CHILD_SA (the IKE_SA's own
+        # qkd round takes one key), then the other CHILD_SAs by
+        # CREATE_CHILD_SA on them; initiated at once (timeout -1: vici
+        # answers at once) and awaited in the logs, as one by one under
+        # TCG takes minutes
+        first = [child_name(i, CASES[0][0], 0) for i in range(self.ikes)]
+        self.sess.pipeline("initiate", [{"child": c, "ike": f"tp{i}", "timeout": -1}
+                                        for i, c in enumerate(first)])
+        self.established(first)
+        rest = [child_name(i, c[0], j) for i in range(self.ikes) for c in CASES
+                for j in range(self.per)]
+        rest = [c for c in rest if c not in first]
+        self.sess.pipeline("initiate", [{"child": c, "timeout": -1} for c in rest])
+        names = set(first + rest)
+        self.established(names)
         for r in (self.T, self.O):
             for name, uid in EST_RE.findall(r.log_text()):
                 self.ids[r.name][name] = uid
-            missing = sorted(names - set(self.ids[r.name]))
-            if missing:
-                raise Invalid(f"CHILD_SAs not established on {r.name}: {missing}")
         # each connection's CHILD_SAs on an IKE_SA of their own
         ikes = {}
         for ln in self.T.log_text().splitlines():
@@ -244,10 +270,31 @@ class Throughput:
             e = m and EST_RE.search(m.group(4))
             if e:
                 ikes.setdefault(m.group(2) + "|" + m.group(3), set()).add(e.group(1))
-        want = {f"tp{i}": {child_name(i, c[0]) for c in CASES} for i in range(self.n)}
+        want = {f"tp{i}": {child_name(i, c[0], j) for c in CASES for j in range(self.per)}
+                for i in range(self.ikes)}
         got = {k.split("|")[0]: v for k, v in ikes.items()}
-        if len(ikes) != self.n or got != want:
+        if len(ikes) != self.ikes or got != want:
             raise Invalid(f"CHILD_SAs not on one IKE_SA per connection: {sorted(ikes)}")
+
+    def established(self, names):
+        """Wait until both routers logged each CHILD_SA in names as
+        established, or a failure."""
+        def done():
+            for r in (self.T, self.O):
+                text = r.log_text()
+                if r.failures(text):
+                    raise Invalid(f"setting up: {r.name} logged failures:\n"
+                                  + "\n".join(r.failures(text)[:10]))
+                if set(names) - {m for m, _ in EST_RE.findall(text)}:
+                    return False
+            return True
+        try:
+            labmod.wait_for(done, 60 + 5 * len(names), step=0.5,
+                            what=f"{len(names)} CHILD_SAs to be established")
+        except TimeoutError as e:
+            missing = {r.name: sorted(set(names) - {m for m, _ in EST_RE.findall(
+                r.log_text())}) for r in (self.T, self.O)}
+            raise Invalid(f"setting up: {e}; missing {missing}") from None
 
     def taken(self):
         t, o = self.T.pool(), self.O.pool()
@@ -259,7 +306,7 @@ class Throughput:
     def batch(self, case, measured):
         """Re-key the N CHILD_SAs of one proposal at once; check it."""
         key, _child, _esp, label, dh, ake1, ake2 = case
-        names = [child_name(i, key) for i in range(self.n)]
+        names = [child_name(i, key, j) for i in range(self.ikes) for j in range(self.per)]
         old = {s: dict(self.ids[s]) for s in ("tokyo", "osaka")}
         before = self.taken()
         self.tlog.mark()
@@ -357,6 +404,7 @@ class Throughput:
             self.installed[key].append(self.n / (max(inst) - start))
             self.cpu[key].append((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / self.n)
             self.dispatch[key].append(last_vici - start)
+            self.silent[key].append(silence((("tokyo", tt), ("osaka", ot)), start, end))
 
     def check_logs(self, label, key, names, old, new, tt, ot, ake1, ake2):
         fails = [("tokyo", ln) for ln in self.T.failures(tt)] + \
@@ -390,11 +438,11 @@ class Throughput:
             r = m and rb.REQ_RE.search(m.group(4))
             if r:
                 reqs.setdefault(m.group(2), set()).add(r.groups())
-        want = (1, (ake1 is not None) + (ake2 is not None))
+        want = (self.per, self.per * ((ake1 is not None) + (ake2 is not None)))
         counts = {ike: (sum(1 for x, _ in v if x == "CREATE_CHILD_SA"),
                         sum(1 for x, _ in v if x == "IKE_FOLLOWUP_KE"))
                   for ike, v in reqs.items()}
-        if sorted(counts) != sorted(f"tp{i}" for i in range(self.n)) or \
+        if sorted(counts) != sorted(f"tp{i}" for i in range(self.ikes)) or \
            any(v != want for v in counts.values()):
             raise Invalid(f"{label}: requests per IKE_SA {counts}, expected {want} each")
         ti, orr = self.T.acks(tt, "initiator"), self.O.acks(ot, "responder")
@@ -409,6 +457,9 @@ class Throughput:
     def round(self, measured):
         for c in CASES:
             self.batch(c, measured)
+        if measured:
+            diag(f"round {len(self.rate['qkd'])}: " + ", ".join(
+                f"{c[0]} {self.rate[c[0]][-1]:.1f}" for c in CASES) + " re-keys/s")
 
     def no_leak(self):
         logs = (self.T.log_text() + self.O.log_text()).lower()
@@ -422,7 +473,8 @@ class Throughput:
     def report(self):
         med = {k: statistics.median(v) for k, v in self.rate.items()}
         rounds = len(self.rate["qkd"])
-        diag(f"{rounds} rounds of 3 batches of {self.n} CHILD_SA re-keys at once, "
+        diag(f"{rounds} rounds of 3 batches of {self.n} CHILD_SA re-keys at once "
+             f"({self.ikes} IKE_SAs, {self.per} each), "
              f"{self.retransmits} retransmits; the qkd method listed as {self.ake2}")
         for key, _c, _e, label, *_ in CASES:
             diag(f"{label}: to the last new SA installed p50 "
@@ -430,6 +482,16 @@ class Throughput:
                  f"all {self.n} vici requests in charon within p50 "
                  f"{statistics.median(self.dispatch[key]) * 1e3:.1f} ms; "
                  f"min {min(self.rate[key]):.1f} max {max(self.rate[key]):.1f} re-keys/s")
+        for key, _c, _e, label, *_ in CASES:
+            sil = [x[0] for x in self.silent[key]]
+            slow = min(range(len(self.rate[key])), key=lambda k: self.rate[key][k])
+            gap, before, after = self.silent[key][slow]
+            diag(f"{label}: longest silence of both logs in a batch p50 "
+                 f"{statistics.median(sil) * 1e3:.0f} ms, max {max(sil) * 1e3:.0f} ms; "
+                 f"in the slowest batch ({self.rate[key][slow]:.1f} re-keys/s) "
+                 f"{gap * 1e3:.0f} ms, between")
+            diag(f"  {before}")
+            diag(f"  {after}")
         paired = [m / q for q, m in zip(self.rate["qkd"], self.rate["mlkem"])]
         diag(f"time per re-key qkd / (x25519 + mlkem768) per round: median "
              f"{statistics.median(paired):.3f}, p10 {pct(paired, 10):.3f}, "
@@ -458,24 +520,31 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ikes", type=int, default=8,
                     help="IKE_SAs, so CHILD_SAs re-keyed at once (default 8)")
+    ap.add_argument("--per-ike", type=int, default=2,
+                    help="CHILD_SAs per proposal on each IKE_SA, re-keyed one after "
+                         "the other on it (default 2)")
     ap.add_argument("--rounds", type=int, default=10,
                     help="measured rounds of three batches (default 10)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="rounds before the measured ones, checked, not counted")
     args = ap.parse_args()
-    if args.ikes < 1 or args.ikes > 200 or args.rounds < 1 or args.warmup < 0:
-        ap.error("--ikes must be 1 to 200, --rounds at least 1, --warmup at least 0")
+    if args.ikes < 1 or args.per_ike < 1 or args.ikes * args.per_ike > 256 or \
+       args.rounds < 1 or args.warmup < 0:
+        ap.error("--ikes and --per-ike must be at least 1, their product at most 256 "
+                 "(the traffic selectors' third octet), --rounds at least 1, "
+                 "--warmup at least 0")
     b = Throughput(args)
-    # one key per IKE_SA (its IKE_INTERMEDIATE qkd round) and per qkd
-    # re-key; a margin for nothing in particular: a shortfall would show
-    # as a fallback anyway
-    keys = args.ikes * (1 + args.warmup + args.rounds) + 16
+    # one key per IKE_SA (its IKE_INTERMEDIATE qkd round), per qkd
+    # CHILD_SA created by CREATE_CHILD_SA and per qkd re-key; a margin for
+    # nothing in particular: a shortfall would show as a fallback anyway
+    keys = args.ikes * (1 + (args.per_ike - 1) +
+                        args.per_ike * (args.warmup + args.rounds)) + 16
     t0 = time.monotonic()
     status = 0
     try:
         b.setup(keys)
         diag(f"re-key throughput bench: lab up in {time.monotonic() - t0:.0f} s, "
-             f"{args.ikes} IKE_SAs, {keys} keys per side, {args.warmup} + "
+             f"{args.ikes} IKE_SAs x {args.per_ike}, {keys} keys per side, {args.warmup} + "
              f"{args.rounds} rounds")
         for i in range(args.warmup + args.rounds):
             b.round(i >= args.warmup)
