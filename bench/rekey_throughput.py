@@ -72,6 +72,7 @@ REKEYED_RE = re.compile(r"rekeyed CHILD_SA (\S+)\{(\d+)\} with SPIs \S+ \S+ with
 EST_RE = re.compile(r"CHILD_SA (tp\d+-\w+)\{(\d+)\} established")
 VICI_RE = re.compile(r"vici rekey CHILD_SA '")
 CLOSE_DELAY = 1         # s, charon.delete_rekeyed_delay
+IKE_WAVE = 4            # IKE_SAs initiated at once (see Throughput.setup)
 
 
 def child_name(i, key, j):
@@ -247,13 +248,17 @@ class Throughput:
         self.sess.register("child-rekey")
         # the IKE_SAs, each with its first qkd CHILD_SA (the IKE_SA's own
         # qkd round takes one key), then the other CHILD_SAs by
-        # CREATE_CHILD_SA on them; initiated at once (timeout -1: vici
-        # answers at once) and awaited in the logs, as one by one under
-        # TCG takes minutes
+        # CREATE_CHILD_SA on them; initiated several at once (timeout -1:
+        # vici answers at once) and awaited in the logs, as one by one
+        # under TCG takes minutes.  IKE_SAs in waves below osaka's
+        # charon.block_threshold (5 half-open IKE_SAs per peer address;
+        # the ones above it are dropped), which stays at its default.
         first = [child_name(i, CASES[0][0], 0) for i in range(self.ikes)]
-        self.sess.pipeline("initiate", [{"child": c, "ike": f"tp{i}", "timeout": -1}
-                                        for i, c in enumerate(first)])
-        self.established(first)
+        for w in range(0, self.ikes, IKE_WAVE):
+            wave = first[w:w + IKE_WAVE]
+            self.sess.pipeline("initiate", [{"child": c, "ike": f"tp{w + k}", "timeout": -1}
+                                            for k, c in enumerate(wave)])
+            self.established(wave)
         rest = [child_name(i, c[0], j) for i in range(self.ikes) for c in CASES
                 for j in range(self.per)]
         rest = [c for c in rest if c not in first]
@@ -514,6 +519,12 @@ class Throughput:
         print(f"{'qkd / (x25519 + mlkem768)':38} {f'{q:.3f}x':14} "
               f"{f'<= {TARGET:.2f}x':8} {'met' if q <= TARGET else 'MISSED'}")
         print(f"{'(x25519 + mlkem768) / x25519':38} {f'{m:.3f}x':14} {'-':8} -")
+        # the same ratio per round (the batches of one round run within
+        # seconds of each other, so a slow spell of the shared host hits
+        # them more alike than it hits the medians): a cross-check
+        pm = statistics.median(paired)
+        print(f"{'qkd / (x25519 + mlkem768) per round':38} {f'{pm:.3f}x p50':14} "
+              f"{f'<= {TARGET:.2f}x':8} {'met' if pm <= TARGET else 'MISSED'}")
 
 
 def main():
