@@ -99,7 +99,7 @@ class TputRouter(rb.BenchRouter):
     (and no INITIAL_CONTACT is sent)."""
 
     n_ike = 8
-    per_ike = 2
+    per_ike = 4
 
     def write_conf(self):
         super().write_conf()
@@ -531,9 +531,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ikes", type=int, default=8,
                     help="IKE_SAs, so CHILD_SAs re-keyed at once (default 8)")
-    ap.add_argument("--per-ike", type=int, default=2,
+    ap.add_argument("--per-ike", type=int, default=4,
                     help="CHILD_SAs per proposal on each IKE_SA, re-keyed one after "
-                         "the other on it (default 2)")
+                         "the other on it (default 4)")
     ap.add_argument("--rounds", type=int, default=10,
                     help="measured rounds of three batches (default 10)")
     ap.add_argument("--warmup", type=int, default=1,
