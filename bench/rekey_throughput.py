@@ -3,22 +3,24 @@
 """CHILD_SA re-key capacity: re-keys per second when many re-key at once.
 
 Runs from bench/run.sh (the qkdpool module loaded), after the latency
-bench (bench/rekey_bench.py), on the same two-router lab: N IKE_SAs
-(default 8) from router-tokyo to router-osaka, each carrying three
-CHILD_SAs, one per ESP proposal of the latency bench (x25519 + mlkem768 +
-qkd, x25519 + mlkem768, x25519).
+bench (bench/rekey_bench.py), on the same two-router lab: --ikes IKE_SAs
+(default 8) from router-tokyo to router-osaka, each carrying --per-ike
+CHILD_SAs (default 4) of each ESP proposal of the latency bench
+(x25519 + mlkem768 + qkd, x25519 + mlkem768, x25519).
 
 The latency bench answers "how long does one re-key take": there the qkd
 round's cost is one more IKE_FOLLOWUP_KE round trip, a wait.  This one
 answers "how many re-keys per second does charon sustain", as a router
-with many tunnels needs to know: with N exchanges in flight a round trip's
-wait is overlapped by the other exchanges' work, and what the qkd round
-costs is its CPU work (one more small encrypted exchange each side, a
-pool take each side, the tag check, a third secret in the derivation).
+with many tunnels needs to know: with exchanges in flight on every
+IKE_SA, a round trip's wait is overlapped by the other exchanges' work,
+and what the qkd round costs is its CPU work (one more small encrypted
+exchange each side, a pool take each side, the tag check, a third secret
+in the derivation).
 
-A batch is one proposal's N CHILD_SAs, one per IKE_SA (the exchanges of
-one IKE_SA are serialized, window size 1: N IKE_SAs give N re-keys in
-flight): N vici `rekey` requests sent back to back, before any response is
+A batch is one proposal's N = ikes x per-ike CHILD_SAs (the exchanges of
+one IKE_SA are serialized, window size 1: the IKE_SAs give ikes re-keys
+in flight, each with more queued behind it): N vici `rekey` requests
+sent back to back, before any response is
 read (bench/vici.py Session.pipeline), then the N child-rekey events, then
 the old SAs' deletion on both routers.  Its time comes from the charon
 logs (time_format %s, time_precision us, one clock: both routers are
@@ -26,7 +28,10 @@ namespaces of one guest): from tokyo's first "vici rekey CHILD_SA" line to
 the last line, on either router, that completes an old SA's deletion
 (bench/rekey_bench.py done_re).  Re-keys/s = N / that time.  Rounds run
 the three batches in turn (qkd, mlkem, x25519, qkd, ...) so that drift and
-noise of the shared, emulated CPUs hit the three alike.
+noise of the shared, emulated CPUs hit the three alike.  Between batches
+the old inbound SAs' delayed closing (charon.delete_rekeyed_delay, 1 s
+here) is awaited, outside the figures, so that no batch inherits another's
+work.
 
 The charons' CPU time (utime + stime of both processes, /proc/PID/stat)
 across each batch is reported per re-key too: the work a re-key costs,
@@ -36,8 +41,9 @@ A run is valid only if, in every batch: each vici request matched one
 CHILD_SA; N child-rekey events came, one per CHILD_SA, each new SA with
 the proposal's key exchanges; both routers logged one "rekeyed CHILD_SA"
 per CHILD_SA (old and new unique IDs tracked on each side) and completed
-the old SA's deletion; tokyo sent, on each IKE_SA, one CREATE_CHILD_SA and
-one IKE_FOLLOWUP_KE per additional key exchange; neither charon logged a
+the old SA's deletion; tokyo sent, on each IKE_SA, one CREATE_CHILD_SA per
+CHILD_SA re-keyed on it and one IKE_FOLLOWUP_KE per additional key
+exchange of each; neither charon logged a
 failure; a qkd batch took exactly N keys from tokyo's outbound and osaka's
 inbound side (the pools' taken counters), both plugins logged the same N
 distinct key IDs and no fallback; the other batches took none.  At the
