@@ -536,7 +536,7 @@ class Throughput:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ikes", type=int, default=8,
-                    help="IKE_SAs, so CHILD_SAs re-keyed at once (default 8)")
+                    help="IKE_SAs, so re-keys in flight at once (default 8)")
     ap.add_argument("--per-ike", type=int, default=4,
                     help="CHILD_SAs per proposal on each IKE_SA, re-keyed one after "
                          "the other on it (default 4)")
