@@ -84,7 +84,8 @@ class Invalid(Exception):
 
 class BenchRouter(labmod.Router):
     """The lab's router with log timestamps in microseconds and the
-    benchmark's three CHILD_SAs instead of the lab's one."""
+    benchmark's three CHILD_SAs instead of the lab's one.  Subclasses
+    (bench/rekey_throughput.py) replace write_swanctl()."""
 
     def write_conf(self):
         super().write_conf()
@@ -100,6 +101,9 @@ charon {
 	}
 }
 """)
+        self.write_swanctl()
+
+    def write_swanctl(self):
         peer = self.peer
         me = 1 if self.name == "tokyo" else 2
         children = ""

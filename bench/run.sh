@@ -10,11 +10,12 @@
 # holds 10,000 pools of 100 keys: about 90 MiB of key storage), runs
 # build/bench/qkd-bench, then qkd-linkd against the KME simulator
 # (tests/vm/bench_linkd.py), then the CHILD_SA re-key bench on the
-# plugin's lab (bench/rekey_bench.py), and unloads the module.  Prints the
-# benches' diagnostics ("# ...") and then their tables.  Exit status: 0
-# when every figure was measured, whatever the targets; 1 when a figure
-# is missing, a run was invalid, or the module could not be loaded or
-# unloaded.
+# plugin's lab (bench/rekey_bench.py: latency, one at a time; then
+# bench/rekey_throughput.py: capacity, many at once), and unloads the
+# module.  Prints the benches' diagnostics ("# ...") and then their
+# tables.  Exit status: 0 when every figure was measured, whatever the
+# targets; 1 when a figure is missing, a run was invalid, or the module
+# could not be loaded or unloaded.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,6 +61,10 @@ fi
 # CHILD_SA re-keys with and without the qkd round, on the plugin's
 # two-router lab (bench/rekey_bench.py prints its diagnostics and table).
 "${QKD_PYTHON:-python3}" "$repo/bench/rekey_bench.py" || status=1
+
+# The same proposals' re-key capacity: N CHILD_SAs on N IKE_SAs re-keyed
+# at once (bench/rekey_throughput.py, its own lab).
+"${QKD_PYTHON:-python3}" "$repo/bench/rekey_throughput.py" || status=1
 
 rmmod qkdpool || status=1
 exit "$status"

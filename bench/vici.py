@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""A minimal client of strongSwan's vici protocol, for bench/rekey_bench.py.
+"""A minimal client of strongSwan's vici protocol, for bench/rekey_bench.py
+and bench/rekey_throughput.py.
 
 Why not swanctl: one swanctl process per re-key costs tens of milliseconds
 of start-up under qemu TCG, the same order as the re-key itself, and would
@@ -170,6 +171,29 @@ class Session:
             raise ViciError(f"vici: {cmd}: unexpected packet type {t}")
         if res.get("success", "yes") != "yes":
             raise ViciError(f"vici: {cmd} failed: {res.get('errmsg', res)}")
+        return res
+
+    def pipeline(self, cmd, msgs):
+        """Send one cmd request per message in msgs, all of them before
+        reading any response, then read the responses (charon answers the
+        requests of one connection in order).  Returns the responses, in
+        order; raises as request() does, after all of them are read, so
+        that no response is left on the socket."""
+        self.sock.settimeout(self.timeout)
+        for msg in msgs:
+            self._send(CMD_REQUEST, cmd, msg)
+        res, err = [], None
+        for _ in msgs:
+            t, r = self._reply()
+            if t == CMD_UNKNOWN:
+                err = err or ViciError(f"vici: unknown command {cmd}")
+            elif t != CMD_RESPONSE:
+                err = err or ViciError(f"vici: {cmd}: unexpected packet type {t}")
+            elif r.get("success", "yes") != "yes":
+                err = err or ViciError(f"vici: {cmd} failed: {r.get('errmsg', r)}")
+            res.append(r)
+        if err:
+            raise err
         return res
 
     def register(self, event):

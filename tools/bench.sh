@@ -3,7 +3,8 @@
 #
 # `make bench`: build the module, the userspace tools, the strongSwan
 # plugin and bench/qkd-bench in the trixie build root, run bench/run.sh in
-# the VM (tools/vm-run.sh) and print the tables again at the end.  See
+# the VM (tools/vm-run.sh: qkd-bench, qkd-linkd, the CHILD_SA re-key
+# latency and throughput benches) and print the tables again at the end.  See
 # Documentation/bench.rst.
 #
 # The bench is not a test: a missed target is printed as MISSED, not failed.
@@ -25,7 +26,8 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 
 tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
 tools/inroot.sh make -C /src/userspace
-# the re-key bench runs two charons with the plugin (bench/rekey_bench.py)
+# the re-key benches run two charons with the plugin (bench/rekey_bench.py,
+# bench/rekey_throughput.py)
 tools/inroot.sh make -C /src/strongswan-plugin
 tools/inroot.sh make -C /src/bench
 
@@ -34,6 +36,8 @@ tools/vm-run.sh --name bench --timeout "${QKD_BENCH_TIMEOUT:-1800}" \
 	bench/run.sh || status=$?
 
 echo
-echo "qkd-bench in the VM (qemu TCG, 2 CPUs), from build/vm/bench.out:"
+# every table from the first one on (qkd-bench, qkd-linkd, CHILD_SA re-key
+# latency, then re-key throughput), without the diagnostics
+echo "the benches in the VM (qemu TCG, 2 CPUs), from build/vm/bench.out:"
 sed -n '/^measure /,/^@@QKD-VM@@/p' build/vm/bench.out | grep -v '^@@QKD-VM@@\|^#' || true
 exit "$status"
