@@ -14,6 +14,7 @@
 #include <collections/linked_list.h>
 #include <processing/jobs/rekey_child_sa_job.h>
 #include <processing/jobs/rekey_ike_sa_job.h>
+#include <processing/jobs/callback_job.h>
 
 /**
  * SAs recorded at most; beyond, a fallback is logged but not restored.
@@ -29,6 +30,16 @@
  * Seconds between two attempts to open the handle.
  */
 #define QKD_RESTORE_RETRY	5
+
+/**
+ * Milliseconds the router that did not initiate the IKE_SA waits before its
+ * own early re-key of an SA.  Both routers see their pools refill at about
+ * the same moment (qkd-linkd fills both within one offer); were both to
+ * re-key the same SA at once, the exchanges would collide and each would
+ * burn a key each way.  The wait lets the original initiator go first: its
+ * re-key removes the SA from the book here, and the deferred one is dropped.
+ */
+#define QKD_RESTORE_DEFER_MS	2000
 
 typedef struct private_qkd_restore_t private_qkd_restore_t;
 
@@ -85,6 +96,8 @@ typedef struct {
 	host_t *dst;
 	/** "name[uid]" / "name{uid}" */
 	char *name;
+	/** we did not initiate the IKE_SA: let the peer re-key first */
+	bool defer;
 } entry_data_t;
 
 static void entry_data_destroy(void *p)
@@ -162,8 +175,57 @@ typedef struct {
 	job_t *job;
 	uint32_t delay_ms;
 	bool ike;
+	bool defer;
+	uint32_t uid;
 	char *name;
 } pending_t;
+
+/**
+ * A re-key deferred for the peer to go first (QKD_RESTORE_DEFER_MS).
+ */
+typedef struct {
+	private_qkd_restore_t *this;
+	enum qkf_kind kind;
+	uint32_t uid;
+	job_t *job;
+	char *name;
+} deferred_t;
+
+static void deferred_destroy(deferred_t *d)
+{
+	if (d->job)
+	{
+		d->job->destroy(d->job);
+	}
+	free(d->name);
+	free(d);
+}
+
+/**
+ * The deferred re-key is due: start it unless the SA left the book
+ * meanwhile (re-keyed by the peer, or gone).
+ */
+static job_requeue_t deferred_run(deferred_t *d)
+{
+	private_qkd_restore_t *this = d->this;
+	bool still;
+
+	this->mutex->lock(this->mutex);
+	still = qkf_find(&this->book, d->kind, d->uid) != NULL;
+	this->mutex->unlock(this->mutex);
+	if (still)
+	{
+		DBG1(DBG_IKE, "qkd: the peer did not re-key %s: re-keying it here",
+			 d->name);
+		lib->processor->queue_job(lib->processor, d->job);
+		d->job = NULL;
+	}
+	else
+	{
+		DBG2(DBG_IKE, "qkd: %s was re-keyed by the peer", d->name);
+	}
+	return JOB_REQUEUE_NONE;
+}
 
 /**
  * qkf_rekey_fn: create the re-key job of one SA.
@@ -181,6 +243,8 @@ static void collect(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
 	INIT(p,
 		.delay_ms = delay_ms,
 		.ike = e->kind == QKF_IKE,
+		.defer = data->defer,
+		.uid = e->uid,
 		.name = strdup(data->name),
 	);
 	if (p->ike)
@@ -225,6 +289,12 @@ static void refilled(private_qkd_restore_t *this, const char *pool)
 		DBG1(DBG_IKE, "qkd: pool '%s' refilled; early re-keys are disabled "
 			 "(restore_rate = 0)", pool);
 	}
+	else if (!n)
+	{
+		/* the usual case: every SA of the pool is keyed with QKD */
+		DBG2(DBG_IKE, "qkd: pool '%s' refilled: no SA keyed without QKD",
+			 pool);
+	}
 	else
 	{
 		DBG1(DBG_IKE, "qkd: pool '%s' refilled: re-keying %zu SAs keyed "
@@ -232,6 +302,28 @@ static void refilled(private_qkd_restore_t *this, const char *pool)
 	}
 	while (list->remove_first(list, (void**)&p) == SUCCESS)
 	{
+		if (p->defer)
+		{
+			deferred_t *d;
+
+			DBG1(DBG_IKE, "qkd: re-keying %s %s keyed without QKD (pool '%s') "
+				 "in %u ms unless the peer does first", p->ike ? "IKE_SA"
+				 : "CHILD_SA", p->name, pool,
+				 p->delay_ms + QKD_RESTORE_DEFER_MS);
+			INIT(d,
+				.this = this,
+				.kind = p->ike ? QKF_IKE : QKF_CHILD,
+				.uid = p->uid,
+				.job = p->job,
+				.name = p->name,
+			);
+			lib->scheduler->schedule_job_ms(lib->scheduler,
+					(job_t*)callback_job_create((callback_job_cb_t)deferred_run,
+						d, (callback_job_cleanup_t)deferred_destroy, NULL),
+					p->delay_ms + QKD_RESTORE_DEFER_MS);
+			free(p);
+			continue;
+		}
 		DBG1(DBG_IKE, "qkd: re-keying %s %s keyed without QKD (pool '%s') "
 			 "in %u ms", p->ike ? "IKE_SA" : "CHILD_SA", p->name, pool,
 			 p->delay_ms);
@@ -336,6 +428,7 @@ METHOD(qkd_restore_t, add_ike, void,
 
 	INIT(data,
 		.ike_id = ike_sa->get_id(ike_sa)->clone(ike_sa->get_id(ike_sa)),
+		.defer = !ike_sa->has_condition(ike_sa, COND_ORIGINAL_INITIATOR),
 	);
 	if (asprintf(&data->name, "%s[%u]", ike_sa->get_name(ike_sa),
 				 ike_sa->get_unique_id(ike_sa)) < 0)
@@ -357,6 +450,7 @@ METHOD(qkd_restore_t, add_child, void,
 		.protocol = child_sa->get_protocol(child_sa),
 		.spi = child_sa->get_spi(child_sa, TRUE),
 		.dst = ike_sa->get_my_host(ike_sa)->clone(ike_sa->get_my_host(ike_sa)),
+		.defer = !ike_sa->has_condition(ike_sa, COND_ORIGINAL_INITIATOR),
 	);
 	if (asprintf(&data->name, "%s{%u}", child_sa->get_name(child_sa),
 				 child_sa->get_unique_id(child_sa)) < 0)
