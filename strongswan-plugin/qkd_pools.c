@@ -61,15 +61,17 @@ static struct qkd *get_handle(private_qkd_pools_t *this, int *err)
 }
 
 /**
- * Close the handle after a failure that may have left it unusable.
+ * Pass @err on; close the handle after a failure that may have left it
+ * unusable (not after an answer: no key, a bad tag, no such pool).
  */
-static void drop_handle(private_qkd_pools_t *this, int err)
+static int check(private_qkd_pools_t *this, int err)
 {
-	if (err != -ENOENT && err != -EKEYREJECTED && err != -ENODEV)
+	if (err && err != -ENOENT && err != -EKEYREJECTED && err != -ENODEV)
 	{
 		qkd_close(this->handle);
 		this->handle = NULL;
 	}
+	return err;
 }
 
 /**
@@ -95,6 +97,20 @@ static int pool_id(private_qkd_pools_t *this, const char *pool, uint32_t *id)
 	return 0;
 }
 
+/**
+ * Open the handle if needed and find @pool's ID; with mutex held.
+ */
+static int lookup(private_qkd_pools_t *this, const char *pool, uint32_t *id)
+{
+	int err;
+
+	if (!get_handle(this, &err))
+	{
+		return err;
+	}
+	return check(this, pool_id(this, pool, id));
+}
+
 static int take_next(void *ctx, const char *pool, struct qkd_key *key)
 {
 	private_qkd_pools_t *this = ctx;
@@ -102,17 +118,10 @@ static int take_next(void *ctx, const char *pool, struct qkd_key *key)
 	int err;
 
 	this->mutex->lock(this->mutex);
-	if (get_handle(this, &err))
+	err = lookup(this, pool, &id);
+	if (!err)
 	{
-		err = pool_id(this, pool, &id);
-		if (!err)
-		{
-			err = qkd_key_take_next(this->handle, id, key);
-		}
-		if (err)
-		{
-			drop_handle(this, err);
-		}
+		err = check(this, qkd_key_take_next(this->handle, id, key));
 	}
 	this->mutex->unlock(this->mutex);
 	return err;
@@ -127,17 +136,11 @@ static int take_id(void *ctx, const char *pool,
 	int err;
 
 	this->mutex->lock(this->mutex);
-	if (get_handle(this, &err))
+	err = lookup(this, pool, &id);
+	if (!err)
 	{
-		err = pool_id(this, pool, &id);
-		if (!err)
-		{
-			err = qkd_key_take_id(this->handle, id, key_id, tag, key);
-		}
-		if (err)
-		{
-			drop_handle(this, err);
-		}
+		err = check(this, qkd_key_take_id(this->handle, id, key_id, tag,
+										  key));
 	}
 	this->mutex->unlock(this->mutex);
 	return err;
@@ -150,17 +153,10 @@ static int report(void *ctx, const char *pool, uint32_t outcome)
 	int err;
 
 	this->mutex->lock(this->mutex);
-	if (get_handle(this, &err))
+	err = lookup(this, pool, &id);
+	if (!err)
 	{
-		err = pool_id(this, pool, &id);
-		if (!err)
-		{
-			err = qkd_ke_report(this->handle, id, outcome);
-		}
-		if (err)
-		{
-			drop_handle(this, err);
-		}
+		err = check(this, qkd_ke_report(this->handle, id, outcome));
 	}
 	/* the counters are for the operator; the exchange goes on: log the
 	 * first failure of a run at level 1, the rest at level 2 */
