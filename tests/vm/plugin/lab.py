@@ -58,6 +58,10 @@ RETRANSMIT_RE = re.compile(r"retransmit \d+ of request")
 DUMP_COLS = ("name", "id", "direction", "key_size", "capacity", "low", "high",
              "max_age", "level", "state", "added", "taken", "expired", "flushed",
              "rejected", "missed")
+# qkdctl dump's columns 22-25: the plugin's key exchange counters of the
+# pool (ke-report; "-" from a module without them, then left out)
+KE_COLS = ("ke_qkd", "ke_fallback", "ke_tag_mismatch", "ke_refused")
+DUMP_NCOLS = 21     # qkdctl.8, DUMP FORMAT: the columns before those
 
 
 def sh(*cmd, check=True, timeout=60, ns=None, stdin=None):
@@ -322,7 +326,9 @@ secrets {{
         return sh(QKDCTL, *args, ns=self.ns, stdin=stdin)
 
     def pool(self):
-        """{direction: {column: value}} of this router's pool, from qkdctl dump."""
+        """{direction: {column: value}} of this router's pool, from qkdctl
+        dump; with "ke": {KE_COLS column: value} when qkdctl prints the
+        plugin's key exchange counters."""
         out = self.qkdctl("dump", self.peer)
         res = {}
         for ln in out.splitlines():
@@ -333,6 +339,9 @@ secrets {{
             for k in DUMP_COLS[3:]:
                 if row[k].isdigit():
                     row[k] = int(row[k])
+            extra = cols[DUMP_NCOLS:DUMP_NCOLS + len(KE_COLS)]
+            if len(extra) == len(KE_COLS) and all(c.isdigit() for c in extra):
+                row["ke"] = dict(zip(KE_COLS, map(int, extra)))
             res[row["direction"]] = row
         return res
 
@@ -534,10 +543,6 @@ POOL_CFG = {"capacity": 8, "low_watermark": 3, "high_watermark": 6,
 # the demo's "10 Mbit/s" link (the simulator counts bit/s of key material)
 QKD_RATE = 10_000_000
 
-# the four extra per-pool columns that qkdctl dump gains with the plugin's
-# ke-report (branch counters): used when present, never required
-KE_COLS = ("ke_qkd", "ke_fallback", "ke_tag_mismatch", "ke_refused")
-DUMP_NCOLS = 21     # qkdctl.8, DUMP FORMAT: the columns before those
 # what a NAKed offer says: the initiator's key was taken (burnt)
 NAK_REASONS = ("unknown key ID", "tag mismatch")
 
@@ -554,26 +559,6 @@ def _in_ns(ns, fn):
         os.setns(back, os.CLONE_NEWNET)
         os.close(fd)
         os.close(back)
-
-
-def pool_ext(router):
-    """Like Router.pool(), plus the KE_COLS columns when qkdctl prints
-    them: {direction: {column: value}}; "ke" in a row only when present."""
-    out = router.qkdctl("dump", router.peer)
-    res = {}
-    for ln in out.splitlines():
-        cols = ln.split("\t")
-        if len(cols) < len(DUMP_COLS) or cols[0] != router.peer:
-            continue
-        row = dict(zip(DUMP_COLS, cols))
-        for k in DUMP_COLS[3:]:
-            if row[k].isdigit():
-                row[k] = int(row[k])
-        extra = cols[DUMP_NCOLS:DUMP_NCOLS + len(KE_COLS)]
-        if len(extra) == len(KE_COLS) and all(c.isdigit() for c in extra):
-            row["ke"] = dict(zip(KE_COLS, map(int, extra)))
-        res[row["direction"]] = row
-    return res
 
 
 def exchanges(router, text):
@@ -813,7 +798,7 @@ class QkdLab(Lab):
         more).  The texts end where they were read first.  An exchange that
         took its key in between, or a counter bumped a moment after its
         line, shows in consistency() and snapshot() reads again.
-        Returns {"pools": {router: pool_ext()}, "counters": {router: ...},
+        Returns {"pools": {router: Router.pool()}, "counters": {router: ...},
         "text": {router: log text}}."""
         T, O = self.tokyo, self.osaka
 
@@ -826,7 +811,7 @@ class QkdLab(Lab):
             if (n_role(T, tt, "initiator"), n_role(O, ot, "initiator")) != \
                (n_role(O, ot, "responder"), n_role(T, tt, "responder")):
                 return None
-            a = {n: pool_ext(r) for n, r in self.routers.items()}
+            a = {n: r.pool() for n, r in self.routers.items()}
             c = {n: r.counters() for n, r in self.routers.items()}
             if (exchanges(T, T.since(pt)), exchanges(O, O.since(po))) != \
                (exchanges(T, tt), exchanges(O, ot)):
