@@ -228,6 +228,26 @@ def snapshot(pt, po, timeout=120):
         raise TimeoutError(f"{e}; last try: {why['last']}") from None
 
 
+def quiet_mark(timeout=120):
+    """Marks in both logs, with the taken counters and tokyo's charon
+    counters that go with them, read at a quiet moment: no exchange under
+    way and nothing logged, taken or counted for a second.  While timed
+    re-keys run, marks read at any other moment can fall between an
+    exchange's log line and its counter bump: counted in one and not the
+    other."""
+    def attempt():
+        if T.busy() or O.busy():
+            return None
+        a, c = taken(), T.counters()
+        pt, po = T.mark(), O.mark()
+        time.sleep(1)
+        if T.since(pt) or O.since(po) or taken() != a or T.counters() != c or \
+           T.busy() or O.busy():
+            return None
+        return pt, po, a, c
+    return wait_for(attempt, timeout, step=0.1, what="a quiet moment to start counting")
+
+
 def ids_match(a_acks, b_acks, keyset, what):
     """The initiator's key IDs are the responder's, in order, all from keyset,
     none twice."""
@@ -380,10 +400,7 @@ def _():
     flush_all()
     # a re-key that took its key before the flush may still be under way:
     # count from when none is
-    wait_for(lambda: not T.busy() and not O.busy(), 60, step=0.1, what="no exchange")
-    pt, po = T.mark(), O.mark()
-    b = taken()
-    ct0 = T.counters()
+    pt, po, b, ct0 = quiet_mark()
     t, o = T.pool(), O.pool()
     eq((t["out"]["level"], t["in"]["level"], o["out"]["level"], o["in"]["level"]),
        (0, 0, 0, 0), "levels after the flush")
