@@ -90,6 +90,18 @@ def wait_for(cond, timeout, step=0.2, what="condition"):
         time.sleep(step)
 
 
+def stop_process(proc):
+    """SIGTERM proc and wait; SIGKILL it after 20 s.  None or an exited
+    process is left as it is."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def hexid(kid):
     return ":".join(f"{b:02x}" for b in kid)
 
@@ -210,13 +222,7 @@ secrets {{
             raise RuntimeError(f"{self.name}'s charon exited with {self.proc.returncode}")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def swanctl(self, *args, check=True, timeout=60):
@@ -616,13 +622,7 @@ class Linkd:
                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def status(self):
         """The pool's entry of linkd's status file ({} before the first)."""
@@ -822,13 +822,7 @@ class QkdLab(Lab):
     def teardown(self):
         for lk in self.linkd.values():
             lk.stop()
-        if self.sim and self.sim.poll() is None:
-            self.sim.terminate()
-            try:
-                self.sim.wait(20)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
+        stop_process(self.sim)
         super().teardown()
 
 
