@@ -430,6 +430,46 @@ class Bench:
         print(f"{'(x25519 + mlkem768) / x25519':32} {f'{m:.3f}x':10} {'-':10} -")
 
 
+def run(b, keys, args, what, sizes, measure):
+    """Set the lab of bench b up with keys per side, run args.warmup +
+    args.rounds rounds, check that no key material reached the logs and
+    print b's report.  A run whose checks failed (Invalid) or whose lab
+    failed prints the row measure with no figures.  what names the bench
+    in the diagnostics, sizes says what it runs.  Returns the exit status."""
+    t0 = time.monotonic()
+    status = 0
+    try:
+        b.setup(keys)
+        diag(f"{what}: lab up in {time.monotonic() - t0:.0f} s, {keys} keys per side, "
+             f"{sizes}")
+        for i in range(args.warmup + args.rounds):
+            b.round(i >= args.warmup)
+        b.no_leak()
+        diag(f"{what}: {time.monotonic() - t0:.0f} s in all")
+        b.report()
+    except Invalid as e:
+        diag(f"{what} INVALID: {e}")
+        print()
+        print(f"{measure} INVALID, no figures (see the diagnostics)")
+        status = 1
+    except Exception as e:      # noqa: BLE001 (the lab failed: say why)
+        diag(f"{what} failed: {type(e).__name__}: {e}")
+        for r in (b.T, b.O):
+            diag(f"--- {r.name}'s charon log (end)")
+            diag("\n".join(r.log_text().splitlines()[-40:]))
+        print()
+        print(f"{measure} FAILED, no figures (see the diagnostics)")
+        status = 1
+    finally:
+        if b.sess:
+            b.sess.close()
+        try:
+            b.lab.teardown()
+        except Exception as e:  # noqa: BLE001
+            diag(f"teardown: {e}")
+    return status
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=40,
@@ -443,38 +483,8 @@ def main():
     # every qkd re-key takes one key, the IKE_SA one more; a margin for
     # nothing in particular: a shortfall would show as a fallback anyway
     keys = 1 + args.warmup + args.rounds + 16
-    t0 = time.monotonic()
-    status = 0
-    try:
-        b.setup(keys)
-        diag(f"re-key bench: lab up in {time.monotonic() - t0:.0f} s, {keys} keys "
-             f"per side, {args.warmup} + {args.rounds} rounds")
-        for i in range(args.warmup + args.rounds):
-            b.round(i >= args.warmup)
-        b.no_leak()
-        diag(f"re-key bench: {time.monotonic() - t0:.0f} s in all")
-        b.report()
-    except Invalid as e:
-        diag(f"re-key bench INVALID: {e}")
-        print()
-        print(f"{'measure (CHILD_SA re-key)':32} INVALID, no figures (see the diagnostics)")
-        status = 1
-    except Exception as e:      # noqa: BLE001 (the lab failed: say why)
-        diag(f"re-key bench failed: {type(e).__name__}: {e}")
-        for r in (b.T, b.O):
-            diag(f"--- {r.name}'s charon log (end)")
-            diag("\n".join(r.log_text().splitlines()[-40:]))
-        print()
-        print(f"{'measure (CHILD_SA re-key)':32} FAILED, no figures (see the diagnostics)")
-        status = 1
-    finally:
-        if b.sess:
-            b.sess.close()
-        try:
-            b.lab.teardown()
-        except Exception as e:  # noqa: BLE001
-            diag(f"teardown: {e}")
-    return status
+    return run(b, keys, args, "re-key bench", f"{args.warmup} + {args.rounds} rounds",
+               f"{'measure (CHILD_SA re-key)':32}")
 
 
 if __name__ == "__main__":

@@ -59,13 +59,12 @@ import os
 import re
 import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import rekey_bench as rb  # noqa: E402  (also puts the lab on sys.path)
-from rekey_bench import CASES, TARGET, Invalid, LogTail, diag, done_re, pct  # noqa: E402
+from rekey_bench import CASES, TARGET, Invalid, LogTail, diag, done_re, pct, run  # noqa: E402
 
 labmod = rb.labmod
 vici = rb.vici
@@ -556,41 +555,9 @@ def main():
     # nothing in particular: a shortfall would show as a fallback anyway
     keys = args.ikes * (1 + (args.per_ike - 1) +
                         args.per_ike * (args.warmup + args.rounds)) + 16
-    t0 = time.monotonic()
-    status = 0
-    try:
-        b.setup(keys)
-        diag(f"re-key throughput bench: lab up in {time.monotonic() - t0:.0f} s, "
-             f"{args.ikes} IKE_SAs x {args.per_ike}, {keys} keys per side, {args.warmup} + "
-             f"{args.rounds} rounds")
-        for i in range(args.warmup + args.rounds):
-            b.round(i >= args.warmup)
-        b.no_leak()
-        diag(f"re-key throughput bench: {time.monotonic() - t0:.0f} s in all")
-        b.report()
-    except Invalid as e:
-        diag(f"re-key throughput bench INVALID: {e}")
-        print()
-        print(f"{'measure (CHILD_SA re-keys at once)':38} INVALID, no figures "
-              "(see the diagnostics)")
-        status = 1
-    except Exception as e:      # noqa: BLE001 (the lab failed: say why)
-        diag(f"re-key throughput bench failed: {type(e).__name__}: {e}")
-        for r in (b.T, b.O):
-            diag(f"--- {r.name}'s charon log (end)")
-            diag("\n".join(r.log_text().splitlines()[-40:]))
-        print()
-        print(f"{'measure (CHILD_SA re-keys at once)':38} FAILED, no figures "
-              "(see the diagnostics)")
-        status = 1
-    finally:
-        if b.sess:
-            b.sess.close()
-        try:
-            b.lab.teardown()
-        except Exception as e:  # noqa: BLE001
-            diag(f"teardown: {e}")
-    return status
+    return run(b, keys, args, "re-key throughput bench",
+               f"{args.ikes} IKE_SAs x {args.per_ike}, {args.warmup} + {args.rounds} rounds",
+               f"{'measure (CHILD_SA re-keys at once)':38}")
 
 
 if __name__ == "__main__":
