@@ -6,9 +6,12 @@
  */
 #include "qkd_account.h"
 #include "qkd_ke.h"
+#include "qkd_peers.h"
 
 #include <daemon.h>
 #include <collections/array.h>
+#include <collections/hashtable.h>
+#include <threading/mutex.h>
 
 typedef struct private_qkd_account_t private_qkd_account_t;
 
@@ -26,7 +29,62 @@ struct private_qkd_account_t {
 	 * The restore service.
 	 */
 	qkd_restore_t *restore;
+
+	/**
+	 * Where outcomes are counted.
+	 */
+	qkd_kernel_t *kernel;
+
+	/**
+	 * IKE_SAs keyed before authentication, by unique ID: pre_auth_t.
+	 */
+	hashtable_t *pre_auth;
+
+	/**
+	 * Serializes pre_auth.
+	 */
+	mutex_t *mutex;
 };
+
+/**
+ * A new IKE_SA's qkd exchange before IKE_AUTH, checked once the peer is
+ * authenticated; then, if it must be re-keyed onto its pool at once, the
+ * pool to kick when its first CHILD_SA is up.
+ */
+typedef struct {
+	qkd_ke_outcome_t outcome;
+	/** the authenticated peer's pool, to re-key onto; "" if none */
+	char kick[QKD_POOL_NAME_MAX_LEN + 1];
+} pre_auth_t;
+
+static void *uid_key(ike_sa_t *ike_sa)
+{
+	return (void*)(uintptr_t)ike_sa->get_unique_id(ike_sa);
+}
+
+/**
+ * Remove and return the pre-auth record of @ike_sa, NULL if none.
+ */
+static pre_auth_t *take_pre_auth(private_qkd_account_t *this, ike_sa_t *ike_sa)
+{
+	pre_auth_t *pa;
+
+	this->mutex->lock(this->mutex);
+	pa = this->pre_auth->remove(this->pre_auth, uid_key(ike_sa));
+	this->mutex->unlock(this->mutex);
+	return pa;
+}
+
+static void put_pre_auth(private_qkd_account_t *this, ike_sa_t *ike_sa,
+						 pre_auth_t *pa)
+{
+	pre_auth_t *old;
+
+	this->mutex->lock(this->mutex);
+	old = this->pre_auth->put(this->pre_auth, uid_key(ike_sa), pa);
+	this->mutex->unlock(this->mutex);
+	free(old);
+}
 
 /**
  * The outcome of the qkd key exchange among kes, if any.
@@ -96,12 +154,23 @@ METHOD(listener_t, ike_keys, bool,
 		}
 		return TRUE;
 	}
-	DBG1(DBG_IKE, "qkd: IKE_SA %s[%u] SPIs %.16llx_i %.16llx_r: %s",
+	DBG1(DBG_IKE, "qkd: IKE_SA %s[%u] SPIs %.16llx_i %.16llx_r: %s%s",
 		 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
 		 (unsigned long long)be64toh(id->get_initiator_spi(id)),
 		 (unsigned long long)be64toh(id->get_responder_spi(id)),
-		 describe(&o, buf, sizeof(buf)));
-	if (o.acked)
+		 describe(&o, buf, sizeof(buf)),
+		 o.provisional ? " (before IKE_AUTH: checked then)" : "");
+	if (!rekey && !qkd_peers_authenticated(ike_sa))
+	{
+		pre_auth_t *pa;
+
+		/* IKE_AUTH tells whose pool it should have been (authorize) */
+		INIT(pa,
+			.outcome = o,
+		);
+		put_pre_auth(this, ike_sa, pa);
+	}
+	else if (o.acked)
 	{
 		this->restore->remove(this->restore, TRUE,
 							  ike_sa->get_unique_id(ike_sa));
@@ -154,6 +223,124 @@ METHOD(listener_t, child_keys, bool,
 	return TRUE;
 }
 
+/**
+ * Whether a fallback before IKE_AUTH may be an artifact of not knowing the
+ * peer yet, so that a re-key right after IKE_AUTH can use a QKD key (not
+ * after an empty pool or a bad tag: those wait for the refill).
+ */
+static bool pre_auth_artifact(uint8_t reason)
+{
+	switch (reason)
+	{
+		case QKE_REASON_NO_OFFER:
+		case QKE_REASON_NO_POOL:
+		case QKE_REASON_UNKNOWN_KEY:
+		case QKE_REASON_PEER_UNKNOWN:
+		case QKE_REASON_PRE_AUTH:
+			return TRUE;
+		default:
+			return FALSE;
+	}
+}
+
+/**
+ * IKE_AUTH is done: check the pool used before it against the
+ * authenticated peer's.  A key from another pool is a pre-auth mismatch:
+ * refused under policy "require", else re-keyed at once, as is an
+ * exchange that fell back only because the peer was not known yet.
+ */
+METHOD(listener_t, authorize, bool,
+	private_qkd_account_t *this, ike_sa_t *ike_sa, bool final, bool *success)
+{
+	qkd_peers_choice_t choice;
+	qkd_ke_outcome_t *o;
+	pre_auth_t *pa;
+
+	if (!final || !*success)
+	{
+		return TRUE;
+	}
+	pa = take_pre_auth(this, ike_sa);
+	if (!pa)
+	{
+		return TRUE;
+	}
+	o = &pa->outcome;
+	qkd_peers_resolve(ike_sa, ike_sa->get_other_id(ike_sa), &choice);
+	if (o->acked && streq(o->pool, choice.pool))
+	{
+		DBG2(DBG_IKE, "qkd: IKE_SA %s[%u]: pool '%s' used before IKE_AUTH is "
+			 "the authenticated peer's", ike_sa->get_name(ike_sa),
+			 ike_sa->get_unique_id(ike_sa), o->pool);
+		free(pa);
+		return TRUE;
+	}
+	if (o->acked)
+	{
+		DBG1(DBG_IKE, "qkd: IKE_SA %s[%u]: the QKD key before IKE_AUTH came "
+			 "from pool '%s', but the authenticated peer %Y has %s%s%s "
+			 "(pre-auth pool mismatch): %s", ike_sa->get_name(ike_sa),
+			 ike_sa->get_unique_id(ike_sa), o->pool,
+			 ike_sa->get_other_id(ike_sa), choice.pool[0] ? "pool '" : "",
+			 choice.pool[0] ? choice.pool : "no pool",
+			 choice.pool[0] ? "'" : "",
+			 choice.policy == QKE_POLICY_REQUIRE ?
+				"refusing the IKE_SA (policy 'require')" :
+				"re-keying it at once; check the peers sections");
+		if (this->kernel->ops->report)
+		{
+			this->kernel->ops->report(this->kernel, choice.pool[0] ?
+						choice.pool : NULL,
+						choice.policy == QKE_POLICY_REQUIRE ?
+						QKD_KE_OUTCOME_REFUSED : QKD_KE_OUTCOME_FALLBACK,
+						QKE_REASON_PRE_AUTH);
+		}
+		if (choice.policy == QKE_POLICY_REQUIRE)
+		{
+			*success = FALSE;
+			free(pa);
+			return TRUE;
+		}
+	}
+	else if (!choice.pool[0])
+	{
+		free(pa);
+		return TRUE;
+	}
+	/* keyed without a QKD key of the peer's pool: record it there, and
+	 * re-key at once unless the pool was merely empty */
+	this->restore->add_ike(this->restore, ike_sa, choice.pool);
+	if (o->acked || pre_auth_artifact(o->reason))
+	{
+		DBG1(DBG_IKE, "qkd: IKE_SA %s[%u] of %Y was keyed before IKE_AUTH "
+			 "without a QKD key of its pool '%s' (%s): re-keying it and its "
+			 "first CHILD_SA once that is up", ike_sa->get_name(ike_sa),
+			 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
+			 choice.pool, o->acked ? "pre-auth pool mismatch"
+								   : qke_reason_name(o->reason));
+		snprintf(pa->kick, sizeof(pa->kick), "%s", choice.pool);
+		put_pre_auth(this, ike_sa, pa);
+		return TRUE;
+	}
+	free(pa);
+	return TRUE;
+}
+
+/**
+ * The message hook: note the IKE_SA whose message this thread handles
+ * (qkd_peers_note_message()).
+ */
+METHOD(listener_t, message, bool,
+	private_qkd_account_t *this, ike_sa_t *ike_sa, message_t *message,
+	bool incoming, bool plain)
+{
+	if (incoming && plain)
+	{
+		qkd_peers_note_message(ike_sa);
+	}
+	return TRUE;
+}
+
 METHOD(listener_t, ike_rekey, bool,
 	private_qkd_account_t *this, ike_sa_t *old, ike_sa_t *new)
 {
@@ -185,6 +372,19 @@ METHOD(listener_t, child_updown, bool,
 	private_qkd_account_t *this, ike_sa_t *ike_sa, child_sa_t *child_sa,
 	bool up)
 {
+	pre_auth_t *pa;
+
+	if (up)
+	{
+		/* the first CHILD_SA of an IKE_SA to re-key at once is up (and
+		 * recorded by child_keys): both go now.  Queued jobs only. */
+		pa = take_pre_auth(this, ike_sa);
+		if (pa && pa->kick[0])
+		{
+			this->restore->refilled(this->restore, pa->kick);
+		}
+		free(pa);
+	}
 	if (!up)
 	{
 		this->restore->remove(this->restore, FALSE,
@@ -202,6 +402,7 @@ METHOD(listener_t, ike_state_change, bool,
 	{
 		this->restore->remove(this->restore, TRUE,
 							  ike_sa->get_unique_id(ike_sa));
+		free(take_pre_auth(this, ike_sa));
 	}
 	return TRUE;
 }
@@ -221,13 +422,26 @@ METHOD(listener_t, child_state_change, bool,
 METHOD(qkd_account_t, destroy, void,
 	private_qkd_account_t *this)
 {
+	enumerator_t *enumerator;
+	pre_auth_t *pa;
+	void *key;
+
+	enumerator = this->pre_auth->create_enumerator(this->pre_auth);
+	while (enumerator->enumerate(enumerator, &key, &pa))
+	{
+		free(pa);
+	}
+	enumerator->destroy(enumerator);
+	this->pre_auth->destroy(this->pre_auth);
+	this->mutex->destroy(this->mutex);
 	free(this);
 }
 
 /*
  * Described in header
  */
-qkd_account_t *qkd_account_create(qkd_restore_t *restore)
+qkd_account_t *qkd_account_create(qkd_restore_t *restore,
+								  qkd_kernel_t *kernel)
 {
 	private_qkd_account_t *this;
 
@@ -242,10 +456,16 @@ qkd_account_t *qkd_account_create(qkd_restore_t *restore)
 				.child_updown = _child_updown,
 				.ike_state_change = _ike_state_change,
 				.child_state_change = _child_state_change,
+				.authorize = _authorize,
+				.message = _message,
 			},
 			.destroy = _destroy,
 		},
 		.restore = restore,
+		.kernel = kernel,
+		.pre_auth = hashtable_create(hashtable_hash_ptr, hashtable_equals_ptr,
+									 8),
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
 	return &this->public;
 }

@@ -9,6 +9,7 @@
 #include <bus/listeners/listener.h>
 
 #include "qkd_restore.h"
+#include "qkd_kernel.h"
 
 typedef struct qkd_account_t qkd_account_t;
 
@@ -39,7 +40,9 @@ struct qkd_account_t {
  * Create the listener.
  *
  * @param restore	where to record the SAs keyed without QKD (not owned)
+ * @param kernel	where pre-auth mismatches are counted (not owned)
  */
-qkd_account_t *qkd_account_create(qkd_restore_t *restore);
+qkd_account_t *qkd_account_create(qkd_restore_t *restore,
+								  qkd_kernel_t *kernel);
 
 #endif /** QKD_ACCOUNT_H_ @}*/

@@ -43,19 +43,63 @@ struct private_key_exchange_t {
 	 * Whether x was initialized for the IKE_SA.
 	 */
 	bool started;
+
+	/**
+	 * The pool was chosen before authentication, by a claimed identity or
+	 * an address: IKE_AUTH checks it.
+	 */
+	bool provisional;
 };
 
 /**
  * The pool backend, set by the plugin.
  */
-static qkd_pools_t *pools;
+static qkd_kernel_t *kernel;
 
 /*
  * Described in header
  */
-void qkd_ke_set_pools(qkd_pools_t *p)
+void qkd_ke_set_kernel(qkd_kernel_t *k)
 {
-	pools = p;
+	kernel = k;
+}
+
+/**
+ * The configured method ID, 0 until read.
+ */
+static key_exchange_method_t method_id;
+
+/**
+ * Whether @id is usable: private use, and none a strongSwan release or
+ * another QKD plugin is known to use (see QKD_KE_METHOD_DEFAULT).
+ */
+static bool method_usable(int id)
+{
+	return id >= 1024 && id <= 65535 && id != 1024 &&
+		   !(id >= 1030 && id <= 1033) && id != 1040 && id != 65516;
+}
+
+/*
+ * Described in header
+ */
+key_exchange_method_t qkd_ke_method(void)
+{
+	int id;
+
+	if (!method_id)
+	{
+		id = lib->settings->get_int(lib->settings, "%s.plugins.qkd.ke_id",
+									QKD_KE_METHOD_DEFAULT, lib->ns);
+		if (!method_usable(id))
+		{
+			DBG1(DBG_CFG, "qkd: ke_id %d is not a private-use ID free of "
+				 "other implementations' methods (1024, 1030-1033, 1040, "
+				 "65516 are taken): using %d", id, QKD_KE_METHOD_DEFAULT);
+			id = QKD_KE_METHOD_DEFAULT;
+		}
+		method_id = (key_exchange_method_t)id;
+	}
+	return method_id;
 }
 
 /**
@@ -74,12 +118,53 @@ static bool past_first_ke(ike_sa_t *ike_sa)
 }
 
 /**
- * Map the IKE_SA to a pool and a policy, once.
+ * The identity an offer claims, from its selector; NULL if none or not
+ * parsable (the responder then has only the address).
  */
-static bool start(private_key_exchange_t *this)
+static identification_t *claimed_id(chunk_t offer)
 {
-	char pool[QKD_POOL_NAME_MAX_LEN + 1];
-	enum qke_policy policy;
+	struct qke_msg msg;
+	identification_t *id = NULL;
+
+	if (qke_msg_decode(offer.ptr, offer.len, &msg) == 0 &&
+		msg.type == QKE_MSG_OFFER && msg.sel_len)
+	{
+		id = identification_create_from_encoding(msg.sel_type,
+								chunk_create(msg.sel, msg.sel_len));
+	}
+	memwipe(&msg, sizeof(msg));
+	return id;
+}
+
+/**
+ * Our identity as the offer's selector.
+ */
+static void set_selector(private_key_exchange_t *this, ike_sa_t *ike_sa)
+{
+	identification_t *own = qkd_peers_own_id(ike_sa);
+	chunk_t enc;
+
+	if (!own)
+	{
+		return;
+	}
+	enc = own->get_encoding(own);
+	if (qke_exchange_set_selector(&this->x, own->get_type(own), enc.ptr,
+								  enc.len) != 0)
+	{
+		DBG2(DBG_IKE, "qkd: identity %Y too long for the offer's selector",
+			 own);
+	}
+}
+
+/**
+ * Map the IKE_SA to a pool and a policy, once.  The responder's first
+ * look at the offer (@offer) gives the identity it claims.
+ */
+static bool start(private_key_exchange_t *this, chunk_t offer)
+{
+	qkd_peers_choice_t choice;
+	identification_t *claimed = NULL;
 	ike_sa_t *ike_sa;
 
 	if (this->started)
@@ -93,15 +178,26 @@ static bool start(private_key_exchange_t *this)
 			 "additional key exchange only (ke1_qkd ... ke7_qkd)");
 		return FALSE;
 	}
-	if (!pools)
+	if (!kernel)
 	{
 		return FALSE;
 	}
-	policy = qkd_peers_resolve(ike_sa, pool, sizeof(pool));
-	if (qke_exchange_init(&this->x, pools->ops, pools, policy,
-						  pool[0] ? pool : NULL) != 0)
+	if (offer.len && !qkd_peers_authenticated(ike_sa))
+	{
+		claimed = claimed_id(offer);
+	}
+	qkd_peers_resolve(ike_sa, claimed, &choice);
+	DESTROY_IF(claimed);
+	if (qke_exchange_init(&this->x, kernel->ops, kernel, choice.policy,
+						  choice.pool[0] ? choice.pool : NULL,
+						  choice.reason) != 0)
 	{
 		return FALSE;
+	}
+	this->provisional = choice.basis == QKD_PEERS_PROVISIONAL;
+	if (!offer.len)
+	{
+		set_selector(this, ike_sa);
 	}
 	this->started = TRUE;
 	return TRUE;
@@ -165,7 +261,7 @@ METHOD(key_exchange_t, get_public_key, bool,
 		*value = chunk_clone(chunk_create(this->x.out, this->x.out_len));
 		return TRUE;
 	}
-	if (!start(this))
+	if (!start(this, chunk_empty))
 	{
 		return FALSE;
 	}
@@ -199,7 +295,7 @@ METHOD(key_exchange_t, set_public_key, bool,
 		log_outcome(this);
 		return err == 0;
 	}
-	if (!start(this))
+	if (!start(this, value))
 	{
 		return FALSE;
 	}
@@ -238,7 +334,7 @@ METHOD(key_exchange_t, set_seed, bool,
 METHOD(key_exchange_t, get_method, key_exchange_method_t,
 	private_key_exchange_t *this)
 {
-	return QKD_KE_METHOD;
+	return qkd_ke_method();
 }
 
 METHOD(key_exchange_t, destroy, void,
@@ -267,6 +363,8 @@ bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome)
 		.acked = this->x.state == QKE_STATE_DONE && this->x.acked,
 		.initiator = this->x.role == QKE_ROLE_INITIATOR,
 		.reason = this->x.reason,
+		.provisional = this->provisional,
+		.policy = this->x.policy,
 	};
 	memcpy(outcome->key_id, this->x.key_id, sizeof(outcome->key_id));
 	memcpy(outcome->pool, this->x.pool, sizeof(outcome->pool));
@@ -280,7 +378,7 @@ key_exchange_t *qkd_ke_create(key_exchange_method_t method)
 {
 	private_key_exchange_t *this;
 
-	if (method != QKD_KE_METHOD)
+	if (method != qkd_ke_method())
 	{
 		return NULL;
 	}

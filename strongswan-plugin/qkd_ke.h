@@ -8,13 +8,16 @@
 
 #include <crypto/key_exchange.h>
 
-#include "qkd_pools.h"
+#include "qkd_kernel.h"
 
 /**
- * The private-use transform ID of the `qkd` key exchange method (RFC 7296
- * private use: 1024-65535; strongSwan uses 1024 for MODP_NULL).
+ * The default private-use transform ID of the `qkd` key exchange method
+ * (charon.plugins.qkd.ke_id).  RFC 7296 leaves 1024-65535 to private use;
+ * strongSwan releases used 1024 (MODP_NULL), 1030-1033 (NTRU) and 1040
+ * (NewHope), and another public QKD plugin uses 65516: a peer running one
+ * of those would read our offer as its own method.
  */
-#define QKD_KE_METHOD		((key_exchange_method_t)1025)
+#define QKD_KE_METHOD_DEFAULT	((key_exchange_method_t)65001)
 
 /**
  * The proposal keyword: ke1_qkd ... ke7_qkd.
@@ -38,6 +41,10 @@ typedef struct {
 	uint8_t key_id[QKD_KEY_ID_LEN];
 	/** the peer's pool, "" when none is mapped */
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];
+	/** the pool was chosen before authentication: IKE_AUTH checks it */
+	bool provisional;
+	/** the policy the exchange ran under */
+	enum qke_policy policy;
 } qkd_ke_outcome_t;
 
 /**
@@ -50,14 +57,22 @@ typedef struct {
 bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome);
 
 /**
+ * The configured transform ID of the method (charon.plugins.qkd.ke_id),
+ * read once at plugin load: both peers must use the same.  An ID outside
+ * private use, or one of those QKD_KE_METHOD_DEFAULT avoids, is refused
+ * with a log line and the default is used.
+ */
+key_exchange_method_t qkd_ke_method(void);
+
+/**
  * Set the pool backend the key exchanges use; NULL to unset.
  */
-void qkd_ke_set_pools(qkd_pools_t *pools);
+void qkd_ke_set_kernel(qkd_kernel_t *kernel);
 
 /**
  * Create a `qkd` key exchange.
  *
- * @param method	QKD_KE_METHOD
+ * @param method	qkd_ke_method()
  * @return			key_exchange_t object, NULL if not supported
  */
 key_exchange_t *qkd_ke_create(key_exchange_method_t method);

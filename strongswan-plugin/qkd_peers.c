@@ -5,13 +5,15 @@
 #include "qkd_peers.h"
 
 #include <daemon.h>
+#include <threading/thread_value.h>
+#include <credentials/auth_cfg.h>
 
 #define SETTINGS	"%s.plugins.qkd"
 
 /*
  * Described in header
  */
-bool qke_policy_from_string(const char *str, enum qke_policy *policy)
+bool qkd_peers_policy_from_string(const char *str, enum qke_policy *policy)
 {
 	if (streq(str, "prefer"))
 	{
@@ -38,7 +40,7 @@ static enum qke_policy get_policy(char *str, enum qke_policy def)
 	{
 		return def;
 	}
-	if (!qke_policy_from_string(str, &policy))
+	if (!qkd_peers_policy_from_string(str, &policy))
 	{
 		DBG1(DBG_CFG, "qkd: unknown policy '%s', using 'require'", str);
 		return QKE_POLICY_REQUIRE;
@@ -61,6 +63,152 @@ bool qkd_peers_authenticated(ike_sa_t *ike_sa)
 		default:
 			return ike_sa->has_condition(ike_sa, COND_AUTHENTICATED);
 	}
+}
+
+/**
+ * The IKE_SA whose message this thread handles last: see
+ * qkd_peers_note_message().
+ */
+typedef struct {
+	/** its config (compared, never dereferenced) */
+	peer_cfg_t *cfg;
+	/** its authenticated peer identity */
+	identification_t *id;
+} note_t;
+
+static thread_value_t *notes;
+
+static void note_destroy(note_t *note)
+{
+	DESTROY_IF(note->id);
+	free(note);
+}
+
+/*
+ * Described in header
+ */
+void qkd_peers_init(void)
+{
+	notes = thread_value_create((thread_cleanup_t)note_destroy);
+}
+
+/*
+ * Described in header
+ */
+void qkd_peers_deinit(void)
+{
+	if (notes)
+	{
+		notes->destroy(notes);
+		notes = NULL;
+	}
+}
+
+/*
+ * Described in header
+ */
+void qkd_peers_note_message(ike_sa_t *ike_sa)
+{
+	identification_t *id;
+	note_t *note;
+
+	if (!notes || !ike_sa || !qkd_peers_authenticated(ike_sa))
+	{
+		return;
+	}
+	id = ike_sa->get_other_id(ike_sa);
+	if (!id || id->get_type(id) == ID_ANY)
+	{
+		return;
+	}
+	note = notes->get(notes);
+	if (!note)
+	{
+		INIT(note);
+		notes->set(notes, note);
+	}
+	if (!note->id || !id->equals(id, note->id))
+	{
+		DESTROY_IF(note->id);
+		note->id = id->clone(id);
+	}
+	note->cfg = ike_sa->get_peer_cfg(ike_sa);
+}
+
+/**
+ * The first identity rule of @cfg's local (TRUE) or remote auth configs,
+ * NULL if none or %any.  With @cert, a local certificate's subject stands
+ * in for a missing identity (charon then authenticates with it).
+ */
+static identification_t *cfg_id(peer_cfg_t *cfg, bool local)
+{
+	enumerator_t *enumerator;
+	identification_t *id = NULL;
+	certificate_t *cert;
+	auth_cfg_t *auth;
+
+	if (!cfg)
+	{
+		return NULL;
+	}
+	enumerator = cfg->create_auth_cfg_enumerator(cfg, local);
+	if (enumerator->enumerate(enumerator, &auth))
+	{
+		id = auth->get(auth, AUTH_RULE_IDENTITY);
+		if ((!id || id->get_type(id) == ID_ANY) && local)
+		{
+			cert = auth->get(auth, AUTH_RULE_SUBJECT_CERT);
+			id = cert ? cert->get_subject(cert) : NULL;
+		}
+	}
+	enumerator->destroy(enumerator);
+	if (id && id->get_type(id) == ID_ANY)
+	{
+		id = NULL;
+	}
+	return id;
+}
+
+/*
+ * Described in header
+ */
+identification_t *qkd_peers_own_id(ike_sa_t *ike_sa)
+{
+	identification_t *id;
+
+	if (!ike_sa)
+	{
+		return NULL;
+	}
+	id = ike_sa->get_my_id(ike_sa);
+	if (id && id->get_type(id) != ID_ANY)
+	{
+		return id;
+	}
+	return cfg_id(ike_sa->get_peer_cfg(ike_sa), TRUE);
+}
+
+/**
+ * The authenticated peer's identity, or NULL.  The new IKE_SA of an IKE
+ * re-key inherits the old one's config and "authenticated" condition at
+ * once but its identities only when the re-key completes: the old IKE_SA,
+ * whose message this thread handles, stands in (same config).
+ */
+static identification_t *authenticated_id(ike_sa_t *ike_sa)
+{
+	identification_t *id = ike_sa->get_other_id(ike_sa);
+	note_t *note;
+
+	if (id && id->get_type(id) != ID_ANY)
+	{
+		return id;
+	}
+	note = notes ? notes->get(notes) : NULL;
+	if (note && note->id && note->cfg == ike_sa->get_peer_cfg(ike_sa))
+	{
+		return note->id;
+	}
+	return NULL;
 }
 
 /**
@@ -108,119 +256,178 @@ static bool id_matches(identification_t *other, char *str)
 /**
  * Copy a pool name, refusing names the kernel would not take.
  */
-static bool set_pool(char *pool, size_t len, const char *name)
+static bool set_pool(qkd_peers_choice_t *choice, const char *name)
 {
-	if (!name || !*name || strlen(name) >= len ||
-		strlen(name) > QKD_POOL_NAME_MAX_LEN)
+	if (!name || !*name || strlen(name) > QKD_POOL_NAME_MAX_LEN)
 	{
 		return FALSE;
 	}
-	strncpy(pool, name, len);
+	strncpy(choice->pool, name, sizeof(choice->pool) - 1);
+	choice->pool[sizeof(choice->pool) - 1] = '\0';
 	return TRUE;
 }
 
-/**
- * The peer's identity.  The new IKE_SA of an IKE re-key gets its
- * identities only once the re-key completes; until then the identity of its
- * (already authenticated) config stands in.
- */
-static identification_t *peer_id(ike_sa_t *ike_sa)
+static char *section_str(char *section, char *key, char *def)
 {
-	identification_t *id = ike_sa->get_other_id(ike_sa);
-	enumerator_t *enumerator;
-	peer_cfg_t *peer_cfg;
-	auth_cfg_t *auth;
-
-	if (id && id->get_type(id) != ID_ANY)
-	{
-		return id;
-	}
-	id = NULL;
-	peer_cfg = ike_sa->get_peer_cfg(ike_sa);
-	if (peer_cfg)
-	{
-		enumerator = peer_cfg->create_auth_cfg_enumerator(peer_cfg, FALSE);
-		if (enumerator->enumerate(enumerator, &auth))
-		{
-			id = auth->get(auth, AUTH_RULE_IDENTITY);
-		}
-		enumerator->destroy(enumerator);
-	}
-	if (id && id->get_type(id) == ID_ANY)
-	{
-		id = NULL;
-	}
-	return id;
+	return lib->settings->get_str(lib->settings, SETTINGS ".peers.%s.%s", def,
+								  lib->ns, section, key);
 }
 
-/*
- * Described in header
+/**
+ * Take the pool and policy of a matching section.
  */
-enum qke_policy qkd_peers_resolve(ike_sa_t *ike_sa, char *pool, size_t len)
+static void take_section(qkd_peers_choice_t *choice, char *section)
+{
+	if (!set_pool(choice, section_str(section, "pool", section)))
+	{
+		DBG1(DBG_CFG, "qkd: invalid pool name in peers.%s", section);
+		choice->pool[0] = '\0';
+	}
+	choice->policy = get_policy(section_str(section, "policy", NULL),
+								choice->policy);
+}
+
+/**
+ * The section whose id matches @id; or, with @id NULL, the first section
+ * without id whose addrs list @host.
+ */
+static bool find_section(identification_t *id, host_t *host,
+						 qkd_peers_choice_t *choice)
 {
 	enumerator_t *enumerator;
-	enum qke_policy policy;
-	identification_t *other_id;
-	host_t *other_host;
-	char *section, *id, *addrs, name[BUF_LEN];
-	bool authenticated, found = FALSE;
-
-	pool[0] = '\0';
-	policy = get_policy(lib->settings->get_str(lib->settings,
-						SETTINGS ".policy", NULL, lib->ns), QKE_POLICY_PREFER);
-	if (!ike_sa)
-	{
-		return policy;
-	}
-	authenticated = qkd_peers_authenticated(ike_sa);
-	other_id = authenticated ? peer_id(ike_sa) : NULL;
-	other_host = ike_sa->get_other_host(ike_sa);
+	char *section, *sid, *addrs;
+	bool found = FALSE;
 
 	enumerator = lib->settings->create_section_enumerator(lib->settings,
 												SETTINGS ".peers", lib->ns);
 	while (!found && enumerator->enumerate(enumerator, &section))
 	{
-		id = lib->settings->get_str(lib->settings, SETTINGS ".peers.%s.id",
-									NULL, lib->ns, section);
-		addrs = lib->settings->get_str(lib->settings,
-							SETTINGS ".peers.%s.addrs", NULL, lib->ns, section);
-		if (authenticated)
+		sid = section_str(section, "id", NULL);
+		addrs = section_str(section, "addrs", NULL);
+		if (id)
 		{
-			/* a section naming an identity binds its pool to it */
-			found = id ? other_id && id_matches(other_id, id)
-					   : addrs && other_host && addr_listed(other_host, addrs);
+			found = sid && id_matches(id, sid);
 		}
 		else
 		{
-			found = addrs && other_host && addr_listed(other_host, addrs);
+			/* a section bound to an identity never serves an unknown peer */
+			found = !sid && addrs && host && addr_listed(host, addrs);
 		}
 		if (found)
 		{
-			if (!set_pool(pool, len, lib->settings->get_str(lib->settings,
-							SETTINGS ".peers.%s.pool", section, lib->ns,
-							section)))
-			{
-				DBG1(DBG_CFG, "qkd: invalid pool name in peers.%s", section);
-				pool[0] = '\0';
-			}
-			policy = get_policy(lib->settings->get_str(lib->settings,
-							SETTINGS ".peers.%s.policy", NULL, lib->ns,
-							section), policy);
+			take_section(choice, section);
 		}
 	}
 	enumerator->destroy(enumerator);
+	return found;
+}
 
-	if (!found && authenticated && other_id &&
-		lib->settings->get_bool(lib->settings, SETTINGS ".pool_by_identity",
-								TRUE, lib->ns))
+/**
+ * Whether a peers section with an id binds pool @name (to some identity).
+ */
+static bool pool_bound(const char *name)
+{
+	enumerator_t *enumerator;
+	char *section;
+	bool bound = FALSE;
+
+	enumerator = lib->settings->create_section_enumerator(lib->settings,
+												SETTINGS ".peers", lib->ns);
+	while (!bound && enumerator->enumerate(enumerator, &section))
 	{
-		/* %Y is strongSwan's printf hook, unknown to the compiler */
+		bound = section_str(section, "id", NULL) &&
+				streq(section_str(section, "pool", section), name);
+	}
+	enumerator->destroy(enumerator);
+	return bound;
+}
+
+/**
+ * pool_by_identity: the pool named like @id, unless a section binds that
+ * name to an identity (which then did not match @id).
+ */
+static bool pool_by_identity(identification_t *id, qkd_peers_choice_t *choice)
+{
+	char name[BUF_LEN];
+
+	if (!lib->settings->get_bool(lib->settings, SETTINGS ".pool_by_identity",
+								 TRUE, lib->ns))
+	{
+		return FALSE;
+	}
+	/* %Y is strongSwan's printf hook, unknown to the compiler */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat"
 #pragma GCC diagnostic ignored "-Wformat-extra-args"
-		snprintf(name, sizeof(name), "%Y", other_id);
+	snprintf(name, sizeof(name), "%Y", id);
 #pragma GCC diagnostic pop
-		set_pool(pool, len, name);
+	if (pool_bound(name))
+	{
+		DBG2(DBG_CFG, "qkd: pool '%s' is bound to another identity than "
+			 "%Y", name, id);
+		return FALSE;
 	}
-	return policy;
+	return set_pool(choice, name);
+}
+
+/*
+ * Described in header
+ */
+void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
+					   qkd_peers_choice_t *choice)
+{
+	identification_t *id = NULL;
+	bool authenticated;
+
+	*choice = (qkd_peers_choice_t){
+		.policy = get_policy(lib->settings->get_str(lib->settings,
+							SETTINGS ".policy", NULL, lib->ns),
+							QKE_POLICY_PREFER),
+		.basis = QKD_PEERS_NONE,
+		.reason = QKE_REASON_NO_POOL,
+	};
+	if (!ike_sa)
+	{
+		return;
+	}
+	authenticated = qkd_peers_authenticated(ike_sa);
+	if (authenticated)
+	{
+		id = authenticated_id(ike_sa);
+	}
+	else if (claimed)
+	{
+		id = claimed;
+	}
+	if (!id)
+	{
+		/* the identity our own config demands of the peer: only that
+		 * peer can authenticate, so its pool is the one to offer from */
+		id = cfg_id(ike_sa->get_peer_cfg(ike_sa), FALSE);
+		if (id)
+		{
+			authenticated = TRUE;
+		}
+	}
+	if (id)
+	{
+		if (find_section(id, NULL, choice) || pool_by_identity(id, choice))
+		{
+			choice->basis = authenticated ? QKD_PEERS_IDENTITY
+										  : QKD_PEERS_PROVISIONAL;
+		}
+		return;
+	}
+	if (authenticated)
+	{
+		return;
+	}
+	if (find_section(NULL, ike_sa->get_other_host(ike_sa), choice))
+	{
+		choice->basis = QKD_PEERS_PROVISIONAL;
+		return;
+	}
+	/* a section bound to an identity may still be the peer's: known after
+	 * IKE_AUTH, which re-keys onto it at once */
+	choice->reason = QKE_REASON_PEER_UNKNOWN;
 }

@@ -11,20 +11,53 @@
 #include "qkd_proto.h"
 
 /**
+ * How sure the pool choice is.
+ */
+typedef enum {
+	/** no pool: none is mapped, or the peer cannot be known yet */
+	QKD_PEERS_NONE,
+	/** by the authenticated identity, or by the identity our config
+	 *  demands of the peer: final */
+	QKD_PEERS_IDENTITY,
+	/** before authentication, by the identity the peer claims in its offer
+	 *  or by its address: checked again after IKE_AUTH */
+	QKD_PEERS_PROVISIONAL,
+} qkd_peers_basis_t;
+
+/**
+ * The result of qkd_peers_resolve().
+ */
+typedef struct {
+	/** the peer's pool, "" when none */
+	char pool[QKD_POOL_NAME_MAX_LEN + 1];
+	/** the policy for this peer */
+	enum qke_policy policy;
+	/** how the pool was chosen */
+	qkd_peers_basis_t basis;
+	/** QKD_PEERS_NONE: the reason (no pool, or peer not known yet) */
+	uint8_t reason;
+} qkd_peers_choice_t;
+
+/**
  * Find the pool that belongs to the peer of @ike_sa, and the policy, from
- * charon.plugins.qkd.* (see qkd.opt).
+ * charon.plugins.qkd.* (see qkd.opt).  In this order:
  *
- * Before the peer is authenticated, a peers section matches by its addrs
- * (the peer's address); after, by its id (the authenticated identity).
- * Without a matching section, and once authenticated, the pool named like
- * the peer's identity is used (pool_by_identity = yes).
+ * - The peer's identity, once authenticated (for the new IKE_SA of an IKE
+ *   re-key: the old IKE_SA's, see qkd_peers_note_message()), or the one the
+ *   initiator's config demands of the peer (a remote id other than %any),
+ *   or, before authentication on the responder, the identity @claimed in
+ *   the offer: a peers section whose id matches it, else (pool_by_identity)
+ *   the pool named like it, unless a peers section binds that pool to
+ *   another identity.
+ * - Before authentication only, without an identity: a peers section
+ *   without id whose addrs list the peer's address.
  *
  * @param ike_sa	the IKE_SA being worked on (may be NULL)
- * @param pool		the pool's name, "" when none belongs to the peer
- * @param len		size of pool (QKD_POOL_NAME_MAX_LEN + 1)
- * @return			the policy for this peer
+ * @param claimed	responder: the identity the offer claims, or NULL
+ * @param choice	the result
  */
-enum qke_policy qkd_peers_resolve(ike_sa_t *ike_sa, char *pool, size_t len);
+void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
+					   qkd_peers_choice_t *choice);
 
 /**
  * Whether the peer of @ike_sa is authenticated.
@@ -32,10 +65,31 @@ enum qke_policy qkd_peers_resolve(ike_sa_t *ike_sa, char *pool, size_t len);
 bool qkd_peers_authenticated(ike_sa_t *ike_sa);
 
 /**
+ * The identity this side will authenticate with, for the offer's selector:
+ * the local identity of the IKE_SA's config (or its certificate's
+ * subject), NULL if unknown.  Not owned.
+ */
+identification_t *qkd_peers_own_id(ike_sa_t *ike_sa);
+
+/**
+ * Note the IKE_SA whose message this thread processes (the listener's
+ * message hook).  During an IKE re-key, the new IKE_SA on the bus has no
+ * peer identity until the re-key completes; its key exchanges run in the
+ * thread handling the old IKE_SA's messages, whose identity stands in.
+ */
+void qkd_peers_note_message(ike_sa_t *ike_sa);
+
+/**
+ * Set up and tear down the per-thread note.
+ */
+void qkd_peers_init(void);
+void qkd_peers_deinit(void);
+
+/**
  * Parse a policy name ("prefer", "require").
  *
  * @return			TRUE if known
  */
-bool qke_policy_from_string(const char *str, enum qke_policy *policy);
+bool qkd_peers_policy_from_string(const char *str, enum qke_policy *policy);
 
 #endif /** QKD_PEERS_H_ @}*/

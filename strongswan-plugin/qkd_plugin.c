@@ -7,8 +7,8 @@
  */
 #include "qkd_plugin.h"
 #include "qkd_ke.h"
-#include "qkd_mlkem.h"
-#include "qkd_pools.h"
+#include "qkd_kernel.h"
+#include "qkd_peers.h"
 #include "qkd_account.h"
 #include "qkd_restore.h"
 
@@ -27,9 +27,9 @@ struct private_qkd_plugin_t {
 	qkd_plugin_t public;
 
 	/**
-	 * The kernel pools.
+	 * The qkdpool module: every netlink handle.
 	 */
-	qkd_pools_t *pools;
+	qkd_kernel_t *kernel;
 
 	/**
 	 * Early re-keys of SAs keyed without QKD.
@@ -40,12 +40,27 @@ struct private_qkd_plugin_t {
 	 * The accounting listener.
 	 */
 	qkd_account_t *account;
+
+	/**
+	 * The feature table: the method's ID is a setting.
+	 */
+	plugin_feature_t features[5];
 };
 
 METHOD(plugin_t, get_name, char*,
 	private_qkd_plugin_t *this)
 {
 	return "qkd";
+}
+
+/**
+ * The kernel's refill callback: re-key the pool's SAs keyed without QKD.
+ */
+static void on_refill(void *ctx, const char *pool)
+{
+	qkd_restore_t *restore = ctx;
+
+	restore->refilled(restore, pool);
 }
 
 /**
@@ -56,10 +71,12 @@ static bool register_qkd(private_qkd_plugin_t *this,
 {
 	if (reg)
 	{
-		this->pools = qkd_pools_create();
-		qkd_ke_set_pools(this->pools);
+		qkd_peers_init();
+		this->kernel = qkd_kernel_create();
+		qkd_ke_set_kernel(this->kernel);
 		this->restore = qkd_restore_create();
-		this->account = qkd_account_create(this->restore);
+		this->kernel->set_refill_cb(this->kernel, on_refill, this->restore);
+		this->account = qkd_account_create(this->restore, this->kernel);
 		charon->bus->add_listener(charon->bus, &this->account->listener);
 	}
 	else
@@ -69,13 +86,18 @@ static bool register_qkd(private_qkd_plugin_t *this,
 			charon->bus->remove_listener(charon->bus,
 										 &this->account->listener);
 		}
+		if (this->kernel)
+		{
+			this->kernel->set_refill_cb(this->kernel, NULL, NULL);
+		}
 		DESTROY_IF(this->account);
 		DESTROY_IF(this->restore);
 		this->account = NULL;
 		this->restore = NULL;
-		qkd_ke_set_pools(NULL);
-		DESTROY_IF(this->pools);
-		this->pools = NULL;
+		qkd_ke_set_kernel(NULL);
+		DESTROY_IF(this->kernel);
+		this->kernel = NULL;
+		qkd_peers_deinit();
 	}
 	return TRUE;
 }
@@ -83,19 +105,8 @@ static bool register_qkd(private_qkd_plugin_t *this,
 METHOD(plugin_t, get_features, int,
 	private_qkd_plugin_t *this, plugin_feature_t *features[])
 {
-	static plugin_feature_t f[] = {
-		PLUGIN_CALLBACK((plugin_feature_callback_t)register_qkd, NULL),
-			PLUGIN_PROVIDE(CUSTOM, "qkd-pools"),
-		PLUGIN_REGISTER(KE, qkd_ke_create),
-			PLUGIN_PROVIDE(KE, QKD_KE_METHOD),
-				PLUGIN_DEPENDS(CUSTOM, "qkd-pools"),
-		PLUGIN_REGISTER(KE, qkd_mlkem_create),
-			PLUGIN_PROVIDE(KE, ML_KEM_512),
-			PLUGIN_PROVIDE(KE, ML_KEM_768),
-			PLUGIN_PROVIDE(KE, ML_KEM_1024),
-	};
-	*features = f;
-	return countof(f);
+	*features = this->features;
+	return countof(this->features);
 }
 
 METHOD(plugin_t, destroy, void,
@@ -111,9 +122,11 @@ plugin_t *qkd_plugin_create()
 {
 	private_qkd_plugin_t *this;
 
+	key_exchange_method_t method = qkd_ke_method();
+
 	/* the keyword is registered before any proposal is parsed */
 	lib->proposal->register_token(lib->proposal, QKD_KE_TOKEN,
-								  KEY_EXCHANGE_METHOD, QKD_KE_METHOD, 0);
+								  KEY_EXCHANGE_METHOD, method, 0);
 	INIT(this,
 		.public = {
 			.plugin = {
@@ -122,6 +135,15 @@ plugin_t *qkd_plugin_create()
 				.destroy = _destroy,
 			},
 		},
+		.features = {
+			PLUGIN_CALLBACK((plugin_feature_callback_t)register_qkd, NULL),
+				PLUGIN_PROVIDE(CUSTOM, "qkd-kernel"),
+			PLUGIN_REGISTER(KE, qkd_ke_create),
+				PLUGIN_PROVIDE(KE, method),
+					PLUGIN_DEPENDS(CUSTOM, "qkd-kernel"),
+		},
 	);
+	DBG2(DBG_CFG, "qkd: key exchange method %d, keyword '%s'", method,
+		 QKD_KE_TOKEN);
 	return &this->public.plugin;
 }

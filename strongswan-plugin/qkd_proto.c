@@ -23,6 +23,8 @@ static const char *const reason_names[] = {
 	[QKE_REASON_TAG_MISMATCH] = "tag mismatch",
 	[QKE_REASON_POOL_ERROR] = "pool error",
 	[QKE_REASON_VERSION] = "unsupported version",
+	[QKE_REASON_PRE_AUTH] = "pre-auth pool mismatch",
+	[QKE_REASON_PEER_UNKNOWN] = "peer not known before IKE_AUTH",
 };
 
 const char *qke_msg_type_name(unsigned int type)
@@ -40,11 +42,12 @@ const char *qke_reason_name(unsigned int reason)
 	return "unknown";
 }
 
-static size_t msg_len(uint8_t type)
+/* The fixed length of a message; an OFFER v2 adds its selector. */
+static size_t msg_len(uint8_t version, uint8_t type)
 {
 	switch (type) {
 	case QKE_MSG_OFFER:
-		return QKE_MSG_OFFER_LEN;
+		return version == 1 ? QKE_MSG_OFFER_V1_LEN : QKE_MSG_OFFER_LEN;
 	case QKE_MSG_NONE:
 		return QKE_MSG_NONE_LEN;
 	case QKE_MSG_ACK:
@@ -65,7 +68,8 @@ static bool reason_valid(uint8_t type, uint8_t reason)
 	case QKE_MSG_NONE:
 		return reason == QKE_REASON_NO_POOL ||
 		       reason == QKE_REASON_EMPTY ||
-		       reason == QKE_REASON_POOL_ERROR;
+		       reason == QKE_REASON_POOL_ERROR ||
+		       reason == QKE_REASON_PEER_UNKNOWN;
 	case QKE_MSG_NAK:
 		return reason != QKE_REASON_OK && reason <= QKE_REASON_MAX &&
 		       reason != QKE_REASON_EMPTY;
@@ -74,15 +78,30 @@ static bool reason_valid(uint8_t type, uint8_t reason)
 	}
 }
 
+/* Reasons a version 1 peer knows: later ones travel as "no pool". */
+static uint8_t reason_for(uint8_t version, uint8_t reason)
+{
+	if (version == 1 && reason > QKE_REASON_VERSION)
+		return QKE_REASON_NO_POOL;
+	return reason;
+}
+
 int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len)
 {
 	size_t need;
 
-	if (!msg || !buf || msg->version != QKE_VERSION)
+	if (!msg || !buf || msg->version < QKE_VERSION_MIN ||
+	    msg->version > QKE_VERSION)
 		return -EINVAL;
-	need = msg_len(msg->type);
-	if (!need || !reason_valid(msg->type, msg->reason))
+	need = msg_len(msg->version, msg->type);
+	if (!need || !reason_valid(msg->type, msg->reason) ||
+	    reason_for(msg->version, msg->reason) != msg->reason)
 		return -EINVAL;
+	if (msg->type == QKE_MSG_OFFER && msg->version > 1) {
+		if ((msg->sel_type == 0) != (msg->sel_len == 0))
+			return -EINVAL;
+		need += msg->sel_len;
+	}
 	if (len < need)
 		return -ENOSPC;
 	buf[0] = msg->version;
@@ -91,9 +110,14 @@ int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len)
 	buf[3] = 0;
 	if (need > QKE_MSG_HDR_LEN)
 		memcpy(buf + QKE_MSG_HDR_LEN, msg->key_id, QKD_KEY_ID_LEN);
-	if (need == QKE_MSG_OFFER_LEN)
+	if (msg->type == QKE_MSG_OFFER)
 		memcpy(buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN, msg->tag,
 		       QKD_TAG_LEN);
+	if (msg->type == QKE_MSG_OFFER && msg->version > 1) {
+		buf[QKE_MSG_OFFER_V1_LEN] = msg->sel_type;
+		buf[QKE_MSG_OFFER_V1_LEN + 1] = msg->sel_len;
+		memcpy(buf + QKE_MSG_OFFER_LEN, msg->sel, msg->sel_len);
+	}
 	return (int)need;
 }
 
@@ -108,33 +132,48 @@ int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg)
 		return -EBADMSG;
 	msg->version = buf[0];
 	/* A later version may have another layout: look no further. */
-	if (msg->version != QKE_VERSION)
+	if (msg->version < QKE_VERSION_MIN || msg->version > QKE_VERSION)
 		return -EPROTONOSUPPORT;
 	if (len < QKE_MSG_HDR_LEN)
 		return -EBADMSG;
 	msg->type = buf[1];
 	msg->reason = buf[2];
-	need = msg_len(msg->type);
+	need = msg_len(msg->version, msg->type);
+	if (need && msg->type == QKE_MSG_OFFER && msg->version > 1 &&
+	    len >= need) {
+		msg->sel_type = buf[QKE_MSG_OFFER_V1_LEN];
+		msg->sel_len = buf[QKE_MSG_OFFER_V1_LEN + 1];
+		if ((msg->sel_type == 0) != (msg->sel_len == 0))
+			need = 0;
+		else
+			need += msg->sel_len;
+	}
 	if (!need || len != need || buf[3] != 0 ||
-	    !reason_valid(msg->type, msg->reason)) {
+	    !reason_valid(msg->type, msg->reason) ||
+	    reason_for(msg->version, msg->reason) != msg->reason) {
 		memset(msg, 0, sizeof(*msg));
 		return -EBADMSG;
 	}
 	if (need > QKE_MSG_HDR_LEN)
 		memcpy(msg->key_id, buf + QKE_MSG_HDR_LEN, QKD_KEY_ID_LEN);
-	if (need == QKE_MSG_OFFER_LEN)
+	if (msg->type == QKE_MSG_OFFER)
 		memcpy(msg->tag, buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN,
 		       QKD_TAG_LEN);
+	if (msg->sel_len)
+		memcpy(msg->sel, buf + QKE_MSG_OFFER_LEN, msg->sel_len);
 	return 0;
 }
 
 int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
-		      void *ctx, enum qke_policy policy, const char *pool)
+		      void *ctx, enum qke_policy policy, const char *pool,
+		      uint8_t reason)
 {
 	memset(x, 0, sizeof(*x));
 	x->ops = ops;
 	x->ctx = ctx;
 	x->policy = policy;
+	x->reason = reason == QKE_REASON_PEER_UNKNOWN ? reason
+						      : QKE_REASON_NO_POOL;
 	if (pool) {
 		size_t n = strlen(pool);
 
@@ -145,6 +184,17 @@ int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
 	return 0;
 }
 
+int qke_exchange_set_selector(struct qke_exchange *x, uint8_t type,
+			      const uint8_t *sel, size_t len)
+{
+	if (!type || !len || len > QKE_SELECTOR_MAX || !sel)
+		return -EINVAL;
+	x->sel_type = type;
+	x->sel_len = (uint8_t)len;
+	memcpy(x->sel, sel, len);
+	return 0;
+}
+
 static void wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);
@@ -152,14 +202,16 @@ static void wipe(void *p, size_t n)
 
 /*
  * Report the outcome once: a retried message never reaches here twice, and
- * the flag makes sure.  Without a pool there is nothing to count in.
+ * the flag makes sure.  Without a pool, in the namespace's counters.
  */
 static void report(struct qke_exchange *x, uint32_t outcome)
 {
-	if (x->reported || !x->pool[0] || !x->ops->report)
+	if (x->reported || !x->ops->report)
 		return;
 	x->reported = true;
-	(void)x->ops->report(x->ctx, x->pool, outcome);
+	(void)x->ops->report(x->ctx, x->pool[0] ? x->pool : NULL, outcome,
+			     outcome == QKD_KE_OUTCOME_QKD ? QKE_REASON_OK
+							   : x->reason);
 }
 
 /* A NAK or NONE: refused under require, else a fallback (tag or not). */
@@ -180,6 +232,8 @@ static uint8_t take_reason(int err)
 		return QKE_REASON_EMPTY;
 	case -ENODEV:
 		return QKE_REASON_NO_POOL;
+	case -ESRCH:
+		return QKE_REASON_PEER_UNKNOWN;
 	default:
 		return QKE_REASON_POOL_ERROR;
 	}
@@ -201,7 +255,7 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 	x->role = QKE_ROLE_INITIATOR;
 
 	if (!x->pool[0])
-		ret = -ENODEV;
+		ret = x->reason == QKE_REASON_PEER_UNKNOWN ? -ESRCH : -ENODEV;
 	else
 		ret = x->ops->take_next(x->ctx, x->pool, &x->key);
 	if (ret == 0 && (x->key.len < QKD_KEY_SIZE_MIN ||
@@ -213,6 +267,9 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 	if (ret == 0) {
 		x->have_key = true;
 		msg.type = QKE_MSG_OFFER;
+		msg.sel_type = x->sel_type;
+		msg.sel_len = x->sel_len;
+		memcpy(msg.sel, x->sel, x->sel_len);
 		memcpy(msg.key_id, x->key.id, QKD_KEY_ID_LEN);
 		memcpy(x->key_id, x->key.id, QKD_KEY_ID_LEN);
 	} else {
@@ -239,13 +296,13 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 	return 0;
 }
 
-static int build_answer(struct qke_exchange *x, uint8_t type, uint8_t reason,
-			const uint8_t key_id[QKD_KEY_ID_LEN])
+static int build_answer(struct qke_exchange *x, uint8_t version, uint8_t type,
+			uint8_t reason, const uint8_t key_id[QKD_KEY_ID_LEN])
 {
 	struct qke_msg msg = {
-		.version = QKE_VERSION,
+		.version = version,
 		.type = type,
-		.reason = reason,
+		.reason = reason_for(version, reason),
 	};
 	int ret;
 
@@ -287,7 +344,7 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 	} else if (msg.type == QKE_MSG_NONE) {
 		reason = QKE_REASON_NO_OFFER;
 	} else if (!x->pool[0]) {
-		reason = QKE_REASON_NO_POOL;
+		reason = x->reason;
 	} else {
 		memcpy(x->key_id, msg.key_id, QKD_KEY_ID_LEN);
 		ret = x->ops->take_id(x->ctx, x->pool, msg.key_id, msg.tag,
@@ -320,7 +377,9 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 		report(x, QKD_KE_OUTCOME_REFUSED);
 		return -ENOKEY;
 	}
-	ret = build_answer(x, reason == QKE_REASON_OK ? QKE_MSG_ACK :
+	/* in the offer's version; an unknown version gets ours */
+	ret = build_answer(x, reason == QKE_REASON_VERSION ? QKE_VERSION :
+			   msg.version, reason == QKE_REASON_OK ? QKE_MSG_ACK :
 			   QKE_MSG_NAK, reason,
 			   msg.type == QKE_MSG_OFFER ? msg.key_id : NULL);
 	if (ret < 0) {

@@ -16,13 +16,24 @@
  *   |          key ID (16 bytes)        |     OFFER, ACK, NAK
  *   +-----------------------------------+
  *   |   confirmation tag (32 bytes)     |     OFFER only
- *   +-----------------------------------+
+ *   +--------+--------+-----------------+
+ *   |sel type|sel len | selector ...    |     OFFER, version 2 only
+ *   +--------+--------+-----------------+
  *
- *   initiator -> responder:  OFFER  (52 bytes) a key ID and its tag
+ *   initiator -> responder:  OFFER  (52 + 2 + n bytes) key ID, tag, selector
  *                            NONE   (4 bytes)  no key to offer; @reason why
  *   responder -> initiator:  ACK    (20 bytes) the key ID it took
  *                            NAK    (20 bytes) @reason, the key ID offered
  *                                              (zero after a NONE)
+ *
+ * The selector (version 2) is the identity the initiator is about to
+ * authenticate with in IKE_AUTH: its IKEv2 ID type and data (0 < n <= 255).
+ * Before IKE_AUTH the responder knows its peer only by the packet's source
+ * address, which a NAT rewrites and which peers behind one NAT share; the
+ * selector lets it map the offer to the pool of the identity claimed, and
+ * IKE_AUTH then checks that claim (a mismatch is re-keyed or refused).
+ * Type 0 with length 0 means "no selector".  The responder answers in the
+ * offer's version: version 1 offers (no selector) are still answered.
  *
  * The tag is HMAC-SHA256(material, "qkd-ipsec tag v1" || key ID)
  * (qkd_tag_compute()); the responder's kernel hands the key out only when
@@ -40,13 +51,16 @@
 #include <stdint.h>
 #include <qkd.h>
 
-#define QKE_VERSION	1
+#define QKE_VERSION	2
+#define QKE_VERSION_MIN	1	/* still answered: no selector */
 
 #define QKE_MSG_HDR_LEN		4
-#define QKE_MSG_OFFER_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
+#define QKE_SELECTOR_MAX	255
+#define QKE_MSG_OFFER_V1_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
+#define QKE_MSG_OFFER_LEN	(QKE_MSG_OFFER_V1_LEN + 2)	/* + selector */
 #define QKE_MSG_NONE_LEN	QKE_MSG_HDR_LEN
 #define QKE_MSG_ANSWER_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN)
-#define QKE_MSG_MAX_LEN		QKE_MSG_OFFER_LEN
+#define QKE_MSG_MAX_LEN		(QKE_MSG_OFFER_LEN + QKE_SELECTOR_MAX)
 
 enum qke_msg_type {
 	QKE_MSG_OFFER = 1,
@@ -65,7 +79,11 @@ enum qke_reason {
 	QKE_REASON_TAG_MISMATCH = 5,	/* NAK: the tag did not verify */
 	QKE_REASON_POOL_ERROR = 6,	/* the pool could not be read */
 	QKE_REASON_VERSION = 7,		/* NAK: unsupported payload version */
-	QKE_REASON_MAX = QKE_REASON_VERSION,
+	QKE_REASON_PRE_AUTH = 8,	/* the pool used before IKE_AUTH is not
+					 * the authenticated peer's */
+	QKE_REASON_PEER_UNKNOWN = 9,	/* NONE: the peer's pool cannot be known
+					 * before IKE_AUTH */
+	QKE_REASON_MAX = QKE_REASON_PEER_UNKNOWN,
 };
 
 /* Per connection: fall back without QKD, or refuse the exchange. */
@@ -80,6 +98,9 @@ struct qke_msg {
 	uint8_t reason;			/* enum qke_reason */
 	uint8_t key_id[QKD_KEY_ID_LEN];
 	uint8_t tag[QKD_TAG_LEN];
+	uint8_t sel_type;		/* OFFER v2: IKEv2 ID type, 0: none */
+	uint8_t sel_len;
+	uint8_t sel[QKE_SELECTOR_MAX];
 };
 
 /*
@@ -90,7 +111,7 @@ int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len);
 
 /*
  * Decode and validate @len bytes.  Returns 0, -EPROTONOSUPPORT when the
- * version is not QKE_VERSION (msg->version is then set), or
+ * version is not QKE_VERSION_MIN..QKE_VERSION (msg->version is then set), or
  * -EBADMSG for anything malformed: wrong length for the type, unknown
  * type or reason, non-zero reserved byte.
  */
@@ -113,13 +134,16 @@ struct qke_pool_ops {
 		       const uint8_t key_id[QKD_KEY_ID_LEN],
 		       const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key);
 	/*
-	 * Count the exchange's outcome (enum qkd_ke_outcome) in @pool's
-	 * ke-stats.  Called once per exchange, on both sides, when a pool is
-	 * mapped and the outcome is known; never for a retried message, nor
-	 * for a malformed one (a protocol error, not an outcome).  Its result
-	 * never changes the exchange.  May be NULL.
+	 * Count the exchange's outcome (enum qkd_ke_outcome) and, without a
+	 * QKD key, its @reason (enum qke_reason, the kernel's enum
+	 * qkd_ke_reason) in @pool's ke-stats, or with @pool NULL in the
+	 * namespace's counters of exchanges without a pool.  Called once per
+	 * exchange, on both sides, when the outcome is known; never for a
+	 * retried message, nor for a malformed one (a protocol error, not an
+	 * outcome).  Its result never changes the exchange.  May be NULL.
 	 */
-	int (*report)(void *ctx, const char *pool, uint32_t outcome);
+	int (*report)(void *ctx, const char *pool, uint32_t outcome,
+		      uint32_t reason);
 };
 
 enum qke_role {
@@ -149,6 +173,9 @@ struct qke_exchange {
 	bool have_key;
 	bool reported;			/* the outcome went to ops->report */
 	uint8_t key_id[QKD_KEY_ID_LEN];	/* offered / answered, for the logs */
+	uint8_t sel_type;		/* initiator: the selector to send */
+	uint8_t sel_len;
+	uint8_t sel[QKE_SELECTOR_MAX];
 	uint8_t out[QKE_MSG_MAX_LEN];	/* our message, kept for retries */
 	size_t out_len;
 	uint8_t in[QKE_MSG_MAX_LEN];	/* responder: the offer answered */
@@ -157,10 +184,20 @@ struct qke_exchange {
 
 /*
  * Start an exchange.  @pool is the name of the peer's pool, or NULL when
- * none is mapped to the peer.  Returns -EINVAL for a name too long.
+ * none is mapped to the peer; @reason then says why (QKE_REASON_NO_POOL
+ * or QKE_REASON_PEER_UNKNOWN).  Returns -EINVAL for a name too long.
  */
 int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
-		      void *ctx, enum qke_policy policy, const char *pool);
+		      void *ctx, enum qke_policy policy, const char *pool,
+		      uint8_t reason);
+
+/*
+ * Initiator: the selector the offer carries (see the wire format), before
+ * qke_exchange_offer().  Returns -EINVAL for a type 0 or a length out of
+ * 1..QKE_SELECTOR_MAX.
+ */
+int qke_exchange_set_selector(struct qke_exchange *x, uint8_t type,
+			      const uint8_t *sel, size_t len);
 
 /*
  * Initiator: build the offer into @out (QKE_MSG_MAX_LEN bytes), *@out_len

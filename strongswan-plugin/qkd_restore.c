@@ -6,9 +6,6 @@
 #include "qkd_restore.h"
 #include "qkd_fallbacks.h"
 
-#include <errno.h>
-#include <qkd.h>
-
 #include <daemon.h>
 #include <threading/mutex.h>
 #include <collections/linked_list.h>
@@ -25,11 +22,6 @@
  * Default of charon.plugins.qkd.restore_rate: re-keys per second.
  */
 #define QKD_RESTORE_RATE	10
-
-/**
- * Seconds between two attempts to open the handle.
- */
-#define QKD_RESTORE_RETRY	5
 
 /**
  * Milliseconds the router that did not initiate the IKE_SA waits before its
@@ -59,27 +51,7 @@ struct private_qkd_restore_t {
 	struct qkf_book book;
 
 	/**
-	 * The monitor handle, on lib->watcher; NULL while not open.
-	 */
-	struct qkd *handle;
-
-	/**
-	 * A handle the watcher dropped after an error, closed at the next open.
-	 */
-	struct qkd *dead;
-
-	/**
-	 * When the last open attempt was (monotonic seconds), 0 if none.
-	 */
-	time_t tried;
-
-	/**
-	 * Whether an open failure was logged at level 1 already.
-	 */
-	bool open_logged;
-
-	/**
-	 * Serializes book, handle and dead.
+	 * Serializes book.
 	 */
 	mutex_t *mutex;
 };
@@ -108,64 +80,6 @@ static void entry_data_destroy(void *p)
 	DESTROY_IF(data->dst);
 	free(data->name);
 	free(data);
-}
-
-static bool on_notification(private_qkd_restore_t *this, int fd,
-							watcher_event_t event);
-
-/**
- * Open and subscribe the handle and put it on the watcher; with mutex held.
- * At most once per QKD_RESTORE_RETRY seconds.
- */
-static void try_open(private_qkd_restore_t *this)
-{
-	struct qkd *handle;
-	time_t now = time_monotonic(NULL);
-	int err;
-
-	if (this->handle || (this->tried && now - this->tried < QKD_RESTORE_RETRY))
-	{
-		return;
-	}
-	this->tried = now;
-	if (this->dead)
-	{
-		qkd_close(this->dead);
-		this->dead = NULL;
-	}
-	err = qkd_open(&handle);
-	if (!err)
-	{
-		err = qkd_subscribe(handle);
-		if (err)
-		{
-			qkd_close(handle);
-		}
-	}
-	if (err)
-	{
-		/* charon may start before the module is loaded: say so once, then
-		 * only at level 2 */
-		if (this->open_logged)
-		{
-			DBG2(DBG_IKE, "qkd: pool notifications unavailable: %s",
-				 qkd_strerror(err));
-		}
-		else
-		{
-			DBG1(DBG_IKE, "qkd: pool notifications unavailable (%s%s): SAs "
-				 "keyed without QKD are re-keyed early only once they are",
-				 qkd_strerror(err), err == -ENOENT ?
-				 ", qkdpool module not loaded?" : "");
-			this->open_logged = TRUE;
-		}
-		return;
-	}
-	this->handle = handle;
-	this->open_logged = FALSE;
-	lib->watcher->add(lib->watcher, qkd_fd(handle), WATCHER_READ,
-					  (watcher_cb_t)on_notification, this);
-	DBG2(DBG_IKE, "qkd: watching the qkdpool module's pool notifications");
 }
 
 /**
@@ -267,10 +181,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/**
- * The outbound side of @pool refilled: re-key its SAs keyed without QKD.
- */
-static void refilled(private_qkd_restore_t *this, const char *pool)
+METHOD(qkd_restore_t, refilled, void,
+	private_qkd_restore_t *this, const char *pool)
 {
 	linked_list_t *list = linked_list_create();
 	pending_t *p;
@@ -343,65 +255,6 @@ static void refilled(private_qkd_restore_t *this, const char *pool)
 }
 
 /**
- * Watcher callback: read every queued notification.  The re-keys start
- * here, never from a bus hook (which runs with an IKE_SA checked out).
- */
-static bool on_notification(private_qkd_restore_t *this, int fd,
-							watcher_event_t event)
-{
-	struct qkd_notification ntf;
-	linked_list_t *pools = linked_list_create();
-	char *pool;
-	bool keep = TRUE;
-	int err;
-
-	/* every queued notification: libqkd may hold several of one datagram,
-	 * and the watcher calls again only when the socket has more */
-	this->mutex->lock(this->mutex);
-	while (this->handle)
-	{
-		err = qkd_notification_recv(this->handle, &ntf, QKD_NONBLOCK);
-		if (err == -EAGAIN || err == -EINTR)
-		{
-			break;
-		}
-		if (err == -ENOBUFS)
-		{
-			/* lost: a refill among them is restored by the next one */
-			DBG1(DBG_IKE, "qkd: pool notifications were lost (socket buffer "
-				 "overflow)");
-			continue;
-		}
-		if (err)
-		{
-			DBG1(DBG_IKE, "qkd: reading pool notifications failed: %s; "
-				 "reopening", qkd_strerror(err));
-			/* the watcher drops the fd when we return FALSE: close it at
-			 * the next open, not while the watcher may still poll it */
-			this->dead = this->handle;
-			this->handle = NULL;
-			this->tried = 0;
-			keep = FALSE;
-			break;
-		}
-		if (ntf.event == QKD_EVENT_REFILLED &&
-			ntf.direction == QKD_DIRECTION_OUT && ntf.name[0])
-		{
-			pools->insert_last(pools, strdup(ntf.name));
-		}
-	}
-	this->mutex->unlock(this->mutex);
-
-	while (pools->remove_first(pools, (void**)&pool) == SUCCESS)
-	{
-		refilled(this, pool);
-		free(pool);
-	}
-	pools->destroy(pools);
-	return keep;
-}
-
-/**
  * Record an SA; with the data the re-key needs.
  */
 static void add(private_qkd_restore_t *this, enum qkf_kind kind, uint32_t uid,
@@ -411,8 +264,6 @@ static void add(private_qkd_restore_t *this, enum qkf_kind kind, uint32_t uid,
 
 	this->mutex->lock(this->mutex);
 	err = qkf_add(&this->book, kind, uid, pool, data);
-	/* the module may have been loaded since charon started */
-	try_open(this);
 	this->mutex->unlock(this->mutex);
 	if (err)
 	{
@@ -488,17 +339,6 @@ METHOD(qkd_restore_t, get_ike_pool, bool,
 METHOD(qkd_restore_t, destroy, void,
 	private_qkd_restore_t *this)
 {
-	/* without the mutex: remove() waits for a running callback, which
-	 * takes it */
-	if (this->handle)
-	{
-		lib->watcher->remove(lib->watcher, qkd_fd(this->handle));
-		qkd_close(this->handle);
-	}
-	if (this->dead)
-	{
-		qkd_close(this->dead);
-	}
 	qkf_destroy(&this->book);
 	this->mutex->destroy(this->mutex);
 	free(this);
@@ -517,13 +357,11 @@ qkd_restore_t *qkd_restore_create(void)
 			.add_child = _add_child,
 			.remove = _remove_,
 			.get_ike_pool = _get_ike_pool,
+			.refilled = _refilled,
 			.destroy = _destroy,
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
 	qkf_init(&this->book, QKD_RESTORE_MAX, entry_data_destroy);
-	this->mutex->lock(this->mutex);
-	try_open(this);
-	this->mutex->unlock(this->mutex);
 	return &this->public;
 }

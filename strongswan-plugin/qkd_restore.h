@@ -16,13 +16,11 @@ typedef struct qkd_restore_t qkd_restore_t;
  *
  * The accounting listener records each IKE_SA and CHILD_SA that fell back,
  * with its pool, and forgets it when it is re-keyed, deleted or destroyed.
- * An own libqkd handle subscribed to the qkdpool module's "monitor" group
- * sits on lib->watcher; a "refilled" notification for the OUTBOUND side of a
- * pool (the keys this node initiates with; qkd-linkd fills the peer's
- * inbound side first) queues re-key jobs for that pool's SAs from the
- * watcher callback, at most charon.plugins.qkd.restore_rate per second
- * (qkd_fallbacks.c).  The handle is opened at start and, while that fails
- * (module not loaded), again when an SA falls back.
+ * When the OUTBOUND side of a pool refills (the keys this node initiates
+ * with; qkd-linkd fills the peer's inbound side first; qkd_kernel.c hears
+ * it), re-key jobs are queued for that pool's SAs, at most
+ * charon.plugins.qkd.restore_rate per second (qkd_fallbacks.c).  This
+ * object keeps only the book and the jobs: it knows no netlink.
  */
 struct qkd_restore_t {
 
@@ -64,13 +62,22 @@ struct qkd_restore_t {
 						 size_t len);
 
 	/**
-	 * Destroy: leave the watcher, close the handle, free the records.
+	 * The outbound side of @pool has keys again: re-key its SAs keyed
+	 * without QKD.  Never from a bus hook that holds an IKE_SA checked out
+	 * and waits: the jobs only queue.
+	 *
+	 * @param pool		the pool's name
+	 */
+	void (*refilled)(qkd_restore_t *this, const char *pool);
+
+	/**
+	 * Destroy: free the records.
 	 */
 	void (*destroy)(qkd_restore_t *this);
 };
 
 /**
- * Create the restore service and try to open its handle.
+ * Create the restore service.
  */
 qkd_restore_t *qkd_restore_create(void);
 

@@ -23,6 +23,9 @@ struct fake_pool {
 	int reports[QKD_KE_OUTCOME_REFUSED + 1];	/* per outcome */
 	int n_reports;
 	int report_err;			/* returned by every report, if set */
+	uint32_t reason;		/* of the last report in the pool */
+	int ns_reports;			/* reports without a pool */
+	uint32_t ns_reason;		/* of the last one */
 	uint32_t bad_len;		/* hand out keys of this length, if set */
 };
 
@@ -117,14 +120,25 @@ static int fake_take_id(void *ctx, const char *pool,
 	return -ENOENT;
 }
 
-static int fake_report(void *ctx, const char *pool, uint32_t outcome)
+static int fake_report(void *ctx, const char *pool, uint32_t outcome,
+		       uint32_t reason)
 {
 	struct fake_pool *p = ctx;
 
-	ck_assert_str_eq(pool, p->name);
 	ck_assert_uint_le(outcome, QKD_KE_OUTCOME_REFUSED);
+	ck_assert_uint_le(reason, QKE_REASON_MAX);
+	/* a reason exactly when there is no QKD key */
+	ck_assert_int_eq(outcome == QKD_KE_OUTCOME_QKD, reason == QKE_REASON_OK);
+	if (!pool) {
+		/* no pool: the namespace's counters */
+		p->ns_reports++;
+		p->ns_reason = reason;
+		return p->report_err;
+	}
+	ck_assert_str_eq(pool, p->name);
 	p->reports[outcome]++;
 	p->n_reports++;
+	p->reason = reason;
 	return p->report_err;
 }
 
@@ -154,9 +168,9 @@ static void setup(int keys, enum qke_policy ipol, enum qke_policy rpol,
 {
 	link_pools(&tokyo_pool, &osaka_pool, keys);
 	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool, ipol,
-					   ini_pool ? "osaka" : NULL), 0);
+					   ini_pool ? "osaka" : NULL, QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool, rpol,
-					   res_pool ? "tokyo" : NULL), 0);
+					   res_pool ? "tokyo" : NULL, QKE_REASON_NO_POOL), 0);
 }
 
 struct run {
@@ -286,9 +300,12 @@ START_TEST(initiator_no_pool)
 	assert_nak(&r, QKE_REASON_NO_OFFER);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
-	/* no pool on tokyo: nothing to count in */
+	/* no pool on tokyo: counted in its namespace, by reason */
 	assert_report(&tokyo_pool, -1);
+	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
+	ck_assert_uint_eq(tokyo_pool.ns_reason, QKE_REASON_NO_POOL);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	ck_assert_uint_eq(osaka_pool.reason, QKE_REASON_NO_OFFER);
 }
 END_TEST
 
@@ -378,7 +395,7 @@ START_TEST(forged_tags_consume_nothing)
 		memset(m.tag, i, QKD_TAG_LEN);
 		ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)), 52);
 		ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-						   QKE_POLICY_PREFER, "tokyo"), 0);
+						   QKE_POLICY_PREFER, "tokyo", QKE_REASON_NO_POOL), 0);
 		ck_assert_int_eq(qke_exchange_answer(&res, offer, 52, answer,
 						     &len), 0);
 		ck_assert_int_eq(answer[1], QKE_MSG_NAK);
@@ -397,7 +414,10 @@ START_TEST(responder_no_pool)
 	assert_nak(&r, QKE_REASON_NO_POOL);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	ck_assert_uint_eq(tokyo_pool.reason, QKE_REASON_NO_POOL);
 	assert_report(&osaka_pool, -1);
+	ck_assert_int_eq(osaka_pool.ns_reports, 1);
+	ck_assert_uint_eq(osaka_pool.ns_reason, QKE_REASON_NO_POOL);
 }
 END_TEST
 
@@ -434,7 +454,7 @@ END_TEST
 
 START_TEST(responder_later_version)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN] = { 2, 1, 0, 0 };
+	uint8_t offer[QKE_MSG_MAX_LEN] = { QKE_VERSION + 1, 1, 0, 0 };
 	uint8_t answer[QKE_MSG_MAX_LEN], zero[QKD_KEY_ID_LEN] = { 0 };
 	struct qke_msg m;
 	size_t len;
@@ -638,9 +658,9 @@ START_TEST(refill_outbound_first)
 	qke_exchange_wipe(&ini);
 	qke_exchange_wipe(&res);
 	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool,
-					   QKE_POLICY_PREFER, "osaka"), 0);
+					   QKE_POLICY_PREFER, "osaka", QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-					   QKE_POLICY_PREFER, "tokyo"), 0);
+					   QKE_POLICY_PREFER, "tokyo", QKE_REASON_NO_POOL), 0);
 	run(&r);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert(ini.acked && res.acked);
@@ -799,13 +819,13 @@ START_TEST(init_pool_names)
 	memset(name, 'p', sizeof(name));
 	name[QKD_POOL_NAME_MAX_LEN] = '\0';
 	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, name), 0);
+					   QKE_POLICY_PREFER, name, QKE_REASON_NO_POOL), 0);
 	name[QKD_POOL_NAME_MAX_LEN] = 'p';
 	name[QKD_POOL_NAME_MAX_LEN + 1] = '\0';
 	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, name), -EINVAL);
+					   QKE_POLICY_PREFER, name, QKE_REASON_NO_POOL), -EINVAL);
 	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, ""), -EINVAL);
+					   QKE_POLICY_PREFER, "", QKE_REASON_NO_POOL), -EINVAL);
 }
 END_TEST
 
@@ -832,13 +852,13 @@ START_TEST(simultaneous_rekeys)
 	o_out.name = t_in.name = "x";
 	/* outbound ring and inbound table of one pool are one fake each way */
 	ck_assert_int_eq(qke_exchange_init(&a_i, &fake_ops, &t_out,
-					   QKE_POLICY_PREFER, "x"), 0);
+					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_init(&b_i, &fake_ops, &o_out,
-					   QKE_POLICY_PREFER, "x"), 0);
+					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_init(&a_r, &fake_ops, &o_in,
-					   QKE_POLICY_PREFER, "x"), 0);
+					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_init(&b_r, &fake_ops, &t_in,
-					   QKE_POLICY_PREFER, "x"), 0);
+					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qke_exchange_offer(&a_i, m1, &l1), 0);
 	ck_assert_int_eq(qke_exchange_offer(&b_i, m2, &l2), 0);
 	ck_assert_int_ne(memcmp(m1 + 4, m2 + 4, QKD_KEY_ID_LEN), 0);
@@ -857,6 +877,105 @@ START_TEST(simultaneous_rekeys)
 	qke_exchange_wipe(&a_r);
 	qke_exchange_wipe(&b_i);
 	qke_exchange_wipe(&b_r);
+}
+END_TEST
+
+
+/* the offer carries the selector; the responder sees it, the ACK is v2 */
+START_TEST(offer_selector)
+{
+	static const uint8_t sel[] = "tokyo.example";
+	struct qke_msg m;
+	struct run r;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel,
+						   sizeof(sel) - 1), 0);
+	run(&r);
+	ck_assert_uint_eq(r.offer_len, QKE_MSG_OFFER_LEN + sizeof(sel) - 1);
+	ck_assert_int_eq(qke_msg_decode(r.offer_msg, r.offer_len, &m), 0);
+	ck_assert_int_eq(m.version, QKE_VERSION);
+	ck_assert_int_eq(m.sel_type, 2);
+	ck_assert_int_eq(m.sel_len, sizeof(sel) - 1);
+	ck_assert_mem_eq(m.sel, sel, sizeof(sel) - 1);
+	ck_assert_int_eq(r.answer_msg[0], QKE_VERSION);
+	ck_assert_int_eq(r.answer_msg[1], QKE_MSG_ACK);
+	ck_assert(ini.acked && res.acked);
+}
+END_TEST
+
+START_TEST(selector_invalid)
+{
+	uint8_t sel[QKE_SELECTOR_MAX + 1] = { 1 };
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qke_exchange_set_selector(&ini, 0, sel, 1), -EINVAL);
+	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel, 0), -EINVAL);
+	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel,
+						   sizeof(sel)), -EINVAL);
+	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, NULL, 1), -EINVAL);
+}
+END_TEST
+
+/* a version 1 peer's offer is answered in version 1, with reasons it
+ * knows: "peer not known" travels as "no pool" */
+START_TEST(responder_answers_v1)
+{
+	uint8_t offer[QKE_MSG_MAX_LEN], answer[QKE_MSG_MAX_LEN];
+	struct qke_msg m = { .version = 1, .type = QKE_MSG_OFFER };
+	size_t len;
+
+	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	memcpy(m.key_id, osaka_pool.in[0].id, QKD_KEY_ID_LEN);
+	ck_assert_int_eq(qkd_tag_compute(osaka_pool.in[0].id,
+					 osaka_pool.in[0].material,
+					 osaka_pool.in[0].len, m.tag), 0);
+	ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)),
+			 QKE_MSG_OFFER_V1_LEN);
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, QKE_MSG_OFFER_V1_LEN,
+					     answer, &len), 0);
+	ck_assert_uint_eq(len, QKE_MSG_ANSWER_LEN);
+	ck_assert_int_eq(answer[0], 1);
+	ck_assert_int_eq(answer[1], QKE_MSG_ACK);
+
+	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKE_POLICY_PREFER, NULL,
+					   QKE_REASON_PEER_UNKNOWN), 0);
+	memcpy(m.key_id, osaka_pool.in[1].id, QKD_KEY_ID_LEN);
+	ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)),
+			 QKE_MSG_OFFER_V1_LEN);
+	ck_assert_int_eq(qke_exchange_answer(&res, offer, QKE_MSG_OFFER_V1_LEN,
+					     answer, &len), 0);
+	ck_assert_int_eq(answer[0], 1);
+	ck_assert_int_eq(answer[1], QKE_MSG_NAK);
+	ck_assert_int_eq(answer[2], QKE_REASON_NO_POOL);
+	ck_assert_int_eq(res.reason, QKE_REASON_PEER_UNKNOWN);
+	ck_assert_int_eq(osaka_pool.ns_reports, 1);
+	ck_assert_uint_eq(osaka_pool.ns_reason, QKE_REASON_PEER_UNKNOWN);
+}
+END_TEST
+
+/* an initiator that cannot know its peer's pool before IKE_AUTH offers
+ * nothing, says why, and takes no key */
+START_TEST(initiator_peer_unknown)
+{
+	struct run r;
+
+	link_pools(&tokyo_pool, &osaka_pool, 2);
+	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool,
+					   QKE_POLICY_PREFER, NULL,
+					   QKE_REASON_PEER_UNKNOWN), 0);
+	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKE_POLICY_PREFER, "tokyo",
+					   QKE_REASON_NO_POOL), 0);
+	run(&r);
+	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_PEER_UNKNOWN);
+	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(tokyo_pool.next_calls, 0);
+	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
+	ck_assert_uint_eq(tokyo_pool.ns_reason, QKE_REASON_PEER_UNKNOWN);
+	ck_assert_int_eq(in_level(&osaka_pool), 2);
 }
 END_TEST
 
@@ -896,6 +1015,10 @@ Suite *exchange_suite(void)
 	tcase_add_test(tc, init_pool_names);
 	tcase_add_test(tc, simultaneous_rekeys);
 	tcase_add_test(tc, refill_outbound_first);
+	tcase_add_test(tc, offer_selector);
+	tcase_add_test(tc, selector_invalid);
+	tcase_add_test(tc, responder_answers_v1);
+	tcase_add_test(tc, initiator_peer_unknown);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -49,9 +49,15 @@ static const struct qke_msg roundtrip_msgs[] = {
 	{ 1, QKE_MSG_NAK, QKE_REASON_TAG_MISMATCH, { 7 }, { 0 } },
 	{ 1, QKE_MSG_NAK, QKE_REASON_POOL_ERROR, { 8 }, { 0 } },
 	{ 1, QKE_MSG_NAK, QKE_REASON_VERSION, { 0 }, { 0 } },
+	/* version 2: the offer's selector, the reasons added with it */
+	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 2, 3, "abc" },
+	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 0, 0, "" },
+	{ 2, QKE_MSG_NONE, QKE_REASON_PEER_UNKNOWN, { 0 }, { 0 } },
+	{ 2, QKE_MSG_NAK, QKE_REASON_PRE_AUTH, { 4 }, { 0 } },
+	{ 2, QKE_MSG_ACK, QKE_REASON_OK, { 4 }, { 0 } },
 };
 static const size_t roundtrip_lens[] = { 52, 4, 4, 4, 20, 20, 20, 20, 20,
-					 20, 20 };
+					 20, 20, 57, 54, 4, 20, 20 };
 
 START_TEST(roundtrip)
 {
@@ -70,6 +76,9 @@ START_TEST(roundtrip)
 		ck_assert_mem_eq(d.key_id, m->key_id, QKD_KEY_ID_LEN);
 	if (m->type == QKE_MSG_OFFER)
 		ck_assert_mem_eq(d.tag, m->tag, QKD_TAG_LEN);
+	ck_assert_int_eq(d.sel_type, m->sel_type);
+	ck_assert_int_eq(d.sel_len, m->sel_len);
+	ck_assert_mem_eq(d.sel, m->sel, m->sel_len);
 	/* one byte short or long is malformed */
 	ck_assert_int_eq(qke_msg_decode(buf, (size_t)len - 1, &d), -EBADMSG);
 	buf[len] = 0;
@@ -102,7 +111,11 @@ static const struct {
 	{ { 1, 2, 3, 0 }, 20, -EBADMSG },	/* NONE with a key ID */
 	{ { 1, 1, 0, 0 }, 3, -EBADMSG },	/* short header */
 	{ { 1, 0, 0, 0 }, 1, -EBADMSG },
-	{ { 2, 1, 0, 0 }, 52, -EPROTONOSUPPORT },	/* later version */
+	{ { 2, 1, 0, 0 }, 52, -EBADMSG },	/* a v2 offer has a selector */
+	{ { 1, 2, 9, 0 }, 4, -EBADMSG },	/* v1 NONE "peer unknown" */
+	{ { 2, 4, 10, 0 }, 20, -EBADMSG },	/* unknown reason */
+	{ { 2, 4, 3, 0 }, 20, -EBADMSG },	/* NAK "empty" */
+	{ { 3, 1, 0, 0 }, 54, -EPROTONOSUPPORT },	/* later version */
 	{ { 0, 1, 0, 0 }, 52, -EPROTONOSUPPORT },
 	{ { 255, 0, 0, 0 }, 1, -EPROTONOSUPPORT },
 };
@@ -138,9 +151,25 @@ START_TEST(encode_invalid)
 	struct qke_msg m = { .version = 1, .type = QKE_MSG_ACK };
 	uint8_t buf[QKE_MSG_MAX_LEN];
 
-	m.version = 2;
+	m.version = QKE_VERSION + 1;
+	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.version = 0;
 	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.version = 1;
+	m.type = QKE_MSG_NAK;		/* a reason version 1 does not know */
+	m.reason = QKE_REASON_PRE_AUTH;
+	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.reason = QKE_REASON_OK;
+	m.version = 2;			/* a selector of type 0, or empty */
+	m.type = QKE_MSG_OFFER;
+	m.sel_len = 3;
+	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.sel_len = 0;
+	m.sel_type = 2;
+	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.sel_type = 0;
+	m.version = 1;
+	m.type = QKE_MSG_ACK;
 	m.type = 9;
 	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.type = QKE_MSG_NAK;		/* a NAK needs a reason */
@@ -163,18 +192,20 @@ START_TEST(random_inputs)
 		for (j = 0; j < len; j++)
 			buf[j] = (uint8_t)rand_r(&seed);
 		if (len) {
-			buf[0] = 1;
+			buf[0] = (uint8_t)(1 + (rand_r(&seed) & 1));
 			if (len > 3)
 				buf[3] = (rand_r(&seed) & 7) ? 0 : buf[3];
 			if (len > 2)
-				buf[2] = buf[2] & 7;
+				buf[2] = buf[2] & 15;
+			if (len > 53)
+				buf[53] = buf[53] & 7;	/* selector length */
 			if (len > 1)
 				buf[1] = buf[1] % 6;
 			/* lengths that may be valid, most of the time */
 			if (rand_r(&seed) & 1) {
-				static const size_t l[] = { 4, 20, 52 };
+				static const size_t l[] = { 4, 20, 52, 54, 57 };
 
-				len = l[rand_r(&seed) % 3];
+				len = l[rand_r(&seed) % 5];
 			}
 		}
 		if (qke_msg_decode(buf, len, &d) == 0) {

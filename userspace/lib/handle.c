@@ -116,24 +116,53 @@ static int family_cb(const void *msg, size_t len, void *arg)
 	return ret;
 }
 
-static int resolve_family(struct qkd *h)
+/* Ask the controller for the family's ID and monitor group. */
+static int lookup_family(struct qkd *h, struct family_arg *fa)
 {
 	uint8_t req[256];
-	struct family_arg fa = { 0 };
 	uint32_t seq = qkd__next_seq(h);
 	int len, ret;
 
+	memset(fa, 0, sizeof(*fa));
 	len = qkd__build_getfamily(req, sizeof(req), seq, QKD_FAMILY_NAME);
 	if (len < 0)
 		return len;
 	ret = qkd__transact(h, req, (size_t)len, seq, GENL_ID_CTRL, family_cb,
-			    &fa, NULL);
+			    fa, NULL);
 	if (ret)
 		return ret;
-	if (!fa.found)
-		return -EPROTO;
+	return fa->found ? 0 : -EPROTO;
+}
+
+static int resolve_family(struct qkd *h)
+{
+	struct family_arg fa;
+	int ret;
+
+	ret = lookup_family(h, &fa);
+	if (ret)
+		return ret;
 	h->family = fa.family;
 	h->mcgrp = fa.mcgrp;
+	return 0;
+}
+
+QKD_EXPORT uint16_t qkd_family(const struct qkd *h)
+{
+	return h ? h->family : 0;
+}
+
+QKD_EXPORT int qkd_family_resolve(struct qkd *h, uint16_t *family)
+{
+	struct family_arg fa;
+	int ret;
+
+	if (!h || !family)
+		return -EINVAL;
+	ret = lookup_family(h, &fa);
+	if (ret)
+		return ret;
+	*family = fa.family;
 	return 0;
 }
 

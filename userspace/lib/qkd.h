@@ -66,6 +66,22 @@ const char *qkd_last_error(const struct qkd *handle);
 /* strerror() for the negative errnos this library returns. */
 const char *qkd_strerror(int err);
 
+/*
+ * The "qkd" family ID @handle resolved when it was opened.  A module
+ * reload registers the family again under a new ID: requests on an old
+ * handle then fail with -ENOENT and its multicast membership is gone,
+ * silently.  Compare with qkd_family_resolve() to notice.
+ */
+uint16_t qkd_family(const struct qkd *handle);
+
+/*
+ * Ask the kernel, over @handle (not a subscribed one: its socket may hold
+ * notifications), for the family's current ID into *@family, without
+ * changing @handle.  Returns 0, -ENOENT when the family is not registered
+ * (the module is not loaded), or another negative errno.
+ */
+int qkd_family_resolve(struct qkd *handle, uint16_t *family);
+
 /* ---- pools ---------------------------------------------------------- */
 
 /* Bits of struct qkd_pool_config.fields: which settings are given. */
