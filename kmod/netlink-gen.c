@@ -77,9 +77,10 @@ static const struct nla_policy qkd_key_flush_nl_policy[QKD_A_POOL_DIRECTION + 1]
 };
 
 /* QKD_CMD_KE_REPORT - do */
-static const struct nla_policy qkd_ke_report_nl_policy[QKD_A_POOL_KE_OUTCOME + 1] = {
+static const struct nla_policy qkd_ke_report_nl_policy[QKD_A_POOL_KE_REASON + 1] = {
 	[QKD_A_POOL_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[QKD_A_POOL_KE_OUTCOME] = NLA_POLICY_MAX(NLA_U32, 3),
+	[QKD_A_POOL_KE_REASON] = NLA_POLICY_MAX(NLA_U32, 9),
 };
 
 /* Ops table for qkd */
@@ -142,8 +143,13 @@ static const struct genl_split_ops qkd_nl_ops[] = {
 		.cmd		= QKD_CMD_KE_REPORT,
 		.doit		= qkd_nl_ke_report_doit,
 		.policy		= qkd_ke_report_nl_policy,
-		.maxattr	= QKD_A_POOL_KE_OUTCOME,
+		.maxattr	= QKD_A_POOL_KE_REASON,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= QKD_CMD_KE_STATS_GET,
+		.doit	= qkd_nl_ke_stats_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
 	},
 };
 

@@ -23,6 +23,7 @@ int qkd_nl_key_add_doit(struct sk_buff *skb, struct genl_info *info);
 int qkd_nl_key_take_doit(struct sk_buff *skb, struct genl_info *info);
 int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info);
 int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info);
+int qkd_nl_ke_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	QKD_NLGRP_MONITOR,

@@ -222,6 +222,26 @@ static int qkd_nl_put_stats(struct sk_buff *skb, int attrtype,
 	return 0;
 }
 
+/* The reasons nest: reason N is attribute N (checked in ke.c). */
+static int qkd_nl_put_ke_reasons(struct sk_buff *skb,
+				 const struct qkd_ke_stats *ke)
+{
+	struct nlattr *nest;
+	int r;
+
+	nest = nla_nest_start(skb, QKD_A_KE_STATS_REASONS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (r = QKD_KE_REASON_NONE + 1; r <= QKD_KE_REASON_MAX; r++) {
+		if (nla_put_uint(skb, r, ke->reasons[r])) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
 static int qkd_nl_put_ke_stats(struct sk_buff *skb,
 			       const struct qkd_ke_stats *ke)
 {
@@ -233,12 +253,22 @@ static int qkd_nl_put_ke_stats(struct sk_buff *skb,
 	if (nla_put_uint(skb, QKD_A_KE_STATS_QKD, ke->qkd) ||
 	    nla_put_uint(skb, QKD_A_KE_STATS_FALLBACK, ke->fallback) ||
 	    nla_put_uint(skb, QKD_A_KE_STATS_TAG_MISMATCH, ke->tag_mismatch) ||
-	    nla_put_uint(skb, QKD_A_KE_STATS_REFUSED, ke->refused)) {
+	    nla_put_uint(skb, QKD_A_KE_STATS_REFUSED, ke->refused) ||
+	    qkd_nl_put_ke_reasons(skb, ke)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
 	nla_nest_end(skb, nest);
 	return 0;
+}
+
+/* The ke-stats nest with every counter at its widest. */
+static size_t qkd_nl_ke_stats_size(void)
+{
+	return nla_total_size(0) +				/* ke-stats */
+	       4 * nla_total_size_64bit(sizeof(u64)) +		/* outcomes */
+	       nla_total_size(0) +				/* reasons */
+	       QKD_KE_REASON_MAX * nla_total_size_64bit(sizeof(u64));
 }
 
 static int qkd_nl_put_pool(struct sk_buff *skb, const struct qkd_pool_info *pi)
@@ -606,21 +636,59 @@ out_put:
 
 int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *reason_attr = info->attrs[QKD_A_POOL_KE_REASON];
+	u32 outcome, reason = QKD_KE_REASON_NONE;
+	bool has_pool = !!info->attrs[QKD_A_POOL_ID];
 	struct qkd_pool *pool;
-	u32 outcome;
 	int err;
 
 	if (QKD_NL_REQUIRE(info, QKD_A_POOL_KE_OUTCOME, "outcome required"))
 		return -EINVAL;
-	/* The policy bounds it to enum qkd_ke_outcome. */
+	/* The policy bounds both to their enums; qkd_ke_check() again. */
 	outcome = nla_get_u32(info->attrs[QKD_A_POOL_KE_OUTCOME]);
+	if (reason_attr)
+		reason = nla_get_u32(reason_attr);
+	err = qkd_ke_check(outcome, reason, has_pool, info->extack);
+	if (err) {
+		NL_SET_BAD_ATTR(info->extack, reason_attr ?:
+				info->attrs[QKD_A_POOL_KE_OUTCOME]);
+		return err;
+	}
 
+	/* No pool ID: an exchange that had no pool, counted per namespace. */
+	if (!has_pool) {
+		qkd_net_ke_report(genl_info_net(info), outcome, reason);
+		return 0;
+	}
 	pool = qkd_nl_get_pool(info, false);
 	if (IS_ERR(pool))
 		return PTR_ERR(pool);
-	err = qkd_pool_ke_report(pool, outcome, info->extack);
+	err = qkd_pool_ke_report(pool, outcome, reason, info->extack);
 	qkd_pool_put(pool);
 	return err;
+}
+
+int qkd_nl_ke_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_ke_stats ke;
+	struct sk_buff *msg;
+	void *hdr;
+
+	qkd_net_ke_stats(genl_info_net(info), &ke);
+
+	msg = genlmsg_new(qkd_nl_ke_stats_size(), GFP_KERNEL);
+	if (!msg) {
+		GENL_SET_ERR_MSG(info, "out of memory for the reply");
+		return -ENOMEM;
+	}
+	hdr = genlmsg_iput(msg, info);
+	if (!hdr || qkd_nl_put_ke_stats(msg, &ke)) {
+		nlmsg_free(msg);
+		GENL_SET_ERR_MSG(info, "reply too large");
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 static size_t qkd_nl_ntf_size(void)

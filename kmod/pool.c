@@ -498,6 +498,7 @@ int qkd_pool_flush(struct qkd_pool *pool, enum qkd_direction dir, bool both,
 }
 
 int qkd_pool_ke_report(struct qkd_pool *pool, enum qkd_ke_outcome outcome,
+		       enum qkd_ke_reason reason,
 		       struct netlink_ext_ack *extack)
 {
 	mutex_lock(&pool->lock);
@@ -506,24 +507,28 @@ int qkd_pool_ke_report(struct qkd_pool *pool, enum qkd_ke_outcome outcome,
 		NL_SET_ERR_MSG(extack, "the pool was deleted");
 		return -ENOENT;
 	}
-	switch (outcome) {
-	case QKD_KE_OUTCOME_QKD:
-		pool->ke.qkd++;
-		break;
-	case QKD_KE_OUTCOME_FALLBACK:
-		pool->ke.fallback++;
-		break;
-	case QKD_KE_OUTCOME_TAG_MISMATCH:
-		/* The exchange went on without the key: a fallback too. */
-		pool->ke.tag_mismatch++;
-		pool->ke.fallback++;
-		break;
-	case QKD_KE_OUTCOME_REFUSED:
-		pool->ke.refused++;
-		break;
-	}
+	qkd_ke_count(&pool->ke, outcome, reason);
 	mutex_unlock(&pool->lock);
 	return 0;
+}
+
+void qkd_net_ke_report(struct net *net, enum qkd_ke_outcome outcome,
+		       enum qkd_ke_reason reason)
+{
+	struct qkd_net *qn = qkd_net(net);
+
+	mutex_lock(&qn->lock);
+	qkd_ke_count(&qn->ke_no_pool, outcome, reason);
+	mutex_unlock(&qn->lock);
+}
+
+void qkd_net_ke_stats(struct net *net, struct qkd_ke_stats *ke)
+{
+	struct qkd_net *qn = qkd_net(net);
+
+	mutex_lock(&qn->lock);
+	*ke = qn->ke_no_pool;
+	mutex_unlock(&qn->lock);
 }
 
 static int __net_init qkd_net_init(struct net *net)

@@ -19,21 +19,10 @@
 #include <net/net_namespace.h>
 #include <uapi/linux/qkd.h>
 
+#include "ke.h"
 #include "store.h"
 
 #define QKD_NAME_HASH_BITS	10
-
-/*
- * IKE key exchanges of a pool, counted from ke-report.  The IKE daemon
- * alone knows how an exchange ended; the module keeps the counts where
- * operators already look, and drops them with the pool.
- */
-struct qkd_ke_stats {
-	u64 qkd;
-	u64 fallback;
-	u64 tag_mismatch;
-	u64 refused;
-};
 
 /*
  * One pool.  Lock order: qkd_net.lock, then qkd_pool.lock.
@@ -77,6 +66,11 @@ struct qkd_net {
 	unsigned int gen;
 	/* lock; pools by name */
 	DECLARE_HASHTABLE(names, QKD_NAME_HASH_BITS);
+	/*
+	 * lock; IKE key exchanges reported without a pool ID (no pool for the
+	 * peer).  Part of this struct: they go with the namespace.
+	 */
+	struct qkd_ke_stats ke_no_pool;
 };
 
 /* What pool-set changes: the fields of qkd_store_params flagged in mask. */
@@ -154,8 +148,17 @@ int qkd_pool_take(struct qkd_pool *pool, enum qkd_direction dir,
 		  u32 *key_size, struct netlink_ext_ack *extack);
 int qkd_pool_flush(struct qkd_pool *pool, enum qkd_direction dir, bool both,
 		   u32 *count, struct netlink_ext_ack *extack);
-/* Count one key exchange of @outcome (enum qkd_ke_outcome, validated). */
+/*
+ * Count one key exchange of @outcome and @reason, checked with
+ * qkd_ke_check(), in the pool's counters.
+ */
 int qkd_pool_ke_report(struct qkd_pool *pool, enum qkd_ke_outcome outcome,
+		       enum qkd_ke_reason reason,
 		       struct netlink_ext_ack *extack);
+/* The same for an exchange that had no pool, in @net's counters. */
+void qkd_net_ke_report(struct net *net, enum qkd_ke_outcome outcome,
+		       enum qkd_ke_reason reason);
+/* A copy of @net's counters of exchanges without a pool. */
+void qkd_net_ke_stats(struct net *net, struct qkd_ke_stats *ke);
 
 #endif /* _QKD_POOL_H */

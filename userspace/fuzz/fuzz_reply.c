@@ -2,7 +2,8 @@
 /*
  * Fuzz target: one datagram from the kernel as a request exchange sees it.
  * The walker hands each message to every reply parser in turn, so pool,
- * key-take, key-flush, pool-new, controller and error parsing all see
+ * key-take, key-flush, pool-new, ke-stats-get, controller and error
+ * parsing all see
  * arbitrary input.  The first input byte picks the sequence number to
  * expect (0 or 1) so both skip and parse paths are reached.
  */
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int all_parsers(const void *msg, size_t len, void *arg)
 {
 	struct qkd_pool_info info;
+	struct qkd_ke_stats ke;
 	struct qkd_key key;
 	uint16_t fam;
 	uint32_t v, grp;
@@ -24,6 +26,7 @@ static int all_parsers(const void *msg, size_t len, void *arg)
 	qkd__parse_take_reply(msg, len, &key);
 	qkd__parse_flush_reply(msg, len, &v);
 	qkd__parse_new_reply(msg, len, &v);
+	qkd__parse_ke_stats_reply(msg, len, &ke);
 	qkd__parse_family(msg, len, &fam, &grp, "monitor");
 	return 0;
 }

@@ -39,6 +39,7 @@ static int save_reply(const char *dir, const char *name, size_t len)
 int main(int argc, char *argv[])
 {
 	struct qkd_pool_info p;
+	struct qkd_ke_stats ke;
 	struct qkd_key k = { .len = 32 };
 	struct qkd_notification n = {
 		.pool_id = 3, .name = "tokyo-osaka", .direction = 0,
@@ -64,6 +65,10 @@ int main(int argc, char *argv[])
 	len = kmsg_take_reply(buf, sizeof(buf), 1, &k);
 	len += kmsg_error(buf + len, sizeof(buf) - len, 1, 0, NULL, 1);
 	err |= save_reply(argv[1], "take", len);
+	kmsg_sample_ke_no_pool(&ke);
+	len = kmsg_ke_stats_reply(buf, sizeof(buf), 1, &ke, 1);
+	len += kmsg_error(buf + len, sizeof(buf) - len, 1, 0, NULL, 1);
+	err |= save_reply(argv[1], "ke-stats", len);
 	len = kmsg_flush_reply(buf, sizeof(buf), 1, 77);
 	err |= save_reply(argv[1], "flush", len);
 	len = kmsg_new_reply(buf, sizeof(buf), 1, 9);

@@ -292,3 +292,23 @@ QKD_EXPORT const char *qkd_event_name(uint32_t event)
 		return "unknown";
 	}
 }
+
+QKD_EXPORT const char *qkd_ke_reason_name(uint32_t reason)
+{
+	static const char *const names[QKD_KE_REASON_MAX + 1] = {
+		[QKD_KE_REASON_NONE] = "none",
+		[QKD_KE_REASON_NO_OFFER] = "no-offer",
+		[QKD_KE_REASON_NO_POOL] = "no-pool",
+		[QKD_KE_REASON_EMPTY] = "empty",
+		[QKD_KE_REASON_UNKNOWN_KEY] = "unknown-key",
+		[QKD_KE_REASON_TAG_MISMATCH] = "tag-mismatch",
+		[QKD_KE_REASON_POOL_ERROR] = "pool-error",
+		[QKD_KE_REASON_VERSION] = "version",
+		[QKD_KE_REASON_PRE_AUTH_MISMATCH] = "pre-auth-mismatch",
+		[QKD_KE_REASON_PEER_UNKNOWN] = "peer-unknown",
+	};
+
+	if (reason > QKD_KE_REASON_MAX || !names[reason])
+		return "unknown";
+	return names[reason];
+}

@@ -59,8 +59,15 @@ int qkd__build_key_take(void *buf, size_t cap, uint16_t family, uint32_t seq,
 			const uint8_t *tag);
 int qkd__build_key_flush(void *buf, size_t cap, uint16_t family,
 			 uint32_t seq, uint32_t id, int dir);
+/*
+ * ke-report: @id 0 sends no pool ID (an exchange without a pool), @reason
+ * QKD_KE_REASON_NONE sends no reason.
+ */
 int qkd__build_ke_report(void *buf, size_t cap, uint16_t family,
-			  uint32_t seq, uint32_t id, uint32_t outcome);
+			 uint32_t seq, uint32_t id, uint32_t outcome,
+			 uint32_t reason);
+int qkd__build_ke_stats_get(void *buf, size_t cap, uint16_t family,
+			    uint32_t seq);
 /* Upper bound of the size of a key-add request of @n keys. */
 size_t qkd__key_add_size(size_t n);
 
@@ -90,6 +97,9 @@ int qkd__parse_family(const void *msg, size_t len, uint16_t *family,
 int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info);
 int qkd__parse_new_reply(const void *msg, size_t len, uint32_t *id);
 int qkd__parse_take_reply(const void *msg, size_t len, struct qkd_key *key);
+/* A ke-stats-get reply: the ke-stats nest, required. */
+int qkd__parse_ke_stats_reply(const void *msg, size_t len,
+			      struct qkd_ke_stats *ke);
 int qkd__parse_flush_reply(const void *msg, size_t len, uint32_t *count);
 int qkd__parse_notification(const void *msg, size_t len,
 			    struct qkd_notification *ntf);

@@ -246,17 +246,36 @@ int qkd__build_key_take(void *buf, size_t cap, uint16_t family, uint32_t seq,
 }
 
 int qkd__build_ke_report(void *buf, size_t cap, uint16_t family,
-			  uint32_t seq, uint32_t id, uint32_t outcome)
+			 uint32_t seq, uint32_t id, uint32_t outcome,
+			 uint32_t reason)
 {
 	struct nlmsghdr *nlh;
 
-	if (!id || outcome > QKD_KE_OUTCOME_REFUSED)
+	/* What the kernel refuses: see qkd_ke_report_reason() in qkd.h. */
+	if (outcome > QKD_KE_OUTCOME_REFUSED || reason > QKD_KE_REASON_MAX ||
+	    (outcome == QKD_KE_OUTCOME_QKD &&
+	     (!id || reason != QKD_KE_REASON_NONE)))
 		return -EINVAL;
 	nlh = msg_start(buf, cap, family, QKD_CMD_KE_REPORT, NLM_F_ACK, seq);
 	if (!nlh)
 		return -EMSGSIZE;
-	if (!mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_ID, id) ||
+	if ((id && !mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_ID, id)) ||
 	    !mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_KE_OUTCOME, outcome))
+		return -EMSGSIZE;
+	if (reason != QKD_KE_REASON_NONE &&
+	    !mnl_attr_put_u32_check(nlh, cap, QKD_A_POOL_KE_REASON, reason))
+		return -EMSGSIZE;
+	return (int)nlh->nlmsg_len;
+}
+
+int qkd__build_ke_stats_get(void *buf, size_t cap, uint16_t family,
+			    uint32_t seq)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = msg_start(buf, cap, family, QKD_CMD_KE_STATS_GET, NLM_F_ACK,
+			seq);
+	if (!nlh)
 		return -EMSGSIZE;
 	return (int)nlh->nlmsg_len;
 }

@@ -239,23 +239,115 @@ QKD_EXPORT int qkd_pool_list_alloc(struct qkd *h,
 	return ret;
 }
 
-QKD_EXPORT int qkd_ke_report(struct qkd *h, uint32_t id, uint32_t outcome)
+static int ke_report(struct qkd *h, uint32_t id, uint32_t outcome,
+		     uint32_t reason)
 {
 	uint8_t req[QKD_REQ_BUF];
+	uint32_t seq;
+	int len;
+
+	seq = qkd__next_seq(h);
+	len = qkd__build_ke_report(req, sizeof(req), h->family, seq, id,
+				   outcome, reason);
+	if (len == -EINVAL) {
+		if (outcome > QKD_KE_OUTCOME_REFUSED)
+			qkd__set_error(h, "unknown outcome %u", outcome);
+		else if (reason > QKD_KE_REASON_MAX)
+			qkd__set_error(h, "unknown reason %u", reason);
+		else if (reason != QKD_KE_REASON_NONE)
+			qkd__set_error(h, "outcome qkd takes no reason");
+		else
+			qkd__set_error(h, "outcome qkd needs a pool ID");
+	}
+	if (len < 0)
+		return len;
+	return qkd__transact(h, req, (size_t)len, seq, h->family, NULL, NULL,
+			     NULL);
+}
+
+QKD_EXPORT int qkd_ke_report(struct qkd *h, uint32_t id, uint32_t outcome)
+{
+	int ret;
+
+	if ((ret = check_handle(h)))
+		return ret;
+	/* Pool ID 0 stays an error here: it is not "no pool" by accident. */
+	if (!id) {
+		qkd__set_error(h, "pool ID 0 (use qkd_ke_report_reason() for no pool)");
+		return -EINVAL;
+	}
+	return ke_report(h, id, outcome, QKD_KE_REASON_NONE);
+}
+
+QKD_EXPORT int qkd_ke_report_reason(struct qkd *h, uint32_t id,
+				    uint32_t outcome, uint32_t reason)
+{
+	int ret;
+
+	if ((ret = check_handle(h)))
+		return ret;
+	return ke_report(h, id, outcome, reason);
+}
+
+struct ke_stats_arg {
+	struct qkd_ke_stats *ke;
+	int found;
+};
+
+static int ke_stats_cb(const void *msg, size_t len, void *arg)
+{
+	struct ke_stats_arg *ka = arg;
+	int ret;
+
+	if (ka->found)
+		return -EPROTO;
+	ret = qkd__parse_ke_stats_reply(msg, len, ka->ke);
+	if (!ret)
+		ka->found = 1;
+	return ret;
+}
+
+QKD_EXPORT int qkd_ke_stats_get(struct qkd *h, struct qkd_ke_stats *ke)
+{
+	uint8_t req[QKD_REQ_BUF];
+	struct qkd_ke_stats got;
+	struct ke_stats_arg ka = { .ke = &got };
 	uint32_t seq;
 	int len, ret;
 
 	if ((ret = check_handle(h)))
 		return ret;
+	if (!ke)
+		return -EINVAL;
 	seq = qkd__next_seq(h);
-	len = qkd__build_ke_report(req, sizeof(req), h->family, seq, id,
-				   outcome);
-	if (len == -EINVAL)
-		qkd__set_error(h, "pool ID 0 or unknown outcome %u", outcome);
+	len = qkd__build_ke_stats_get(req, sizeof(req), h->family, seq);
 	if (len < 0)
 		return len;
-	return qkd__transact(h, req, (size_t)len, seq, h->family, NULL, NULL,
-			     NULL);
+	ret = qkd__transact(h, req, (size_t)len, seq, h->family, ke_stats_cb,
+			    &ka, NULL);
+	/* A module from before ke-stats-get does not know the command. */
+	if (ret == -EOPNOTSUPP && !h->err[0])
+		qkd__set_error(h, "the qkdpool module has no namespace key exchange counters");
+	if (ret)
+		return ret;
+	if (!ka.found) {
+		qkd__set_error(h, "the kernel's reply lacks ke-stats");
+		return -EPROTO;
+	}
+	*ke = got;
+	return 0;
+}
+
+QKD_EXPORT uint64_t qkd_ke_unspecified(const struct qkd_ke_stats *ke)
+{
+	uint64_t without, sum = 0;
+
+	if (!ke)
+		return 0;
+	without = ke->fallback + ke->refused;
+	for (int r = QKD_KE_REASON_NONE + 1; r <= QKD_KE_REASON_MAX; r++)
+		sum += ke->reasons[r];
+	return without >= sum ? without - sum : 0;
 }
 
 /* ---- keys ----------------------------------------------------------- */

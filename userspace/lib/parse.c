@@ -230,10 +230,15 @@ static int parse_stats(const struct qkd_attr *nest, struct qkd_dir_stats *s)
 	return 0;
 }
 
-/* The ke-stats nest: four counters, each optional (absent means 0). */
+/*
+ * The ke-stats nest: four counters and the reasons nest, each optional
+ * (absent means 0).  Reason N is attribute N of the nest; reasons this
+ * library does not know are ignored.
+ */
 static int parse_ke_stats(const struct qkd_attr *nest, struct qkd_ke_stats *ke)
 {
 	struct qkd_attr tb[QKD_A_KE_STATS_MAX + 1];
+	struct qkd_attr rb[QKD_A_KE_REASONS_MAX + 1];
 	struct {
 		uint16_t type;
 		uint64_t *v;
@@ -245,6 +250,8 @@ static int parse_ke_stats(const struct qkd_attr *nest, struct qkd_ke_stats *ke)
 	};
 	int ret;
 
+	_Static_assert((int)QKD_A_KE_REASONS_MAX == (int)QKD_KE_REASON_MAX,
+		       "reason N is attribute N of the reasons nest");
 	memset(ke, 0, sizeof(*ke));
 	if (!nest->data)
 		return 0;
@@ -254,6 +261,17 @@ static int parse_ke_stats(const struct qkd_attr *nest, struct qkd_ke_stats *ke)
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
 		if (tb[u[i].type].data && get_uint(&tb[u[i].type], u[i].v))
 			return -EPROTO;
+	if (tb[QKD_A_KE_STATS_REASONS].data) {
+		ret = qkd__attrs(tb[QKD_A_KE_STATS_REASONS].data,
+				 tb[QKD_A_KE_STATS_REASONS].len, rb,
+				 QKD_A_KE_REASONS_MAX, 0);
+		if (ret < 0)
+			return ret;
+		for (unsigned int r = 1; r <= QKD_A_KE_REASONS_MAX; r++)
+			if (rb[r].data && get_uint(&rb[r], &ke->reasons[r]))
+				return -EPROTO;
+		ke->has_reasons = true;
+	}
 	ke->present = true;
 	return 0;
 }
@@ -287,6 +305,28 @@ int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
 	    parse_ke_stats(&tb[QKD_A_POOL_KE_STATS], &p.ke))
 		return -EPROTO;
 	*info = p;
+	return 0;
+}
+
+int qkd__parse_ke_stats_reply(const void *msg, size_t len,
+			      struct qkd_ke_stats *ke)
+{
+	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
+	struct qkd_ke_stats k;
+	const uint8_t *attrs;
+	size_t alen;
+	int ret;
+
+	ret = qkd__genl_payload(msg, len, NULL, &attrs, &alen);
+	if (ret)
+		return ret;
+	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
+	if (ret < 0)
+		return ret;
+	if (!tb[QKD_A_POOL_KE_STATS].data ||
+	    parse_ke_stats(&tb[QKD_A_POOL_KE_STATS], &k))
+		return -EPROTO;
+	*ke = k;
 	return 0;
 }
 

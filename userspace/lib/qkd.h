@@ -129,18 +129,24 @@ struct qkd_dir_stats {
 };
 
 /*
- * IKE key exchanges of a pool, as the IKE daemon reported them with
- * qkd_ke_report() since the pool was created.  An exchange reported as
+ * IKE key exchanges of a pool (since it was created), or of the network
+ * namespace without a pool (qkd_ke_stats_get()), as the IKE daemon
+ * reported them with qkd_ke_report_reason().  An exchange reported as
  * QKD_KE_OUTCOME_TAG_MISMATCH counts in both @tag_mismatch and @fallback
  * (it went on without a QKD key); QKD_KE_OUTCOME_REFUSED counts in
- * @refused only.
+ * @refused only.  @reasons[r] counts the exchanges without a QKD key
+ * (fallback or refused) reported with enum qkd_ke_reason r;
+ * @reasons[QKD_KE_REASON_NONE] is always 0, and qkd_ke_unspecified() gives
+ * the exchanges reported without a reason.
  */
 struct qkd_ke_stats {
 	uint64_t qkd;			/* keyed with a QKD key */
 	uint64_t fallback;		/* went on without one */
 	uint64_t tag_mismatch;		/* of which the tag did not verify */
 	uint64_t refused;		/* refused by policy "require" */
+	uint64_t reasons[QKD_KE_REASON_MAX + 1];	/* by enum qkd_ke_reason */
 	bool present;			/* the kernel sent the counters */
+	bool has_reasons;		/* ...with the reasons nest */
 };
 
 /* A pool as reported by pool-get: settings, levels and counters. */
@@ -204,6 +210,38 @@ int qkd_pool_list_alloc(struct qkd *handle, struct qkd_pool_info **pools,
  * -EINVAL for pool ID 0 or an unknown outcome (not sent).
  */
 int qkd_ke_report(struct qkd *handle, uint32_t id, uint32_t outcome);
+
+/*
+ * Count one IKE key exchange with the reason it went without a QKD key:
+ * @reason is an enum qkd_ke_reason, QKD_KE_REASON_NONE (0) for none.
+ * @id 0 means "no pool for this peer": the exchange counts in the network
+ * namespace's counters (qkd_ke_stats_get()) instead of a pool's (pool IDs
+ * start at 1).  -EINVAL (not sent) for an unknown outcome or reason, a
+ * reason with QKD_KE_OUTCOME_QKD, or QKD_KE_OUTCOME_QKD with @id 0.
+ * Otherwise as qkd_ke_report(): CAP_NET_ADMIN, -ENOENT for no such pool.
+ */
+int qkd_ke_report_reason(struct qkd *handle, uint32_t id, uint32_t outcome,
+			 uint32_t reason);
+
+/*
+ * The network namespace's key exchange counters: the exchanges reported
+ * with pool ID 0 (no pool for the peer).  Needs no privilege.
+ * -EOPNOTSUPP from a module without them.
+ */
+int qkd_ke_stats_get(struct qkd *handle, struct qkd_ke_stats *stats);
+
+/*
+ * Exchanges of @stats without a QKD key that were reported without a
+ * reason: fallback + refused - the sum of the reasons (0 if the counters
+ * do not add up).
+ */
+uint64_t qkd_ke_unspecified(const struct qkd_ke_stats *stats);
+
+/*
+ * Name of an enum qkd_ke_reason as in the spec ("no-offer", "empty", ...;
+ * "none" for 0), "unknown" for another value.
+ */
+const char *qkd_ke_reason_name(uint32_t reason);
 
 /* ---- keys ----------------------------------------------------------- */
 

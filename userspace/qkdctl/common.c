@@ -90,6 +90,13 @@ int ctl_fail(struct qkd *h, int err, const char *what, const char *pool)
 	return EXIT_ERROR;
 }
 
+const struct qkd_ke_stats *ctl_ke_no_pool(struct qkd *h,
+					  struct qkd_ke_stats *ns)
+{
+	/* -EOPNOTSUPP: a module from before ke-stats-get. */
+	return qkd_ke_stats_get(h, ns) ? NULL : ns;
+}
+
 int ctl_lookup(struct qkd *h, const char *name, struct qkd_pool_info *info)
 {
 	int ret;

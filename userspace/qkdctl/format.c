@@ -50,6 +50,31 @@ static const char *state_colour(uint32_t state)
 	}
 }
 
+/*
+ * The reasons an exchange went without a QKD key (enum qkd_ke_reason), as
+ * JSON keys and Prometheus label values (@key) and for people (@text).
+ * "unspecified" counts the exchanges reported without a reason:
+ * qkd_ke_unspecified().
+ */
+static const struct {
+	const char *key;
+	const char *text;
+} ke_reasons[QKD_KE_REASON_MAX + 1] = {
+	[QKD_KE_REASON_NO_OFFER] = { "no_offer", "no key offered" },
+	[QKD_KE_REASON_NO_POOL] = { "no_pool", "no pool" },
+	[QKD_KE_REASON_EMPTY] = { "empty", "pool empty" },
+	[QKD_KE_REASON_UNKNOWN_KEY] = { "unknown_key", "unknown key ID" },
+	[QKD_KE_REASON_TAG_MISMATCH] = { "tag_mismatch", "tag mismatch" },
+	[QKD_KE_REASON_POOL_ERROR] = { "pool_error", "pool error" },
+	[QKD_KE_REASON_VERSION] = { "version", "unsupported version" },
+	[QKD_KE_REASON_PRE_AUTH_MISMATCH] = { "pre_auth_mismatch",
+					      "pre-auth pool mismatch" },
+	[QKD_KE_REASON_PEER_UNKNOWN] = { "peer_unknown",
+					 "peer unknown before auth" },
+};
+
+#define KE_UNSPECIFIED	"unspecified"
+
 /* ---- show ------------------------------------------------------------- */
 
 #define SHOW_COLS	12
@@ -113,6 +138,32 @@ static void show_ke(FILE *f, const struct qkd_ke_stats *ke, bool colour)
 		ke->tag_mismatch, alarm ? C_RESET : "", ke->refused);
 }
 
+/*
+ * The reasons of the exchanges without a QKD key, only those that are not
+ * zero: "  without QKD by reason: 3 pool empty, 1 unknown key ID".  No line
+ * when there is none, or from a module without reasons.
+ */
+static void show_ke_reasons(FILE *f, const struct qkd_ke_stats *ke)
+{
+	static const char prefix[] = "  without QKD by reason: ";
+	bool any = false;
+
+	if (!ke->present || !ke->has_reasons)
+		return;
+	for (int r = QKD_KE_REASON_NONE + 1; r <= QKD_KE_REASON_MAX + 1; r++) {
+		bool unspec = r > QKD_KE_REASON_MAX;
+		uint64_t v = unspec ? qkd_ke_unspecified(ke) : ke->reasons[r];
+
+		if (!v)
+			continue;
+		fprintf(f, "%s%" PRIu64 " %s", any ? ", " : prefix, v,
+			unspec ? KE_UNSPECIFIED : ke_reasons[r].text);
+		any = true;
+	}
+	if (any)
+		fputc('\n', f);
+}
+
 static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
 {
 	struct cell rows[3][SHOW_COLS];
@@ -166,10 +217,18 @@ static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
 		fputc('\n', f);
 	}
 	show_ke(f, &p->ke, colour);
+	if (p->ke.present)
+		show_ke_reasons(f, &p->ke);
+}
+
+/* Exchanges of the namespace that had no pool; no line when none. */
+static uint64_t ke_without_pool(const struct qkd_ke_stats *ns)
+{
+	return ns && ns->present ? ns->fallback + ns->refused : 0;
 }
 
 void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct fmt_opts *opts)
+	      const struct qkd_ke_stats *ns, const struct fmt_opts *opts)
 {
 	bool colour = opts && opts->colour;
 
@@ -177,6 +236,13 @@ void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
 		if (i)
 			fputc('\n', f);
 		show_pool(f, &pools[i], colour);
+	}
+	if (ke_without_pool(ns)) {
+		if (n)
+			fputc('\n', f);
+		fprintf(f, "key exchanges with no pool: %" PRIu64 "\n",
+			ke_without_pool(ns));
+		show_ke_reasons(f, ns);
 	}
 }
 
@@ -215,19 +281,38 @@ static void json_dir(FILE *f, const struct qkd_dir_stats *s)
 		fputs("null}", f);
 }
 
+/* The reasons, all of them: null from a module without reasons. */
+static void json_ke_reasons(FILE *f, const struct qkd_ke_stats *ke)
+{
+	if (!ke->has_reasons) {
+		fputs("null", f);
+		return;
+	}
+	fputc('{', f);
+	for (int r = QKD_KE_REASON_NONE + 1; r <= QKD_KE_REASON_MAX; r++)
+		fprintf(f, "\"%s\":%" PRIu64 ",", ke_reasons[r].key,
+			ke->reasons[r]);
+	fprintf(f, "\"" KE_UNSPECIFIED "\":%" PRIu64 "}",
+		qkd_ke_unspecified(ke));
+}
+
 /* null from a module without ke-stats, as for an unknown value. */
 static void json_ke(FILE *f, const struct qkd_ke_stats *ke)
 {
-	if (!ke->present) {
+	if (!ke || !ke->present) {
 		fputs("null", f);
 		return;
 	}
 	fprintf(f, "{\"qkd\":%" PRIu64 ",\"fallback\":%" PRIu64
-		",\"tag_mismatch\":%" PRIu64 ",\"refused\":%" PRIu64 "}",
-		ke->qkd, ke->fallback, ke->tag_mismatch, ke->refused);
+		",\"tag_mismatch\":%" PRIu64 ",\"refused\":%" PRIu64
+		",\"reasons\":", ke->qkd, ke->fallback, ke->tag_mismatch,
+		ke->refused);
+	json_ke_reasons(f, ke);
+	fputc('}', f);
 }
 
-void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n)
+void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n,
+	      const struct qkd_ke_stats *ns)
 {
 	fputs("{\"pools\":[", f);
 	for (size_t i = 0; i < n; i++) {
@@ -249,7 +334,9 @@ void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n)
 		json_ke(f, &p->ke);
 		fputc('}', f);
 	}
-	fputs("]}\n", f);
+	fputs("],\"key_exchanges_without_pool\":", f);
+	json_ke(f, ns);
+	fputs("}\n", f);
 }
 
 /* ---- dump ------------------------------------------------------------- */
@@ -286,11 +373,24 @@ void fmt_dump(FILE *f, const struct qkd_pool_info *pools, size_t n)
 			/* The pool's key exchanges, on both of its lines. */
 			if (p->ke.present)
 				fprintf(f, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
-					"\t%" PRIu64 "\n", p->ke.qkd,
+					"\t%" PRIu64, p->ke.qkd,
 					p->ke.fallback, p->ke.tag_mismatch,
 					p->ke.refused);
 			else
-				fputs("\t-\t-\t-\t-\n", f);
+				fputs("\t-\t-\t-\t-", f);
+			/* Columns 26-34 by reason, 35 unspecified. */
+			for (int r = 1; r <= QKD_KE_REASON_MAX; r++) {
+				if (p->ke.present && p->ke.has_reasons)
+					fprintf(f, "\t%" PRIu64,
+						p->ke.reasons[r]);
+				else
+					fputs("\t-", f);
+			}
+			if (p->ke.present && p->ke.has_reasons)
+				fprintf(f, "\t%" PRIu64 "\n",
+					qkd_ke_unspecified(&p->ke));
+			else
+				fputs("\t-\n", f);
 		}
 	}
 }
@@ -404,7 +504,51 @@ static void prom_ke(FILE *f, const struct qkd_pool_info *pools, size_t n)
 	}
 }
 
-void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n)
+/* One series per reason and "unspecified", after @labels. */
+static void prom_ke_reasons(FILE *f, const char *name, const char *pool,
+			    const struct qkd_ke_stats *ke)
+{
+	for (int r = QKD_KE_REASON_NONE + 1; r <= QKD_KE_REASON_MAX + 1; r++) {
+		bool unspec = r > QKD_KE_REASON_MAX;
+
+		fprintf(f, "%s{", name);
+		if (pool) {
+			fputs("pool=\"", f);
+			prom_label(f, pool);
+			fputs("\",", f);
+		}
+		fprintf(f, "reason=\"%s\"} %" PRIu64 "\n",
+			unspec ? KE_UNSPECIFIED : ke_reasons[r].key,
+			unspec ? qkd_ke_unspecified(ke) : ke->reasons[r]);
+	}
+}
+
+/*
+ * The exchanges without a QKD key by reason: per pool, and the namespace's
+ * exchanges that had no pool.  sum() over reason gives all of them, as
+ * "unspecified" counts those reported without a reason.
+ */
+static void prom_ke_reason_families(FILE *f,
+				    const struct qkd_pool_info *pools,
+				    size_t n, const struct qkd_ke_stats *ns)
+{
+	static const char pool_name[] = "qkd_pool_key_exchanges_without_qkd_total";
+	static const char ns_name[] = "qkd_key_exchanges_without_pool_total";
+
+	fprintf(f, "# HELP %s IKE key exchanges of the pool without a QKD key (fallback or refused) by reason.\n"
+		"# TYPE %s counter\n", pool_name, pool_name);
+	for (size_t i = 0; i < n; i++)
+		if (pools[i].ke.present && pools[i].ke.has_reasons)
+			prom_ke_reasons(f, pool_name, pools[i].name,
+					&pools[i].ke);
+	fprintf(f, "# HELP %s IKE key exchanges of the network namespace that had no pool, by reason.\n"
+		"# TYPE %s counter\n", ns_name, ns_name);
+	if (ns && ns->present && ns->has_reasons)
+		prom_ke_reasons(f, ns_name, NULL, ns);
+}
+
+void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
+		 const struct qkd_ke_stats *ns)
 {
 	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
 		const struct metric *mt = &metrics[m];
@@ -457,6 +601,7 @@ void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n)
 		}
 	}
 	prom_ke(f, pools, n);
+	prom_ke_reason_families(f, pools, n, ns);
 }
 
 /* ---- notifications ---------------------------------------------------- */

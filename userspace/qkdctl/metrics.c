@@ -7,12 +7,15 @@ static const char usage[] =
 	"metrics\n"
 	"Print every pool in the Prometheus text exposition format (HELP and\n"
 	"TYPE lines, one series per pool and direction, labels pool and\n"
-	"direction; the IKE key exchanges one series per pool and outcome),\n"
-	"e.g. for node_exporter's textfile collector.\n";
+	"direction; the IKE key exchanges one series per pool and outcome, and\n"
+	"per pool and reason for those without QKD; the namespace's exchanges\n"
+	"that had no pool one series per reason), e.g. for node_exporter's\n"
+	"textfile collector.\n";
 
 int cmd_metrics(int argc, char *argv[])
 {
 	struct qkd_pool_info *pools = NULL;
+	struct qkd_ke_stats ns;
 	struct qkd *h;
 	size_t n = 0;
 	int ret;
@@ -30,7 +33,7 @@ int cmd_metrics(int argc, char *argv[])
 		qkd_close(h);
 		return ret;
 	}
-	fmt_metrics(stdout, pools, n);
+	fmt_metrics(stdout, pools, n, ctl_ke_no_pool(h, &ns));
 	free(pools);
 	qkd_close(h);
 	return fflush(stdout) ? EXIT_ERROR : EXIT_OK;

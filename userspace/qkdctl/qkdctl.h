@@ -43,6 +43,14 @@ struct qkd *ctl_open(void);
  */
 int ctl_fail(struct qkd *h, int err, const char *what, const char *pool);
 
+/*
+ * The namespace's key exchange counters into @ns; NULL (nothing printed)
+ * when the module has none or they cannot be read, so that the pools are
+ * still shown.
+ */
+const struct qkd_ke_stats *ctl_ke_no_pool(struct qkd *h,
+					  struct qkd_ke_stats *ns);
+
 /* Look a pool up by name; prints "pool 'x' not found" on failure. */
 int ctl_lookup(struct qkd *h, const char *name, struct qkd_pool_info *info);
 
@@ -96,11 +104,17 @@ struct fmt_opts {
 	bool colour;
 };
 
+/*
+ * @ns: the namespace's counters of key exchanges that had no pool
+ * (qkd_ke_stats_get()), or NULL when they were not read.
+ */
 void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct fmt_opts *opts);
-void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n);
+	      const struct qkd_ke_stats *ns, const struct fmt_opts *opts);
+void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n,
+	      const struct qkd_ke_stats *ns);
 void fmt_dump(FILE *f, const struct qkd_pool_info *pools, size_t n);
-void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n);
+void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
+		 const struct qkd_ke_stats *ns);
 void fmt_notification(FILE *f, const struct qkd_notification *ntf,
 		      bool json);
 

@@ -10,8 +10,9 @@ static const char show_usage[] =
 	"state (ok, low, empty), fill and burn rates in keys per second, the\n"
 	"estimated time to empty and the counters; then the pool's IKE key\n"
 	"exchanges as the IKE daemon reported them (keyed with QKD, fallback,\n"
-	"of which tag mismatches, refused).  --json prints one JSON document\n"
-	"for programs.\n";
+	"of which tag mismatches, refused) and the reasons of those without\n"
+	"QKD; without POOL, the exchanges that had no pool at all.  --json\n"
+	"prints one JSON document for programs.\n";
 
 static const char dump_usage[] =
 	"dump [POOL]\n"
@@ -51,6 +52,8 @@ static int run(enum mode mode, const char *name)
 {
 	struct qkd_pool_info *pools = NULL;
 	struct fmt_opts opts = { .colour = ctl_colour() };
+	const struct qkd_ke_stats *ns = NULL;
+	struct qkd_ke_stats ns_buf;
 	struct qkd *h;
 	size_t n = 0;
 	int status = EXIT_OK;
@@ -62,15 +65,18 @@ static int run(enum mode mode, const char *name)
 		qkd_close(h);
 		return EXIT_ERROR;
 	}
+	/* The exchanges that had no pool belong to no one pool. */
+	if (!name && mode != MODE_DUMP)
+		ns = ctl_ke_no_pool(h, &ns_buf);
 	switch (mode) {
 	case MODE_SHOW:
 		if (!n)
 			fprintf(stderr, "%s: no pools (create one with: %s pool add NAME)\n",
 				PROG_NAME, PROG_NAME);
-		fmt_show(stdout, pools, n, &opts);
+		fmt_show(stdout, pools, n, ns, &opts);
 		break;
 	case MODE_JSON:
-		fmt_json(stdout, pools, n);
+		fmt_json(stdout, pools, n, ns);
 		break;
 	case MODE_DUMP:
 		fmt_dump(stdout, pools, n);

@@ -65,7 +65,27 @@ static void put_ke_stats(struct nlmsghdr *nlh, size_t cap,
 	put_uint(nlh, cap, QKD_A_KE_STATS_FALLBACK, ke->fallback, wide);
 	put_uint(nlh, cap, QKD_A_KE_STATS_TAG_MISMATCH, ke->tag_mismatch, wide);
 	put_uint(nlh, cap, QKD_A_KE_STATS_REFUSED, ke->refused, wide);
+	/* As a kernel without reasons would: no reasons nest. */
+	if (ke->has_reasons) {
+		struct nlattr *r = mnl_attr_nest_start_check(nlh, cap,
+							     QKD_A_KE_STATS_REASONS);
+
+		for (uint16_t i = 1; i <= QKD_KE_REASON_MAX; i++)
+			put_uint(nlh, cap, i, ke->reasons[i], wide);
+		mnl_attr_nest_end(nlh, r);
+	}
 	mnl_attr_nest_end(nlh, nest);
+}
+
+size_t kmsg_ke_stats_reply(void *buf, size_t cap, uint32_t seq,
+			   const struct qkd_ke_stats *ke, int wide)
+{
+	struct nlmsghdr *nlh = start(buf, cap, KMSG_FAMILY,
+				     QKD_CMD_KE_STATS_GET, 0, seq);
+
+	if (ke->present)
+		put_ke_stats(nlh, cap, ke, wide);
+	return nlh->nlmsg_len;
 }
 
 size_t kmsg_pool(void *buf, size_t cap, uint32_t seq, uint16_t flags,
@@ -263,4 +283,20 @@ void kmsg_sample_pool(struct qkd_pool_info *p)
 	p->ke.fallback = 9;
 	p->ke.tag_mismatch = 1;
 	p->ke.refused = 2;
+	/* 7 of the 11 exchanges without QKD with a reason: 4 unspecified */
+	p->ke.has_reasons = true;
+	p->ke.reasons[QKD_KE_REASON_EMPTY] = 4;
+	p->ke.reasons[QKD_KE_REASON_UNKNOWN_KEY] = 2;
+	p->ke.reasons[QKD_KE_REASON_TAG_MISMATCH] = 1;
+}
+
+void kmsg_sample_ke_no_pool(struct qkd_ke_stats *ke)
+{
+	memset(ke, 0, sizeof(*ke));
+	ke->present = true;
+	ke->has_reasons = true;
+	ke->fallback = 5;
+	ke->refused = 1;
+	ke->reasons[QKD_KE_REASON_NO_POOL] = 4;
+	ke->reasons[QKD_KE_REASON_PEER_UNKNOWN] = 1;
 }

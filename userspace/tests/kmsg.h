@@ -18,6 +18,9 @@
 /* @wide: send every uint counter as 8 bytes (the kernel does for big ones). */
 size_t kmsg_pool(void *buf, size_t cap, uint32_t seq, uint16_t flags,
 		 const struct qkd_pool_info *p, int wide);
+/* A ke-stats-get reply; no ke-stats nest unless @ke->present. */
+size_t kmsg_ke_stats_reply(void *buf, size_t cap, uint32_t seq,
+			   const struct qkd_ke_stats *ke, int wide);
 size_t kmsg_new_reply(void *buf, size_t cap, uint32_t seq, uint32_t id);
 size_t kmsg_take_reply(void *buf, size_t cap, uint32_t seq,
 		       const struct qkd_key *key);
@@ -33,5 +36,7 @@ size_t kmsg_family(void *buf, size_t cap, uint32_t seq, uint16_t family,
 
 /* A sample pool with every field set (name "tokyo-osaka", ID 3). */
 void kmsg_sample_pool(struct qkd_pool_info *p);
+/* Sample namespace counters: 5 fallback, 1 refused; 4 no-pool, 1 peer-unknown. */
+void kmsg_sample_ke_no_pool(struct qkd_ke_stats *ke);
 
 #endif

@@ -14,6 +14,22 @@ set -u
 passed=0 failed=0 skipped=0
 run_unit_tests "$O/unit-tests" "$O/unit.counts"
 
+# The ABI: libqkd.so.0 exports exactly the functions of the version script
+# (lib/libqkd.map), each with version LIBQKD_0, and nothing else.
+echo "== exported symbols of libqkd.so.0"
+map="$(dirname "$0")/../lib/libqkd.map"
+want=$(sed -n 's/^[[:space:]]*\(qkd_[a-z0-9_]*\);$/\1@@LIBQKD_0/p' "$map" | sort | xargs)
+got=$(nm -D --defined-only --with-symbol-versions "$O/libqkd.so.0" |
+	awk '$2 == "T" { print $3 }' | sort | xargs)
+if [ -n "$want" ] && [ "$got" = "$want" ]; then
+	echo "$(wc -w <<<"$got") symbols, as lib/libqkd.map lists them"
+	passed=$((passed + 1))
+else
+	echo "libqkd.so.0 exports: $got"
+	echo "lib/libqkd.map says: $want"
+	failed=$((failed + 1))
+fi
+
 corpus="$O/corpus"
 rm -rf "$corpus"
 mkdir -p "$corpus/seed-reply" "$corpus/seed-notify"

@@ -13,7 +13,8 @@
 
 enum { SHOW, SHOW_COLOUR, JSON, DUMP, METRICS };
 
-static char *render(int mode, const struct qkd_pool_info *p, size_t n)
+static char *render_ns(int mode, const struct qkd_pool_info *p, size_t n,
+		       const struct qkd_ke_stats *ns)
 {
 	struct fmt_opts opts = { .colour = mode == SHOW_COLOUR };
 	char *out = NULL;
@@ -24,20 +25,26 @@ static char *render(int mode, const struct qkd_pool_info *p, size_t n)
 	switch (mode) {
 	case SHOW:
 	case SHOW_COLOUR:
-		fmt_show(f, p, n, &opts);
+		fmt_show(f, p, n, ns, &opts);
 		break;
 	case JSON:
-		fmt_json(f, p, n);
+		fmt_json(f, p, n, ns);
 		break;
 	case DUMP:
 		fmt_dump(f, p, n);
 		break;
 	case METRICS:
-		fmt_metrics(f, p, n);
+		fmt_metrics(f, p, n, ns);
 		break;
 	}
 	fclose(f);
 	return out;
+}
+
+/* Without the namespace's counters (a module without ke-stats-get). */
+static char *render(int mode, const struct qkd_pool_info *p, size_t n)
+{
+	return render_ns(mode, p, n, NULL);
 }
 
 static void two_pools(struct qkd_pool_info p[2])
@@ -69,6 +76,7 @@ START_TEST(show_text)
 "  out  3000/4096  ok     12.500   2.000         -   3500    500        0        0         0       0\n"
 "  in    900/4096  low     1.000   2.500    10m00s   5000   4000       60       40         2       7\n"
 "  key exchanges: 120 qkd, 9 fallback (1 tag mismatch), 2 refused\n"
+"  without QKD by reason: 4 pool empty, 2 unknown key ID, 1 tag mismatch, 4 unspecified\n"
 "\n"
 "pool: peer-b (id 12)\n"
 "  key size 32 B, capacity 64, watermarks low 16 high 48, max age never\n"
@@ -132,7 +140,9 @@ START_TEST(json)
 "\"fill_rate_per_1000s\":1000,\"burn_rate_per_1000s\":2500,"
 "\"time_to_empty\":600},"
 "\"key_exchanges\":{\"qkd\":120,\"fallback\":9,\"tag_mismatch\":1,"
-"\"refused\":2}},"
+"\"refused\":2,\"reasons\":{\"no_offer\":0,\"no_pool\":0,\"empty\":4,"
+"\"unknown_key\":2,\"tag_mismatch\":1,\"pool_error\":0,\"version\":0,"
+"\"pre_auth_mismatch\":0,\"peer_unknown\":0,\"unspecified\":4}}},"
 "{\"id\":12,\"name\":\"peer-b\",\"key_size\":32,\"capacity\":64,"
 "\"low_watermark\":16,\"high_watermark\":48,\"max_age\":0,"
 "\"out\":{\"level\":0,\"state\":\"empty\",\"added\":0,\"taken\":0,"
@@ -145,10 +155,10 @@ START_TEST(json)
 "\"bytes_added\":0,\"bytes_taken\":0,"
 "\"fill_rate_per_1000s\":0,\"burn_rate_per_1000s\":0,"
 "\"time_to_empty\":null},\"key_exchanges\":null}"
-"]}\n");
+"],\"key_exchanges_without_pool\":null}\n");
 	free(out);
 	out = render(JSON, p, 0);
-	ck_assert_str_eq(out, "{\"pools\":[]}\n");
+	ck_assert_str_eq(out, "{\"pools\":[],\"key_exchanges_without_pool\":null}\n");
 	free(out);
 }
 END_TEST
@@ -174,15 +184,15 @@ START_TEST(dump)
 	two_pools(p);
 	out = render(DUMP, p, 2);
 	ck_assert_str_eq(out,
-"tokyo-osaka\t3\tout\t32\t4096\t1024\t3072\t3600\t3000\tok\t3500\t500\t0\t0\t0\t0\t112000\t16000\t12500\t2000\t-\t120\t9\t1\t2\n"
-"tokyo-osaka\t3\tin\t32\t4096\t1024\t3072\t3600\t900\tlow\t5000\t4000\t60\t40\t2\t7\t160000\t128000\t1000\t2500\t600\t120\t9\t1\t2\n"
-"peer-b\t12\tout\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t123456789012\t0\t0\t0\t0\t-\t-\t-\t-\t-\n"
-"peer-b\t12\tin\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-\t-\t-\t-\t-\n");
+"tokyo-osaka\t3\tout\t32\t4096\t1024\t3072\t3600\t3000\tok\t3500\t500\t0\t0\t0\t0\t112000\t16000\t12500\t2000\t-\t120\t9\t1\t2\t0\t0\t4\t2\t1\t0\t0\t0\t0\t4\n"
+"tokyo-osaka\t3\tin\t32\t4096\t1024\t3072\t3600\t900\tlow\t5000\t4000\t60\t40\t2\t7\t160000\t128000\t1000\t2500\t600\t120\t9\t1\t2\t0\t0\t4\t2\t1\t0\t0\t0\t0\t4\n"
+"peer-b\t12\tout\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t123456789012\t0\t0\t0\t0\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n"
+"peer-b\t12\tin\t32\t64\t16\t48\t0\t0\tempty\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n");
 	free(out);
 }
 END_TEST
 
-/* Every line of the dump has the documented 25 columns. */
+/* Every line of the dump has the documented 35 columns. */
 START_TEST(dump_columns)
 {
 	struct qkd_pool_info p[2];
@@ -196,7 +206,7 @@ START_TEST(dump_columns)
 
 		for (char *c = line; *c; c++)
 			tabs += *c == '\t';
-		ck_assert_int_eq(tabs, 24);
+		ck_assert_int_eq(tabs, 34);
 	}
 	free(out);
 }
@@ -287,12 +297,26 @@ START_TEST(metrics)
 "qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"qkd\"} 120\n"
 "qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"fallback\"} 9\n"
 "qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"tag_mismatch\"} 1\n"
-"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"refused\"} 2\n");
+"qkd_pool_key_exchanges_total{pool=\"tokyo-osaka\",outcome=\"refused\"} 2\n"
+"# HELP qkd_pool_key_exchanges_without_qkd_total IKE key exchanges of the pool without a QKD key (fallback or refused) by reason.\n"
+"# TYPE qkd_pool_key_exchanges_without_qkd_total counter\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"no_offer\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"no_pool\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"empty\"} 4\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"unknown_key\"} 2\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"tag_mismatch\"} 1\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"pool_error\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"version\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"pre_auth_mismatch\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"peer_unknown\"} 0\n"
+"qkd_pool_key_exchanges_without_qkd_total{pool=\"tokyo-osaka\",reason=\"unspecified\"} 4\n"
+"# HELP qkd_key_exchanges_without_pool_total IKE key exchanges of the network namespace that had no pool, by reason.\n"
+"# TYPE qkd_key_exchanges_without_pool_total counter\n");
 	free(out);
 }
 END_TEST
 
-/* Without pools: only HELP and TYPE lines, 19 metrics. */
+/* Without pools: only HELP and TYPE lines, 21 metrics. */
 START_TEST(metrics_empty_and_labels)
 {
 	struct qkd_pool_info p[2];
@@ -302,13 +326,128 @@ START_TEST(metrics_empty_and_labels)
 	out = render(METRICS, NULL, 0);
 	for (char *c = out; *c; c++)
 		lines += *c == '\n';
-	ck_assert_int_eq(lines, 38);
+	ck_assert_int_eq(lines, 42);
 	free(out);
 
 	two_pools(p);
 	strcpy(p[1].name, "a\"b\\c");	/* escaped in label values */
 	out = render(METRICS, p + 1, 1);
 	ck_assert_ptr_nonnull(strstr(out, "qkd_pool_keys{pool=\"a\\\"b\\\\c\",direction=\"in\"} 0\n"));
+	free(out);
+}
+END_TEST
+
+/* The reasons line: only reasons that are not zero, in enum order. */
+START_TEST(show_reasons)
+{
+	struct qkd_pool_info p[2];
+	char *out;
+
+	two_pools(p);
+	memset(p[0].ke.reasons, 0, sizeof(p[0].ke.reasons));
+	p[0].ke.fallback = 3;
+	p[0].ke.refused = 1;
+	p[0].ke.reasons[QKD_KE_REASON_EMPTY] = 3;
+	p[0].ke.reasons[QKD_KE_REASON_UNKNOWN_KEY] = 1;
+	out = render(SHOW, p, 1);
+	ck_assert_ptr_nonnull(strstr(out,
+"  key exchanges: 120 qkd, 3 fallback (1 tag mismatch), 1 refused\n"
+"  without QKD by reason: 3 pool empty, 1 unknown key ID\n"));
+	free(out);
+
+	/* Every reason, and reports without one. */
+	for (int r = 1; r <= QKD_KE_REASON_MAX; r++)
+		p[0].ke.reasons[r] = (uint64_t)r;
+	p[0].ke.fallback = 50;
+	out = render(SHOW, p, 1);
+	ck_assert_ptr_nonnull(strstr(out,
+"  without QKD by reason: 1 no key offered, 2 no pool, 3 pool empty, "
+"4 unknown key ID, 5 tag mismatch, 6 pool error, 7 unsupported version, "
+"8 pre-auth pool mismatch, 9 peer unknown before auth, 6 unspecified\n"));
+	free(out);
+
+	/* All zero, or a module without reasons: no line. */
+	memset(p[0].ke.reasons, 0, sizeof(p[0].ke.reasons));
+	p[0].ke.fallback = p[0].ke.refused = p[0].ke.tag_mismatch = 0;
+	out = render(SHOW, p, 1);
+	ck_assert_ptr_null(strstr(out, "by reason"));
+	free(out);
+	kmsg_sample_pool(&p[0]);
+	p[0].ke.has_reasons = false;
+	out = render(SHOW, p, 1);
+	ck_assert_ptr_null(strstr(out, "by reason"));
+	ck_assert_ptr_nonnull(strstr(out, "  key exchanges: 120 qkd"));
+	free(out);
+}
+END_TEST
+
+/* The namespace's exchanges that had no pool, in each output mode. */
+START_TEST(no_pool_outputs)
+{
+	struct qkd_pool_info p[2];
+	struct qkd_ke_stats ns;
+	char *out;
+
+	two_pools(p);
+	kmsg_sample_ke_no_pool(&ns);
+	out = render_ns(SHOW, p + 1, 1, &ns);
+	ck_assert_ptr_nonnull(strstr(out,
+"  in    0/64  empty   0.000   0.000         -      0      0        0        0         0             0\n"
+"\n"
+"key exchanges with no pool: 6\n"
+"  without QKD by reason: 4 no pool, 1 peer unknown before auth, 1 unspecified\n"));
+	free(out);
+	/* Without pools: the namespace line alone. */
+	out = render_ns(SHOW, NULL, 0, &ns);
+	ck_assert_str_eq(out,
+"key exchanges with no pool: 6\n"
+"  without QKD by reason: 4 no pool, 1 peer unknown before auth, 1 unspecified\n");
+	free(out);
+	/* None, or not known: no line. */
+	memset(&ns, 0, sizeof(ns));
+	ns.present = ns.has_reasons = true;
+	out = render_ns(SHOW, NULL, 0, &ns);
+	ck_assert_str_eq(out, "");
+	free(out);
+
+	kmsg_sample_ke_no_pool(&ns);
+	out = render_ns(JSON, NULL, 0, &ns);
+	ck_assert_str_eq(out,
+"{\"pools\":[],\"key_exchanges_without_pool\":{\"qkd\":0,\"fallback\":5,"
+"\"tag_mismatch\":0,\"refused\":1,\"reasons\":{\"no_offer\":0,"
+"\"no_pool\":4,\"empty\":0,\"unknown_key\":0,\"tag_mismatch\":0,"
+"\"pool_error\":0,\"version\":0,\"pre_auth_mismatch\":0,"
+"\"peer_unknown\":1,\"unspecified\":1}}}\n");
+	free(out);
+
+	out = render_ns(METRICS, NULL, 0, &ns);
+	ck_assert_ptr_nonnull(strstr(out,
+"# HELP qkd_key_exchanges_without_pool_total IKE key exchanges of the network namespace that had no pool, by reason.\n"
+"# TYPE qkd_key_exchanges_without_pool_total counter\n"
+"qkd_key_exchanges_without_pool_total{reason=\"no_offer\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"no_pool\"} 4\n"
+"qkd_key_exchanges_without_pool_total{reason=\"empty\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"unknown_key\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"tag_mismatch\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"pool_error\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"version\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"pre_auth_mismatch\"} 0\n"
+"qkd_key_exchanges_without_pool_total{reason=\"peer_unknown\"} 1\n"
+"qkd_key_exchanges_without_pool_total{reason=\"unspecified\"} 1\n"));
+	free(out);
+
+	/* A pool from a module without reasons: JSON null, dump "-". */
+	kmsg_sample_pool(&p[0]);
+	p[0].ke.has_reasons = false;
+	out = render(JSON, p, 1);
+	ck_assert_ptr_nonnull(strstr(out, "\"refused\":2,\"reasons\":null}"));
+	free(out);
+	out = render(DUMP, p, 1);
+	ck_assert_ptr_nonnull(strstr(out,
+"\t120\t9\t1\t2\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n"));
+	free(out);
+	out = render(METRICS, p, 1);
+	ck_assert_ptr_null(strstr(out, "qkd_pool_key_exchanges_without_qkd_total{"));
 	free(out);
 }
 END_TEST
@@ -377,6 +516,8 @@ Suite *format_suite(void)
 	tcase_add_test(tc, dump_columns);
 	tcase_add_test(tc, metrics);
 	tcase_add_test(tc, metrics_empty_and_labels);
+	tcase_add_test(tc, show_reasons);
+	tcase_add_test(tc, no_pool_outputs);
 	tcase_add_test(tc, notifications);
 	tcase_add_test(tc, rates_and_durations);
 	suite_add_tcase(s, tc);

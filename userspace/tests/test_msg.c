@@ -289,22 +289,95 @@ START_TEST(build_ke_report)
 	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
 	int len;
 
+	/* Without a reason: exactly the old request, no reason attribute. */
 	for (uint32_t o = QKD_KE_OUTCOME_QKD; o <= QKD_KE_OUTCOME_REFUSED; o++) {
-		len = qkd__build_ke_report(buf, sizeof(buf), FAM, 20 + o, 3, o);
+		len = qkd__build_ke_report(buf, sizeof(buf), FAM, 20 + o, 3, o,
+					   QKD_KE_REASON_NONE);
 		open_req(len, QKD_CMD_KE_REPORT, NLM_F_ACK, 20 + o, tb,
 			 QKD_A_POOL_MAX, NULL);
 		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_ID]), 3);
 		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_OUTCOME]), o);
+		ck_assert_ptr_null(tb[QKD_A_POOL_KE_REASON].data);
 	}
-	/* Refused before anything is sent: pool 0, an outcome past the enum. */
+	/* Refused before anything is sent: qkd with pool 0, bad outcome. */
 	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 0,
-					      QKD_KE_OUTCOME_QKD), -EINVAL);
+					      QKD_KE_OUTCOME_QKD,
+					      QKD_KE_REASON_NONE), -EINVAL);
 	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 3,
-					      QKD_KE_OUTCOME_REFUSED + 1),
-			 -EINVAL);
+					      QKD_KE_OUTCOME_REFUSED + 1,
+					      QKD_KE_REASON_NONE), -EINVAL);
 	/* Too small a buffer. */
 	ck_assert_int_eq(qkd__build_ke_report(buf, 24, FAM, 1, 3,
-					      QKD_KE_OUTCOME_QKD), -EMSGSIZE);
+					      QKD_KE_OUTCOME_QKD,
+					      QKD_KE_REASON_NONE), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(build_ke_report_reason)
+{
+	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
+	int len;
+
+	for (uint32_t r = QKD_KE_REASON_NO_OFFER; r <= QKD_KE_REASON_MAX; r++) {
+		len = qkd__build_ke_report(buf, sizeof(buf), FAM, r, 7,
+					   QKD_KE_OUTCOME_FALLBACK, r);
+		open_req(len, QKD_CMD_KE_REPORT, NLM_F_ACK, r, tb,
+			 QKD_A_POOL_MAX, NULL);
+		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_ID]), 7);
+		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_OUTCOME]),
+				  QKD_KE_OUTCOME_FALLBACK);
+		ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_REASON]), r);
+	}
+	/* Pool 0: no pool ID attribute at all (the namespace's counters). */
+	len = qkd__build_ke_report(buf, sizeof(buf), FAM, 40, 0,
+				   QKD_KE_OUTCOME_REFUSED,
+				   QKD_KE_REASON_NO_POOL);
+	open_req(len, QKD_CMD_KE_REPORT, NLM_F_ACK, 40, tb, QKD_A_POOL_MAX,
+		 NULL);
+	ck_assert_ptr_null(tb[QKD_A_POOL_ID].data);
+	ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_OUTCOME]),
+			  QKD_KE_OUTCOME_REFUSED);
+	ck_assert_uint_eq(u32(&tb[QKD_A_POOL_KE_REASON]),
+			  QKD_KE_REASON_NO_POOL);
+	/* ...and without a reason either: the outcome alone. */
+	len = qkd__build_ke_report(buf, sizeof(buf), FAM, 41, 0,
+				   QKD_KE_OUTCOME_FALLBACK,
+				   QKD_KE_REASON_NONE);
+	open_req(len, QKD_CMD_KE_REPORT, NLM_F_ACK, 41, tb, QKD_A_POOL_MAX,
+		 NULL);
+	ck_assert_ptr_null(tb[QKD_A_POOL_ID].data);
+	ck_assert_ptr_null(tb[QKD_A_POOL_KE_REASON].data);
+	/* What the kernel would refuse is not sent. */
+	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 3,
+					      QKD_KE_OUTCOME_QKD,
+					      QKD_KE_REASON_EMPTY), -EINVAL);
+	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 3,
+					      QKD_KE_OUTCOME_FALLBACK,
+					      QKD_KE_REASON_MAX + 1), -EINVAL);
+	ck_assert_int_eq(qkd__build_ke_report(buf, sizeof(buf), FAM, 1, 0,
+					      QKD_KE_OUTCOME_FALLBACK,
+					      UINT32_MAX), -EINVAL);
+	/* Room for the ID and the outcome, not the reason. */
+	ck_assert_int_eq(qkd__build_ke_report(buf, 36, FAM, 1, 3,
+					      QKD_KE_OUTCOME_FALLBACK,
+					      QKD_KE_REASON_EMPTY), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(build_ke_stats_get)
+{
+	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
+	int len, n = 0;
+
+	len = qkd__build_ke_stats_get(buf, sizeof(buf), FAM, 77);
+	open_req(len, QKD_CMD_KE_STATS_GET, NLM_F_ACK, 77, tb, QKD_A_POOL_MAX,
+		 NULL);
+	/* No attribute at all. */
+	ck_assert_int_eq(len, NLMSG_HDRLEN + GENL_HDRLEN);
+	for (int i = 0; i <= QKD_A_POOL_MAX; i++)
+		n += tb[i].data != NULL;
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(qkd__build_ke_stats_get(buf, 8, FAM, 1), -EMSGSIZE);
 }
 END_TEST
 
@@ -322,6 +395,8 @@ Suite *msg_suite(void)
 	tcase_add_test(tc, build_key_take);
 	tcase_add_test(tc, build_key_flush);
 	tcase_add_test(tc, build_ke_report);
+	tcase_add_test(tc, build_ke_report_reason);
+	tcase_add_test(tc, build_ke_stats_get);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -343,6 +343,192 @@ START_TEST(pool_ke_stats_malformed)
 }
 END_TEST
 
+/* The reasons nest inside ke-stats (the first attribute of ke-stats' nest). */
+static uint8_t *find_reasons(uint8_t *msg)
+{
+	uint8_t *a = find_attr(msg, QKD_A_POOL_KE_STATS);
+	uint16_t al, at, nl;
+	size_t off = 4;
+
+	memcpy(&nl, a, 2);
+	while (off + 4 <= nl) {
+		memcpy(&al, a + off, 2);
+		memcpy(&at, a + off + 2, 2);
+		if ((at & NLA_TYPE_MASK) == QKD_A_KE_STATS_REASONS)
+			return a + off;
+		off += (al + 3u) & ~3u;
+	}
+	ck_abort_msg("no reasons nest");
+	return NULL;
+}
+
+START_TEST(pool_ke_reasons)
+{
+	struct qkd_pool_info p, got;
+	size_t len;
+	uint8_t *r;
+
+	kmsg_sample_pool(&p);
+	p.ke.reasons[QKD_KE_REASON_PEER_UNKNOWN] = UINT64_MAX;
+	for (int wide = 0; wide < 2; wide++) {
+		len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, wide);
+		memset(&got, 0xff, sizeof(got));
+		ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+		ck_assert(got.ke.has_reasons);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_NONE], 0);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_NO_OFFER], 0);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_EMPTY], 4);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_UNKNOWN_KEY], 2);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_TAG_MISMATCH], 1);
+		ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_PEER_UNKNOWN],
+				  UINT64_MAX);
+	}
+
+	/* A module without reasons: the counters, no reasons. */
+	kmsg_sample_pool(&p);
+	p.ke.has_reasons = false;
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	memset(&got, 0xff, sizeof(got));
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+	ck_assert(got.ke.present);
+	ck_assert(!got.ke.has_reasons);
+	ck_assert_uint_eq(got.ke.fallback, 9);
+	for (int i = 0; i <= QKD_KE_REASON_MAX; i++)
+		ck_assert_uint_eq(got.ke.reasons[i], 0);
+
+	/* A reason this library does not know (type 0 or past the max). */
+	kmsg_sample_pool(&p);
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	r[4 + 2 * 8 + 2] = 0;		/* empty, the 3rd: type 0 */
+	r[4 + 2] = QKD_KE_REASON_MAX + 1;	/* no-offer: type 10 */
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), 0);
+	ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_EMPTY], 0);
+	ck_assert_uint_eq(got.ke.reasons[QKD_KE_REASON_UNKNOWN_KEY], 2);
+}
+END_TEST
+
+START_TEST(pool_ke_reasons_malformed)
+{
+	struct qkd_pool_info p, got;
+	uint16_t outer;
+	size_t len;
+	uint8_t *r;
+
+	kmsg_sample_pool(&p);
+	/* A 3-byte and a 2-byte reason counter. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	set_nla_len(r + 4 + 8, 4 + 3);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	set_nla_len(r + 4, 4 + 2);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	/* A 12-byte one (wide). */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 1);
+	r = find_reasons(buf);
+	set_nla_len(r + 4, 4 + 12);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	/* The first reason claims more than the reasons nest holds. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	memcpy(&outer, r, 2);
+	set_nla_len(r + 4, outer);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	/* The reasons nest claims more than ke-stats holds. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	memcpy(&outer, find_attr(buf, QKD_A_POOL_KE_STATS), 2);
+	set_nla_len(r, outer);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+	/* Shorter than a header inside it. */
+	len = kmsg_pool(buf, sizeof(buf), 1, 0, &p, 0);
+	r = find_reasons(buf);
+	set_nla_len(r, 4 + 2);
+	ck_assert_int_eq(parse_pool_exact(buf, len, &got), -EPROTO);
+}
+END_TEST
+
+static int parse_ke_exact(const uint8_t *src, size_t len,
+			  struct qkd_ke_stats *ke)
+{
+	uint8_t *p = dup_exact(src, len);
+	int ret = qkd__parse_ke_stats_reply(p, len, ke);
+
+	free(p);
+	return ret;
+}
+
+START_TEST(ke_stats_reply)
+{
+	struct qkd_ke_stats want, got;
+	size_t len;
+
+	kmsg_sample_ke_no_pool(&want);
+	for (int wide = 0; wide < 2; wide++) {
+		len = kmsg_ke_stats_reply(buf, sizeof(buf), 1, &want, wide);
+		memset(&got, 0xff, sizeof(got));
+		ck_assert_int_eq(parse_ke_exact(buf, len, &got), 0);
+		ck_assert(got.present);
+		ck_assert(got.has_reasons);
+		ck_assert_uint_eq(got.qkd, 0);
+		ck_assert_uint_eq(got.fallback, 5);
+		ck_assert_uint_eq(got.refused, 1);
+		ck_assert_uint_eq(got.reasons[QKD_KE_REASON_NO_POOL], 4);
+		ck_assert_uint_eq(got.reasons[QKD_KE_REASON_PEER_UNKNOWN], 1);
+		ck_assert_uint_eq(got.reasons[QKD_KE_REASON_EMPTY], 0);
+		ck_assert_uint_eq(qkd_ke_unspecified(&got), 1);
+	}
+	/* Every truncation of the datagram. */
+	len = kmsg_ke_stats_reply(buf, sizeof(buf), 1, &want, 1);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_int_eq(parse_ke_exact(buf, i, &got), -EPROTO);
+	/* A reply without the nest is malformed; *ke untouched on failure. */
+	want.present = false;
+	len = kmsg_ke_stats_reply(buf, sizeof(buf), 1, &want, 0);
+	memset(&got, 0x5a, sizeof(got));
+	ck_assert_int_eq(parse_ke_exact(buf, len, &got), -EPROTO);
+	ck_assert_uint_eq(got.fallback, 0x5a5a5a5a5a5a5a5aULL);
+}
+END_TEST
+
+START_TEST(ke_unspecified_and_names)
+{
+	struct qkd_ke_stats ke = { .fallback = 9, .refused = 2 };
+
+	ck_assert_uint_eq(qkd_ke_unspecified(&ke), 11);
+	ke.reasons[QKD_KE_REASON_EMPTY] = 4;
+	ke.reasons[QKD_KE_REASON_PEER_UNKNOWN] = 3;
+	ck_assert_uint_eq(qkd_ke_unspecified(&ke), 4);
+	/* Counters that do not add up (a bad reply): 0, never a wrap. */
+	ke.reasons[QKD_KE_REASON_NO_OFFER] = 100;
+	ck_assert_uint_eq(qkd_ke_unspecified(&ke), 0);
+	ck_assert_uint_eq(qkd_ke_unspecified(NULL), 0);
+
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_NONE), "none");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_NO_OFFER), "no-offer");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_NO_POOL), "no-pool");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_EMPTY), "empty");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_UNKNOWN_KEY),
+			 "unknown-key");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_TAG_MISMATCH),
+			 "tag-mismatch");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_POOL_ERROR),
+			 "pool-error");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_VERSION), "version");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_PRE_AUTH_MISMATCH),
+			 "pre-auth-mismatch");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_PEER_UNKNOWN),
+			 "peer-unknown");
+	ck_assert_str_eq(qkd_ke_reason_name(QKD_KE_REASON_MAX + 1), "unknown");
+	/* The numbering the strongSwan plugin shares. */
+	ck_assert_int_eq(QKD_KE_REASON_NO_OFFER, 1);
+	ck_assert_int_eq(QKD_KE_REASON_PEER_UNKNOWN, 9);
+	ck_assert_int_eq(QKD_KE_REASON_MAX, 9);
+}
+END_TEST
+
 START_TEST(take_reply)
 {
 	struct qkd_key k = { .len = 32 }, got;
@@ -730,6 +916,10 @@ Suite *parse_suite(void)
 	tcase_add_test(pool, pool_stats_optional);
 	tcase_add_test(pool, pool_ke_stats);
 	tcase_add_test(pool, pool_ke_stats_malformed);
+	tcase_add_test(pool, pool_ke_reasons);
+	tcase_add_test(pool, pool_ke_reasons_malformed);
+	tcase_add_test(other, ke_stats_reply);
+	tcase_add_test(other, ke_unspecified_and_names);
 	tcase_add_test(other, take_reply);
 	tcase_add_test(other, take_reply_malformed);
 	tcase_add_test(other, new_and_flush_reply);

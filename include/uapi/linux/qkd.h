@@ -84,6 +84,69 @@ enum qkd_ke_outcome {
 	QKD_KE_OUTCOME_REFUSED,
 };
 
+/**
+ * enum qkd_ke_reason - Why an IKE key exchange went without a QKD key, as the
+ *   IKE daemon reports it with ke-report (the strongSwan plugin uses the same
+ *   numbering). Counted, for outcomes other than qkd, in the reasons nest of
+ *   ke-stats: the pool's, or the network namespace's for a report without a
+ *   pool ID. Each entry says what an operator should do.
+ * @QKD_KE_REASON_NONE: No reason given: the exchange was keyed with QKD, or
+ *   the reporter did not say. Not counted by reason; nothing to do.
+ * @QKD_KE_REASON_NO_OFFER: The initiator sent no key: its outbound ring was
+ *   empty or it has no pool for this node. Look at the peer: its pool's level,
+ *   its link manager (qkd-linkd) and QKD link, and that it has a pool mapped
+ *   to this node.
+ * @QKD_KE_REASON_NO_POOL: No pool is mapped to the peer on this side; reported
+ *   without a pool ID and counted in the namespace's ke-stats (ke-stats-get).
+ *   Create the pool the IKE daemon looks for (qkdctl pool add, named as the
+ *   plugin maps the peer, usually its SAE ID), or fix that mapping.
+ * @QKD_KE_REASON_EMPTY: This node's outbound ring was empty when it initiated.
+ *   Keys are used faster than the QKD link delivers them, or the link is down:
+ *   check the link manager and the QKD link, raise the capacity or the
+ *   watermarks, or re-key less often.
+ * @QKD_KE_REASON_UNKNOWN_KEY: The responder held no inbound key with the
+ *   offered key ID: the two ends' pools are out of step (keys expired, flushed
+ *   or never delivered on one side). Check both link managers, that both pools
+ *   are fed from the same QKD link, and that max-age is not shorter than the
+ *   time a key takes to reach the peer.
+ * @QKD_KE_REASON_TAG_MISMATCH: The confirmation tag did not verify: both ends
+ *   hold a key with this ID but its material differs. An alarm: the key
+ *   sources disagree (a misconfigured KME or link manager, corruption, or an
+ *   attack). Flush the affected pools and investigate the QKD link and its
+ *   KMEs before trusting it again.
+ * @QKD_KE_REASON_POOL_ERROR: The pool could not be read: a netlink error other
+ *   than an empty pool or unknown key (module not loaded, missing
+ *   CAP_NET_ADMIN, out of memory). Read the IKE daemon's log for the error,
+ *   check that qkdpool is loaded and that the daemon has CAP_NET_ADMIN.
+ * @QKD_KE_REASON_VERSION: The peer sent a QKD payload version this node does
+ *   not support. Upgrade the older of the two nodes so that both speak one
+ *   version.
+ * @QKD_KE_REASON_PRE_AUTH_MISMATCH: The pool used before authentication
+ *   (chosen from the connection or the peer's address) is not the
+ *   authenticated peer's pool. Fix the plugin's mapping of connections to
+ *   pools so that each names the pool of the identity that authenticates on
+ *   it.
+ * @QKD_KE_REASON_PEER_UNKNOWN: The peer's pool could not be known before
+ *   authentication, so no key was offered. Configure a pool for the connection
+ *   in the plugin, so that the first exchanges can use QKD too.
+ */
+enum qkd_ke_reason {
+	QKD_KE_REASON_NONE,
+	QKD_KE_REASON_NO_OFFER,
+	QKD_KE_REASON_NO_POOL,
+	QKD_KE_REASON_EMPTY,
+	QKD_KE_REASON_UNKNOWN_KEY,
+	QKD_KE_REASON_TAG_MISMATCH,
+	QKD_KE_REASON_POOL_ERROR,
+	QKD_KE_REASON_VERSION,
+	QKD_KE_REASON_PRE_AUTH_MISMATCH,
+	QKD_KE_REASON_PEER_UNKNOWN,
+
+	/* private: */
+	__QKD_KE_REASON_MAX,
+	QKD_KE_REASON_MAX = (__QKD_KE_REASON_MAX - 1)
+};
+
 enum {
 	QKD_A_STATS_LEVEL = 1,
 	QKD_A_STATS_STATE,
@@ -116,9 +179,25 @@ enum {
 	QKD_A_KE_STATS_FALLBACK,
 	QKD_A_KE_STATS_TAG_MISMATCH,
 	QKD_A_KE_STATS_REFUSED,
+	QKD_A_KE_STATS_REASONS,
 
 	__QKD_A_KE_STATS_MAX,
 	QKD_A_KE_STATS_MAX = (__QKD_A_KE_STATS_MAX - 1)
+};
+
+enum {
+	QKD_A_KE_REASONS_NO_OFFER = 1,
+	QKD_A_KE_REASONS_NO_POOL,
+	QKD_A_KE_REASONS_EMPTY,
+	QKD_A_KE_REASONS_UNKNOWN_KEY,
+	QKD_A_KE_REASONS_TAG_MISMATCH,
+	QKD_A_KE_REASONS_POOL_ERROR,
+	QKD_A_KE_REASONS_VERSION,
+	QKD_A_KE_REASONS_PRE_AUTH_MISMATCH,
+	QKD_A_KE_REASONS_PEER_UNKNOWN,
+
+	__QKD_A_KE_REASONS_MAX,
+	QKD_A_KE_REASONS_MAX = (__QKD_A_KE_REASONS_MAX - 1)
 };
 
 enum {
@@ -139,6 +218,7 @@ enum {
 	QKD_A_POOL_COUNT,
 	QKD_A_POOL_KE_STATS,
 	QKD_A_POOL_KE_OUTCOME,
+	QKD_A_POOL_KE_REASON,
 
 	__QKD_A_POOL_MAX,
 	QKD_A_POOL_MAX = (__QKD_A_POOL_MAX - 1)
@@ -154,6 +234,7 @@ enum {
 	QKD_CMD_KEY_FLUSH,
 	QKD_CMD_POOL_NTF,
 	QKD_CMD_KE_REPORT,
+	QKD_CMD_KE_STATS_GET,
 
 	__QKD_CMD_MAX,
 	QKD_CMD_MAX = (__QKD_CMD_MAX - 1)
