@@ -93,9 +93,8 @@ static struct qkd *get_req(private_qkd_kernel_t *this, int *err)
 		*err = qkd_open(&this->req);
 		if (*err)
 		{
-			DBG2(DBG_IKE, "qkd: opening the qkd netlink family failed: %s%s",
-				 qkd_strerror(*err), *err == -ENOENT ?
-				 " (qkdpool module not loaded?)" : "");
+			DBG2(DBG_IKE, "qkd: opening the qkd netlink family failed: %s",
+				 qkd_strerror(*err));
 			this->req = NULL;
 			*err = -EIO;
 		}

@@ -11,6 +11,7 @@
 #include "qkd_peers.h"
 #include "qkd_account.h"
 #include "qkd_restore.h"
+#include "qkd_config_check.h"
 
 #include <daemon.h>
 
@@ -40,6 +41,11 @@ struct private_qkd_plugin_t {
 	 * The accounting listener.
 	 */
 	qkd_account_t *account;
+
+	/**
+	 * Warnings about unsafe configs.
+	 */
+	qkd_config_check_t *config_check;
 
 	/**
 	 * The feature table: the method's ID is a setting.
@@ -78,6 +84,7 @@ static bool register_qkd(private_qkd_plugin_t *this,
 		this->kernel->set_refill_cb(this->kernel, on_refill, this->restore);
 		this->account = qkd_account_create(this->restore, this->kernel);
 		charon->bus->add_listener(charon->bus, &this->account->listener);
+		this->config_check = qkd_config_check_create(qkd_ke_method());
 	}
 	else
 	{
@@ -86,6 +93,8 @@ static bool register_qkd(private_qkd_plugin_t *this,
 			charon->bus->remove_listener(charon->bus,
 										 &this->account->listener);
 		}
+		DESTROY_IF(this->config_check);
+		this->config_check = NULL;
 		if (this->kernel)
 		{
 			this->kernel->set_refill_cb(this->kernel, NULL, NULL);

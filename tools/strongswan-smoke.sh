@@ -129,7 +129,7 @@ algs=$(swanctl_in "$tpid" --list-algs 2>&1 || true)
 { echo "$algs" | grep -E 'ML_KEM|1025|qkd' || echo "$algs" | head -n 5; } | sed 's/^/# /'
 check "list-algs: ML_KEM_512/768/1024 from the qkd plugin" \
 	sh -c "echo '$algs' | grep -q 'ML_KEM_512\[qkd\]' && echo '$algs' | grep -q 'ML_KEM_768\[qkd\]' && echo '$algs' | grep -q 'ML_KEM_1024\[qkd\]'"
-check "list-algs: the qkd method (1025)" sh -c "echo '$algs' | grep -q '(1025)\[qkd\]\|QKD\[qkd\]'"
+check "list-algs: the qkd method (65001)" sh -c "echo '$algs' | grep -q '(65001)\[qkd\]\|QKD\[qkd\]'"
 
 for name in tokyo osaka; do
 	pid=$tpid

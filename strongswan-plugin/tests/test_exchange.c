@@ -789,7 +789,8 @@ START_TEST(wrong_order)
 	ck_assert_int_eq(qke_exchange_answer(&ini, buf, len, out, &len),
 			 -EPROTO);
 	/* and a responder no initiator */
-	ck_assert_int_eq(qke_exchange_answer(&res, buf, 52, out, &len), 0);
+	ck_assert_int_eq(qke_exchange_answer(&res, buf, QKE_MSG_OFFER_LEN, out,
+					     &len), 0);
 	ck_assert_int_eq(qke_exchange_offer(&res, buf, &len), -EPROTO);
 	ck_assert_int_eq(qke_exchange_finish(&res, out, 20), -EPROTO);
 }

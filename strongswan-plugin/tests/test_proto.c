@@ -38,23 +38,23 @@ START_TEST(offer_wire_format)
 END_TEST
 
 static const struct qke_msg roundtrip_msgs[] = {
-	{ 1, QKE_MSG_OFFER, QKE_REASON_OK, { 1, 2, 3 }, { 9, 8, 7 } },
-	{ 1, QKE_MSG_NONE, QKE_REASON_EMPTY, { 0 }, { 0 } },
-	{ 1, QKE_MSG_NONE, QKE_REASON_NO_POOL, { 0 }, { 0 } },
-	{ 1, QKE_MSG_NONE, QKE_REASON_POOL_ERROR, { 0 }, { 0 } },
-	{ 1, QKE_MSG_ACK, QKE_REASON_OK, { 0xff, 0xfe }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_NO_OFFER, { 0 }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_NO_POOL, { 5 }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_UNKNOWN_KEY, { 6 }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_TAG_MISMATCH, { 7 }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_POOL_ERROR, { 8 }, { 0 } },
-	{ 1, QKE_MSG_NAK, QKE_REASON_VERSION, { 0 }, { 0 } },
+	{ 1, QKE_MSG_OFFER, QKE_REASON_OK, { 1, 2, 3 }, { 9, 8, 7 }, 0, 0, "" },
+	{ 1, QKE_MSG_NONE, QKE_REASON_EMPTY, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NONE, QKE_REASON_NO_POOL, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NONE, QKE_REASON_POOL_ERROR, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_ACK, QKE_REASON_OK, { 0xff, 0xfe }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_NO_OFFER, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_NO_POOL, { 5 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_UNKNOWN_KEY, { 6 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_TAG_MISMATCH, { 7 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_POOL_ERROR, { 8 }, { 0 }, 0, 0, "" },
+	{ 1, QKE_MSG_NAK, QKE_REASON_VERSION, { 0 }, { 0 }, 0, 0, "" },
 	/* version 2: the offer's selector, the reasons added with it */
 	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 2, 3, "abc" },
 	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 0, 0, "" },
-	{ 2, QKE_MSG_NONE, QKE_REASON_PEER_UNKNOWN, { 0 }, { 0 } },
-	{ 2, QKE_MSG_NAK, QKE_REASON_PRE_AUTH, { 4 }, { 0 } },
-	{ 2, QKE_MSG_ACK, QKE_REASON_OK, { 4 }, { 0 } },
+	{ 2, QKE_MSG_NONE, QKE_REASON_PEER_UNKNOWN, { 0 }, { 0 }, 0, 0, "" },
+	{ 2, QKE_MSG_NAK, QKE_REASON_PRE_AUTH, { 4 }, { 0 }, 0, 0, "" },
+	{ 2, QKE_MSG_ACK, QKE_REASON_OK, { 4 }, { 0 }, 0, 0, "" },
 };
 static const size_t roundtrip_lens[] = { 52, 4, 4, 4, 20, 20, 20, 20, 20,
 					 20, 20, 57, 54, 4, 20, 20 };

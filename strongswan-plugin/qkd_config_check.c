@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unsafe mixes of the qkd method in connection configs: see
+ * qkd_config_check.h.
+ */
+#include "qkd_config_check.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <sys/timerfd.h>
+
+#include <daemon.h>
+#include <collections/hashtable.h>
+#include <threading/mutex.h>
+
+/**
+ * How often the loaded configs are scanned, ms.
+ */
+#define QKD_CONFIG_CHECK_MS	5000
+
+typedef struct private_qkd_config_check_t private_qkd_config_check_t;
+
+/**
+ * Private data.
+ */
+struct private_qkd_config_check_t {
+
+	/**
+	 * Public interface.
+	 */
+	qkd_config_check_t public;
+
+	/**
+	 * The qkd method's ID.
+	 */
+	uint16_t method;
+
+	/**
+	 * "peer/child" names warned about, still unsafe: char* -> char*.
+	 */
+	hashtable_t *warned;
+
+	/**
+	 * Serializes warned.
+	 */
+	mutex_t *mutex;
+
+	/**
+	 * The scan's timerfd on lib->watcher, -1 if none.
+	 */
+	int timer;
+};
+
+/**
+ * Whether @proposal demands the method: an additional key exchange that
+ * offers it and no alternative (not even none).
+ */
+static bool demands(proposal_t *proposal, uint16_t method)
+{
+	enumerator_t *enumerator;
+	transform_type_t type;
+	uint16_t alg, size;
+	bool has, other;
+
+	for (type = ADDITIONAL_KEY_EXCHANGE_1; type <= ADDITIONAL_KEY_EXCHANGE_7;
+		 type++)
+	{
+		has = other = FALSE;
+		enumerator = proposal->create_enumerator(proposal, type);
+		while (enumerator->enumerate(enumerator, &alg, &size))
+		{
+			if (alg == method)
+			{
+				has = TRUE;
+			}
+			else
+			{
+				other = TRUE;
+			}
+		}
+		enumerator->destroy(enumerator);
+		if (has && !other)
+		{
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/**
+ * Whether every proposal in @list demands the method; FALSE for an empty
+ * list.  Destroys the list.
+ */
+static bool all_demand(linked_list_t *list, uint16_t method)
+{
+	enumerator_t *enumerator;
+	proposal_t *proposal;
+	bool all = list->get_count(list) > 0;
+
+	enumerator = list->create_enumerator(list);
+	while (all && enumerator->enumerate(enumerator, &proposal))
+	{
+		all = demands(proposal, method);
+	}
+	enumerator->destroy(enumerator);
+	list->destroy_offset(list, offsetof(proposal_t, destroy));
+	return all;
+}
+
+/**
+ * Check one CHILD_SA config of a peer config; TRUE if unsafe.
+ */
+static bool unsafe_child(private_qkd_config_check_t *this, peer_cfg_t *peer,
+						 bool ike_demands, child_cfg_t *child,
+						 hashtable_t *seen)
+{
+	char name[256], *key;
+
+	if (ike_demands ||
+		!all_demand(child->get_proposals(child, FALSE), this->method))
+	{
+		return FALSE;
+	}
+	snprintf(name, sizeof(name), "%s/%s", peer->get_name(peer),
+			 child->get_name(child));
+	key = strdup(name);
+	free(seen->put(seen, key, key));
+	this->mutex->lock(this->mutex);
+	if (!this->warned->get(this->warned, name))
+	{
+		key = strdup(name);
+		this->warned->put(this->warned, key, key);
+		DBG1(DBG_CFG, "qkd: WARNING: every ESP proposal of CHILD_SA '%s' of "
+			 "connection '%s' demands the qkd key exchange, but its IKE "
+			 "proposals do not: a peer without qkd gets the IKE_SA and the "
+			 "first CHILD_SA and then fails at the first CHILD_SA re-key "
+			 "(NO_PROPOSAL_CHOSEN). Make it optional (e.g. ke2_qkd-ke2_none) "
+			 "in esp_proposals, or demand it in the IKE proposals too",
+			 child->get_name(child), peer->get_name(peer));
+	}
+	this->mutex->unlock(this->mutex);
+	return TRUE;
+}
+
+METHOD(qkd_config_check_t, run, int,
+	private_qkd_config_check_t *this)
+{
+	enumerator_t *peers, *children, *enumerator;
+	hashtable_t *seen;
+	peer_cfg_t *peer;
+	child_cfg_t *child;
+	bool ike_demands;
+	char *key, *value;
+	int unsafe = 0;
+
+	seen = hashtable_create(hashtable_hash_str, hashtable_equals_str, 8);
+	peers = charon->backends->create_peer_cfg_enumerator(charon->backends,
+									NULL, NULL, NULL, NULL, IKE_ANY);
+	while (peers->enumerate(peers, &peer))
+	{
+		ike_demands = all_demand(
+			peer->get_ike_cfg(peer)->get_proposals(peer->get_ike_cfg(peer)),
+			this->method);
+		children = peer->create_child_cfg_enumerator(peer);
+		while (children->enumerate(children, &child))
+		{
+			unsafe += unsafe_child(this, peer, ike_demands, child, seen);
+		}
+		children->destroy(children);
+	}
+	peers->destroy(peers);
+
+	/* forget configs fixed or unloaded: a later bad one warns again */
+	this->mutex->lock(this->mutex);
+	enumerator = this->warned->create_enumerator(this->warned);
+	while (enumerator->enumerate(enumerator, &key, &value))
+	{
+		if (!seen->get(seen, key))
+		{
+			this->warned->remove_at(this->warned, enumerator);
+			free(key);
+		}
+	}
+	enumerator->destroy(enumerator);
+	this->mutex->unlock(this->mutex);
+	seen->destroy_function(seen, (void*)free);
+	return unsafe;
+}
+
+/**
+ * Watcher callback of the timerfd.
+ */
+static bool on_timer(private_qkd_config_check_t *this, int fd,
+					 watcher_event_t event)
+{
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+	{
+		return TRUE;
+	}
+	run(this);
+	return TRUE;
+}
+
+METHOD(qkd_config_check_t, destroy, void,
+	private_qkd_config_check_t *this)
+{
+	if (this->timer >= 0)
+	{
+		lib->watcher->remove(lib->watcher, this->timer);
+		close(this->timer);
+	}
+	this->warned->destroy_function(this->warned, (void*)free);
+	this->mutex->destroy(this->mutex);
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+qkd_config_check_t *qkd_config_check_create(uint16_t method)
+{
+	private_qkd_config_check_t *this;
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = QKD_CONFIG_CHECK_MS / 1000 },
+		.it_value = { .tv_sec = 1 },
+	};
+
+	INIT(this,
+		.public = {
+			.run = _run,
+			.destroy = _destroy,
+		},
+		.method = method,
+		.warned = hashtable_create(hashtable_hash_str, hashtable_equals_str,
+								   8),
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
+		.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+	);
+	if (this->timer >= 0 && timerfd_settime(this->timer, 0, &its, NULL) < 0)
+	{
+		close(this->timer);
+		this->timer = -1;
+	}
+	if (this->timer >= 0)
+	{
+		lib->watcher->add(lib->watcher, this->timer, WATCHER_READ,
+						  (watcher_cb_t)on_timer, this);
+	}
+	else
+	{
+		DBG1(DBG_CFG, "qkd: no config check timer: unsafe mixes of the qkd "
+			 "method in connection configs are not warned about");
+	}
+	return &this->public;
+}
