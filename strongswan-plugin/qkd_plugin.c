@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The charon plugin "qkd": registers the `qkd` key exchange method (with
- * its proposal keyword) and ML-KEM-512/768/1024 on OpenSSL 3.5; its
- * listener accounts which key keyed which SA and re-keys the SAs keyed
- * without QKD early once their pool refills.
+ * its proposal keyword); its listener accounts which key keyed which SA and
+ * re-keys the SAs keyed without QKD early once their pool refills.  ML-KEM
+ * is another plugin (qkd-mlkem), loaded only where strongSwan lacks it.
  */
 #include "qkd_plugin.h"
+#include "qkd_plugin_define.h"
 #include "qkd_ke.h"
-#include "qkd_mlkem.h"
 #include "qkd_pools.h"
 #include "qkd_account.h"
 #include "qkd_restore.h"
@@ -89,10 +89,6 @@ METHOD(plugin_t, get_features, int,
 		PLUGIN_REGISTER(KE, qkd_ke_create),
 			PLUGIN_PROVIDE(KE, QKD_KE_METHOD),
 				PLUGIN_DEPENDS(CUSTOM, "qkd-pools"),
-		PLUGIN_REGISTER(KE, qkd_mlkem_create),
-			PLUGIN_PROVIDE(KE, ML_KEM_512),
-			PLUGIN_PROVIDE(KE, ML_KEM_768),
-			PLUGIN_PROVIDE(KE, ML_KEM_1024),
 	};
 	*features = f;
 	return countof(f);
@@ -107,7 +103,7 @@ METHOD(plugin_t, destroy, void,
 /*
  * Described in header
  */
-plugin_t *qkd_plugin_create()
+PLUGIN_DEFINE(qkd)
 {
 	private_qkd_plugin_t *this;
 
