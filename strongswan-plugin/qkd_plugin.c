@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The charon plugin "qkd": registers the `qkd` key exchange method (with
- * its proposal keyword) and ML-KEM-512/768/1024 on OpenSSL 3.5; its
- * listener accounts which key keyed which SA and re-keys the SAs keyed
- * without QKD early once their pool refills.
+ * its proposal keyword); its listener accounts which key keyed which SA and
+ * re-keys the SAs keyed without QKD early once their pool refills.  ML-KEM
+ * is another plugin (qkd-mlkem), loaded only where strongSwan lacks it.
  */
 #include "qkd_plugin.h"
+#include "qkd_plugin_define.h"
 #include "qkd_ke.h"
 #include "qkd_kernel.h"
 #include "qkd_peers.h"
@@ -127,7 +128,7 @@ METHOD(plugin_t, destroy, void,
 /*
  * Described in header
  */
-plugin_t *qkd_plugin_create()
+PLUGIN_DEFINE(qkd)
 {
 	private_qkd_plugin_t *this;
 

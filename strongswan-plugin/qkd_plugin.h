@@ -14,9 +14,8 @@
 typedef struct qkd_plugin_t qkd_plugin_t;
 
 /**
- * Key exchange methods for IPsec with QKD keys: `qkd` (pool keys of the
- * qkdpool kernel module, an RFC 9370 additional key exchange) and ML-KEM
- * on OpenSSL 3.5.
+ * The key exchange method `qkd` for IPsec with QKD keys: pool keys of the
+ * qkdpool kernel module, an RFC 9370 additional key exchange.
  */
 struct qkd_plugin_t {
 

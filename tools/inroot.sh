@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run a command inside the trixie build root, with this repository at /src.
-# Each call gets its own private mount namespace, so parallel calls do not
-# see each other's mounts and nothing is left mounted when it ends.
+# Run a command inside a build root (tools/mkroot.sh), with this repository
+# at /src: the trixie root, or the one QKD_SUITE names (forky).  Each call
+# gets its own private mount namespace, so parallel calls do not see each
+# other's mounts and nothing is left mounted when it ends.
 #
 # Usage: tools/inroot.sh COMMAND [ARG...]     (run from anywhere)
+#        QKD_SUITE=forky tools/inroot.sh COMMAND [ARG...]
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-root=$("$repo/tools/mkroot.sh")
+root=$("$repo/tools/mkroot.sh" "${QKD_SUITE:-trixie}")
 export QKD_ROOT=$root QKD_REPO=$repo
 
 exec unshare --mount --propagation private -- /bin/bash -c '

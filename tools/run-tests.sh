@@ -15,7 +15,12 @@
 #   sparse     sparse (C=2) on the module, no warning
 #   kunit      tools/kunit.sh: KUnit under UML
 #   userspace  make -C userspace check, inside the build root
+#   kme-sim    the KME simulator's tests
+#   plugin     make -C strongswan-plugin check in the trixie root AND in the
+#              forky root (QKD_SUITE=forky): each root's build, unit tests
+#              and charon smoke test; the counts are the sum of both
 #   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
+#              (the forky root shared at /forky for tests/vm/test_versions.py)
 #
 # Convention: every suite leaves build/results/SUITE.counts holding one line
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
@@ -108,8 +113,25 @@ suite_kme-sim() {
 	tools/kme-sim/run-tests.sh
 }
 
+# Both roots, one after the other: each writes its own counts; a root
+# whose run wrote none counts one failure.
 suite_plugin() {
-	tools/inroot.sh make -C /src/strongswan-plugin check
+	local r p f s tp=0 tf=0 ts=0 status=0
+	for r in trixie forky; do
+		say "--- plugin in the $r root"
+		rm -f "$results/plugin-$r.counts"
+		QKD_SUITE=$r tools/inroot.sh make -C /src/strongswan-plugin check || status=1
+		if read -r p f s <"$results/plugin-$r.counts" 2>/dev/null; then
+			[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+		else
+			say "the $r root's plugin check wrote no counts"
+			p=0 f=1 s=0 status=1
+		fi
+		tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
+		status=0
+	done
+	counts "$tp" "$tf" "$ts"
+	[ "$tf" -eq 0 ]
 }
 
 # Count TAP lines: "ok N - x", "not ok N - x", "ok N - x # SKIP why".
@@ -135,6 +157,16 @@ suite_vm() {
 	tools/inroot.sh make -C /src KDIR="$(root_kdir)" modules || return 1
 	tools/inroot.sh make -C /src/userspace || return 1
 	tools/inroot.sh make -C /src/strongswan-plugin || return 1
+	# test_versions.py runs forky's charon with the plugins of the forky
+	# root; in `make check` the forky root must be there (vm-run.sh would
+	# boot without it and the test would only skip).
+	local forky=0
+	if tools/mkroot.sh forky >/dev/null; then
+		QKD_SUITE=forky tools/inroot.sh make -C /src/strongswan-plugin || forky=1
+	else
+		say "no forky root: tests/vm/test_versions.py cannot run"
+		forky=1
+	fi
 	# The VM tests use ynl from Debian's kernel source, unpacked in the root.
 	tools/inroot.sh tools/linux-src.sh >/dev/null || return 1
 	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "$script"
@@ -142,6 +174,7 @@ suite_vm() {
 	local c
 	c=$(tap_counts build/vm/vm.out)
 	read -r p f s <<<"$c"
+	f=$((f + forky))
 	if [ $((p + f + s)) -eq 0 ]; then
 		say "$script printed no TAP result"
 		f=1
@@ -162,6 +195,12 @@ setup() {
 	tools/host-deps.sh || return 1
 	QKD_ROOT=$(tools/mkroot.sh) || return 1
 	export QKD_ROOT
+	# The forky root (the plugin's second strongSwan): its absence fails
+	# the plugin and vm suites, not the whole run.
+	local t=$SECONDS
+	tools/mkroot.sh forky >/dev/null ||
+		say "no forky root: the plugin and vm suites will count failures"
+	say "forky root ready after $((SECONDS - t)) s"
 }
 
 suites=("$@")

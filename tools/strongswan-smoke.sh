@@ -1,16 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A quick check of the qkd plugin in Debian's charon, inside the build root
-# (tools/inroot.sh tools/strongswan-smoke.sh), on any kernel:
+# A quick check of the qkd plugins in Debian's charon, inside a build root
+# (tools/inroot.sh tools/strongswan-smoke.sh; QKD_SUITE=forky for the
+# forky root), on any kernel:
 #
 #   [ charon "tokyo" ] va ---- veth ---- vb [ charon "osaka" ]
 #     netns + mount ns,  10.99.0.1      10.99.0.2   netns + mount ns,
 #     private /run                                  private /run
 #
-# 1. `swanctl --list-algs` lists ML_KEM_512/768/1024 and the qkd method
-#    from the plugin.
-# 2. An IKE_SA (no CHILD_SA: the host kernel may have no ESP) with
+# Which plugins: qkd always; qkd-mlkem only into a charon without ML-KEM
+# of its own (libstrongswan before 6.0.2, e.g. trixie's 6.0.1), as
+# Documentation/deploy.rst says.
+#
+# 1. charon's "loaded plugins" line has qkd (and qkd-mlkem exactly when
+#    it is wanted): a loader that refuses the plugin (strongSwan 6.0.3 and
+#    later check NAME_plugin_version) fails here.
+# 2. `swanctl --list-algs` lists ML_KEM_512/768/1024 from the one expected
+#    provider (qkd-mlkem, or strongSwan's openssl plugin) and the qkd method
+#    from the qkd plugin.
+# 3. An IKE_SA (no CHILD_SA: the host kernel may have no ESP) with
 #    aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_qkd comes up, and an
 #    IKE re-key with the same proposal.  Without the qkdpool module there
 #    is no pool, so both sides log the qkd fallback (NONE -> NAK, zero-byte
@@ -19,11 +28,14 @@
 #
 # Each charon runs in its own network and mount namespace with a private
 # /run (charon's pid file and vici socket are fixed paths there) and a
-# plugin directory with libstrongswan-qkd.so bind-mounted over the root's.
-# Prints TAP.  Usage: tools/strongswan-smoke.sh [PLUGIN.so]
+# plugin directory with the plugins bind-mounted over the root's.
+# Prints TAP.  Usage: tools/strongswan-smoke.sh [QKD.so [QKD-MLKEM.so]]
+# (default: this root's build in build/strongswan-plugin/SUITE).
 set -euo pipefail
 
-plugin=${1:-/src/build/strongswan-plugin/libstrongswan-qkd.so}
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+plugin=${1:-/src/build/strongswan-plugin/$suite/libstrongswan-qkd.so}
+mlkem_plugin=${2:-$(dirname "$plugin")/libstrongswan-qkd-mlkem.so}
 work=$(mktemp -d /tmp/qkd-smoke.XXXXXX)
 pids=()
 n=0 failed=0
@@ -40,10 +52,23 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-[ -f "$plugin" ] || { echo "Bail out! no plugin at $plugin"; exit 1; }
+for so in "$plugin" "$mlkem_plugin"; do
+	[ -f "$so" ] || { echo "Bail out! no plugin at $so"; exit 1; }
+done
+# strongSwan 6.0.2 and later have ML-KEM in the openssl plugin (OpenSSL 3.5
+# and later): there qkd-mlkem would be a second provider of the same
+# methods, and is not loaded.
+swan=$(dpkg-query -W -f='${Version}' libstrongswan)
+if dpkg --compare-versions "$swan" ge 6.0.2; then
+	load="qkd" mlkem_from=openssl
+else
+	load="qkd qkd-mlkem" mlkem_from=qkd-mlkem
+fi
+echo "# libstrongswan $swan: loading $load; ML-KEM from $mlkem_from"
 mkdir -p "$work/plugins"
 cp /usr/lib/ipsec/plugins/*.so "$work/plugins/"
 cp "$plugin" "$work/plugins/libstrongswan-qkd.so"
+cp "$mlkem_plugin" "$work/plugins/libstrongswan-qkd-mlkem.so"
 
 # One holder process per namespace; charon and swanctl enter it.
 for name in tokyo osaka; do
@@ -63,7 +88,7 @@ write_conf() {
 	mkdir -p "$work/$name"
 	cat >"$work/$name/strongswan.conf" <<CONF
 charon {
-	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici qkd
+	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici $load
 	send_vendor_id = yes
 	install_routes = no
 	filelog {
@@ -124,11 +149,32 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 
-echo "1..7"
+echo "1..8"
+loaded=$(grep -ho 'loaded plugins: .*' "$work/tokyo/charon.log" | head -n 1 || true)
+echo "# tokyo's charon: $loaded"
+grep -h 'qkd' "$work/tokyo/charon.log" | grep -iE 'fail|version|missing' | sed 's/^/# /' || true
+# qkd is loaded, and qkd-mlkem exactly when it is wanted
+loads_wanted() {
+	local got=" ${loaded#loaded plugins: } "
+	[[ $got == *" qkd "* ]] || return 1
+	if [[ " $load " == *" qkd-mlkem "* ]]; then
+		[[ $got == *" qkd-mlkem "* ]]
+	else
+		[[ $got != *" qkd-mlkem "* ]]
+	fi
+}
+check "charon loads $load" loads_wanted
 algs=$(swanctl_in "$tpid" --list-algs 2>&1 || true)
-{ echo "$algs" | grep -E 'ML_KEM|1025|qkd' || echo "$algs" | head -n 5; } | sed 's/^/# /'
-check "list-algs: ML_KEM_512/768/1024 from the qkd plugin" \
-	sh -c "echo '$algs' | grep -q 'ML_KEM_512\[qkd\]' && echo '$algs' | grep -q 'ML_KEM_768\[qkd\]' && echo '$algs' | grep -q 'ML_KEM_1024\[qkd\]'"
+{ echo "$algs" | grep -E 'ML_KEM|65001|qkd' || echo "$algs" | head -n 5; } | sed 's/^/# /'
+# each ML-KEM method once, from the expected provider
+mlkem_provider() {
+	local m
+	for m in 512 768 1024; do
+		[ "$(grep -c "ML_KEM_$m\[" <<<"$algs")" -eq 1 ] || return 1
+		grep -q "ML_KEM_$m\[$mlkem_from\]" <<<"$algs" || return 1
+	done
+}
+check "list-algs: ML_KEM_512/768/1024 from $mlkem_from alone" mlkem_provider
 check "list-algs: the qkd method (65001)" sh -c "echo '$algs' | grep -q '(65001)\[qkd\]\|QKD\[qkd\]'"
 
 for name in tokyo osaka; do

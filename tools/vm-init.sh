@@ -5,7 +5,9 @@
 # build root's static busybox and the modules listed in /lib/modules/order).
 # It mounts the build root (9p tag "qkdroot", read-only) under an overlay
 # with a tmpfs upper layer, the repository (9p tag "qkdsrc", read-only) at
-# /src, and hands over to /src/tools/vm-guest.sh as PID 1 of that root.
+# /src, the forky root (9p tag "qkdforky", when tools/vm-run.sh shares it)
+# under its own overlay at /forky, and hands over to /src/tools/vm-guest.sh
+# as PID 1 of that root.
 
 bb=/bin/busybox
 fail() {
@@ -33,6 +35,14 @@ $bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work \
 $bb mkdir -p /newroot/src /newroot/proc /newroot/sys /newroot/dev
 $bb mount -t 9p -o "$p9opts" qkdsrc /newroot/src || fail "cannot mount the repository over 9p"
 [ -f /newroot/src/tools/vm-guest.sh ] || fail "no tools/vm-guest.sh in the repository"
+# Writable like the root: tests install plugins there and charon's chroot
+# needs mount points.  No share, no /forky.
+$bb mkdir -p /lowerforky
+if $bb mount -t 9p -o "$p9opts" qkdforky /lowerforky 2>/dev/null; then
+	$bb mkdir -p /rw/forky-upper /rw/forky-work /newroot/forky
+	$bb mount -t overlay -o lowerdir=/lowerforky,upperdir=/rw/forky-upper,workdir=/rw/forky-work \
+		overlay /newroot/forky || fail "cannot mount the forky overlay"
+fi
 
 $bb mount --move /dev /newroot/dev
 $bb mount --move /proc /newroot/proc

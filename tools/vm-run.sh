@@ -3,7 +3,11 @@
 #
 # Run test scripts in a VM: Debian's trixie kernel from the build root
 # under qemu (TCG), with the build root as its root filesystem (9p,
-# read-only, under a tmpfs overlay) and this repository read-only at /src.
+# read-only, under a tmpfs overlay), this repository read-only at /src, and
+# the forky root (tools/mkroot.sh forky, made first if need be) under a
+# tmpfs overlay at /forky, where tests run forky's charon chrooted.  When
+# the forky root cannot be made, the VM boots without /forky (the tests
+# that need it skip, saying so).
 # Each SCRIPT (a path relative to the repository) runs in turn in one boot,
 # from /src, as root, with a clean environment; its output is printed here
 # as it comes.
@@ -16,7 +20,8 @@
 # timeout (default 600 s); 125 when the VM ended before a script finished.
 # Logs: build/vm/NAME.log (the kernel console), build/vm/NAME.out (the
 # scripts' output); NAME defaults to the first script's base name.
-# Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2).
+# Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2),
+# QKD_VM_FORKY=0 (no forky root: neither made nor shared).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +53,11 @@ done
 root=$("$repo/tools/mkroot.sh")
 initrd=$("$repo/tools/vm-initramfs.sh" "$root")
 kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+forky=
+if [ "${QKD_VM_FORKY:-1}" != 0 ] && ! forky=$("$repo/tools/mkroot.sh" forky); then
+	echo "vm-run: no forky root (tools/mkroot.sh forky failed): booting without /forky" >&2
+	forky=
+fi
 
 mkdir -p "$repo/build/vm"
 log=$repo/build/vm/$name.log
@@ -59,9 +69,11 @@ run=$(IFS=,; echo "${scripts[*]}")
 # is missed; panic=-1 with -no-reboot ends qemu on a panic.
 append="console=ttyS0 loglevel=7 panic=-1 oops=panic mitigations=off \
 i8042.noaux i8042.nokbd i8042.nopnp qkd.run=$run"
-# qemu 7.2 names the property readonly=on; the 9p shares are both
-# read-only, the VM writes only to its tmpfs overlay.
+# qemu 7.2 names the property readonly=on; the 9p shares are all
+# read-only, the VM writes only to its tmpfs overlays.
 share="security_model=none,readonly=on,multidevs=remap"
+extra=()
+[ -z "$forky" ] || extra+=(-virtfs "local,path=$forky,mount_tag=qkdforky,$share")
 
 echo "vm-run: booting $(basename "$kernel") for ${scripts[*]} (timeout ${timeout}s, log $log)" >&2
 start=$(date +%s%N)
@@ -74,6 +86,7 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
 	-chardev stdio,id=out,signal=off -serial chardev:out \
 	-virtfs "local,path=$root,mount_tag=qkdroot,$share" \
 	-virtfs "local,path=$repo,mount_tag=qkdsrc,$share" \
+	"${extra[@]}" \
 	-device virtio-rng-pci \
 	</dev/null | tee "$out"
 qemu_status=${PIPESTATUS[0]}

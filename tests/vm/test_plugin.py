@@ -32,8 +32,8 @@ nothing consumed there, ESP keeps working; both routers re-keying at the
 same moment: no key used twice; no key material in any log.
 
 Needs: the qkdpool module loaded (run.sh does it), build/userspace/qkdctl,
-build/strongswan-plugin/libstrongswan-qkd.so (tools/inroot.sh make -C
-/src/strongswan-plugin), esp4/xfrm_user in the kernel.
+build/strongswan-plugin/trixie/libstrongswan-qkd.so and -qkd-mlkem.so
+(tools/inroot.sh make -C /src/strongswan-plugin), esp4/xfrm_user in the kernel.
 """
 
 import os
@@ -287,10 +287,11 @@ def _():
         r.start()
         r.swanctl("--load-all", "--noprompt", "--file", r.swanctl_conf)
     algs = T.swanctl("--list-algs")
-    ke = [ln.strip() for ln in algs.splitlines() if "[qkd]" in ln]
+    ke = [ln.strip() for ln in algs.splitlines() if "[qkd" in ln]
     diag("tokyo's charon: " + " ".join(ke))
-    check(any("ML_KEM_768[qkd]" in k for k in ke), "ML_KEM_768 from the qkd plugin not listed")
-    check(any("1025" in k or "QKD" in k for k in ke), "the qkd method (1025) not listed")
+    check(any("ML_KEM_768[qkd-mlkem]" in k for k in ke),
+          "ML_KEM_768 from the qkd-mlkem plugin not listed")
+    check(any("65001" in k or "QKD" in k for k in ke), "the qkd method (65001) not listed")
     state["up"] = True
 
 

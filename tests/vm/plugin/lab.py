@@ -24,9 +24,22 @@ import time
 REPO = os.environ.get("QKD_REPO", "/src")
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 PLUGIN = os.environ.get("QKD_PLUGIN",
-                        os.path.join(REPO, "build/strongswan-plugin/libstrongswan-qkd.so"))
+                        os.path.join(REPO, "build/strongswan-plugin/trixie/libstrongswan-qkd.so"))
 PLUGIN_DIR = "/usr/lib/ipsec/plugins"
 CHARON = "/usr/lib/ipsec/charon"
+# Which strongSwan a router runs (Router.swan): trixie's charon 6.0.1 from
+# the VM's root, or forky's 6.1.0 chrooted into the forky root that
+# tools/vm-run.sh mounts at /forky.  6.0.1 has no ML-KEM of its own and
+# loads qkd-mlkem; 6.1.0's openssl plugin provides ML-KEM.
+SWAN_ROOT = {"trixie": "/", "forky": "/forky"}
+SWAN_PLUGINS = {"trixie": "qkd qkd-mlkem", "forky": "qkd"}
+
+
+def plugin_path(swan, name="qkd"):
+    """The plugin NAME (qkd, qkd-mlkem) built in the root of strongSwan swan."""
+    if swan == "trixie" and name == "qkd":
+        return PLUGIN
+    return os.path.join(REPO, f"build/strongswan-plugin/{swan}/libstrongswan-{name}.so")
 WORK = "/tmp/qkd-plugin-lab"
 
 LANS = {"tokyo": "10.10.1", "osaka": "10.20.1"}
@@ -109,9 +122,10 @@ def hexid(kid):
 class Router:
     """One router: its namespace, charon, vici socket, pool and logs."""
 
-    def __init__(self, lab, name):
+    def __init__(self, lab, name, swan="trixie"):
         self.lab = lab
         self.name = name
+        self.swan = swan
         self.peer = PEER[name]
         self.ns = f"router-{name}"
         self.dir = os.path.join(WORK, name)
@@ -130,7 +144,7 @@ class Router:
         peer = self.peer
         with open(self.conf, "w") as f:
             f.write(f"""charon {{
-	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters qkd
+	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters {SWAN_PLUGINS[self.swan]}
 	send_vendor_id = yes
 	install_routes = no
 	retransmit_tries = 3
@@ -208,11 +222,20 @@ secrets {{
         if os.path.exists(self.vici):
             os.unlink(self.vici)
         out = open(os.path.join(self.dir, "charon.stdout"), "a")
-        # ip netns exec, unshare and sh all exec: the Popen is charon itself
+        run = "mount -t tmpfs lab-run /run && exec " + CHARON
+        if self.swan != "trixie":
+            # the other root's charon, chrooted; the lab's directory at the
+            # same path inside, so its config, log and vici socket are
+            # where swanctl and the tests look
+            r = SWAN_ROOT[self.swan]
+            run = (f"mount -t proc proc {r}/proc && mount --rbind /dev {r}/dev && "
+                   f"mount --rbind /sys {r}/sys && mount -t tmpfs lab-run {r}/run && "
+                   f"mkdir -p {r}{WORK} && mount --bind {WORK} {r}{WORK} && "
+                   f"exec chroot {r} {CHARON}")
+        # ip netns exec, unshare, sh and chroot all exec: the Popen is charon
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, "unshare", "--mount",
-             "--propagation", "private", "sh", "-c",
-             "mount -t tmpfs lab-run /run && exec " + CHARON],
+             "--propagation", "private", "sh", "-c", run],
             env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                  "STRONGSWAN_CONF": self.conf},
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -446,7 +469,12 @@ class Lab:
             sh("ip", "route", "add", f"{LANS[peer]}.0/24", "via", WAN[peer], ns=r)
 
     def install_plugin(self):
-        shutil.copy(PLUGIN, os.path.join(PLUGIN_DIR, "libstrongswan-qkd.so"))
+        """Each router's plugins into its strongSwan's plugin directory."""
+        for swan in {r.swan for r in self.routers.values()}:
+            for name in SWAN_PLUGINS[swan].split():
+                shutil.copy(plugin_path(swan, name),
+                            os.path.join(SWAN_ROOT[swan] + PLUGIN_DIR,
+                                         f"libstrongswan-{name}.so"))
 
     def down(self):
         """Take the SA down on both routers: a DELETE from tokyo, and if
