@@ -51,6 +51,17 @@ struct private_qkd_config_check_t {
 	int timer;
 };
 
+/*
+ * The configs' proposals, not logged (strongSwan 6.1 logs them on request).
+ */
+#ifdef QKD_SWAN_PROPOSALS_LOG
+#define child_proposals(c)	(c)->get_proposals((c), FALSE, FALSE)
+#define ike_proposals(c)	(c)->get_proposals((c), FALSE)
+#else
+#define child_proposals(c)	(c)->get_proposals((c), FALSE)
+#define ike_proposals(c)	(c)->get_proposals((c))
+#endif
+
 /**
  * Whether @proposal demands the method: an additional key exchange that
  * offers it and no alternative (not even none).
@@ -117,7 +128,7 @@ static bool unsafe_child(private_qkd_config_check_t *this, peer_cfg_t *peer,
 	char name[256], *key;
 
 	if (ike_demands ||
-		!all_demand(child->get_proposals(child, FALSE), this->method))
+		!all_demand(child_proposals(child), this->method))
 	{
 		return FALSE;
 	}
@@ -158,9 +169,8 @@ METHOD(qkd_config_check_t, run, int,
 									NULL, NULL, NULL, NULL, IKE_ANY);
 	while (peers->enumerate(peers, &peer))
 	{
-		ike_demands = all_demand(
-			peer->get_ike_cfg(peer)->get_proposals(peer->get_ike_cfg(peer)),
-			this->method);
+		ike_demands = all_demand(ike_proposals(peer->get_ike_cfg(peer)),
+								 this->method);
 		children = peer->create_child_cfg_enumerator(peer);
 		while (children->enumerate(children, &child))
 		{
