@@ -125,7 +125,7 @@ static char *describe(qkd_ke_outcome_t *o, char *buf, size_t len)
 	else
 	{
 		snprintf(buf, len, "no QKD key (%s%s), pool '%s'",
-				 qke_reason_name(o->reason), o->done ? "" : ", refused",
+				 qkd_proto_reason_name(o->reason), o->done ? "" : ", refused",
 				 o->pool);
 	}
 	return buf;
@@ -232,11 +232,11 @@ static bool pre_auth_artifact(uint8_t reason)
 {
 	switch (reason)
 	{
-		case QKE_REASON_NO_OFFER:
-		case QKE_REASON_NO_POOL:
-		case QKE_REASON_UNKNOWN_KEY:
-		case QKE_REASON_PEER_UNKNOWN:
-		case QKE_REASON_PRE_AUTH:
+		case QKD_PROTO_REASON_NO_OFFER:
+		case QKD_PROTO_REASON_NO_POOL:
+		case QKD_PROTO_REASON_UNKNOWN_KEY:
+		case QKD_PROTO_REASON_PEER_UNKNOWN:
+		case QKD_PROTO_REASON_PRE_AUTH:
 			return TRUE;
 		default:
 			return FALSE;
@@ -284,18 +284,18 @@ METHOD(listener_t, authorize, bool,
 			 ike_sa->get_other_id(ike_sa), choice.pool[0] ? "pool '" : "",
 			 choice.pool[0] ? choice.pool : "no pool",
 			 choice.pool[0] ? "'" : "",
-			 choice.policy == QKE_POLICY_REQUIRE ?
+			 choice.policy == QKD_PROTO_POLICY_REQUIRE ?
 				"refusing the IKE_SA (policy 'require')" :
 				"re-keying it at once; check the peers sections");
 		if (this->kernel->ops->report)
 		{
 			this->kernel->ops->report(this->kernel, choice.pool[0] ?
 						choice.pool : NULL,
-						choice.policy == QKE_POLICY_REQUIRE ?
+						choice.policy == QKD_PROTO_POLICY_REQUIRE ?
 						QKD_KE_OUTCOME_REFUSED : QKD_KE_OUTCOME_FALLBACK,
-						QKE_REASON_PRE_AUTH);
+						QKD_PROTO_REASON_PRE_AUTH);
 		}
-		if (choice.policy == QKE_POLICY_REQUIRE)
+		if (choice.policy == QKD_PROTO_POLICY_REQUIRE)
 		{
 			*success = FALSE;
 			free(pa);
@@ -317,7 +317,7 @@ METHOD(listener_t, authorize, bool,
 			 "first CHILD_SA once that is up", ike_sa->get_name(ike_sa),
 			 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
 			 choice.pool, o->acked ? "pre-auth pool mismatch"
-								   : qke_reason_name(o->reason));
+								   : qkd_proto_reason_name(o->reason));
 		snprintf(pa->kick, sizeof(pa->kick), "%s", choice.pool);
 		put_pre_auth(this, ike_sa, pa);
 		return TRUE;

@@ -10,20 +10,20 @@
 #include <string.h>
 #include "qkd_fallbacks.h"
 
-void qkf_init(struct qkf_book *b, size_t max, void (*free_data)(void *data))
+void qkd_fallbacks_init(struct qkd_fallbacks_book *b, size_t max, void (*free_data)(void *data))
 {
 	memset(b, 0, sizeof(*b));
 	b->max = max;
 	b->free_data = free_data;
 }
 
-static void free_data(struct qkf_book *b, void *data)
+static void free_data(struct qkd_fallbacks_book *b, void *data)
 {
 	if (data && b->free_data)
 		b->free_data(data);
 }
 
-static struct qkf_entry *find(const struct qkf_book *b, enum qkf_kind kind,
+static struct qkd_fallbacks_entry *find(const struct qkd_fallbacks_book *b, enum qkd_fallbacks_kind kind,
 			      uint32_t uid)
 {
 	size_t i;
@@ -34,10 +34,10 @@ static struct qkf_entry *find(const struct qkf_book *b, enum qkf_kind kind,
 	return NULL;
 }
 
-int qkf_add(struct qkf_book *b, enum qkf_kind kind, uint32_t uid,
+int qkd_fallbacks_add(struct qkd_fallbacks_book *b, enum qkd_fallbacks_kind kind, uint32_t uid,
 	    const char *pool, void *data)
 {
-	struct qkf_entry *e;
+	struct qkd_fallbacks_entry *e;
 	size_t len = pool ? strlen(pool) : 0;
 
 	if (len == 0 || len > QKD_POOL_NAME_MAX_LEN) {
@@ -54,7 +54,7 @@ int qkf_add(struct qkf_book *b, enum qkf_kind kind, uint32_t uid,
 		}
 		if (b->n == b->cap) {
 			size_t cap = b->cap ? 2 * b->cap : 16;
-			struct qkf_entry *v;
+			struct qkd_fallbacks_entry *v;
 
 			if (cap > b->max)
 				cap = b->max;
@@ -76,9 +76,9 @@ int qkf_add(struct qkf_book *b, enum qkf_kind kind, uint32_t uid,
 	return 0;
 }
 
-bool qkf_remove(struct qkf_book *b, enum qkf_kind kind, uint32_t uid)
+bool qkd_fallbacks_remove(struct qkd_fallbacks_book *b, enum qkd_fallbacks_kind kind, uint32_t uid)
 {
-	struct qkf_entry *e = find(b, kind, uid);
+	struct qkd_fallbacks_entry *e = find(b, kind, uid);
 
 	if (!e)
 		return false;
@@ -88,13 +88,13 @@ bool qkf_remove(struct qkf_book *b, enum qkf_kind kind, uint32_t uid)
 	return true;
 }
 
-const struct qkf_entry *qkf_find(const struct qkf_book *b,
-				 enum qkf_kind kind, uint32_t uid)
+const struct qkd_fallbacks_entry *qkd_fallbacks_find(const struct qkd_fallbacks_book *b,
+				 enum qkd_fallbacks_kind kind, uint32_t uid)
 {
 	return find(b, kind, uid);
 }
 
-size_t qkf_count(const struct qkf_book *b, const char *pool)
+size_t qkd_fallbacks_count(const struct qkd_fallbacks_book *b, const char *pool)
 {
 	size_t i, n = 0;
 
@@ -104,7 +104,7 @@ size_t qkf_count(const struct qkf_book *b, const char *pool)
 }
 
 /* The next slot of the rate limiter, at or after @now_ms. */
-static uint64_t take_slot(struct qkf_book *b, uint64_t now_ms,
+static uint64_t take_slot(struct qkd_fallbacks_book *b, uint64_t now_ms,
 			  unsigned int rate)
 {
 	uint64_t due = b->next_slot_ms > now_ms ? b->next_slot_ms : now_ms;
@@ -114,24 +114,24 @@ static uint64_t take_slot(struct qkf_book *b, uint64_t now_ms,
 	return due;
 }
 
-size_t qkf_refill(struct qkf_book *b, const char *pool, uint64_t now_ms,
-		  unsigned int rate, qkf_rekey_fn fn, void *ctx)
+size_t qkd_fallbacks_refill(struct qkd_fallbacks_book *b, const char *pool, uint64_t now_ms,
+		  unsigned int rate, qkd_fallbacks_rekey_fn fn, void *ctx)
 {
-	static const enum qkf_kind order[] = { QKF_CHILD, QKF_IKE };
+	static const enum qkd_fallbacks_kind order[] = { QKD_FALLBACKS_CHILD, QKD_FALLBACKS_IKE };
 	size_t i, k, n = 0;
 
 	if (!rate || !pool)
 		return 0;
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		for (i = 0; i < b->n; i++) {
-			struct qkf_entry *e = &b->v[i];
+			struct qkd_fallbacks_entry *e = &b->v[i];
 			uint64_t due;
 
 			if (e->kind != order[k] || strcmp(e->pool, pool) != 0)
 				continue;
 			/* scheduled by an earlier refill: not run yet, or its
 			 * exchange may still be under way */
-			if (e->due_ms && now_ms < e->due_ms + QKF_INFLIGHT_MS)
+			if (e->due_ms && now_ms < e->due_ms + QKD_FALLBACKS_INFLIGHT_MS)
 				continue;
 			due = take_slot(b, now_ms, rate);
 			/* 0 means "none scheduled": a re-key due at 0 ms is
@@ -144,7 +144,7 @@ size_t qkf_refill(struct qkf_book *b, const char *pool, uint64_t now_ms,
 	return n;
 }
 
-void qkf_destroy(struct qkf_book *b)
+void qkd_fallbacks_destroy(struct qkd_fallbacks_book *b)
 {
 	size_t i;
 

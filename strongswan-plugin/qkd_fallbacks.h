@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <linux/qkd.h>
 
-enum qkf_kind {
-	QKF_CHILD = 0,
-	QKF_IKE = 1,
+enum qkd_fallbacks_kind {
+	QKD_FALLBACKS_CHILD = 0,
+	QKD_FALLBACKS_IKE = 1,
 };
 
 /*
@@ -28,18 +28,18 @@ enum qkf_kind {
  * before (the SA re-keyed); one still there after this (the re-key failed
  * or never started) is re-keyed by the next refill.
  */
-#define QKF_INFLIGHT_MS		30000
+#define QKD_FALLBACKS_INFLIGHT_MS		30000
 
-struct qkf_entry {
-	enum qkf_kind kind;
+struct qkd_fallbacks_entry {
+	enum qkd_fallbacks_kind kind;
 	uint32_t uid;			/* charon's unique ID of the SA */
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];
 	uint64_t due_ms;		/* its re-key is scheduled for then; 0: none */
 	void *data;			/* the caller's, owned by the book */
 };
 
-struct qkf_book {
-	struct qkf_entry *v;
+struct qkd_fallbacks_book {
+	struct qkd_fallbacks_entry *v;
 	size_t n, cap;
 	size_t max;			/* entries kept at most */
 	void (*free_data)(void *data);
@@ -47,42 +47,42 @@ struct qkf_book {
 };
 
 /* An empty book of at most @max entries; @free_data may be NULL. */
-void qkf_init(struct qkf_book *b, size_t max, void (*free_data)(void *data));
+void qkd_fallbacks_init(struct qkd_fallbacks_book *b, size_t max, void (*free_data)(void *data));
 
 /*
  * Record the SA (@kind, @uid) as keyed without QKD from @pool, replacing
  * an entry of the same SA.  The book owns @data from here on, also on
  * failure: -EINVAL (bad pool name), -ENOSPC (full), -ENOMEM.
  */
-int qkf_add(struct qkf_book *b, enum qkf_kind kind, uint32_t uid,
+int qkd_fallbacks_add(struct qkd_fallbacks_book *b, enum qkd_fallbacks_kind kind, uint32_t uid,
 	    const char *pool, void *data);
 
 /* Forget the SA; true if it was recorded. */
-bool qkf_remove(struct qkf_book *b, enum qkf_kind kind, uint32_t uid);
+bool qkd_fallbacks_remove(struct qkd_fallbacks_book *b, enum qkd_fallbacks_kind kind, uint32_t uid);
 
 /* The SA's entry, or NULL; valid until the book changes. */
-const struct qkf_entry *qkf_find(const struct qkf_book *b,
-				 enum qkf_kind kind, uint32_t uid);
+const struct qkd_fallbacks_entry *qkd_fallbacks_find(const struct qkd_fallbacks_book *b,
+				 enum qkd_fallbacks_kind kind, uint32_t uid);
 
 /* Number of entries (of @pool, or all with NULL). */
-size_t qkf_count(const struct qkf_book *b, const char *pool);
+size_t qkd_fallbacks_count(const struct qkd_fallbacks_book *b, const char *pool);
 
-/* Called by qkf_refill() for each SA to re-key, @delay_ms from now. */
-typedef void (*qkf_rekey_fn)(void *ctx, const struct qkf_entry *e,
+/* Called by qkd_fallbacks_refill() for each SA to re-key, @delay_ms from now. */
+typedef void (*qkd_fallbacks_rekey_fn)(void *ctx, const struct qkd_fallbacks_entry *e,
 			     uint32_t delay_ms);
 
 /*
  * @pool's outbound side refilled at @now_ms (a monotonic clock in ms):
  * call @fn for every entry of @pool whose re-key is not already scheduled
- * or under way (QKF_INFLIGHT_MS), CHILD_SAs (they carry the traffic)
+ * or under way (QKD_FALLBACKS_INFLIGHT_MS), CHILD_SAs (they carry the traffic)
  * before IKE_SAs, spread so that at most @rate re-keys start per second,
- * across refills of all pools.  @rate 0 re-keys nothing.  An entry stays until qkf_remove() (its
+ * across refills of all pools.  @rate 0 re-keys nothing.  An entry stays until qkd_fallbacks_remove() (its
  * SA re-keyed or gone).  Returns the number of re-keys scheduled.
  */
-size_t qkf_refill(struct qkf_book *b, const char *pool, uint64_t now_ms,
-		  unsigned int rate, qkf_rekey_fn fn, void *ctx);
+size_t qkd_fallbacks_refill(struct qkd_fallbacks_book *b, const char *pool, uint64_t now_ms,
+		  unsigned int rate, qkd_fallbacks_rekey_fn fn, void *ctx);
 
 /* Free every entry. */
-void qkf_destroy(struct qkf_book *b);
+void qkd_fallbacks_destroy(struct qkd_fallbacks_book *b);
 
 #endif /* QKD_FALLBACKS_H_ */

@@ -37,7 +37,7 @@ struct private_key_exchange_t {
 	/**
 	 * The exchange; holds the key material.
 	 */
-	struct qke_exchange x;
+	struct qkd_proto_exchange x;
 
 	/**
 	 * Whether x was initialized for the IKE_SA.
@@ -123,11 +123,11 @@ static bool past_first_ke(ike_sa_t *ike_sa)
  */
 static identification_t *claimed_id(chunk_t offer)
 {
-	struct qke_msg msg;
+	struct qkd_proto_msg msg;
 	identification_t *id = NULL;
 
-	if (qke_msg_decode(offer.ptr, offer.len, &msg) == 0 &&
-		msg.type == QKE_MSG_OFFER && msg.sel_len)
+	if (qkd_proto_msg_decode(offer.ptr, offer.len, &msg) == 0 &&
+		msg.type == QKD_PROTO_MSG_OFFER && msg.sel_len)
 	{
 		id = identification_create_from_encoding(msg.sel_type,
 								chunk_create(msg.sel, msg.sel_len));
@@ -149,7 +149,7 @@ static void set_selector(private_key_exchange_t *this, ike_sa_t *ike_sa)
 		return;
 	}
 	enc = own->get_encoding(own);
-	if (qke_exchange_set_selector(&this->x, own->get_type(own), enc.ptr,
+	if (qkd_proto_exchange_set_selector(&this->x, own->get_type(own), enc.ptr,
 								  enc.len) != 0)
 	{
 		DBG2(DBG_IKE, "qkd: identity %Y too long for the offer's selector",
@@ -188,7 +188,7 @@ static bool start(private_key_exchange_t *this, chunk_t offer)
 	}
 	qkd_peers_resolve(ike_sa, claimed, &choice);
 	DESTROY_IF(claimed);
-	if (qke_exchange_init(&this->x, kernel->ops, kernel, choice.policy,
+	if (qkd_proto_exchange_init(&this->x, kernel->ops, kernel, choice.policy,
 						  choice.pool[0] ? choice.pool : NULL,
 						  choice.reason) != 0)
 	{
@@ -210,25 +210,25 @@ static void log_outcome(private_key_exchange_t *this)
 {
 	chunk_t id = chunk_from_thing(this->x.key_id);
 	ike_sa_t *ike_sa = charon->bus->get_sa(charon->bus);
-	const char *role = this->x.role == QKE_ROLE_INITIATOR ? "initiator"
+	const char *role = this->x.role == QKD_PROTO_ROLE_INITIATOR ? "initiator"
 														  : "responder";
 
-	if (this->x.reason == QKE_REASON_TAG_MISMATCH)
+	if (this->x.reason == QKD_PROTO_REASON_TAG_MISMATCH)
 	{
 		/* the same key ID with different material on the two routers: an
 		 * operator must know at once (level 0), and without the material */
 		DBG0(DBG_IKE, "qkd: ALARM: key %#B of pool '%s' failed its "
 			 "confirmation tag: the QKD key material differs between the "
 			 "routers (%s, %s[%u]); %s", &id, this->x.pool,
-			 this->x.role == QKE_ROLE_INITIATOR ? "rejected by the peer"
+			 this->x.role == QKD_PROTO_ROLE_INITIATOR ? "rejected by the peer"
 												: "rejected here",
 			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
 			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0,
-			 this->x.state == QKE_STATE_DONE ?
+			 this->x.state == QKD_PROTO_STATE_DONE ?
 				"the SA falls back to its other key exchanges" :
 				"the exchange fails (policy 'require')");
 	}
-	if (this->x.state == QKE_STATE_DONE && this->x.acked)
+	if (this->x.state == QKD_PROTO_STATE_DONE && this->x.acked)
 	{
 		DBG1(DBG_IKE, "qkd: %s: key %#B of pool '%s' keys %s[%u]", role, &id,
 			 this->x.pool, ike_sa ? ike_sa->get_name(ike_sa) : "?",
@@ -237,8 +237,8 @@ static void log_outcome(private_key_exchange_t *this)
 	else
 	{
 		DBG1(DBG_IKE, "qkd: %s: %s without a QKD key (%s), pool '%s', %s[%u]",
-			 role, this->x.state == QKE_STATE_DONE ? "falling back" : "failing",
-			 qke_reason_name(this->x.reason), this->x.pool,
+			 role, this->x.state == QKD_PROTO_STATE_DONE ? "falling back" : "failing",
+			 qkd_proto_reason_name(this->x.reason), this->x.pool,
 			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
 			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0);
 	}
@@ -247,14 +247,14 @@ static void log_outcome(private_key_exchange_t *this)
 METHOD(key_exchange_t, get_public_key, bool,
 	private_key_exchange_t *this, chunk_t *value)
 {
-	uint8_t buf[QKE_MSG_MAX_LEN];
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN];
 	size_t len;
 	int err;
 
-	if (this->x.role == QKE_ROLE_RESPONDER)
+	if (this->x.role == QKD_PROTO_ROLE_RESPONDER)
 	{
 		/* the answer built by set_public_key() */
-		if (this->x.state != QKE_STATE_DONE)
+		if (this->x.state != QKD_PROTO_STATE_DONE)
 		{
 			return FALSE;
 		}
@@ -265,12 +265,12 @@ METHOD(key_exchange_t, get_public_key, bool,
 	{
 		return FALSE;
 	}
-	err = qke_exchange_offer(&this->x, buf, &len);
+	err = qkd_proto_exchange_offer(&this->x, buf, &len);
 	if (err)
 	{
 		DBG1(DBG_IKE, "qkd: initiator: no QKD key (%s) in pool '%s' and the "
 			 "policy is 'require': refusing the key exchange",
-			 qke_reason_name(this->x.reason), this->x.pool);
+			 qkd_proto_reason_name(this->x.reason), this->x.pool);
 		return FALSE;
 	}
 	*value = chunk_clone(chunk_create(buf, len));
@@ -280,13 +280,13 @@ METHOD(key_exchange_t, get_public_key, bool,
 METHOD(key_exchange_t, set_public_key, bool,
 	private_key_exchange_t *this, chunk_t value)
 {
-	uint8_t buf[QKE_MSG_MAX_LEN];
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN];
 	size_t len;
 	int err;
 
-	if (this->x.role == QKE_ROLE_INITIATOR)
+	if (this->x.role == QKD_PROTO_ROLE_INITIATOR)
 	{
-		err = qke_exchange_finish(&this->x, value.ptr, value.len);
+		err = qkd_proto_exchange_finish(&this->x, value.ptr, value.len);
 		if (err == -EBADMSG)
 		{
 			DBG1(DBG_IKE, "qkd: initiator: invalid answer (%zu bytes)",
@@ -299,7 +299,7 @@ METHOD(key_exchange_t, set_public_key, bool,
 	{
 		return FALSE;
 	}
-	err = qke_exchange_answer(&this->x, value.ptr, value.len, buf, &len);
+	err = qkd_proto_exchange_answer(&this->x, value.ptr, value.len, buf, &len);
 	memwipe(buf, sizeof(buf));
 	if (err == -EBADMSG)
 	{
@@ -316,7 +316,7 @@ METHOD(key_exchange_t, get_shared_secret, bool,
 	const uint8_t *ptr;
 	size_t len;
 
-	if (qke_exchange_secret(&this->x, &ptr, &len) != 0)
+	if (qkd_proto_exchange_secret(&this->x, &ptr, &len) != 0)
 	{
 		return FALSE;
 	}
@@ -340,7 +340,7 @@ METHOD(key_exchange_t, get_method, key_exchange_method_t,
 METHOD(key_exchange_t, destroy, void,
 	private_key_exchange_t *this)
 {
-	qke_exchange_wipe(&this->x);
+	qkd_proto_exchange_wipe(&this->x);
 	memwipe(this, sizeof(*this));
 	free(this);
 }
@@ -359,9 +359,9 @@ bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome)
 		return FALSE;
 	}
 	*outcome = (qkd_ke_outcome_t){
-		.done = this->x.state == QKE_STATE_DONE,
-		.acked = this->x.state == QKE_STATE_DONE && this->x.acked,
-		.initiator = this->x.role == QKE_ROLE_INITIATOR,
+		.done = this->x.state == QKD_PROTO_STATE_DONE,
+		.acked = this->x.state == QKD_PROTO_STATE_DONE && this->x.acked,
+		.initiator = this->x.role == QKD_PROTO_ROLE_INITIATOR,
 		.reason = this->x.reason,
 		.provisional = this->provisional,
 		.policy = this->x.policy,

@@ -35,7 +35,7 @@ typedef struct {
 	bool acked;
 	/** this side initiated the exchange */
 	bool initiator;
-	/** enum qke_reason of a NAK / NONE / refusal */
+	/** enum qkd_proto_reason of a NAK / NONE / refusal */
 	uint8_t reason;
 	/** the key offered or answered; all zero after a NONE */
 	uint8_t key_id[QKD_KEY_ID_LEN];
@@ -44,7 +44,7 @@ typedef struct {
 	/** the pool was chosen before authentication: IKE_AUTH checks it */
 	bool provisional;
 	/** the policy the exchange ran under */
-	enum qke_policy policy;
+	enum qkd_proto_policy policy;
 } qkd_ke_outcome_t;
 
 /**

@@ -256,7 +256,7 @@ static int report(void *ctx, const char *pool, uint32_t outcome,
 	return err;
 }
 
-static const struct qke_pool_ops kernel_ops = {
+static const struct qkd_proto_pool_ops kernel_ops = {
 	.take_next = take_next,
 	.take_id = take_id,
 	.report = report,

@@ -39,9 +39,9 @@ typedef void (*qkd_kernel_refill_cb_t)(void *ctx, const char *pool);
 struct qkd_kernel_t {
 
 	/**
-	 * The operations for qke_exchange_init(), with this object as ctx.
+	 * The operations for qkd_proto_exchange_init(), with this object as ctx.
 	 */
-	const struct qke_pool_ops *ops;
+	const struct qkd_proto_pool_ops *ops;
 
 	/**
 	 * Set the refill callback (one; NULL to unset).

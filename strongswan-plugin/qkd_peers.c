@@ -13,16 +13,16 @@
 /*
  * Described in header
  */
-bool qkd_peers_policy_from_string(const char *str, enum qke_policy *policy)
+bool qkd_peers_policy_from_string(const char *str, enum qkd_proto_policy *policy)
 {
 	if (streq(str, "prefer"))
 	{
-		*policy = QKE_POLICY_PREFER;
+		*policy = QKD_PROTO_POLICY_PREFER;
 		return TRUE;
 	}
 	if (streq(str, "require"))
 	{
-		*policy = QKE_POLICY_REQUIRE;
+		*policy = QKD_PROTO_POLICY_REQUIRE;
 		return TRUE;
 	}
 	return FALSE;
@@ -32,9 +32,9 @@ bool qkd_peers_policy_from_string(const char *str, enum qke_policy *policy)
  * Read a policy setting, the default for an unknown value is "require":
  * a typo must not weaken what the administrator asked for.
  */
-static enum qke_policy get_policy(char *str, enum qke_policy def)
+static enum qkd_proto_policy get_policy(char *str, enum qkd_proto_policy def)
 {
-	enum qke_policy policy;
+	enum qkd_proto_policy policy;
 
 	if (!str)
 	{
@@ -43,7 +43,7 @@ static enum qke_policy get_policy(char *str, enum qke_policy def)
 	if (!qkd_peers_policy_from_string(str, &policy))
 	{
 		DBG1(DBG_CFG, "qkd: unknown policy '%s', using 'require'", str);
-		return QKE_POLICY_REQUIRE;
+		return QKD_PROTO_POLICY_REQUIRE;
 	}
 	return policy;
 }
@@ -382,9 +382,9 @@ void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
 	*choice = (qkd_peers_choice_t){
 		.policy = get_policy(lib->settings->get_str(lib->settings,
 							SETTINGS ".policy", NULL, lib->ns),
-							QKE_POLICY_PREFER),
+							QKD_PROTO_POLICY_PREFER),
 		.basis = QKD_PEERS_NONE,
-		.reason = QKE_REASON_NO_POOL,
+		.reason = QKD_PROTO_REASON_NO_POOL,
 	};
 	if (!ike_sa)
 	{
@@ -429,5 +429,5 @@ void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
 	}
 	/* a section bound to an identity may still be the peer's: known after
 	 * IKE_AUTH, which re-keys onto it at once */
-	choice->reason = QKE_REASON_PEER_UNKNOWN;
+	choice->reason = QKD_PROTO_REASON_PEER_UNKNOWN;
 }

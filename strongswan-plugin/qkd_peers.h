@@ -31,7 +31,7 @@ typedef struct {
 	/** the peer's pool, "" when none */
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];
 	/** the policy for this peer */
-	enum qke_policy policy;
+	enum qkd_proto_policy policy;
 	/** how the pool was chosen */
 	qkd_peers_basis_t basis;
 	/** QKD_PEERS_NONE: the reason (no pool, or peer not known yet) */
@@ -90,6 +90,6 @@ void qkd_peers_deinit(void);
  *
  * @return			TRUE if known
  */
-bool qkd_peers_policy_from_string(const char *str, enum qke_policy *policy);
+bool qkd_peers_policy_from_string(const char *str, enum qkd_proto_policy *policy);
 
 #endif /** QKD_PEERS_H_ @}*/

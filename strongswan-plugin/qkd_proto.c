@@ -8,26 +8,26 @@
 #include "qkd_proto.h"
 
 static const char *const type_names[] = {
-	[QKE_MSG_OFFER] = "offer",
-	[QKE_MSG_NONE] = "none",
-	[QKE_MSG_ACK] = "ack",
-	[QKE_MSG_NAK] = "nak",
+	[QKD_PROTO_MSG_OFFER] = "offer",
+	[QKD_PROTO_MSG_NONE] = "none",
+	[QKD_PROTO_MSG_ACK] = "ack",
+	[QKD_PROTO_MSG_NAK] = "nak",
 };
 
 static const char *const reason_names[] = {
-	[QKE_REASON_OK] = "ok",
-	[QKE_REASON_NO_OFFER] = "no offer",
-	[QKE_REASON_NO_POOL] = "no pool",
-	[QKE_REASON_EMPTY] = "pool empty",
-	[QKE_REASON_UNKNOWN_KEY] = "unknown key ID",
-	[QKE_REASON_TAG_MISMATCH] = "tag mismatch",
-	[QKE_REASON_POOL_ERROR] = "pool error",
-	[QKE_REASON_VERSION] = "unsupported version",
-	[QKE_REASON_PRE_AUTH] = "pre-auth pool mismatch",
-	[QKE_REASON_PEER_UNKNOWN] = "peer not known before IKE_AUTH",
+	[QKD_PROTO_REASON_OK] = "ok",
+	[QKD_PROTO_REASON_NO_OFFER] = "no offer",
+	[QKD_PROTO_REASON_NO_POOL] = "no pool",
+	[QKD_PROTO_REASON_EMPTY] = "pool empty",
+	[QKD_PROTO_REASON_UNKNOWN_KEY] = "unknown key ID",
+	[QKD_PROTO_REASON_TAG_MISMATCH] = "tag mismatch",
+	[QKD_PROTO_REASON_POOL_ERROR] = "pool error",
+	[QKD_PROTO_REASON_VERSION] = "unsupported version",
+	[QKD_PROTO_REASON_PRE_AUTH] = "pre-auth pool mismatch",
+	[QKD_PROTO_REASON_PEER_UNKNOWN] = "peer not known before IKE_AUTH",
 };
 
-const char *qke_msg_type_name(unsigned int type)
+const char *qkd_proto_msg_type_name(unsigned int type)
 {
 	if (type < sizeof(type_names) / sizeof(type_names[0]) &&
 	    type_names[type])
@@ -35,9 +35,9 @@ const char *qke_msg_type_name(unsigned int type)
 	return "unknown";
 }
 
-const char *qke_reason_name(unsigned int reason)
+const char *qkd_proto_reason_name(unsigned int reason)
 {
-	if (reason <= QKE_REASON_MAX)
+	if (reason <= QKD_PROTO_REASON_MAX)
 		return reason_names[reason];
 	return "unknown";
 }
@@ -46,13 +46,13 @@ const char *qke_reason_name(unsigned int reason)
 static size_t msg_len(uint8_t version, uint8_t type)
 {
 	switch (type) {
-	case QKE_MSG_OFFER:
-		return version == 1 ? QKE_MSG_OFFER_V1_LEN : QKE_MSG_OFFER_LEN;
-	case QKE_MSG_NONE:
-		return QKE_MSG_NONE_LEN;
-	case QKE_MSG_ACK:
-	case QKE_MSG_NAK:
-		return QKE_MSG_ANSWER_LEN;
+	case QKD_PROTO_MSG_OFFER:
+		return version == 1 ? QKD_PROTO_MSG_OFFER_V1_LEN : QKD_PROTO_MSG_OFFER_LEN;
+	case QKD_PROTO_MSG_NONE:
+		return QKD_PROTO_MSG_NONE_LEN;
+	case QKD_PROTO_MSG_ACK:
+	case QKD_PROTO_MSG_NAK:
+		return QKD_PROTO_MSG_ANSWER_LEN;
 	default:
 		return 0;
 	}
@@ -62,17 +62,17 @@ static size_t msg_len(uint8_t version, uint8_t type)
 static bool reason_valid(uint8_t type, uint8_t reason)
 {
 	switch (type) {
-	case QKE_MSG_OFFER:
-	case QKE_MSG_ACK:
-		return reason == QKE_REASON_OK;
-	case QKE_MSG_NONE:
-		return reason == QKE_REASON_NO_POOL ||
-		       reason == QKE_REASON_EMPTY ||
-		       reason == QKE_REASON_POOL_ERROR ||
-		       reason == QKE_REASON_PEER_UNKNOWN;
-	case QKE_MSG_NAK:
-		return reason != QKE_REASON_OK && reason <= QKE_REASON_MAX &&
-		       reason != QKE_REASON_EMPTY;
+	case QKD_PROTO_MSG_OFFER:
+	case QKD_PROTO_MSG_ACK:
+		return reason == QKD_PROTO_REASON_OK;
+	case QKD_PROTO_MSG_NONE:
+		return reason == QKD_PROTO_REASON_NO_POOL ||
+		       reason == QKD_PROTO_REASON_EMPTY ||
+		       reason == QKD_PROTO_REASON_POOL_ERROR ||
+		       reason == QKD_PROTO_REASON_PEER_UNKNOWN;
+	case QKD_PROTO_MSG_NAK:
+		return reason != QKD_PROTO_REASON_OK && reason <= QKD_PROTO_REASON_MAX &&
+		       reason != QKD_PROTO_REASON_EMPTY;
 	default:
 		return false;
 	}
@@ -81,23 +81,23 @@ static bool reason_valid(uint8_t type, uint8_t reason)
 /* Reasons a version 1 peer knows: later ones travel as "no pool". */
 static uint8_t reason_for(uint8_t version, uint8_t reason)
 {
-	if (version == 1 && reason > QKE_REASON_VERSION)
-		return QKE_REASON_NO_POOL;
+	if (version == 1 && reason > QKD_PROTO_REASON_VERSION)
+		return QKD_PROTO_REASON_NO_POOL;
 	return reason;
 }
 
-int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len)
+int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf, size_t len)
 {
 	size_t need;
 
-	if (!msg || !buf || msg->version < QKE_VERSION_MIN ||
-	    msg->version > QKE_VERSION)
+	if (!msg || !buf || msg->version < QKD_PROTO_VERSION_MIN ||
+	    msg->version > QKD_PROTO_VERSION)
 		return -EINVAL;
 	need = msg_len(msg->version, msg->type);
 	if (!need || !reason_valid(msg->type, msg->reason) ||
 	    reason_for(msg->version, msg->reason) != msg->reason)
 		return -EINVAL;
-	if (msg->type == QKE_MSG_OFFER && msg->version > 1) {
+	if (msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1) {
 		if ((msg->sel_type == 0) != (msg->sel_len == 0))
 			return -EINVAL;
 		need += msg->sel_len;
@@ -108,20 +108,20 @@ int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len)
 	buf[1] = msg->type;
 	buf[2] = msg->reason;
 	buf[3] = 0;
-	if (need > QKE_MSG_HDR_LEN)
-		memcpy(buf + QKE_MSG_HDR_LEN, msg->key_id, QKD_KEY_ID_LEN);
-	if (msg->type == QKE_MSG_OFFER)
-		memcpy(buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN, msg->tag,
+	if (need > QKD_PROTO_MSG_HDR_LEN)
+		memcpy(buf + QKD_PROTO_MSG_HDR_LEN, msg->key_id, QKD_KEY_ID_LEN);
+	if (msg->type == QKD_PROTO_MSG_OFFER)
+		memcpy(buf + QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN, msg->tag,
 		       QKD_TAG_LEN);
-	if (msg->type == QKE_MSG_OFFER && msg->version > 1) {
-		buf[QKE_MSG_OFFER_V1_LEN] = msg->sel_type;
-		buf[QKE_MSG_OFFER_V1_LEN + 1] = msg->sel_len;
-		memcpy(buf + QKE_MSG_OFFER_LEN, msg->sel, msg->sel_len);
+	if (msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1) {
+		buf[QKD_PROTO_MSG_OFFER_V1_LEN] = msg->sel_type;
+		buf[QKD_PROTO_MSG_OFFER_V1_LEN + 1] = msg->sel_len;
+		memcpy(buf + QKD_PROTO_MSG_OFFER_LEN, msg->sel, msg->sel_len);
 	}
 	return (int)need;
 }
 
-int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg)
+int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *msg)
 {
 	size_t need;
 
@@ -132,17 +132,17 @@ int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg)
 		return -EBADMSG;
 	msg->version = buf[0];
 	/* A later version may have another layout: look no further. */
-	if (msg->version < QKE_VERSION_MIN || msg->version > QKE_VERSION)
+	if (msg->version < QKD_PROTO_VERSION_MIN || msg->version > QKD_PROTO_VERSION)
 		return -EPROTONOSUPPORT;
-	if (len < QKE_MSG_HDR_LEN)
+	if (len < QKD_PROTO_MSG_HDR_LEN)
 		return -EBADMSG;
 	msg->type = buf[1];
 	msg->reason = buf[2];
 	need = msg_len(msg->version, msg->type);
-	if (need && msg->type == QKE_MSG_OFFER && msg->version > 1 &&
+	if (need && msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1 &&
 	    len >= need) {
-		msg->sel_type = buf[QKE_MSG_OFFER_V1_LEN];
-		msg->sel_len = buf[QKE_MSG_OFFER_V1_LEN + 1];
+		msg->sel_type = buf[QKD_PROTO_MSG_OFFER_V1_LEN];
+		msg->sel_len = buf[QKD_PROTO_MSG_OFFER_V1_LEN + 1];
 		if ((msg->sel_type == 0) != (msg->sel_len == 0))
 			need = 0;
 		else
@@ -154,26 +154,26 @@ int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg)
 		memset(msg, 0, sizeof(*msg));
 		return -EBADMSG;
 	}
-	if (need > QKE_MSG_HDR_LEN)
-		memcpy(msg->key_id, buf + QKE_MSG_HDR_LEN, QKD_KEY_ID_LEN);
-	if (msg->type == QKE_MSG_OFFER)
-		memcpy(msg->tag, buf + QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN,
+	if (need > QKD_PROTO_MSG_HDR_LEN)
+		memcpy(msg->key_id, buf + QKD_PROTO_MSG_HDR_LEN, QKD_KEY_ID_LEN);
+	if (msg->type == QKD_PROTO_MSG_OFFER)
+		memcpy(msg->tag, buf + QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN,
 		       QKD_TAG_LEN);
 	if (msg->sel_len)
-		memcpy(msg->sel, buf + QKE_MSG_OFFER_LEN, msg->sel_len);
+		memcpy(msg->sel, buf + QKD_PROTO_MSG_OFFER_LEN, msg->sel_len);
 	return 0;
 }
 
-int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
-		      void *ctx, enum qke_policy policy, const char *pool,
+int qkd_proto_exchange_init(struct qkd_proto_exchange *x, const struct qkd_proto_pool_ops *ops,
+		      void *ctx, enum qkd_proto_policy policy, const char *pool,
 		      uint8_t reason)
 {
 	memset(x, 0, sizeof(*x));
 	x->ops = ops;
 	x->ctx = ctx;
 	x->policy = policy;
-	x->reason = reason == QKE_REASON_PEER_UNKNOWN ? reason
-						      : QKE_REASON_NO_POOL;
+	x->reason = reason == QKD_PROTO_REASON_PEER_UNKNOWN ? reason
+						      : QKD_PROTO_REASON_NO_POOL;
 	if (pool) {
 		size_t n = strlen(pool);
 
@@ -184,10 +184,10 @@ int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
 	return 0;
 }
 
-int qke_exchange_set_selector(struct qke_exchange *x, uint8_t type,
+int qkd_proto_exchange_set_selector(struct qkd_proto_exchange *x, uint8_t type,
 			      const uint8_t *sel, size_t len)
 {
-	if (!type || !len || len > QKE_SELECTOR_MAX || !sel)
+	if (!type || !len || len > QKD_PROTO_SELECTOR_MAX || !sel)
 		return -EINVAL;
 	x->sel_type = type;
 	x->sel_len = (uint8_t)len;
@@ -204,22 +204,22 @@ static void wipe(void *p, size_t n)
  * Report the outcome once: a retried message never reaches here twice, and
  * the flag makes sure.  Without a pool, in the namespace's counters.
  */
-static void report(struct qke_exchange *x, uint32_t outcome)
+static void report(struct qkd_proto_exchange *x, uint32_t outcome)
 {
 	if (x->reported || !x->ops->report)
 		return;
 	x->reported = true;
 	(void)x->ops->report(x->ctx, x->pool[0] ? x->pool : NULL, outcome,
-			     outcome == QKD_KE_OUTCOME_QKD ? QKE_REASON_OK
+			     outcome == QKD_KE_OUTCOME_QKD ? QKD_PROTO_REASON_OK
 							   : x->reason);
 }
 
 /* A NAK or NONE: refused under require, else a fallback (tag or not). */
-static uint32_t nak_outcome(const struct qke_exchange *x)
+static uint32_t nak_outcome(const struct qkd_proto_exchange *x)
 {
-	if (x->policy == QKE_POLICY_REQUIRE)
+	if (x->policy == QKD_PROTO_POLICY_REQUIRE)
 		return QKD_KE_OUTCOME_REFUSED;
-	if (x->reason == QKE_REASON_TAG_MISMATCH)
+	if (x->reason == QKD_PROTO_REASON_TAG_MISMATCH)
 		return QKD_KE_OUTCOME_TAG_MISMATCH;
 	return QKD_KE_OUTCOME_FALLBACK;
 }
@@ -229,33 +229,33 @@ static uint8_t take_reason(int err)
 {
 	switch (err) {
 	case -ENOENT:
-		return QKE_REASON_EMPTY;
+		return QKD_PROTO_REASON_EMPTY;
 	case -ENODEV:
-		return QKE_REASON_NO_POOL;
+		return QKD_PROTO_REASON_NO_POOL;
 	case -ESRCH:
-		return QKE_REASON_PEER_UNKNOWN;
+		return QKD_PROTO_REASON_PEER_UNKNOWN;
 	default:
-		return QKE_REASON_POOL_ERROR;
+		return QKD_PROTO_REASON_POOL_ERROR;
 	}
 }
 
-int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
+int qkd_proto_exchange_offer(struct qkd_proto_exchange *x, uint8_t *out, size_t *out_len)
 {
-	struct qke_msg msg = { .version = QKE_VERSION };
+	struct qkd_proto_msg msg = { .version = QKD_PROTO_VERSION };
 	int ret;
 
-	if (x->role == QKE_ROLE_INITIATOR && x->out_len) {
+	if (x->role == QKD_PROTO_ROLE_INITIATOR && x->out_len) {
 		/* a retried message: the same offer, no second key */
 		memcpy(out, x->out, x->out_len);
 		*out_len = x->out_len;
 		return 0;
 	}
-	if (x->role != QKE_ROLE_UNKNOWN || x->state != QKE_STATE_IDLE)
+	if (x->role != QKD_PROTO_ROLE_UNKNOWN || x->state != QKD_PROTO_STATE_IDLE)
 		return -EPROTO;
-	x->role = QKE_ROLE_INITIATOR;
+	x->role = QKD_PROTO_ROLE_INITIATOR;
 
 	if (!x->pool[0])
-		ret = x->reason == QKE_REASON_PEER_UNKNOWN ? -ESRCH : -ENODEV;
+		ret = x->reason == QKD_PROTO_REASON_PEER_UNKNOWN ? -ESRCH : -ENODEV;
 	else
 		ret = x->ops->take_next(x->ctx, x->pool, &x->key);
 	if (ret == 0 && (x->key.len < QKD_KEY_SIZE_MIN ||
@@ -266,7 +266,7 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 		ret = -EIO;
 	if (ret == 0) {
 		x->have_key = true;
-		msg.type = QKE_MSG_OFFER;
+		msg.type = QKD_PROTO_MSG_OFFER;
 		msg.sel_type = x->sel_type;
 		msg.sel_len = x->sel_len;
 		memcpy(msg.sel, x->sel, x->sel_len);
@@ -275,31 +275,31 @@ int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len)
 	} else {
 		qkd_key_wipe(&x->key, 1);
 		x->reason = take_reason(ret);
-		if (x->policy == QKE_POLICY_REQUIRE) {
-			x->state = QKE_STATE_FAILED;
+		if (x->policy == QKD_PROTO_POLICY_REQUIRE) {
+			x->state = QKD_PROTO_STATE_FAILED;
 			report(x, QKD_KE_OUTCOME_REFUSED);
 			return -ENOKEY;
 		}
-		msg.type = QKE_MSG_NONE;
+		msg.type = QKD_PROTO_MSG_NONE;
 		msg.reason = x->reason;
 	}
-	ret = qke_msg_encode(&msg, x->out, sizeof(x->out));
+	ret = qkd_proto_msg_encode(&msg, x->out, sizeof(x->out));
 	wipe(&msg, sizeof(msg));
 	if (ret < 0) {
-		x->state = QKE_STATE_FAILED;
+		x->state = QKD_PROTO_STATE_FAILED;
 		return ret;
 	}
 	x->out_len = (size_t)ret;
-	x->state = QKE_STATE_OFFERED;
+	x->state = QKD_PROTO_STATE_OFFERED;
 	memcpy(out, x->out, x->out_len);
 	*out_len = x->out_len;
 	return 0;
 }
 
-static int build_answer(struct qke_exchange *x, uint8_t version, uint8_t type,
+static int build_answer(struct qkd_proto_exchange *x, uint8_t version, uint8_t type,
 			uint8_t reason, const uint8_t key_id[QKD_KEY_ID_LEN])
 {
-	struct qke_msg msg = {
+	struct qkd_proto_msg msg = {
 		.version = version,
 		.type = type,
 		.reason = reason_for(version, reason),
@@ -308,21 +308,21 @@ static int build_answer(struct qke_exchange *x, uint8_t version, uint8_t type,
 
 	if (key_id)
 		memcpy(msg.key_id, key_id, QKD_KEY_ID_LEN);
-	ret = qke_msg_encode(&msg, x->out, sizeof(x->out));
+	ret = qkd_proto_msg_encode(&msg, x->out, sizeof(x->out));
 	if (ret < 0)
 		return ret;
 	x->out_len = (size_t)ret;
 	return 0;
 }
 
-int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
+int qkd_proto_exchange_answer(struct qkd_proto_exchange *x, const uint8_t *in,
 			size_t in_len, uint8_t *out, size_t *out_len)
 {
-	struct qke_msg msg;
-	uint8_t reason = QKE_REASON_OK;
+	struct qkd_proto_msg msg;
+	uint8_t reason = QKD_PROTO_REASON_OK;
 	int ret;
 
-	if (x->role == QKE_ROLE_RESPONDER && x->state == QKE_STATE_DONE) {
+	if (x->role == QKD_PROTO_ROLE_RESPONDER && x->state == QKD_PROTO_STATE_DONE) {
 		/* the same offer again gets the same answer, nothing taken */
 		if (in_len != x->in_len || memcmp(in, x->in, in_len) != 0)
 			return -EALREADY;
@@ -330,19 +330,19 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 		*out_len = x->out_len;
 		return 0;
 	}
-	if (x->role != QKE_ROLE_UNKNOWN || x->state != QKE_STATE_IDLE)
+	if (x->role != QKD_PROTO_ROLE_UNKNOWN || x->state != QKD_PROTO_STATE_IDLE)
 		return -EPROTO;
-	x->role = QKE_ROLE_RESPONDER;
+	x->role = QKD_PROTO_ROLE_RESPONDER;
 
-	ret = qke_msg_decode(in, in_len, &msg);
+	ret = qkd_proto_msg_decode(in, in_len, &msg);
 	if (ret == -EPROTONOSUPPORT) {
-		reason = QKE_REASON_VERSION;
-	} else if (ret < 0 || (msg.type != QKE_MSG_OFFER &&
-			       msg.type != QKE_MSG_NONE)) {
-		x->state = QKE_STATE_FAILED;
+		reason = QKD_PROTO_REASON_VERSION;
+	} else if (ret < 0 || (msg.type != QKD_PROTO_MSG_OFFER &&
+			       msg.type != QKD_PROTO_MSG_NONE)) {
+		x->state = QKD_PROTO_STATE_FAILED;
 		return -EBADMSG;
-	} else if (msg.type == QKE_MSG_NONE) {
-		reason = QKE_REASON_NO_OFFER;
+	} else if (msg.type == QKD_PROTO_MSG_NONE) {
+		reason = QKD_PROTO_REASON_NO_OFFER;
 	} else if (!x->pool[0]) {
 		reason = x->reason;
 	} else {
@@ -359,10 +359,10 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 			x->have_key = true;
 			break;
 		case -ENOENT:
-			reason = QKE_REASON_UNKNOWN_KEY;
+			reason = QKD_PROTO_REASON_UNKNOWN_KEY;
 			break;
 		case -EKEYREJECTED:
-			reason = QKE_REASON_TAG_MISMATCH;
+			reason = QKD_PROTO_REASON_TAG_MISMATCH;
 			break;
 		default:
 			reason = take_reason(ret);
@@ -372,41 +372,41 @@ int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
 			qkd_key_wipe(&x->key, 1);
 	}
 	x->reason = reason;
-	if (reason != QKE_REASON_OK && x->policy == QKE_POLICY_REQUIRE) {
-		x->state = QKE_STATE_FAILED;
+	if (reason != QKD_PROTO_REASON_OK && x->policy == QKD_PROTO_POLICY_REQUIRE) {
+		x->state = QKD_PROTO_STATE_FAILED;
 		report(x, QKD_KE_OUTCOME_REFUSED);
 		return -ENOKEY;
 	}
 	/* in the offer's version; an unknown version gets ours */
-	ret = build_answer(x, reason == QKE_REASON_VERSION ? QKE_VERSION :
-			   msg.version, reason == QKE_REASON_OK ? QKE_MSG_ACK :
-			   QKE_MSG_NAK, reason,
-			   msg.type == QKE_MSG_OFFER ? msg.key_id : NULL);
+	ret = build_answer(x, reason == QKD_PROTO_REASON_VERSION ? QKD_PROTO_VERSION :
+			   msg.version, reason == QKD_PROTO_REASON_OK ? QKD_PROTO_MSG_ACK :
+			   QKD_PROTO_MSG_NAK, reason,
+			   msg.type == QKD_PROTO_MSG_OFFER ? msg.key_id : NULL);
 	if (ret < 0) {
-		qke_exchange_wipe(x);
-		x->state = QKE_STATE_FAILED;
+		qkd_proto_exchange_wipe(x);
+		x->state = QKD_PROTO_STATE_FAILED;
 		return ret;
 	}
-	x->acked = reason == QKE_REASON_OK;
+	x->acked = reason == QKD_PROTO_REASON_OK;
 	x->in_len = in_len <= sizeof(x->in) ? in_len : sizeof(x->in);
 	memcpy(x->in, in, x->in_len);
-	x->state = QKE_STATE_DONE;
+	x->state = QKD_PROTO_STATE_DONE;
 	report(x, x->acked ? QKD_KE_OUTCOME_QKD : nak_outcome(x));
 	memcpy(out, x->out, x->out_len);
 	*out_len = x->out_len;
 	return 0;
 }
 
-int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
+int qkd_proto_exchange_finish(struct qkd_proto_exchange *x, const uint8_t *in,
 			size_t in_len)
 {
-	struct qke_msg msg;
+	struct qkd_proto_msg msg;
 	int ret;
 
-	if (x->role != QKE_ROLE_INITIATOR || x->state != QKE_STATE_OFFERED)
+	if (x->role != QKD_PROTO_ROLE_INITIATOR || x->state != QKD_PROTO_STATE_OFFERED)
 		return -EPROTO;
-	ret = qke_msg_decode(in, in_len, &msg);
-	if (ret < 0 || (msg.type != QKE_MSG_ACK && msg.type != QKE_MSG_NAK))
+	ret = qkd_proto_msg_decode(in, in_len, &msg);
+	if (ret < 0 || (msg.type != QKD_PROTO_MSG_ACK && msg.type != QKD_PROTO_MSG_NAK))
 		goto bad;
 	if (x->have_key) {
 		/* the answer must be about the key offered */
@@ -414,13 +414,13 @@ int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
 			goto bad;
 	} else {
 		/* nothing offered: only a NAK makes sense */
-		if (msg.type != QKE_MSG_NAK)
+		if (msg.type != QKD_PROTO_MSG_NAK)
 			goto bad;
 	}
-	if (msg.type == QKE_MSG_ACK) {
+	if (msg.type == QKD_PROTO_MSG_ACK) {
 		x->acked = true;
-		x->reason = QKE_REASON_OK;
-		x->state = QKE_STATE_DONE;
+		x->reason = QKD_PROTO_REASON_OK;
+		x->state = QKD_PROTO_STATE_DONE;
 		report(x, QKD_KE_OUTCOME_QKD);
 		return 0;
 	}
@@ -431,23 +431,23 @@ int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
 	qkd_key_wipe(&x->key, 1);
 	x->have_key = false;
 	report(x, nak_outcome(x));
-	if (x->policy == QKE_POLICY_REQUIRE) {
-		x->state = QKE_STATE_FAILED;
+	if (x->policy == QKD_PROTO_POLICY_REQUIRE) {
+		x->state = QKD_PROTO_STATE_FAILED;
 		return -ENOKEY;
 	}
-	x->state = QKE_STATE_DONE;
+	x->state = QKD_PROTO_STATE_DONE;
 	return 0;
 bad:
 	qkd_key_wipe(&x->key, 1);
 	x->have_key = false;
-	x->state = QKE_STATE_FAILED;
+	x->state = QKD_PROTO_STATE_FAILED;
 	return -EBADMSG;
 }
 
-int qke_exchange_secret(const struct qke_exchange *x, const uint8_t **secret,
+int qkd_proto_exchange_secret(const struct qkd_proto_exchange *x, const uint8_t **secret,
 			size_t *len)
 {
-	if (x->state != QKE_STATE_DONE)
+	if (x->state != QKD_PROTO_STATE_DONE)
 		return -EAGAIN;
 	if (x->acked && x->have_key) {
 		*secret = x->key.material;
@@ -459,7 +459,7 @@ int qke_exchange_secret(const struct qke_exchange *x, const uint8_t **secret,
 	return 0;
 }
 
-void qke_exchange_wipe(struct qke_exchange *x)
+void qkd_proto_exchange_wipe(struct qkd_proto_exchange *x)
 {
 	qkd_key_wipe(&x->key, 1);
 	x->have_key = false;

@@ -3,7 +3,7 @@
  * The `qkd` key exchange: its payload and the ACK/NAK state machine.
  *
  * Pure code: no strongSwan type, no socket.  The pools are reached through
- * struct qke_pool_ops, so the unit tests drive every path with a fake pool
+ * struct qkd_proto_pool_ops, so the unit tests drive every path with a fake pool
  * and charon's glue (qkd_ke.c) with libqkd.
  *
  * The key exchange data of the KE payload (RFC 7296 3.4, RFC 9370), in
@@ -43,84 +43,84 @@
  * both sides.  See Documentation/strongswan-plugin.rst for why an empty
  * contribution keeps the derivation well-defined and safe.
  */
-#ifndef QKE_PROTO_H_
-#define QKE_PROTO_H_
+#ifndef QKD_PROTO_H_
+#define QKD_PROTO_H_
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <qkd.h>
 
-#define QKE_VERSION	2
-#define QKE_VERSION_MIN	1	/* still answered: no selector */
+#define QKD_PROTO_VERSION	2
+#define QKD_PROTO_VERSION_MIN	1	/* still answered: no selector */
 
-#define QKE_MSG_HDR_LEN		4
-#define QKE_SELECTOR_MAX	255
-#define QKE_MSG_OFFER_V1_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
-#define QKE_MSG_OFFER_LEN	(QKE_MSG_OFFER_V1_LEN + 2)	/* + selector */
-#define QKE_MSG_NONE_LEN	QKE_MSG_HDR_LEN
-#define QKE_MSG_ANSWER_LEN	(QKE_MSG_HDR_LEN + QKD_KEY_ID_LEN)
-#define QKE_MSG_MAX_LEN		(QKE_MSG_OFFER_LEN + QKE_SELECTOR_MAX)
+#define QKD_PROTO_MSG_HDR_LEN		4
+#define QKD_PROTO_SELECTOR_MAX	255
+#define QKD_PROTO_MSG_OFFER_V1_LEN	(QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
+#define QKD_PROTO_MSG_OFFER_LEN	(QKD_PROTO_MSG_OFFER_V1_LEN + 2)	/* + selector */
+#define QKD_PROTO_MSG_NONE_LEN	QKD_PROTO_MSG_HDR_LEN
+#define QKD_PROTO_MSG_ANSWER_LEN	(QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN)
+#define QKD_PROTO_MSG_MAX_LEN		(QKD_PROTO_MSG_OFFER_LEN + QKD_PROTO_SELECTOR_MAX)
 
-enum qke_msg_type {
-	QKE_MSG_OFFER = 1,
-	QKE_MSG_NONE = 2,
-	QKE_MSG_ACK = 3,
-	QKE_MSG_NAK = 4,
+enum qkd_proto_msg_type {
+	QKD_PROTO_MSG_OFFER = 1,
+	QKD_PROTO_MSG_NONE = 2,
+	QKD_PROTO_MSG_ACK = 3,
+	QKD_PROTO_MSG_NAK = 4,
 };
 
 /* Why there is no QKD key: in NONE and NAK messages, and in the logs. */
-enum qke_reason {
-	QKE_REASON_OK = 0,		/* ACK, OFFER */
-	QKE_REASON_NO_OFFER = 1,	/* NAK: the initiator sent NONE */
-	QKE_REASON_NO_POOL = 2,		/* no pool is mapped to the peer */
-	QKE_REASON_EMPTY = 3,		/* NONE: the outbound side is empty */
-	QKE_REASON_UNKNOWN_KEY = 4,	/* NAK: no inbound key with that ID */
-	QKE_REASON_TAG_MISMATCH = 5,	/* NAK: the tag did not verify */
-	QKE_REASON_POOL_ERROR = 6,	/* the pool could not be read */
-	QKE_REASON_VERSION = 7,		/* NAK: unsupported payload version */
-	QKE_REASON_PRE_AUTH = 8,	/* the pool used before IKE_AUTH is not
+enum qkd_proto_reason {
+	QKD_PROTO_REASON_OK = 0,		/* ACK, OFFER */
+	QKD_PROTO_REASON_NO_OFFER = 1,	/* NAK: the initiator sent NONE */
+	QKD_PROTO_REASON_NO_POOL = 2,		/* no pool is mapped to the peer */
+	QKD_PROTO_REASON_EMPTY = 3,		/* NONE: the outbound side is empty */
+	QKD_PROTO_REASON_UNKNOWN_KEY = 4,	/* NAK: no inbound key with that ID */
+	QKD_PROTO_REASON_TAG_MISMATCH = 5,	/* NAK: the tag did not verify */
+	QKD_PROTO_REASON_POOL_ERROR = 6,	/* the pool could not be read */
+	QKD_PROTO_REASON_VERSION = 7,		/* NAK: unsupported payload version */
+	QKD_PROTO_REASON_PRE_AUTH = 8,	/* the pool used before IKE_AUTH is not
 					 * the authenticated peer's */
-	QKE_REASON_PEER_UNKNOWN = 9,	/* NONE: the peer's pool cannot be known
+	QKD_PROTO_REASON_PEER_UNKNOWN = 9,	/* NONE: the peer's pool cannot be known
 					 * before IKE_AUTH */
-	QKE_REASON_MAX = QKE_REASON_PEER_UNKNOWN,
+	QKD_PROTO_REASON_MAX = QKD_PROTO_REASON_PEER_UNKNOWN,
 };
 
 /* Per connection: fall back without QKD, or refuse the exchange. */
-enum qke_policy {
-	QKE_POLICY_PREFER = 0,
-	QKE_POLICY_REQUIRE = 1,
+enum qkd_proto_policy {
+	QKD_PROTO_POLICY_PREFER = 0,
+	QKD_PROTO_POLICY_REQUIRE = 1,
 };
 
-struct qke_msg {
+struct qkd_proto_msg {
 	uint8_t version;
-	uint8_t type;			/* enum qke_msg_type */
-	uint8_t reason;			/* enum qke_reason */
+	uint8_t type;			/* enum qkd_proto_msg_type */
+	uint8_t reason;			/* enum qkd_proto_reason */
 	uint8_t key_id[QKD_KEY_ID_LEN];
 	uint8_t tag[QKD_TAG_LEN];
 	uint8_t sel_type;		/* OFFER v2: IKEv2 ID type, 0: none */
 	uint8_t sel_len;
-	uint8_t sel[QKE_SELECTOR_MAX];
+	uint8_t sel[QKD_PROTO_SELECTOR_MAX];
 };
 
 /*
  * Encode @msg into @buf (@len bytes).  Returns the encoded length, or
  * -EINVAL for an invalid message, -ENOSPC when @buf is too short.
  */
-int qke_msg_encode(const struct qke_msg *msg, uint8_t *buf, size_t len);
+int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf, size_t len);
 
 /*
  * Decode and validate @len bytes.  Returns 0, -EPROTONOSUPPORT when the
- * version is not QKE_VERSION_MIN..QKE_VERSION (msg->version is then set), or
+ * version is not QKD_PROTO_VERSION_MIN..QKD_PROTO_VERSION (msg->version is then set), or
  * -EBADMSG for anything malformed: wrong length for the type, unknown
  * type or reason, non-zero reserved byte.
  */
-int qke_msg_decode(const uint8_t *buf, size_t len, struct qke_msg *msg);
+int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *msg);
 
 /* "offer", "none", "ack", "nak"; "unknown" otherwise. */
-const char *qke_msg_type_name(unsigned int type);
+const char *qkd_proto_msg_type_name(unsigned int type);
 /* "ok", "no offer", "no pool", ... */
-const char *qke_reason_name(unsigned int reason);
+const char *qkd_proto_reason_name(unsigned int reason);
 
 /*
  * The pools, as the state machine sees them.  Both return 0 and fill @key,
@@ -128,14 +128,14 @@ const char *qke_reason_name(unsigned int reason);
  * tag; the key stays), -ENODEV (no such pool), anything else is a pool
  * error.  @pool is the pool's name.
  */
-struct qke_pool_ops {
+struct qkd_proto_pool_ops {
 	int (*take_next)(void *ctx, const char *pool, struct qkd_key *key);
 	int (*take_id)(void *ctx, const char *pool,
 		       const uint8_t key_id[QKD_KEY_ID_LEN],
 		       const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key);
 	/*
 	 * Count the exchange's outcome (enum qkd_ke_outcome) and, without a
-	 * QKD key, its @reason (enum qke_reason, the kernel's enum
+	 * QKD key, its @reason (enum qkd_proto_reason, the kernel's enum
 	 * qkd_ke_reason) in @pool's ke-stats, or with @pool NULL in the
 	 * namespace's counters of exchanges without a pool.  Called once per
 	 * exchange, on both sides, when the outcome is known; never for a
@@ -146,28 +146,28 @@ struct qke_pool_ops {
 		      uint32_t reason);
 };
 
-enum qke_role {
-	QKE_ROLE_UNKNOWN = 0,
-	QKE_ROLE_INITIATOR,
-	QKE_ROLE_RESPONDER,
+enum qkd_proto_role {
+	QKD_PROTO_ROLE_UNKNOWN = 0,
+	QKD_PROTO_ROLE_INITIATOR,
+	QKD_PROTO_ROLE_RESPONDER,
 };
 
-enum qke_state {
-	QKE_STATE_IDLE = 0,
-	QKE_STATE_OFFERED,	/* initiator: offer built, waiting for the answer */
-	QKE_STATE_DONE,		/* ACK or NAK: the secret is defined */
-	QKE_STATE_FAILED,	/* the exchange must fail */
+enum qkd_proto_state {
+	QKD_PROTO_STATE_IDLE = 0,
+	QKD_PROTO_STATE_OFFERED,	/* initiator: offer built, waiting for the answer */
+	QKD_PROTO_STATE_DONE,		/* ACK or NAK: the secret is defined */
+	QKD_PROTO_STATE_FAILED,	/* the exchange must fail */
 };
 
-/* One exchange; holds key material: end it with qke_exchange_wipe(). */
-struct qke_exchange {
-	const struct qke_pool_ops *ops;
+/* One exchange; holds key material: end it with qkd_proto_exchange_wipe(). */
+struct qkd_proto_exchange {
+	const struct qkd_proto_pool_ops *ops;
 	void *ctx;
-	enum qke_policy policy;
-	enum qke_role role;
-	enum qke_state state;
+	enum qkd_proto_policy policy;
+	enum qkd_proto_role role;
+	enum qkd_proto_state state;
 	bool acked;			/* DONE: ACK (true) or NAK (false) */
-	uint8_t reason;			/* enum qke_reason of a NAK/NONE */
+	uint8_t reason;			/* enum qkd_proto_reason of a NAK/NONE */
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];	/* "" when none is mapped */
 	struct qkd_key key;		/* valid when have_key */
 	bool have_key;
@@ -175,64 +175,64 @@ struct qke_exchange {
 	uint8_t key_id[QKD_KEY_ID_LEN];	/* offered / answered, for the logs */
 	uint8_t sel_type;		/* initiator: the selector to send */
 	uint8_t sel_len;
-	uint8_t sel[QKE_SELECTOR_MAX];
-	uint8_t out[QKE_MSG_MAX_LEN];	/* our message, kept for retries */
+	uint8_t sel[QKD_PROTO_SELECTOR_MAX];
+	uint8_t out[QKD_PROTO_MSG_MAX_LEN];	/* our message, kept for retries */
 	size_t out_len;
-	uint8_t in[QKE_MSG_MAX_LEN];	/* responder: the offer answered */
+	uint8_t in[QKD_PROTO_MSG_MAX_LEN];	/* responder: the offer answered */
 	size_t in_len;
 };
 
 /*
  * Start an exchange.  @pool is the name of the peer's pool, or NULL when
- * none is mapped to the peer; @reason then says why (QKE_REASON_NO_POOL
- * or QKE_REASON_PEER_UNKNOWN).  Returns -EINVAL for a name too long.
+ * none is mapped to the peer; @reason then says why (QKD_PROTO_REASON_NO_POOL
+ * or QKD_PROTO_REASON_PEER_UNKNOWN).  Returns -EINVAL for a name too long.
  */
-int qke_exchange_init(struct qke_exchange *x, const struct qke_pool_ops *ops,
-		      void *ctx, enum qke_policy policy, const char *pool,
+int qkd_proto_exchange_init(struct qkd_proto_exchange *x, const struct qkd_proto_pool_ops *ops,
+		      void *ctx, enum qkd_proto_policy policy, const char *pool,
 		      uint8_t reason);
 
 /*
  * Initiator: the selector the offer carries (see the wire format), before
- * qke_exchange_offer().  Returns -EINVAL for a type 0 or a length out of
- * 1..QKE_SELECTOR_MAX.
+ * qkd_proto_exchange_offer().  Returns -EINVAL for a type 0 or a length out of
+ * 1..QKD_PROTO_SELECTOR_MAX.
  */
-int qke_exchange_set_selector(struct qke_exchange *x, uint8_t type,
+int qkd_proto_exchange_set_selector(struct qkd_proto_exchange *x, uint8_t type,
 			      const uint8_t *sel, size_t len);
 
 /*
- * Initiator: build the offer into @out (QKE_MSG_MAX_LEN bytes), *@out_len
+ * Initiator: build the offer into @out (QKD_PROTO_MSG_MAX_LEN bytes), *@out_len
  * set.  Takes the next outbound key on the first call only; a repeated
  * call (a retried message) returns the same offer.  Without a key: a NONE
- * offer, or -ENOKEY under QKE_POLICY_REQUIRE.
+ * offer, or -ENOKEY under QKD_PROTO_POLICY_REQUIRE.
  */
-int qke_exchange_offer(struct qke_exchange *x, uint8_t *out, size_t *out_len);
+int qkd_proto_exchange_offer(struct qkd_proto_exchange *x, uint8_t *out, size_t *out_len);
 
 /*
  * Responder: process the offer @in and build the answer into @out.
  * Takes the inbound key only when the tag verifies.  Returns 0 (ACK or
  * NAK built), -EBADMSG for a malformed offer, -ENOKEY when the policy is
- * QKE_POLICY_REQUIRE and the answer would be a NAK, -EALREADY when called
+ * QKD_PROTO_POLICY_REQUIRE and the answer would be a NAK, -EALREADY when called
  * again with a different offer (the same offer gets the same answer).
  */
-int qke_exchange_answer(struct qke_exchange *x, const uint8_t *in,
+int qkd_proto_exchange_answer(struct qkd_proto_exchange *x, const uint8_t *in,
 			size_t in_len, uint8_t *out, size_t *out_len);
 
 /*
  * Initiator: process the answer.  Returns 0, -EBADMSG for a malformed or
  * mismatched answer (an ACK of another key, an ACK after NONE), -ENOKEY
- * for a NAK under QKE_POLICY_REQUIRE, -EPROTO when no offer was made.
+ * for a NAK under QKD_PROTO_POLICY_REQUIRE, -EPROTO when no offer was made.
  */
-int qke_exchange_finish(struct qke_exchange *x, const uint8_t *in,
+int qkd_proto_exchange_finish(struct qkd_proto_exchange *x, const uint8_t *in,
 			size_t in_len);
 
 /*
  * The shared secret once DONE: the key after an ACK, zero bytes after a
  * NAK.  -EAGAIN before.  Points into @x: copy it before the wipe.
  */
-int qke_exchange_secret(const struct qke_exchange *x, const uint8_t **secret,
+int qkd_proto_exchange_secret(const struct qkd_proto_exchange *x, const uint8_t **secret,
 			size_t *len);
 
 /* Wipe every secret of @x; safe to call more than once. */
-void qke_exchange_wipe(struct qke_exchange *x);
+void qkd_proto_exchange_wipe(struct qkd_proto_exchange *x);
 
-#endif /* QKE_PROTO_H_ */
+#endif /* QKD_PROTO_H_ */

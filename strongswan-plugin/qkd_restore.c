@@ -48,7 +48,7 @@ struct private_qkd_restore_t {
 	/**
 	 * The SAs keyed without QKD.
 	 */
-	struct qkf_book book;
+	struct qkd_fallbacks_book book;
 
 	/**
 	 * Serializes book.
@@ -99,7 +99,7 @@ typedef struct {
  */
 typedef struct {
 	private_qkd_restore_t *this;
-	enum qkf_kind kind;
+	enum qkd_fallbacks_kind kind;
 	uint32_t uid;
 	job_t *job;
 	char *name;
@@ -125,7 +125,7 @@ static job_requeue_t deferred_run(deferred_t *d)
 	bool still;
 
 	this->mutex->lock(this->mutex);
-	still = qkf_find(&this->book, d->kind, d->uid) != NULL;
+	still = qkd_fallbacks_find(&this->book, d->kind, d->uid) != NULL;
 	this->mutex->unlock(this->mutex);
 	if (still)
 	{
@@ -142,9 +142,9 @@ static job_requeue_t deferred_run(deferred_t *d)
 }
 
 /**
- * qkf_rekey_fn: create the re-key job of one SA.
+ * qkd_fallbacks_rekey_fn: create the re-key job of one SA.
  */
-static void collect(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
+static void collect(void *ctx, const struct qkd_fallbacks_entry *e, uint32_t delay_ms)
 {
 	linked_list_t *list = ctx;
 	entry_data_t *data = e->data;
@@ -156,7 +156,7 @@ static void collect(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
 	}
 	INIT(p,
 		.delay_ms = delay_ms,
-		.ike = e->kind == QKF_IKE,
+		.ike = e->kind == QKD_FALLBACKS_IKE,
 		.defer = data->defer,
 		.uid = e->uid,
 		.name = strdup(data->name),
@@ -192,7 +192,7 @@ METHOD(qkd_restore_t, refilled, void,
 	rate = lib->settings->get_int(lib->settings, "%s.plugins.qkd.restore_rate",
 								  QKD_RESTORE_RATE, lib->ns);
 	this->mutex->lock(this->mutex);
-	n = qkf_refill(&this->book, pool, now_ms(), rate > 0 ? rate : 0,
+	n = qkd_fallbacks_refill(&this->book, pool, now_ms(), rate > 0 ? rate : 0,
 				   collect, list);
 	this->mutex->unlock(this->mutex);
 
@@ -224,7 +224,7 @@ METHOD(qkd_restore_t, refilled, void,
 				 p->delay_ms + QKD_RESTORE_DEFER_MS);
 			INIT(d,
 				.this = this,
-				.kind = p->ike ? QKF_IKE : QKF_CHILD,
+				.kind = p->ike ? QKD_FALLBACKS_IKE : QKD_FALLBACKS_CHILD,
 				.uid = p->uid,
 				.job = p->job,
 				.name = p->name,
@@ -257,13 +257,13 @@ METHOD(qkd_restore_t, refilled, void,
 /**
  * Record an SA; with the data the re-key needs.
  */
-static void add(private_qkd_restore_t *this, enum qkf_kind kind, uint32_t uid,
+static void add(private_qkd_restore_t *this, enum qkd_fallbacks_kind kind, uint32_t uid,
 				const char *pool, entry_data_t *data)
 {
 	int err;
 
 	this->mutex->lock(this->mutex);
-	err = qkf_add(&this->book, kind, uid, pool, data);
+	err = qkd_fallbacks_add(&this->book, kind, uid, pool, data);
 	this->mutex->unlock(this->mutex);
 	if (err)
 	{
@@ -286,7 +286,7 @@ METHOD(qkd_restore_t, add_ike, void,
 	{
 		data->name = strdup("?");
 	}
-	add(this, QKF_IKE, ike_sa->get_unique_id(ike_sa), pool, data);
+	add(this, QKD_FALLBACKS_IKE, ike_sa->get_unique_id(ike_sa), pool, data);
 }
 
 METHOD(qkd_restore_t, add_child, void,
@@ -308,25 +308,25 @@ METHOD(qkd_restore_t, add_child, void,
 	{
 		data->name = strdup("?");
 	}
-	add(this, QKF_CHILD, child_sa->get_unique_id(child_sa), pool, data);
+	add(this, QKD_FALLBACKS_CHILD, child_sa->get_unique_id(child_sa), pool, data);
 }
 
 METHOD(qkd_restore_t, remove_, void,
 	private_qkd_restore_t *this, bool ike, uint32_t uid)
 {
 	this->mutex->lock(this->mutex);
-	qkf_remove(&this->book, ike ? QKF_IKE : QKF_CHILD, uid);
+	qkd_fallbacks_remove(&this->book, ike ? QKD_FALLBACKS_IKE : QKD_FALLBACKS_CHILD, uid);
 	this->mutex->unlock(this->mutex);
 }
 
 METHOD(qkd_restore_t, get_ike_pool, bool,
 	private_qkd_restore_t *this, uint32_t uid, char *pool, size_t len)
 {
-	const struct qkf_entry *e;
+	const struct qkd_fallbacks_entry *e;
 	bool found = FALSE;
 
 	this->mutex->lock(this->mutex);
-	e = qkf_find(&this->book, QKF_IKE, uid);
+	e = qkd_fallbacks_find(&this->book, QKD_FALLBACKS_IKE, uid);
 	if (e && len)
 	{
 		snprintf(pool, len, "%s", e->pool);
@@ -339,7 +339,7 @@ METHOD(qkd_restore_t, get_ike_pool, bool,
 METHOD(qkd_restore_t, destroy, void,
 	private_qkd_restore_t *this)
 {
-	qkf_destroy(&this->book);
+	qkd_fallbacks_destroy(&this->book);
 	this->mutex->destroy(this->mutex);
 	free(this);
 }
@@ -362,6 +362,6 @@ qkd_restore_t *qkd_restore_create(void)
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
-	qkf_init(&this->book, QKD_RESTORE_MAX, entry_data_destroy);
+	qkd_fallbacks_init(&this->book, QKD_RESTORE_MAX, entry_data_destroy);
 	return &this->public;
 }

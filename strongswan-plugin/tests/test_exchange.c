@@ -126,9 +126,9 @@ static int fake_report(void *ctx, const char *pool, uint32_t outcome,
 	struct fake_pool *p = ctx;
 
 	ck_assert_uint_le(outcome, QKD_KE_OUTCOME_REFUSED);
-	ck_assert_uint_le(reason, QKE_REASON_MAX);
+	ck_assert_uint_le(reason, QKD_PROTO_REASON_MAX);
 	/* a reason exactly when there is no QKD key */
-	ck_assert_int_eq(outcome == QKD_KE_OUTCOME_QKD, reason == QKE_REASON_OK);
+	ck_assert_int_eq(outcome == QKD_KE_OUTCOME_QKD, reason == QKD_PROTO_REASON_OK);
 	if (!pool) {
 		/* no pool: the namespace's counters */
 		p->ns_reports++;
@@ -142,7 +142,7 @@ static int fake_report(void *ctx, const char *pool, uint32_t outcome,
 	return p->report_err;
 }
 
-static const struct qke_pool_ops fake_ops = {
+static const struct qkd_proto_pool_ops fake_ops = {
 	.take_next = fake_take_next,
 	.take_id = fake_take_id,
 	.report = fake_report,
@@ -160,43 +160,43 @@ static void assert_report(const struct fake_pool *p, int outcome)
 }
 
 static struct fake_pool tokyo_pool, osaka_pool;	/* per router */
-static struct qke_exchange ini, res;
+static struct qkd_proto_exchange ini, res;
 
 /* tokyo initiates to osaka: tokyo's pool "osaka", osaka's pool "tokyo" */
-static void setup(int keys, enum qke_policy ipol, enum qke_policy rpol,
+static void setup(int keys, enum qkd_proto_policy ipol, enum qkd_proto_policy rpol,
 		  bool ini_pool, bool res_pool)
 {
 	link_pools(&tokyo_pool, &osaka_pool, keys);
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool, ipol,
-					   ini_pool ? "osaka" : NULL, QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool, rpol,
-					   res_pool ? "tokyo" : NULL, QKE_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, &tokyo_pool, ipol,
+					   ini_pool ? "osaka" : NULL, QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool, rpol,
+					   res_pool ? "tokyo" : NULL, QKD_PROTO_REASON_NO_POOL), 0);
 }
 
 struct run {
 	int offer, answer, finish;
-	uint8_t offer_msg[QKE_MSG_MAX_LEN], answer_msg[QKE_MSG_MAX_LEN];
+	uint8_t offer_msg[QKD_PROTO_MSG_MAX_LEN], answer_msg[QKD_PROTO_MSG_MAX_LEN];
 	size_t offer_len, answer_len;
 };
 
 static void run(struct run *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->offer = qke_exchange_offer(&ini, r->offer_msg, &r->offer_len);
+	r->offer = qkd_proto_exchange_offer(&ini, r->offer_msg, &r->offer_len);
 	if (r->offer)
 		return;
-	r->answer = qke_exchange_answer(&res, r->offer_msg, r->offer_len,
+	r->answer = qkd_proto_exchange_answer(&res, r->offer_msg, r->offer_len,
 					r->answer_msg, &r->answer_len);
 	if (r->answer)
 		return;
-	r->finish = qke_exchange_finish(&ini, r->answer_msg, r->answer_len);
+	r->finish = qkd_proto_exchange_finish(&ini, r->answer_msg, r->answer_len);
 }
 
-static size_t secret_len(const struct qke_exchange *x, const uint8_t **s)
+static size_t secret_len(const struct qkd_proto_exchange *x, const uint8_t **s)
 {
 	size_t len = 99;
 
-	ck_assert_int_eq(qke_exchange_secret(x, s, &len), 0);
+	ck_assert_int_eq(qkd_proto_exchange_secret(x, s, &len), 0);
 	return len;
 }
 
@@ -207,8 +207,8 @@ static void assert_nak(const struct run *r, uint8_t reason)
 	ck_assert_int_eq(r->offer, 0);
 	ck_assert_int_eq(r->answer, 0);
 	ck_assert_int_eq(r->finish, 0);
-	ck_assert_uint_eq(r->answer_len, QKE_MSG_ANSWER_LEN);
-	ck_assert_int_eq(r->answer_msg[1], QKE_MSG_NAK);
+	ck_assert_uint_eq(r->answer_len, QKD_PROTO_MSG_ANSWER_LEN);
+	ck_assert_int_eq(r->answer_msg[1], QKD_PROTO_MSG_NAK);
 	ck_assert_int_eq(r->answer_msg[2], reason);
 	ck_assert(!ini.acked && !res.acked);
 	ck_assert_uint_eq(secret_len(&ini, &s), 0);
@@ -219,8 +219,8 @@ static void assert_nak(const struct run *r, uint8_t reason)
 
 static void teardown(void)
 {
-	qke_exchange_wipe(&ini);
-	qke_exchange_wipe(&res);
+	qkd_proto_exchange_wipe(&ini);
+	qkd_proto_exchange_wipe(&res);
 }
 
 START_TEST(ack)
@@ -229,15 +229,15 @@ START_TEST(ack)
 	struct run r;
 	uint8_t id0[QKD_KEY_ID_LEN];
 
-	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(3, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	memcpy(id0, tokyo_pool.out[0].id, sizeof(id0));
 	run(&r);
 	ck_assert_int_eq(r.offer, 0);
-	ck_assert_uint_eq(r.offer_len, QKE_MSG_OFFER_LEN);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_OFFER);
+	ck_assert_uint_eq(r.offer_len, QKD_PROTO_MSG_OFFER_LEN);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_OFFER);
 	ck_assert_mem_eq(r.offer_msg + 4, id0, QKD_KEY_ID_LEN);
 	ck_assert_int_eq(r.answer, 0);
-	ck_assert_int_eq(r.answer_msg[1], QKE_MSG_ACK);
+	ck_assert_int_eq(r.answer_msg[1], QKD_PROTO_MSG_ACK);
 	ck_assert_mem_eq(r.answer_msg + 4, id0, QKD_KEY_ID_LEN);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert(ini.acked && res.acked);
@@ -262,7 +262,7 @@ START_TEST(offer_hides_material)
 	struct run r;
 	uint8_t tag[QKD_TAG_LEN];
 
-	setup(1, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(1, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	run(&r);
 	ck_assert_int_eq(qkd_tag_compute(osaka_pool.in[0].id,
 					 osaka_pool.in[0].material, 32, tag), 0);
@@ -276,14 +276,14 @@ START_TEST(initiator_empty)
 {
 	struct run r;
 
-	setup(0, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(0, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	run(&r);
-	ck_assert_uint_eq(r.offer_len, QKE_MSG_NONE_LEN);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
-	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_EMPTY);
-	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_uint_eq(r.offer_len, QKD_PROTO_MSG_NONE_LEN);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_EMPTY);
+	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
-	ck_assert_int_eq(ini.reason, QKE_REASON_EMPTY);
+	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_EMPTY);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
@@ -293,39 +293,39 @@ START_TEST(initiator_no_pool)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, false, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, false, true);
 	run(&r);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
-	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_NO_POOL);
-	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_NO_POOL);
+	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
 	/* no pool on tokyo: counted in its namespace, by reason */
 	assert_report(&tokyo_pool, -1);
 	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
-	ck_assert_uint_eq(tokyo_pool.ns_reason, QKE_REASON_NO_POOL);
+	ck_assert_uint_eq(tokyo_pool.ns_reason, QKD_PROTO_REASON_NO_POOL);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
-	ck_assert_uint_eq(osaka_pool.reason, QKE_REASON_NO_OFFER);
+	ck_assert_uint_eq(osaka_pool.reason, QKD_PROTO_REASON_NO_OFFER);
 }
 END_TEST
 
 /* take_next errors: -ENODEV (pool gone) and any other error */
 static const struct { int err; uint8_t reason; } take_errors[] = {
-	{ -ENODEV, QKE_REASON_NO_POOL },
-	{ -EIO, QKE_REASON_POOL_ERROR },
-	{ -EPERM, QKE_REASON_POOL_ERROR },
+	{ -ENODEV, QKD_PROTO_REASON_NO_POOL },
+	{ -EIO, QKD_PROTO_REASON_POOL_ERROR },
+	{ -EPERM, QKD_PROTO_REASON_POOL_ERROR },
 };
 
 START_TEST(initiator_pool_error)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	tokyo_pool.force_err = take_errors[_i].err;
 	run(&r);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
 	ck_assert_int_eq(r.offer_msg[2], take_errors[_i].reason);
-	assert_nak(&r, QKE_REASON_NO_OFFER);
+	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
@@ -335,12 +335,12 @@ START_TEST(initiator_bad_key_len)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	tokyo_pool.bad_len = QKD_KEY_SIZE_MAX + 1;
 	run(&r);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
-	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_POOL_ERROR);
-	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_POOL_ERROR);
+	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 }
 END_TEST
 
@@ -348,14 +348,14 @@ START_TEST(responder_unknown_key)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	/* osaka lost its copy of the first key */
 	osaka_pool.in_present[0] = false;
 	run(&r);
-	assert_nak(&r, QKE_REASON_UNKNOWN_KEY);
+	assert_nak(&r, QKD_PROTO_REASON_UNKNOWN_KEY);
 	ck_assert_mem_eq(r.answer_msg + 4, r.offer_msg + 4, QKD_KEY_ID_LEN);
 	ck_assert_int_eq(in_level(&osaka_pool), 1);
-	ck_assert_int_eq(ini.reason, QKE_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_UNKNOWN_KEY);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
@@ -365,15 +365,15 @@ START_TEST(responder_tag_mismatch)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	/* key material corrupted on one router */
 	osaka_pool.in[0].material[5] ^= 0x10;
 	run(&r);
-	assert_nak(&r, QKE_REASON_TAG_MISMATCH);
+	assert_nak(&r, QKD_PROTO_REASON_TAG_MISMATCH);
 	/* a bad tag consumes nothing */
 	ck_assert(osaka_pool.in_present[0]);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
-	ck_assert_int_eq(ini.reason, QKE_REASON_TAG_MISMATCH);
+	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_TAG_MISMATCH);
 	/* both sides count the mismatch: the responder saw EKEYREJECTED,
 	 * the initiator the NAK's reason */
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
@@ -384,22 +384,22 @@ END_TEST
 /* a peer sending valid key IDs with bad tags drains nothing */
 START_TEST(forged_tags_consume_nothing)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN], answer[QKE_MSG_MAX_LEN];
-	struct qke_msg m = { .version = 1, .type = QKE_MSG_OFFER };
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN], answer[QKD_PROTO_MSG_MAX_LEN];
+	struct qkd_proto_msg m = { .version = 1, .type = QKD_PROTO_MSG_OFFER };
 	size_t len;
 	int i;
 
-	setup(4, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(4, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	for (i = 0; i < 4; i++) {
 		memcpy(m.key_id, osaka_pool.in[i].id, QKD_KEY_ID_LEN);
 		memset(m.tag, i, QKD_TAG_LEN);
-		ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)), 52);
-		ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-						   QKE_POLICY_PREFER, "tokyo", QKE_REASON_NO_POOL), 0);
-		ck_assert_int_eq(qke_exchange_answer(&res, offer, 52, answer,
+		ck_assert_int_eq(qkd_proto_msg_encode(&m, offer, sizeof(offer)), 52);
+		ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool,
+						   QKD_PROTO_POLICY_PREFER, "tokyo", QKD_PROTO_REASON_NO_POOL), 0);
+		ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, 52, answer,
 						     &len), 0);
-		ck_assert_int_eq(answer[1], QKE_MSG_NAK);
-		ck_assert_int_eq(answer[2], QKE_REASON_TAG_MISMATCH);
+		ck_assert_int_eq(answer[1], QKD_PROTO_MSG_NAK);
+		ck_assert_int_eq(answer[2], QKD_PROTO_REASON_TAG_MISMATCH);
 	}
 	ck_assert_int_eq(in_level(&osaka_pool), 4);
 }
@@ -409,29 +409,29 @@ START_TEST(responder_no_pool)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, false);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, false);
 	run(&r);
-	assert_nak(&r, QKE_REASON_NO_POOL);
+	assert_nak(&r, QKD_PROTO_REASON_NO_POOL);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	ck_assert_uint_eq(tokyo_pool.reason, QKE_REASON_NO_POOL);
+	ck_assert_uint_eq(tokyo_pool.reason, QKD_PROTO_REASON_NO_POOL);
 	assert_report(&osaka_pool, -1);
 	ck_assert_int_eq(osaka_pool.ns_reports, 1);
-	ck_assert_uint_eq(osaka_pool.ns_reason, QKE_REASON_NO_POOL);
+	ck_assert_uint_eq(osaka_pool.ns_reason, QKD_PROTO_REASON_NO_POOL);
 }
 END_TEST
 
 static const struct { int err; uint8_t reason; } take_id_errors[] = {
-	{ -ENODEV, QKE_REASON_NO_POOL },
-	{ -EIO, QKE_REASON_POOL_ERROR },
-	{ -ENOMEM, QKE_REASON_POOL_ERROR },
+	{ -ENODEV, QKD_PROTO_REASON_NO_POOL },
+	{ -EIO, QKD_PROTO_REASON_POOL_ERROR },
+	{ -ENOMEM, QKD_PROTO_REASON_POOL_ERROR },
 };
 
 START_TEST(responder_pool_error)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	osaka_pool.force_err = take_id_errors[_i].err;
 	run(&r);
 	assert_nak(&r, take_id_errors[_i].reason);
@@ -445,26 +445,26 @@ START_TEST(responder_bad_key_len)
 {
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	osaka_pool.bad_len = QKD_KEY_SIZE_MIN - 1;
 	run(&r);
-	assert_nak(&r, QKE_REASON_POOL_ERROR);
+	assert_nak(&r, QKD_PROTO_REASON_POOL_ERROR);
 }
 END_TEST
 
 START_TEST(responder_later_version)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN] = { QKE_VERSION + 1, 1, 0, 0 };
-	uint8_t answer[QKE_MSG_MAX_LEN], zero[QKD_KEY_ID_LEN] = { 0 };
-	struct qke_msg m;
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN] = { QKD_PROTO_VERSION + 1, 1, 0, 0 };
+	uint8_t answer[QKD_PROTO_MSG_MAX_LEN], zero[QKD_KEY_ID_LEN] = { 0 };
+	struct qkd_proto_msg m;
 	size_t len;
 	const uint8_t *s;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, sizeof(offer), answer, &len), 0);
-	ck_assert_int_eq(qke_msg_decode(answer, len, &m), 0);
-	ck_assert_int_eq(m.type, QKE_MSG_NAK);
-	ck_assert_int_eq(m.reason, QKE_REASON_VERSION);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, sizeof(offer), answer, &len), 0);
+	ck_assert_int_eq(qkd_proto_msg_decode(answer, len, &m), 0);
+	ck_assert_int_eq(m.type, QKD_PROTO_MSG_NAK);
+	ck_assert_int_eq(m.reason, QKD_PROTO_REASON_VERSION);
 	ck_assert_mem_eq(m.key_id, zero, QKD_KEY_ID_LEN);
 	ck_assert_uint_eq(secret_len(&res, &s), 0);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
@@ -474,23 +474,23 @@ END_TEST
 
 START_TEST(responder_malformed_offer)
 {
-	static const uint8_t offers[][QKE_MSG_MAX_LEN] = {
-		{ 1, QKE_MSG_ACK, 0, 0 },	/* an answer as offer */
-		{ 1, QKE_MSG_NAK, 4, 0 },
-		{ 1, QKE_MSG_OFFER, 0, 0 },	/* truncated */
+	static const uint8_t offers[][QKD_PROTO_MSG_MAX_LEN] = {
+		{ 1, QKD_PROTO_MSG_ACK, 0, 0 },	/* an answer as offer */
+		{ 1, QKD_PROTO_MSG_NAK, 4, 0 },
+		{ 1, QKD_PROTO_MSG_OFFER, 0, 0 },	/* truncated */
 	};
 	static const size_t lens[] = { 20, 20, 51 };
-	uint8_t answer[QKE_MSG_MAX_LEN];
+	uint8_t answer[QKD_PROTO_MSG_MAX_LEN];
 	size_t len;
 	const uint8_t *s;
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-		ck_assert_int_eq(qke_exchange_answer(&res, offers[i], lens[i],
+		setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+		ck_assert_int_eq(qkd_proto_exchange_answer(&res, offers[i], lens[i],
 						     answer, &len), -EBADMSG);
-		ck_assert_int_eq(res.state, QKE_STATE_FAILED);
-		ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
+		ck_assert_int_eq(res.state, QKD_PROTO_STATE_FAILED);
+		ck_assert_int_eq(qkd_proto_exchange_secret(&res, &s, &len), -EAGAIN);
 		ck_assert_int_eq(osaka_pool.id_calls, 0);
 	}
 	/* a malformed offer is a protocol error, not an outcome */
@@ -500,15 +500,15 @@ END_TEST
 
 START_TEST(require_initiator_no_key)
 {
-	uint8_t out[QKE_MSG_MAX_LEN];
+	uint8_t out[QKD_PROTO_MSG_MAX_LEN];
 	size_t len = 0;
 
-	setup(0, QKE_POLICY_REQUIRE, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_offer(&ini, out, &len), -ENOKEY);
+	setup(0, QKD_PROTO_POLICY_REQUIRE, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, out, &len), -ENOKEY);
 	ck_assert_uint_eq(len, 0);
-	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
+	ck_assert_int_eq(ini.state, QKD_PROTO_STATE_FAILED);
 	/* no second chance: a retry fails the same way */
-	ck_assert_int_eq(qke_exchange_offer(&ini, out, &len), -EPROTO);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, out, &len), -EPROTO);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
 }
 END_TEST
@@ -519,12 +519,12 @@ START_TEST(require_responder_nak)
 	const uint8_t *s;
 	size_t len;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_REQUIRE, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_REQUIRE, true, true);
 	osaka_pool.in[0].material[0] ^= 1;
 	run(&r);
 	ck_assert_int_eq(r.answer, -ENOKEY);
-	ck_assert_int_eq(res.state, QKE_STATE_FAILED);
-	ck_assert_int_eq(qke_exchange_secret(&res, &s, &len), -EAGAIN);
+	ck_assert_int_eq(res.state, QKD_PROTO_STATE_FAILED);
+	ck_assert_int_eq(qkd_proto_exchange_secret(&res, &s, &len), -EAGAIN);
 	ck_assert(osaka_pool.in_present[0]);
 	/* a tag mismatch refused under require counts as refused; the
 	 * initiator got no answer: its exchange has no outcome */
@@ -532,7 +532,7 @@ START_TEST(require_responder_nak)
 	assert_report(&tokyo_pool, -1);
 
 	/* NONE under require on the responder */
-	setup(0, QKE_POLICY_PREFER, QKE_POLICY_REQUIRE, true, true);
+	setup(0, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_REQUIRE, true, true);
 	run(&r);
 	ck_assert_int_eq(r.answer, -ENOKEY);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
@@ -545,13 +545,13 @@ START_TEST(require_initiator_nak)
 	const uint8_t *s;
 	size_t len;
 
-	setup(2, QKE_POLICY_REQUIRE, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_REQUIRE, QKD_PROTO_POLICY_PREFER, true, true);
 	osaka_pool.in_present[0] = false;
 	run(&r);
 	ck_assert_int_eq(r.answer, 0);
 	ck_assert_int_eq(r.finish, -ENOKEY);
-	ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
-	ck_assert_int_eq(qke_exchange_secret(&ini, &s, &len), -EAGAIN);
+	ck_assert_int_eq(ini.state, QKD_PROTO_STATE_FAILED);
+	ck_assert_int_eq(qkd_proto_exchange_secret(&ini, &s, &len), -EAGAIN);
 	ck_assert(!ini.have_key);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
 	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
@@ -563,7 +563,7 @@ START_TEST(require_ack)
 	struct run r;
 	const uint8_t *s;
 
-	setup(2, QKE_POLICY_REQUIRE, QKE_POLICY_REQUIRE, true, true);
+	setup(2, QKD_PROTO_POLICY_REQUIRE, QKD_PROTO_POLICY_REQUIRE, true, true);
 	run(&r);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert_uint_eq(secret_len(&ini, &s), 32);
@@ -575,12 +575,12 @@ END_TEST
 /* A retried message (cookie, INVALID_KE) does not take a second key. */
 START_TEST(retry_offer_same_key)
 {
-	uint8_t a[QKE_MSG_MAX_LEN], b[QKE_MSG_MAX_LEN];
+	uint8_t a[QKD_PROTO_MSG_MAX_LEN], b[QKD_PROTO_MSG_MAX_LEN];
 	size_t la, lb;
 
-	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_offer(&ini, a, &la), 0);
-	ck_assert_int_eq(qke_exchange_offer(&ini, b, &lb), 0);
+	setup(3, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, a, &la), 0);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, b, &lb), 0);
 	ck_assert_uint_eq(la, lb);
 	ck_assert_mem_eq(a, b, la);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
@@ -592,18 +592,18 @@ END_TEST
 
 START_TEST(retry_answer_same_key)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN], a[QKE_MSG_MAX_LEN], b[QKE_MSG_MAX_LEN];
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN], a[QKD_PROTO_MSG_MAX_LEN], b[QKD_PROTO_MSG_MAX_LEN];
 	size_t lo, la, lb;
 
-	setup(3, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, a, &la), 0);
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, b, &lb), 0);
+	setup(3, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, offer, &lo), 0);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, lo, a, &la), 0);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, lo, b, &lb), 0);
 	ck_assert_mem_eq(a, b, la);
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
 	/* another offer on the same exchange is refused */
 	offer[4] ^= 1;
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, lo, b, &lb),
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, lo, b, &lb),
 			 -EALREADY);
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
 	ck_assert(res.acked);
@@ -628,16 +628,16 @@ START_TEST(refill_outbound_first)
 	const uint8_t *s;
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	/* osaka's inbound copies have not arrived yet */
 	pending[0] = osaka_pool.in[0];
 	pending[1] = osaka_pool.in[1];
 	osaka_pool.in_present[0] = osaka_pool.in_present[1] = false;
 	memcpy(burnt, tokyo_pool.out[0].id, sizeof(burnt));
 	run(&r);
-	assert_nak(&r, QKE_REASON_UNKNOWN_KEY);
-	ck_assert_int_eq(ini.reason, QKE_REASON_UNKNOWN_KEY);
-	ck_assert_int_eq(res.reason, QKE_REASON_UNKNOWN_KEY);
+	assert_nak(&r, QKD_PROTO_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_UNKNOWN_KEY);
+	ck_assert_int_eq(res.reason, QKD_PROTO_REASON_UNKNOWN_KEY);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
 	ck_assert_int_eq(tokyo_pool.n_out, 1);
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
@@ -645,7 +645,7 @@ START_TEST(refill_outbound_first)
 	/* the initiator holds nothing of the burnt key after the NAK */
 	ck_assert(!ini.have_key);
 	/* a retried answer of the same exchange takes nothing more */
-	ck_assert_int_eq(qke_exchange_finish(&ini, r.answer_msg, r.answer_len),
+	ck_assert_int_eq(qkd_proto_exchange_finish(&ini, r.answer_msg, r.answer_len),
 			 -EPROTO);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
 	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
@@ -655,12 +655,12 @@ START_TEST(refill_outbound_first)
 	osaka_pool.in[0] = pending[0];
 	osaka_pool.in[1] = pending[1];
 	osaka_pool.in_present[0] = osaka_pool.in_present[1] = true;
-	qke_exchange_wipe(&ini);
-	qke_exchange_wipe(&res);
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool,
-					   QKE_POLICY_PREFER, "osaka", QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-					   QKE_POLICY_PREFER, "tokyo", QKE_REASON_NO_POOL), 0);
+	qkd_proto_exchange_wipe(&ini);
+	qkd_proto_exchange_wipe(&res);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, &tokyo_pool,
+					   QKD_PROTO_POLICY_PREFER, "osaka", QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKD_PROTO_POLICY_PREFER, "tokyo", QKD_PROTO_REASON_NO_POOL), 0);
 	run(&r);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert(ini.acked && res.acked);
@@ -682,7 +682,7 @@ START_TEST(report_failure_ignored)
 	const uint8_t *si, *sr;
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	tokyo_pool.report_err = -ENOENT;
 	osaka_pool.report_err = -EPERM;
 	run(&r);
@@ -697,12 +697,12 @@ START_TEST(report_failure_ignored)
 
 	/* no report op at all */
 	{
-		static const struct qke_pool_ops no_report = {
+		static const struct qkd_proto_pool_ops no_report = {
 			.take_next = fake_take_next,
 			.take_id = fake_take_id,
 		};
 
-		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+		setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 		ini.ops = &no_report;
 		res.ops = &no_report;
 		run(&r);
@@ -715,47 +715,47 @@ END_TEST
 
 START_TEST(initiator_bad_answers)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN], ans[QKE_MSG_MAX_LEN];
-	struct qke_msg m = { .version = 1 };
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN], ans[QKD_PROTO_MSG_MAX_LEN];
+	struct qkd_proto_msg m = { .version = 1 };
 	size_t lo;
 	const uint8_t *s;
 	int i;
 
 	for (i = 0; i < 5; i++) {
-		setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-		ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
+		setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+		ck_assert_int_eq(qkd_proto_exchange_offer(&ini, offer, &lo), 0);
 		memset(&m, 0, sizeof(m));
 		m.version = 1;
 		memcpy(m.key_id, offer + 4, QKD_KEY_ID_LEN);
 		switch (i) {
 		case 0:		/* ACK of another key */
-			m.type = QKE_MSG_ACK;
+			m.type = QKD_PROTO_MSG_ACK;
 			m.key_id[15] ^= 1;
 			break;
 		case 1:		/* NAK of another key */
-			m.type = QKE_MSG_NAK;
-			m.reason = QKE_REASON_UNKNOWN_KEY;
+			m.type = QKD_PROTO_MSG_NAK;
+			m.reason = QKD_PROTO_REASON_UNKNOWN_KEY;
 			m.key_id[0] ^= 1;
 			break;
 		case 2:		/* an offer back */
-			m.type = QKE_MSG_OFFER;
+			m.type = QKD_PROTO_MSG_OFFER;
 			break;
 		case 3:		/* NONE back */
-			m.type = QKE_MSG_NONE;
-			m.reason = QKE_REASON_EMPTY;
+			m.type = QKD_PROTO_MSG_NONE;
+			m.reason = QKD_PROTO_REASON_EMPTY;
 			break;
 		default:	/* garbage */
-			m.type = QKE_MSG_ACK;
+			m.type = QKD_PROTO_MSG_ACK;
 			break;
 		}
-		ck_assert_int_gt(qke_msg_encode(&m, ans, sizeof(ans)), 0);
+		ck_assert_int_gt(qkd_proto_msg_encode(&m, ans, sizeof(ans)), 0);
 		if (i == 4)
 			ans[3] = 1;
-		ck_assert_int_eq(qke_exchange_finish(&ini, ans,
+		ck_assert_int_eq(qkd_proto_exchange_finish(&ini, ans,
 				 i == 2 ? 52 : i == 3 ? 4 : 20), -EBADMSG);
-		ck_assert_int_eq(ini.state, QKE_STATE_FAILED);
+		ck_assert_int_eq(ini.state, QKD_PROTO_STATE_FAILED);
 		ck_assert(!ini.have_key);
-		ck_assert_int_eq(qke_exchange_secret(&ini, &s, &lo), -EAGAIN);
+		ck_assert_int_eq(qkd_proto_exchange_secret(&ini, &s, &lo), -EAGAIN);
 	}
 	assert_report(&tokyo_pool, -1);
 }
@@ -763,36 +763,36 @@ END_TEST
 
 START_TEST(ack_after_none)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN], ans[QKE_MSG_MAX_LEN];
-	struct qke_msg m = { .version = 1, .type = QKE_MSG_ACK };
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN], ans[QKD_PROTO_MSG_MAX_LEN];
+	struct qkd_proto_msg m = { .version = 1, .type = QKD_PROTO_MSG_ACK };
 	size_t lo;
 
-	setup(0, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_offer(&ini, offer, &lo), 0);
-	ck_assert_int_eq(qke_msg_encode(&m, ans, sizeof(ans)), 20);
-	ck_assert_int_eq(qke_exchange_finish(&ini, ans, 20), -EBADMSG);
+	setup(0, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, offer, &lo), 0);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, ans, sizeof(ans)), 20);
+	ck_assert_int_eq(qkd_proto_exchange_finish(&ini, ans, 20), -EBADMSG);
 }
 END_TEST
 
 START_TEST(wrong_order)
 {
-	uint8_t buf[QKE_MSG_MAX_LEN], out[QKE_MSG_MAX_LEN];
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN], out[QKD_PROTO_MSG_MAX_LEN];
 	size_t len;
 	const uint8_t *s;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_secret(&ini, &s, &len), -EAGAIN);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_secret(&ini, &s, &len), -EAGAIN);
 	memset(buf, 0, sizeof(buf));
-	ck_assert_int_eq(qke_exchange_finish(&ini, buf, 20), -EPROTO);
-	ck_assert_int_eq(qke_exchange_offer(&ini, buf, &len), 0);
+	ck_assert_int_eq(qkd_proto_exchange_finish(&ini, buf, 20), -EPROTO);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, buf, &len), 0);
 	/* an initiator is no responder */
-	ck_assert_int_eq(qke_exchange_answer(&ini, buf, len, out, &len),
+	ck_assert_int_eq(qkd_proto_exchange_answer(&ini, buf, len, out, &len),
 			 -EPROTO);
 	/* and a responder no initiator */
-	ck_assert_int_eq(qke_exchange_answer(&res, buf, QKE_MSG_OFFER_LEN, out,
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, buf, QKD_PROTO_MSG_OFFER_LEN, out,
 					     &len), 0);
-	ck_assert_int_eq(qke_exchange_offer(&res, buf, &len), -EPROTO);
-	ck_assert_int_eq(qke_exchange_finish(&res, out, 20), -EPROTO);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&res, buf, &len), -EPROTO);
+	ck_assert_int_eq(qkd_proto_exchange_finish(&res, out, 20), -EPROTO);
 }
 END_TEST
 
@@ -801,15 +801,15 @@ START_TEST(wipe)
 	static const uint8_t zero[QKD_KEY_SIZE_MAX] = { 0 };
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	run(&r);
 	ck_assert(ini.have_key && res.have_key);
-	qke_exchange_wipe(&ini);
-	qke_exchange_wipe(&res);
+	qkd_proto_exchange_wipe(&ini);
+	qkd_proto_exchange_wipe(&res);
 	ck_assert_mem_eq(ini.key.material, zero, sizeof(zero));
 	ck_assert_mem_eq(res.key.material, zero, sizeof(zero));
 	ck_assert(!ini.have_key && !res.have_key);
-	qke_exchange_wipe(&ini);	/* twice is fine */
+	qkd_proto_exchange_wipe(&ini);	/* twice is fine */
 }
 END_TEST
 
@@ -819,14 +819,14 @@ START_TEST(init_pool_names)
 
 	memset(name, 'p', sizeof(name));
 	name[QKD_POOL_NAME_MAX_LEN] = '\0';
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, name, QKE_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, NULL,
+					   QKD_PROTO_POLICY_PREFER, name, QKD_PROTO_REASON_NO_POOL), 0);
 	name[QKD_POOL_NAME_MAX_LEN] = 'p';
 	name[QKD_POOL_NAME_MAX_LEN + 1] = '\0';
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, name, QKE_REASON_NO_POOL), -EINVAL);
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, NULL,
-					   QKE_POLICY_PREFER, "", QKE_REASON_NO_POOL), -EINVAL);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, NULL,
+					   QKD_PROTO_POLICY_PREFER, name, QKD_PROTO_REASON_NO_POOL), -EINVAL);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, NULL,
+					   QKD_PROTO_POLICY_PREFER, "", QKD_PROTO_REASON_NO_POOL), -EINVAL);
 }
 END_TEST
 
@@ -834,9 +834,9 @@ END_TEST
 START_TEST(simultaneous_rekeys)
 {
 	struct fake_pool t_out, o_in, o_out, t_in;
-	struct qke_exchange a_i, a_r, b_i, b_r;
-	uint8_t m1[QKE_MSG_MAX_LEN], m2[QKE_MSG_MAX_LEN];
-	uint8_t a1[QKE_MSG_MAX_LEN], a2[QKE_MSG_MAX_LEN];
+	struct qkd_proto_exchange a_i, a_r, b_i, b_r;
+	uint8_t m1[QKD_PROTO_MSG_MAX_LEN], m2[QKD_PROTO_MSG_MAX_LEN];
+	uint8_t a1[QKD_PROTO_MSG_MAX_LEN], a2[QKD_PROTO_MSG_MAX_LEN];
 	size_t l1, l2, k1, k2;
 	const uint8_t *s1, *s2;
 	size_t n1, n2;
@@ -852,32 +852,32 @@ START_TEST(simultaneous_rekeys)
 	t_out.name = o_in.name = "x";
 	o_out.name = t_in.name = "x";
 	/* outbound ring and inbound table of one pool are one fake each way */
-	ck_assert_int_eq(qke_exchange_init(&a_i, &fake_ops, &t_out,
-					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_init(&b_i, &fake_ops, &o_out,
-					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_init(&a_r, &fake_ops, &o_in,
-					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_init(&b_r, &fake_ops, &t_in,
-					   QKE_POLICY_PREFER, "x", QKE_REASON_NO_POOL), 0);
-	ck_assert_int_eq(qke_exchange_offer(&a_i, m1, &l1), 0);
-	ck_assert_int_eq(qke_exchange_offer(&b_i, m2, &l2), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&a_i, &fake_ops, &t_out,
+					   QKD_PROTO_POLICY_PREFER, "x", QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&b_i, &fake_ops, &o_out,
+					   QKD_PROTO_POLICY_PREFER, "x", QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&a_r, &fake_ops, &o_in,
+					   QKD_PROTO_POLICY_PREFER, "x", QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&b_r, &fake_ops, &t_in,
+					   QKD_PROTO_POLICY_PREFER, "x", QKD_PROTO_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&a_i, m1, &l1), 0);
+	ck_assert_int_eq(qkd_proto_exchange_offer(&b_i, m2, &l2), 0);
 	ck_assert_int_ne(memcmp(m1 + 4, m2 + 4, QKD_KEY_ID_LEN), 0);
-	ck_assert_int_eq(qke_exchange_answer(&a_r, m1, l1, a1, &k1), 0);
-	ck_assert_int_eq(qke_exchange_answer(&b_r, m2, l2, a2, &k2), 0);
-	ck_assert_int_eq(qke_exchange_finish(&a_i, a1, k1), 0);
-	ck_assert_int_eq(qke_exchange_finish(&b_i, a2, k2), 0);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&a_r, m1, l1, a1, &k1), 0);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&b_r, m2, l2, a2, &k2), 0);
+	ck_assert_int_eq(qkd_proto_exchange_finish(&a_i, a1, k1), 0);
+	ck_assert_int_eq(qkd_proto_exchange_finish(&b_i, a2, k2), 0);
 	ck_assert(a_i.acked && b_i.acked);
 	ck_assert_uint_eq(secret_len(&a_i, &s1), 32);
 	ck_assert_uint_eq(secret_len(&b_i, &s2), 32);
 	ck_assert_int_ne(memcmp(s1, s2, 32), 0);
-	ck_assert_int_eq(qke_exchange_secret(&a_r, &s2, &n2), 0);
-	ck_assert_int_eq(qke_exchange_secret(&a_i, &s1, &n1), 0);
+	ck_assert_int_eq(qkd_proto_exchange_secret(&a_r, &s2, &n2), 0);
+	ck_assert_int_eq(qkd_proto_exchange_secret(&a_i, &s1, &n1), 0);
 	ck_assert_mem_eq(s1, s2, n1);
-	qke_exchange_wipe(&a_i);
-	qke_exchange_wipe(&a_r);
-	qke_exchange_wipe(&b_i);
-	qke_exchange_wipe(&b_r);
+	qkd_proto_exchange_wipe(&a_i);
+	qkd_proto_exchange_wipe(&a_r);
+	qkd_proto_exchange_wipe(&b_i);
+	qkd_proto_exchange_wipe(&b_r);
 }
 END_TEST
 
@@ -886,35 +886,35 @@ END_TEST
 START_TEST(offer_selector)
 {
 	static const uint8_t sel[] = "tokyo.example";
-	struct qke_msg m;
+	struct qkd_proto_msg m;
 	struct run r;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel,
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_set_selector(&ini, 2, sel,
 						   sizeof(sel) - 1), 0);
 	run(&r);
-	ck_assert_uint_eq(r.offer_len, QKE_MSG_OFFER_LEN + sizeof(sel) - 1);
-	ck_assert_int_eq(qke_msg_decode(r.offer_msg, r.offer_len, &m), 0);
-	ck_assert_int_eq(m.version, QKE_VERSION);
+	ck_assert_uint_eq(r.offer_len, QKD_PROTO_MSG_OFFER_LEN + sizeof(sel) - 1);
+	ck_assert_int_eq(qkd_proto_msg_decode(r.offer_msg, r.offer_len, &m), 0);
+	ck_assert_int_eq(m.version, QKD_PROTO_VERSION);
 	ck_assert_int_eq(m.sel_type, 2);
 	ck_assert_int_eq(m.sel_len, sizeof(sel) - 1);
 	ck_assert_mem_eq(m.sel, sel, sizeof(sel) - 1);
-	ck_assert_int_eq(r.answer_msg[0], QKE_VERSION);
-	ck_assert_int_eq(r.answer_msg[1], QKE_MSG_ACK);
+	ck_assert_int_eq(r.answer_msg[0], QKD_PROTO_VERSION);
+	ck_assert_int_eq(r.answer_msg[1], QKD_PROTO_MSG_ACK);
 	ck_assert(ini.acked && res.acked);
 }
 END_TEST
 
 START_TEST(selector_invalid)
 {
-	uint8_t sel[QKE_SELECTOR_MAX + 1] = { 1 };
+	uint8_t sel[QKD_PROTO_SELECTOR_MAX + 1] = { 1 };
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
-	ck_assert_int_eq(qke_exchange_set_selector(&ini, 0, sel, 1), -EINVAL);
-	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel, 0), -EINVAL);
-	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, sel,
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
+	ck_assert_int_eq(qkd_proto_exchange_set_selector(&ini, 0, sel, 1), -EINVAL);
+	ck_assert_int_eq(qkd_proto_exchange_set_selector(&ini, 2, sel, 0), -EINVAL);
+	ck_assert_int_eq(qkd_proto_exchange_set_selector(&ini, 2, sel,
 						   sizeof(sel)), -EINVAL);
-	ck_assert_int_eq(qke_exchange_set_selector(&ini, 2, NULL, 1), -EINVAL);
+	ck_assert_int_eq(qkd_proto_exchange_set_selector(&ini, 2, NULL, 1), -EINVAL);
 }
 END_TEST
 
@@ -922,37 +922,37 @@ END_TEST
  * knows: "peer not known" travels as "no pool" */
 START_TEST(responder_answers_v1)
 {
-	uint8_t offer[QKE_MSG_MAX_LEN], answer[QKE_MSG_MAX_LEN];
-	struct qke_msg m = { .version = 1, .type = QKE_MSG_OFFER };
+	uint8_t offer[QKD_PROTO_MSG_MAX_LEN], answer[QKD_PROTO_MSG_MAX_LEN];
+	struct qkd_proto_msg m = { .version = 1, .type = QKD_PROTO_MSG_OFFER };
 	size_t len;
 
-	setup(2, QKE_POLICY_PREFER, QKE_POLICY_PREFER, true, true);
+	setup(2, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_PREFER, true, true);
 	memcpy(m.key_id, osaka_pool.in[0].id, QKD_KEY_ID_LEN);
 	ck_assert_int_eq(qkd_tag_compute(osaka_pool.in[0].id,
 					 osaka_pool.in[0].material,
 					 osaka_pool.in[0].len, m.tag), 0);
-	ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)),
-			 QKE_MSG_OFFER_V1_LEN);
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, QKE_MSG_OFFER_V1_LEN,
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, offer, sizeof(offer)),
+			 QKD_PROTO_MSG_OFFER_V1_LEN);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, QKD_PROTO_MSG_OFFER_V1_LEN,
 					     answer, &len), 0);
-	ck_assert_uint_eq(len, QKE_MSG_ANSWER_LEN);
+	ck_assert_uint_eq(len, QKD_PROTO_MSG_ANSWER_LEN);
 	ck_assert_int_eq(answer[0], 1);
-	ck_assert_int_eq(answer[1], QKE_MSG_ACK);
+	ck_assert_int_eq(answer[1], QKD_PROTO_MSG_ACK);
 
-	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-					   QKE_POLICY_PREFER, NULL,
-					   QKE_REASON_PEER_UNKNOWN), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKD_PROTO_POLICY_PREFER, NULL,
+					   QKD_PROTO_REASON_PEER_UNKNOWN), 0);
 	memcpy(m.key_id, osaka_pool.in[1].id, QKD_KEY_ID_LEN);
-	ck_assert_int_eq(qke_msg_encode(&m, offer, sizeof(offer)),
-			 QKE_MSG_OFFER_V1_LEN);
-	ck_assert_int_eq(qke_exchange_answer(&res, offer, QKE_MSG_OFFER_V1_LEN,
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, offer, sizeof(offer)),
+			 QKD_PROTO_MSG_OFFER_V1_LEN);
+	ck_assert_int_eq(qkd_proto_exchange_answer(&res, offer, QKD_PROTO_MSG_OFFER_V1_LEN,
 					     answer, &len), 0);
 	ck_assert_int_eq(answer[0], 1);
-	ck_assert_int_eq(answer[1], QKE_MSG_NAK);
-	ck_assert_int_eq(answer[2], QKE_REASON_NO_POOL);
-	ck_assert_int_eq(res.reason, QKE_REASON_PEER_UNKNOWN);
+	ck_assert_int_eq(answer[1], QKD_PROTO_MSG_NAK);
+	ck_assert_int_eq(answer[2], QKD_PROTO_REASON_NO_POOL);
+	ck_assert_int_eq(res.reason, QKD_PROTO_REASON_PEER_UNKNOWN);
 	ck_assert_int_eq(osaka_pool.ns_reports, 1);
-	ck_assert_uint_eq(osaka_pool.ns_reason, QKE_REASON_PEER_UNKNOWN);
+	ck_assert_uint_eq(osaka_pool.ns_reason, QKD_PROTO_REASON_PEER_UNKNOWN);
 }
 END_TEST
 
@@ -963,19 +963,19 @@ START_TEST(initiator_peer_unknown)
 	struct run r;
 
 	link_pools(&tokyo_pool, &osaka_pool, 2);
-	ck_assert_int_eq(qke_exchange_init(&ini, &fake_ops, &tokyo_pool,
-					   QKE_POLICY_PREFER, NULL,
-					   QKE_REASON_PEER_UNKNOWN), 0);
-	ck_assert_int_eq(qke_exchange_init(&res, &fake_ops, &osaka_pool,
-					   QKE_POLICY_PREFER, "tokyo",
-					   QKE_REASON_NO_POOL), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, &tokyo_pool,
+					   QKD_PROTO_POLICY_PREFER, NULL,
+					   QKD_PROTO_REASON_PEER_UNKNOWN), 0);
+	ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool,
+					   QKD_PROTO_POLICY_PREFER, "tokyo",
+					   QKD_PROTO_REASON_NO_POOL), 0);
 	run(&r);
-	ck_assert_int_eq(r.offer_msg[1], QKE_MSG_NONE);
-	ck_assert_int_eq(r.offer_msg[2], QKE_REASON_PEER_UNKNOWN);
-	assert_nak(&r, QKE_REASON_NO_OFFER);
+	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
+	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_PEER_UNKNOWN);
+	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
-	ck_assert_uint_eq(tokyo_pool.ns_reason, QKE_REASON_PEER_UNKNOWN);
+	ck_assert_uint_eq(tokyo_pool.ns_reason, QKD_PROTO_REASON_PEER_UNKNOWN);
 	ck_assert_int_eq(in_level(&osaka_pool), 2);
 }
 END_TEST

@@ -9,11 +9,11 @@
 #include "qkd_fallbacks.h"
 #include "tests.h"
 
-static struct qkf_book book;
+static struct qkd_fallbacks_book book;
 static int freed;
 
 struct scheduled {
-	enum qkf_kind kind;
+	enum qkd_fallbacks_kind kind;
 	uint32_t uid;
 	uint32_t delay_ms;
 };
@@ -36,7 +36,7 @@ static void *tag(void)
 	return p;
 }
 
-static void record(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
+static void record(void *ctx, const struct qkd_fallbacks_entry *e, uint32_t delay_ms)
 {
 	ck_assert_ptr_eq(ctx, &book);
 	ck_assert_uint_lt(n_got, sizeof(got) / sizeof(got[0]));
@@ -46,52 +46,52 @@ static void record(void *ctx, const struct qkf_entry *e, uint32_t delay_ms)
 static size_t refill(const char *pool, uint64_t now, unsigned int rate)
 {
 	n_got = 0;
-	return qkf_refill(&book, pool, now, rate, record, &book);
+	return qkd_fallbacks_refill(&book, pool, now, rate, record, &book);
 }
 
 static void setup(void)
 {
 	freed = 0;
 	n_got = 0;
-	qkf_init(&book, 8, free_tag);
+	qkd_fallbacks_init(&book, 8, free_tag);
 }
 
 static void teardown(void)
 {
-	qkf_destroy(&book);
+	qkd_fallbacks_destroy(&book);
 }
 
 START_TEST(add_find_remove)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 7, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_IKE, 7, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 8, "kyoto", tag()), 0);
-	ck_assert_uint_eq(qkf_count(&book, NULL), 3);
-	ck_assert_uint_eq(qkf_count(&book, "osaka"), 2);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 7, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_IKE, 7, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 8, "kyoto", tag()), 0);
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 3);
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, "osaka"), 2);
 	/* the same ID as CHILD_SA and as IKE_SA are two SAs */
-	ck_assert_ptr_nonnull(qkf_find(&book, QKF_IKE, 7));
-	ck_assert_str_eq(qkf_find(&book, QKF_CHILD, 8)->pool, "kyoto");
-	ck_assert(qkf_remove(&book, QKF_CHILD, 7));
+	ck_assert_ptr_nonnull(qkd_fallbacks_find(&book, QKD_FALLBACKS_IKE, 7));
+	ck_assert_str_eq(qkd_fallbacks_find(&book, QKD_FALLBACKS_CHILD, 8)->pool, "kyoto");
+	ck_assert(qkd_fallbacks_remove(&book, QKD_FALLBACKS_CHILD, 7));
 	ck_assert_int_eq(freed, 1);
-	ck_assert(!qkf_remove(&book, QKF_CHILD, 7));
-	ck_assert_ptr_null(qkf_find(&book, QKF_CHILD, 7));
-	ck_assert_ptr_nonnull(qkf_find(&book, QKF_IKE, 7));
-	ck_assert_ptr_nonnull(qkf_find(&book, QKF_CHILD, 8));
-	ck_assert_uint_eq(qkf_count(&book, NULL), 2);
+	ck_assert(!qkd_fallbacks_remove(&book, QKD_FALLBACKS_CHILD, 7));
+	ck_assert_ptr_null(qkd_fallbacks_find(&book, QKD_FALLBACKS_CHILD, 7));
+	ck_assert_ptr_nonnull(qkd_fallbacks_find(&book, QKD_FALLBACKS_IKE, 7));
+	ck_assert_ptr_nonnull(qkd_fallbacks_find(&book, QKD_FALLBACKS_CHILD, 8));
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 2);
 }
 END_TEST
 
 /* an SA keyed again without QKD: one entry, the old data freed */
 START_TEST(add_replaces)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 1000, 10), 1);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "kyoto", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "kyoto", tag()), 0);
 	ck_assert_int_eq(freed, 1);
-	ck_assert_uint_eq(qkf_count(&book, NULL), 1);
-	ck_assert_str_eq(qkf_find(&book, QKF_CHILD, 1)->pool, "kyoto");
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 1);
+	ck_assert_str_eq(qkd_fallbacks_find(&book, QKD_FALLBACKS_CHILD, 1)->pool, "kyoto");
 	/* a fresh record: not scheduled */
-	ck_assert_uint_eq(qkf_find(&book, QKF_CHILD, 1)->due_ms, 0);
+	ck_assert_uint_eq(qkd_fallbacks_find(&book, QKD_FALLBACKS_CHILD, 1)->due_ms, 0);
 }
 END_TEST
 
@@ -102,43 +102,43 @@ START_TEST(add_limits)
 
 	memset(name, 'p', sizeof(name));
 	name[QKD_POOL_NAME_MAX_LEN + 1] = '\0';
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, name, tag()), -EINVAL);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "", tag()), -EINVAL);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, NULL, tag()), -EINVAL);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, name, tag()), -EINVAL);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "", tag()), -EINVAL);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, NULL, tag()), -EINVAL);
 	ck_assert_int_eq(freed, 3);
 	name[QKD_POOL_NAME_MAX_LEN] = '\0';
 	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(qkf_add(&book, QKF_CHILD, i, name, tag()), 0);
+		ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, i, name, tag()), 0);
 	/* full: the data is the book's, freed */
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 99, name, tag()), -ENOSPC);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 99, name, tag()), -ENOSPC);
 	ck_assert_int_eq(freed, 4);
 	/* replacing an entry of a full book is fine */
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 3, name, tag()), 0);
-	ck_assert_uint_eq(qkf_count(&book, NULL), 8);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 3, name, tag()), 0);
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 8);
 	/* data may be NULL */
-	ck_assert(qkf_remove(&book, QKF_CHILD, 3));
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 3, name, NULL), 0);
+	ck_assert(qkd_fallbacks_remove(&book, QKD_FALLBACKS_CHILD, 3));
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 3, name, NULL), 0);
 }
 END_TEST
 
 /* only the refilled pool's SAs, CHILD_SAs first, each once */
 START_TEST(refill_selects_pool)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_IKE, 1, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 2, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 3, "kyoto", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 4, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_IKE, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 2, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 3, "kyoto", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 4, "osaka", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 5000, 1000), 3);
 	ck_assert_uint_eq(n_got, 3);
-	ck_assert_int_eq(got[0].kind, QKF_CHILD);
-	ck_assert_int_eq(got[1].kind, QKF_CHILD);
-	ck_assert_int_eq(got[2].kind, QKF_IKE);
+	ck_assert_int_eq(got[0].kind, QKD_FALLBACKS_CHILD);
+	ck_assert_int_eq(got[1].kind, QKD_FALLBACKS_CHILD);
+	ck_assert_int_eq(got[2].kind, QKD_FALLBACKS_IKE);
 	ck_assert_uint_eq(got[2].uid, 1);
 	ck_assert_uint_ne(got[0].uid, 3);
 	ck_assert_uint_ne(got[1].uid, 3);
 	ck_assert_uint_eq(refill("nara", 5000, 1000), 0);
 	/* scheduling keeps the entries: they go when their SA re-keys */
-	ck_assert_uint_eq(qkf_count(&book, NULL), 4);
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 4);
 	ck_assert_int_eq(freed, 0);
 }
 END_TEST
@@ -149,7 +149,7 @@ START_TEST(rate_spreads)
 	uint32_t i;
 
 	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(qkf_add(&book, QKF_CHILD, i, "osaka", tag()),
+		ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, i, "osaka", tag()),
 				 0);
 	ck_assert_uint_eq(refill("osaka", 10000, 4), 8);
 	for (i = 0; i < 8; i++)
@@ -163,16 +163,16 @@ END_TEST
 /* the limiter spans pools: a second refill waits for the first's slots */
 START_TEST(rate_across_pools)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 2, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 3, "kyoto", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 2, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 3, "kyoto", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 1000, 2), 2);
 	ck_assert_uint_eq(got[1].delay_ms, 500);
 	/* 100 ms later: kyoto's slot is after osaka's two */
 	ck_assert_uint_eq(refill("kyoto", 1100, 2), 1);
 	ck_assert_uint_eq(got[0].delay_ms, 900);
 	/* long after: no backlog, at once */
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 4, "nara", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 4, "nara", tag()), 0);
 	ck_assert_uint_eq(refill("nara", 60000, 2), 1);
 	ck_assert_uint_eq(got[0].delay_ms, 0);
 }
@@ -184,7 +184,7 @@ START_TEST(rate_rounds_up)
 	uint32_t i;
 
 	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(qkf_add(&book, QKF_CHILD, i, "osaka", tag()),
+		ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, i, "osaka", tag()),
 				 0);
 	ck_assert_uint_eq(refill("osaka", 0, 3), 4);
 	ck_assert_uint_eq(got[1].delay_ms, 334);
@@ -194,7 +194,7 @@ END_TEST
 
 START_TEST(rate_zero_disables)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 1000, 0), 0);
 	ck_assert_uint_eq(n_got, 0);
 	/* nothing was marked: a later refill with a rate re-keys it */
@@ -204,24 +204,24 @@ END_TEST
 
 /*
  * Each SA once per refill: a second refill while its re-key is scheduled
- * or under way leaves it; once QKF_INFLIGHT_MS passed and it is still
+ * or under way leaves it; once QKD_FALLBACKS_INFLIGHT_MS passed and it is still
  * there (its re-key did not happen), the next refill re-keys it again.
  */
 START_TEST(once_per_refill)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 2, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 2, "osaka", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 1000, 1), 2);
 	ck_assert_uint_eq(got[1].delay_ms, 1000);
 	/* a flapping pool: refilled again 1.5 s later */
 	ck_assert_uint_eq(refill("osaka", 2500, 1), 0);
-	ck_assert_uint_eq(refill("osaka", 2000 + QKF_INFLIGHT_MS - 1, 1), 1);
+	ck_assert_uint_eq(refill("osaka", 2000 + QKD_FALLBACKS_INFLIGHT_MS - 1, 1), 1);
 	ck_assert_uint_eq(got[0].uid, 1);
-	ck_assert_uint_eq(refill("osaka", 2000 + QKF_INFLIGHT_MS, 1), 1);
+	ck_assert_uint_eq(refill("osaka", 2000 + QKD_FALLBACKS_INFLIGHT_MS, 1), 1);
 	ck_assert_uint_eq(got[0].uid, 2);
 	/* SA 1 re-keyed with QKD: gone, never scheduled again */
-	ck_assert(qkf_remove(&book, QKF_CHILD, 1));
-	ck_assert_uint_eq(refill("osaka", 10 * QKF_INFLIGHT_MS, 1), 1);
+	ck_assert(qkd_fallbacks_remove(&book, QKD_FALLBACKS_CHILD, 1));
+	ck_assert_uint_eq(refill("osaka", 10 * QKD_FALLBACKS_INFLIGHT_MS, 1), 1);
 	ck_assert_uint_eq(got[0].uid, 2);
 }
 END_TEST
@@ -229,7 +229,7 @@ END_TEST
 /* the clock at 0 (a fresh monotonic clock): still "scheduled" */
 START_TEST(refill_at_zero)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
 	ck_assert_uint_eq(refill("osaka", 0, 10), 1);
 	ck_assert_uint_eq(got[0].delay_ms, 0);
 	ck_assert_uint_eq(refill("osaka", 0, 10), 0);
@@ -238,12 +238,12 @@ END_TEST
 
 START_TEST(destroy_frees)
 {
-	ck_assert_int_eq(qkf_add(&book, QKF_CHILD, 1, "osaka", tag()), 0);
-	ck_assert_int_eq(qkf_add(&book, QKF_IKE, 1, "osaka", tag()), 0);
-	qkf_destroy(&book);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_CHILD, 1, "osaka", tag()), 0);
+	ck_assert_int_eq(qkd_fallbacks_add(&book, QKD_FALLBACKS_IKE, 1, "osaka", tag()), 0);
+	qkd_fallbacks_destroy(&book);
 	ck_assert_int_eq(freed, 2);
-	ck_assert_uint_eq(qkf_count(&book, NULL), 0);
-	qkf_destroy(&book);	/* twice is fine */
+	ck_assert_uint_eq(qkd_fallbacks_count(&book, NULL), 0);
+	qkd_fallbacks_destroy(&book);	/* twice is fine */
 }
 END_TEST
 

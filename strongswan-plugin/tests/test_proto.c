@@ -19,14 +19,14 @@ static const uint8_t test_id[QKD_KEY_ID_LEN] = {
 
 START_TEST(offer_wire_format)
 {
-	struct qke_msg m = { .version = 1, .type = QKE_MSG_OFFER };
-	uint8_t buf[QKE_MSG_MAX_LEN + 8];
+	struct qkd_proto_msg m = { .version = 1, .type = QKD_PROTO_MSG_OFFER };
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN + 8];
 	size_t i;
 
 	memcpy(m.key_id, test_id, sizeof(test_id));
 	for (i = 0; i < QKD_TAG_LEN; i++)
 		m.tag[i] = (uint8_t)(0x40 + i);
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), 52);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), 52);
 	ck_assert_int_eq(buf[0], 1);
 	ck_assert_int_eq(buf[1], 1);
 	ck_assert_int_eq(buf[2], 0);
@@ -37,54 +37,54 @@ START_TEST(offer_wire_format)
 }
 END_TEST
 
-static const struct qke_msg roundtrip_msgs[] = {
-	{ 1, QKE_MSG_OFFER, QKE_REASON_OK, { 1, 2, 3 }, { 9, 8, 7 }, 0, 0, "" },
-	{ 1, QKE_MSG_NONE, QKE_REASON_EMPTY, { 0 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NONE, QKE_REASON_NO_POOL, { 0 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NONE, QKE_REASON_POOL_ERROR, { 0 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_ACK, QKE_REASON_OK, { 0xff, 0xfe }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_NO_OFFER, { 0 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_NO_POOL, { 5 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_UNKNOWN_KEY, { 6 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_TAG_MISMATCH, { 7 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_POOL_ERROR, { 8 }, { 0 }, 0, 0, "" },
-	{ 1, QKE_MSG_NAK, QKE_REASON_VERSION, { 0 }, { 0 }, 0, 0, "" },
+static const struct qkd_proto_msg roundtrip_msgs[] = {
+	{ 1, QKD_PROTO_MSG_OFFER, QKD_PROTO_REASON_OK, { 1, 2, 3 }, { 9, 8, 7 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_EMPTY, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_NO_POOL, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_POOL_ERROR, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_ACK, QKD_PROTO_REASON_OK, { 0xff, 0xfe }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_NO_OFFER, { 0 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_NO_POOL, { 5 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_UNKNOWN_KEY, { 6 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_TAG_MISMATCH, { 7 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_POOL_ERROR, { 8 }, { 0 }, 0, 0, "" },
+	{ 1, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_VERSION, { 0 }, { 0 }, 0, 0, "" },
 	/* version 2: the offer's selector, the reasons added with it */
-	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 2, 3, "abc" },
-	{ 2, QKE_MSG_OFFER, QKE_REASON_OK, { 1 }, { 2 }, 0, 0, "" },
-	{ 2, QKE_MSG_NONE, QKE_REASON_PEER_UNKNOWN, { 0 }, { 0 }, 0, 0, "" },
-	{ 2, QKE_MSG_NAK, QKE_REASON_PRE_AUTH, { 4 }, { 0 }, 0, 0, "" },
-	{ 2, QKE_MSG_ACK, QKE_REASON_OK, { 4 }, { 0 }, 0, 0, "" },
+	{ 2, QKD_PROTO_MSG_OFFER, QKD_PROTO_REASON_OK, { 1 }, { 2 }, 2, 3, "abc" },
+	{ 2, QKD_PROTO_MSG_OFFER, QKD_PROTO_REASON_OK, { 1 }, { 2 }, 0, 0, "" },
+	{ 2, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_PEER_UNKNOWN, { 0 }, { 0 }, 0, 0, "" },
+	{ 2, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_PRE_AUTH, { 4 }, { 0 }, 0, 0, "" },
+	{ 2, QKD_PROTO_MSG_ACK, QKD_PROTO_REASON_OK, { 4 }, { 0 }, 0, 0, "" },
 };
 static const size_t roundtrip_lens[] = { 52, 4, 4, 4, 20, 20, 20, 20, 20,
 					 20, 20, 57, 54, 4, 20, 20 };
 
 START_TEST(roundtrip)
 {
-	const struct qke_msg *m = &roundtrip_msgs[_i];
-	struct qke_msg d;
-	uint8_t buf[QKE_MSG_MAX_LEN + 1];
+	const struct qkd_proto_msg *m = &roundtrip_msgs[_i];
+	struct qkd_proto_msg d;
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN + 1];
 	int len;
 
-	len = qke_msg_encode(m, buf, QKE_MSG_MAX_LEN);
+	len = qkd_proto_msg_encode(m, buf, QKD_PROTO_MSG_MAX_LEN);
 	ck_assert_int_eq(len, (int)roundtrip_lens[_i]);
-	ck_assert_int_eq(qke_msg_decode(buf, (size_t)len, &d), 0);
+	ck_assert_int_eq(qkd_proto_msg_decode(buf, (size_t)len, &d), 0);
 	ck_assert_int_eq(d.version, m->version);
 	ck_assert_int_eq(d.type, m->type);
 	ck_assert_int_eq(d.reason, m->reason);
-	if (m->type != QKE_MSG_NONE)
+	if (m->type != QKD_PROTO_MSG_NONE)
 		ck_assert_mem_eq(d.key_id, m->key_id, QKD_KEY_ID_LEN);
-	if (m->type == QKE_MSG_OFFER)
+	if (m->type == QKD_PROTO_MSG_OFFER)
 		ck_assert_mem_eq(d.tag, m->tag, QKD_TAG_LEN);
 	ck_assert_int_eq(d.sel_type, m->sel_type);
 	ck_assert_int_eq(d.sel_len, m->sel_len);
 	ck_assert_mem_eq(d.sel, m->sel, m->sel_len);
 	/* one byte short or long is malformed */
-	ck_assert_int_eq(qke_msg_decode(buf, (size_t)len - 1, &d), -EBADMSG);
+	ck_assert_int_eq(qkd_proto_msg_decode(buf, (size_t)len - 1, &d), -EBADMSG);
 	buf[len] = 0;
-	ck_assert_int_eq(qke_msg_decode(buf, (size_t)len + 1, &d), -EBADMSG);
+	ck_assert_int_eq(qkd_proto_msg_decode(buf, (size_t)len + 1, &d), -EBADMSG);
 	/* a buffer one byte short is refused by the encoder */
-	ck_assert_int_eq(qke_msg_encode(m, buf, (size_t)len - 1), -ENOSPC);
+	ck_assert_int_eq(qkd_proto_msg_encode(m, buf, (size_t)len - 1), -ENOSPC);
 }
 END_TEST
 
@@ -122,11 +122,11 @@ static const struct {
 
 START_TEST(malformed)
 {
-	uint8_t buf[QKE_MSG_MAX_LEN] = { 0 };
-	struct qke_msg d;
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN] = { 0 };
+	struct qkd_proto_msg d;
 
 	memcpy(buf, bad_msgs[_i].hdr, 4);
-	ck_assert_int_eq(qke_msg_decode(buf, bad_msgs[_i].len, &d),
+	ck_assert_int_eq(qkd_proto_msg_decode(buf, bad_msgs[_i].len, &d),
 			 bad_msgs[_i].err);
 	if (bad_msgs[_i].err == -EPROTONOSUPPORT)
 		ck_assert_int_eq(d.version, bad_msgs[_i].hdr[0]);
@@ -137,52 +137,52 @@ END_TEST
 
 START_TEST(decode_null_and_empty)
 {
-	struct qke_msg d;
+	struct qkd_proto_msg d;
 	uint8_t b = 1;
 
-	ck_assert_int_eq(qke_msg_decode(NULL, 0, &d), -EBADMSG);
-	ck_assert_int_eq(qke_msg_decode(&b, 0, &d), -EBADMSG);
-	ck_assert_int_eq(qke_msg_decode(&b, 1, NULL), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_decode(NULL, 0, &d), -EBADMSG);
+	ck_assert_int_eq(qkd_proto_msg_decode(&b, 0, &d), -EBADMSG);
+	ck_assert_int_eq(qkd_proto_msg_decode(&b, 1, NULL), -EINVAL);
 }
 END_TEST
 
 START_TEST(encode_invalid)
 {
-	struct qke_msg m = { .version = 1, .type = QKE_MSG_ACK };
-	uint8_t buf[QKE_MSG_MAX_LEN];
+	struct qkd_proto_msg m = { .version = 1, .type = QKD_PROTO_MSG_ACK };
+	uint8_t buf[QKD_PROTO_MSG_MAX_LEN];
 
-	m.version = QKE_VERSION + 1;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.version = QKD_PROTO_VERSION + 1;
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.version = 0;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.version = 1;
-	m.type = QKE_MSG_NAK;		/* a reason version 1 does not know */
-	m.reason = QKE_REASON_PRE_AUTH;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
-	m.reason = QKE_REASON_OK;
+	m.type = QKD_PROTO_MSG_NAK;		/* a reason version 1 does not know */
+	m.reason = QKD_PROTO_REASON_PRE_AUTH;
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.reason = QKD_PROTO_REASON_OK;
 	m.version = 2;			/* a selector of type 0, or empty */
-	m.type = QKE_MSG_OFFER;
+	m.type = QKD_PROTO_MSG_OFFER;
 	m.sel_len = 3;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.sel_len = 0;
 	m.sel_type = 2;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m.sel_type = 0;
 	m.version = 1;
-	m.type = QKE_MSG_ACK;
+	m.type = QKD_PROTO_MSG_ACK;
 	m.type = 9;
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
-	m.type = QKE_MSG_NAK;		/* a NAK needs a reason */
-	ck_assert_int_eq(qke_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(qke_msg_encode(NULL, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.type = QKD_PROTO_MSG_NAK;		/* a NAK needs a reason */
+	ck_assert_int_eq(qkd_proto_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(qkd_proto_msg_encode(NULL, buf, sizeof(buf)), -EINVAL);
 }
 END_TEST
 
 /* Random input: never a crash; what decodes re-encodes to the same bytes. */
 START_TEST(random_inputs)
 {
-	uint8_t buf[64], out[QKE_MSG_MAX_LEN];
-	struct qke_msg d;
+	uint8_t buf[64], out[QKD_PROTO_MSG_MAX_LEN];
+	struct qkd_proto_msg d;
 	unsigned int seed = 1;
 	int i, ok = 0;
 
@@ -208,9 +208,9 @@ START_TEST(random_inputs)
 				len = l[rand_r(&seed) % 5];
 			}
 		}
-		if (qke_msg_decode(buf, len, &d) == 0) {
+		if (qkd_proto_msg_decode(buf, len, &d) == 0) {
 			ok++;
-			ck_assert_int_eq(qke_msg_encode(&d, out, sizeof(out)),
+			ck_assert_int_eq(qkd_proto_msg_encode(&d, out, sizeof(out)),
 					 (int)len);
 			ck_assert_mem_eq(out, buf, len);
 		}
@@ -221,12 +221,12 @@ END_TEST
 
 START_TEST(names)
 {
-	ck_assert_str_eq(qke_msg_type_name(QKE_MSG_NAK), "nak");
-	ck_assert_str_eq(qke_msg_type_name(0), "unknown");
-	ck_assert_str_eq(qke_msg_type_name(77), "unknown");
-	ck_assert_str_eq(qke_reason_name(QKE_REASON_TAG_MISMATCH),
+	ck_assert_str_eq(qkd_proto_msg_type_name(QKD_PROTO_MSG_NAK), "nak");
+	ck_assert_str_eq(qkd_proto_msg_type_name(0), "unknown");
+	ck_assert_str_eq(qkd_proto_msg_type_name(77), "unknown");
+	ck_assert_str_eq(qkd_proto_reason_name(QKD_PROTO_REASON_TAG_MISMATCH),
 			 "tag mismatch");
-	ck_assert_str_eq(qke_reason_name(200), "unknown");
+	ck_assert_str_eq(qkd_proto_reason_name(200), "unknown");
 }
 END_TEST
 
