@@ -373,11 +373,10 @@ static bool pool_by_identity(identification_t *id, qkd_peers_choice_t *choice)
 /*
  * Described in header
  */
-void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
-					   qkd_peers_choice_t *choice)
+void qkd_peers_choose(const qkd_peers_input_t *in, qkd_peers_choice_t *choice)
 {
-	identification_t *id = NULL;
-	bool authenticated;
+	identification_t *id;
+	bool final;
 
 	*choice = (qkd_peers_choice_t){
 		.policy = get_policy(lib->settings->get_str(lib->settings,
@@ -386,48 +385,57 @@ void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
 		.basis = QKD_PEERS_NONE,
 		.reason = QKD_PROTO_REASON_NO_POOL,
 	};
-	if (!ike_sa)
+	/* the authenticated identity, or the one our config demands (only
+	 * that peer can authenticate): final; a claimed one: provisional */
+	id = in->authenticated ?: in->demanded;
+	final = id || in->authenticated_sa;
+	if (!id && !in->authenticated_sa)
 	{
+		id = in->claimed;
+	}
+	if (id && find_section(id, NULL, choice))
+	{
+		choice->basis = final ? QKD_PEERS_IDENTITY : QKD_PEERS_PROVISIONAL;
 		return;
 	}
-	authenticated = qkd_peers_authenticated(ike_sa);
-	if (authenticated)
+	if (find_section(NULL, in->address, choice))
 	{
-		id = authenticated_id(ike_sa);
+		/* a section without id: the peer's address is all it names */
+		choice->basis = final ? QKD_PEERS_IDENTITY : QKD_PEERS_PROVISIONAL;
+		return;
 	}
-	else if (claimed)
+	if (id && pool_by_identity(id, choice))
 	{
-		id = claimed;
+		choice->basis = final ? QKD_PEERS_IDENTITY : QKD_PEERS_PROVISIONAL;
+		return;
 	}
-	if (!id)
+	if (!id && !final)
 	{
-		/* the identity our own config demands of the peer: only that
-		 * peer can authenticate, so its pool is the one to offer from */
-		id = cfg_id(ike_sa->get_peer_cfg(ike_sa), FALSE);
-		if (id)
+		/* a section bound to an identity may still be the peer's: known
+		 * after IKE_AUTH, which re-keys onto it at once */
+		choice->reason = QKD_PROTO_REASON_PEER_UNKNOWN;
+	}
+}
+
+/*
+ * Described in header
+ */
+void qkd_peers_resolve(ike_sa_t *ike_sa, identification_t *claimed,
+					   qkd_peers_choice_t *choice)
+{
+	qkd_peers_input_t in = {
+		.claimed = claimed,
+	};
+
+	if (ike_sa)
+	{
+		in.authenticated_sa = qkd_peers_authenticated(ike_sa);
+		if (in.authenticated_sa)
 		{
-			authenticated = TRUE;
+			in.authenticated = authenticated_id(ike_sa);
 		}
+		in.demanded = cfg_id(ike_sa->get_peer_cfg(ike_sa), FALSE);
+		in.address = ike_sa->get_other_host(ike_sa);
 	}
-	if (id)
-	{
-		if (find_section(id, NULL, choice) || pool_by_identity(id, choice))
-		{
-			choice->basis = authenticated ? QKD_PEERS_IDENTITY
-										  : QKD_PEERS_PROVISIONAL;
-		}
-		return;
-	}
-	if (authenticated)
-	{
-		return;
-	}
-	if (find_section(NULL, ike_sa->get_other_host(ike_sa), choice))
-	{
-		choice->basis = QKD_PEERS_PROVISIONAL;
-		return;
-	}
-	/* a section bound to an identity may still be the peer's: known after
-	 * IKE_AUTH, which re-keys onto it at once */
-	choice->reason = QKD_PROTO_REASON_PEER_UNKNOWN;
+	qkd_peers_choose(&in, choice);
 }

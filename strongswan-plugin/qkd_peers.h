@@ -39,18 +39,43 @@ typedef struct {
 } qkd_peers_choice_t;
 
 /**
- * Find the pool that belongs to the peer of @ike_sa, and the policy, from
- * charon.plugins.qkd.* (see qkd.opt).  In this order:
+ * What the pool choice goes by.
+ */
+typedef struct {
+	/** the SA's peer is authenticated (an IKE re-key's new IKE_SA too) */
+	bool authenticated_sa;
+	/** the authenticated peer's identity, NULL if unknown */
+	identification_t *authenticated;
+	/** the identity our config demands of the peer (remote.id), or NULL */
+	identification_t *demanded;
+	/** before IKE_AUTH: the identity the offer's selector claims, or NULL */
+	identification_t *claimed;
+	/** the peer's address, or NULL */
+	host_t *address;
+} qkd_peers_input_t;
+
+/**
+ * Choose the pool and the policy from charon.plugins.qkd.* (qkd.opt).
  *
- * - The peer's identity, once authenticated (for the new IKE_SA of an IKE
- *   re-key: the old IKE_SA's, see qkd_peers_note_message()), or the one the
- *   initiator's config demands of the peer (a remote id other than %any),
- *   or, before authentication on the responder, the identity @claimed in
- *   the offer: a peers section whose id matches it, else (pool_by_identity)
- *   the pool named like it, unless a peers section binds that pool to
- *   another identity.
- * - Before authentication only, without an identity: a peers section
- *   without id whose addrs list the peer's address.
+ * The identity: the authenticated one, else the one our config demands
+ * (both final), else, before authentication, the claimed one
+ * (provisional).  Then, in this order: the first peers section whose id
+ * matches it; the first section WITHOUT id whose addrs list the address (a
+ * section with an id never serves a peer by address); with
+ * pool_by_identity, the pool named like the identity unless a section
+ * binds that name to another identity.  Without identity, address or
+ * match before authentication: no pool, reason "peer unknown".
+ *
+ * @param in		the inputs
+ * @param choice	the result
+ */
+void qkd_peers_choose(const qkd_peers_input_t *in, qkd_peers_choice_t *choice);
+
+/**
+ * Find the pool that belongs to the peer of @ike_sa, and the policy:
+ * qkd_peers_choose() with the IKE_SA's inputs.  For the new IKE_SA of an
+ * IKE re-key the authenticated identity is the old IKE_SA's (see
+ * qkd_peers_note_message()).
  *
  * @param ike_sa	the IKE_SA being worked on (may be NULL)
  * @param claimed	responder: the identity the offer claims, or NULL

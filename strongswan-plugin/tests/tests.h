@@ -9,5 +9,6 @@ Suite *exchange_suite(void);
 Suite *mlkem_suite(void);
 Suite *mlkem_ke_suite(void);
 Suite *fallbacks_suite(void);
+Suite *peers_suite(void);
 
 #endif
