@@ -127,7 +127,7 @@ static identification_t *claimed_id(chunk_t offer)
 	identification_t *id = NULL;
 
 	if (qkd_proto_msg_decode(offer.ptr, offer.len, &msg) == 0 &&
-		msg.type == QKD_PROTO_MSG_OFFER && msg.sel_len)
+		msg.sel_len)
 	{
 		id = identification_create_from_encoding(msg.sel_type,
 								chunk_create(msg.sel, msg.sel_len));
@@ -236,11 +236,13 @@ static void log_outcome(private_key_exchange_t *this)
 	}
 	else
 	{
-		DBG1(DBG_IKE, "qkd: %s: %s without a QKD key (%s), pool '%s', %s[%u]",
-			 role, this->x.state == QKD_PROTO_STATE_DONE ? "falling back" : "failing",
+		DBG1(DBG_IKE, "qkd: %s: %s without a QKD key (%s), pool '%s', %s[%u]: "
+			 "%s", role, this->x.state == QKD_PROTO_STATE_DONE ?
+			 "falling back" : "failing",
 			 qkd_proto_reason_name(this->x.reason), this->x.pool,
 			 ike_sa ? ike_sa->get_name(ike_sa) : "?",
-			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0);
+			 ike_sa ? ike_sa->get_unique_id(ike_sa) : 0,
+			 qkd_proto_reason_hint(this->x.reason));
 	}
 }
 

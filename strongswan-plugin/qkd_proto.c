@@ -27,6 +27,37 @@ static const char *const reason_names[] = {
 	[QKD_PROTO_REASON_PEER_UNKNOWN] = "peer not known before IKE_AUTH",
 };
 
+/* What an operator can do about each reason, for the fallback's log line. */
+static const char *const reason_hints[] = {
+	[QKD_PROTO_REASON_OK] = "",
+	[QKD_PROTO_REASON_NO_OFFER] =
+		"the peer had no key to offer: check its pool and link manager",
+	[QKD_PROTO_REASON_NO_POOL] =
+		"no pool is mapped to this peer: add a peers section or the pool",
+	[QKD_PROTO_REASON_EMPTY] =
+		"the QKD link or qkd-linkd does not keep up with the re-keys",
+	[QKD_PROTO_REASON_UNKNOWN_KEY] =
+		"the pools are out of step (a lost offer, a restart on one side)",
+	[QKD_PROTO_REASON_TAG_MISMATCH] =
+		"the routers hold different material under one key ID",
+	[QKD_PROTO_REASON_POOL_ERROR] =
+		"the qkdpool module could not be read (loaded?)",
+	[QKD_PROTO_REASON_VERSION] =
+		"the peer's plugin speaks another payload version: upgrade it",
+	[QKD_PROTO_REASON_PRE_AUTH] =
+		"the peers sections map the claimed and the authenticated identity "
+		"to different pools",
+	[QKD_PROTO_REASON_PEER_UNKNOWN] =
+		"re-keyed onto the peer's pool after IKE_AUTH",
+};
+
+const char *qkd_proto_reason_hint(unsigned int reason)
+{
+	if (reason <= QKD_PROTO_REASON_MAX)
+		return reason_hints[reason];
+	return "";
+}
+
 const char *qkd_proto_msg_type_name(unsigned int type)
 {
 	if (type < sizeof(type_names) / sizeof(type_names[0]) &&
@@ -49,7 +80,8 @@ static size_t msg_len(uint8_t version, uint8_t type)
 	case QKD_PROTO_MSG_OFFER:
 		return version == 1 ? QKD_PROTO_MSG_OFFER_V1_LEN : QKD_PROTO_MSG_OFFER_LEN;
 	case QKD_PROTO_MSG_NONE:
-		return QKD_PROTO_MSG_NONE_LEN;
+		return version == 1 ? QKD_PROTO_MSG_NONE_V1_LEN
+				    : QKD_PROTO_MSG_NONE_LEN;
 	case QKD_PROTO_MSG_ACK:
 	case QKD_PROTO_MSG_NAK:
 		return QKD_PROTO_MSG_ANSWER_LEN;
@@ -86,9 +118,31 @@ static uint8_t reason_for(uint8_t version, uint8_t reason)
 	return reason;
 }
 
-int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf, size_t len)
+/* Where the selector starts in a message of that kind, 0: it has none. */
+static size_t sel_offset(uint8_t version, uint8_t type)
 {
-	size_t need;
+	if (version < 2)
+		return 0;
+	switch (type) {
+	case QKD_PROTO_MSG_OFFER:
+		return QKD_PROTO_MSG_OFFER_V1_LEN;
+	case QKD_PROTO_MSG_NONE:
+		return QKD_PROTO_MSG_NONE_V1_LEN;
+	default:
+		return 0;
+	}
+}
+
+static bool has_key_id(uint8_t type)
+{
+	return type == QKD_PROTO_MSG_OFFER || type == QKD_PROTO_MSG_ACK ||
+	       type == QKD_PROTO_MSG_NAK;
+}
+
+int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf,
+			 size_t len)
+{
+	size_t need, sel;
 
 	if (!msg || !buf || msg->version < QKD_PROTO_VERSION_MIN ||
 	    msg->version > QKD_PROTO_VERSION)
@@ -97,7 +151,8 @@ int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf, size_t l
 	if (!need || !reason_valid(msg->type, msg->reason) ||
 	    reason_for(msg->version, msg->reason) != msg->reason)
 		return -EINVAL;
-	if (msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1) {
+	sel = sel_offset(msg->version, msg->type);
+	if (sel) {
 		if ((msg->sel_type == 0) != (msg->sel_len == 0))
 			return -EINVAL;
 		need += msg->sel_len;
@@ -108,22 +163,23 @@ int qkd_proto_msg_encode(const struct qkd_proto_msg *msg, uint8_t *buf, size_t l
 	buf[1] = msg->type;
 	buf[2] = msg->reason;
 	buf[3] = 0;
-	if (need > QKD_PROTO_MSG_HDR_LEN)
+	if (has_key_id(msg->type))
 		memcpy(buf + QKD_PROTO_MSG_HDR_LEN, msg->key_id, QKD_KEY_ID_LEN);
 	if (msg->type == QKD_PROTO_MSG_OFFER)
 		memcpy(buf + QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN, msg->tag,
 		       QKD_TAG_LEN);
-	if (msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1) {
-		buf[QKD_PROTO_MSG_OFFER_V1_LEN] = msg->sel_type;
-		buf[QKD_PROTO_MSG_OFFER_V1_LEN + 1] = msg->sel_len;
-		memcpy(buf + QKD_PROTO_MSG_OFFER_LEN, msg->sel, msg->sel_len);
+	if (sel) {
+		buf[sel] = msg->sel_type;
+		buf[sel + 1] = msg->sel_len;
+		memcpy(buf + sel + 2, msg->sel, msg->sel_len);
 	}
 	return (int)need;
 }
 
-int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *msg)
+int qkd_proto_msg_decode(const uint8_t *buf, size_t len,
+			 struct qkd_proto_msg *msg)
 {
-	size_t need;
+	size_t need, sel;
 
 	if (!msg)
 		return -EINVAL;
@@ -132,17 +188,18 @@ int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *m
 		return -EBADMSG;
 	msg->version = buf[0];
 	/* A later version may have another layout: look no further. */
-	if (msg->version < QKD_PROTO_VERSION_MIN || msg->version > QKD_PROTO_VERSION)
+	if (msg->version < QKD_PROTO_VERSION_MIN ||
+	    msg->version > QKD_PROTO_VERSION)
 		return -EPROTONOSUPPORT;
 	if (len < QKD_PROTO_MSG_HDR_LEN)
 		return -EBADMSG;
 	msg->type = buf[1];
 	msg->reason = buf[2];
 	need = msg_len(msg->version, msg->type);
-	if (need && msg->type == QKD_PROTO_MSG_OFFER && msg->version > 1 &&
-	    len >= need) {
-		msg->sel_type = buf[QKD_PROTO_MSG_OFFER_V1_LEN];
-		msg->sel_len = buf[QKD_PROTO_MSG_OFFER_V1_LEN + 1];
+	sel = sel_offset(msg->version, msg->type);
+	if (need && sel && len >= need) {
+		msg->sel_type = buf[sel];
+		msg->sel_len = buf[sel + 1];
 		if ((msg->sel_type == 0) != (msg->sel_len == 0))
 			need = 0;
 		else
@@ -154,13 +211,13 @@ int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *m
 		memset(msg, 0, sizeof(*msg));
 		return -EBADMSG;
 	}
-	if (need > QKD_PROTO_MSG_HDR_LEN)
+	if (has_key_id(msg->type))
 		memcpy(msg->key_id, buf + QKD_PROTO_MSG_HDR_LEN, QKD_KEY_ID_LEN);
 	if (msg->type == QKD_PROTO_MSG_OFFER)
 		memcpy(msg->tag, buf + QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN,
 		       QKD_TAG_LEN);
 	if (msg->sel_len)
-		memcpy(msg->sel, buf + QKD_PROTO_MSG_OFFER_LEN, msg->sel_len);
+		memcpy(msg->sel, buf + sel + 2, msg->sel_len);
 	return 0;
 }
 
@@ -282,6 +339,9 @@ int qkd_proto_exchange_offer(struct qkd_proto_exchange *x, uint8_t *out, size_t 
 		}
 		msg.type = QKD_PROTO_MSG_NONE;
 		msg.reason = x->reason;
+		msg.sel_type = x->sel_type;
+		msg.sel_len = x->sel_len;
+		memcpy(msg.sel, x->sel, x->sel_len);
 	}
 	ret = qkd_proto_msg_encode(&msg, x->out, sizeof(x->out));
 	wipe(&msg, sizeof(msg));

@@ -17,17 +17,19 @@
  *   +-----------------------------------+
  *   |   confirmation tag (32 bytes)     |     OFFER only
  *   +--------+--------+-----------------+
- *   |sel type|sel len | selector ...    |     OFFER, version 2 only
- *   +--------+--------+-----------------+
+ *   |sel type|sel len | selector ...    |     OFFER, NONE: version 2 only
+ *   +--------+--------+-----------------+     (NONE: right after the header)
  *
  *   initiator -> responder:  OFFER  (52 + 2 + n bytes) key ID, tag, selector
- *                            NONE   (4 bytes)  no key to offer; @reason why
+ *                            NONE   (4 + 2 + n bytes) no key to offer;
+ *                                              @reason why; selector
  *   responder -> initiator:  ACK    (20 bytes) the key ID it took
  *                            NAK    (20 bytes) @reason, the key ID offered
  *                                              (zero after a NONE)
  *
- * The selector (version 2) is the identity the initiator is about to
- * authenticate with in IKE_AUTH: its IKEv2 ID type and data (0 < n <= 255).
+ * The selector (version 2; a NONE carries it too, so that the responder
+ * counts the fallback in the right pool) is the identity the initiator is
+ * about to authenticate with in IKE_AUTH: its IKEv2 ID type and data (0 < n <= 255).
  * Before IKE_AUTH the responder knows its peer only by the packet's source
  * address, which a NAT rewrites and which peers behind one NAT share; the
  * selector lets it map the offer to the pool of the identity claimed, and
@@ -58,7 +60,8 @@
 #define QKD_PROTO_SELECTOR_MAX	255
 #define QKD_PROTO_MSG_OFFER_V1_LEN	(QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN + QKD_TAG_LEN)
 #define QKD_PROTO_MSG_OFFER_LEN	(QKD_PROTO_MSG_OFFER_V1_LEN + 2)	/* + selector */
-#define QKD_PROTO_MSG_NONE_LEN	QKD_PROTO_MSG_HDR_LEN
+#define QKD_PROTO_MSG_NONE_V1_LEN	QKD_PROTO_MSG_HDR_LEN
+#define QKD_PROTO_MSG_NONE_LEN	(QKD_PROTO_MSG_HDR_LEN + 2)	/* + selector */
 #define QKD_PROTO_MSG_ANSWER_LEN	(QKD_PROTO_MSG_HDR_LEN + QKD_KEY_ID_LEN)
 #define QKD_PROTO_MSG_MAX_LEN		(QKD_PROTO_MSG_OFFER_LEN + QKD_PROTO_SELECTOR_MAX)
 
@@ -98,7 +101,7 @@ struct qkd_proto_msg {
 	uint8_t reason;			/* enum qkd_proto_reason */
 	uint8_t key_id[QKD_KEY_ID_LEN];
 	uint8_t tag[QKD_TAG_LEN];
-	uint8_t sel_type;		/* OFFER v2: IKEv2 ID type, 0: none */
+	uint8_t sel_type;		/* OFFER, NONE v2: IKEv2 ID type, 0: none */
 	uint8_t sel_len;
 	uint8_t sel[QKD_PROTO_SELECTOR_MAX];
 };
@@ -121,6 +124,8 @@ int qkd_proto_msg_decode(const uint8_t *buf, size_t len, struct qkd_proto_msg *m
 const char *qkd_proto_msg_type_name(unsigned int type);
 /* "ok", "no offer", "no pool", ... */
 const char *qkd_proto_reason_name(unsigned int reason);
+/* What an operator can do about @reason, one clause; "" for none. */
+const char *qkd_proto_reason_hint(unsigned int reason);
 
 /*
  * The pools, as the state machine sees them.  Both return 0 and fill @key,

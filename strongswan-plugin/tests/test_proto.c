@@ -55,9 +55,10 @@ static const struct qkd_proto_msg roundtrip_msgs[] = {
 	{ 2, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_PEER_UNKNOWN, { 0 }, { 0 }, 0, 0, "" },
 	{ 2, QKD_PROTO_MSG_NAK, QKD_PROTO_REASON_PRE_AUTH, { 4 }, { 0 }, 0, 0, "" },
 	{ 2, QKD_PROTO_MSG_ACK, QKD_PROTO_REASON_OK, { 4 }, { 0 }, 0, 0, "" },
+	{ 2, QKD_PROTO_MSG_NONE, QKD_PROTO_REASON_EMPTY, { 0 }, { 0 }, 2, 3, "abc" },
 };
 static const size_t roundtrip_lens[] = { 52, 4, 4, 4, 20, 20, 20, 20, 20,
-					 20, 20, 57, 54, 4, 20, 20 };
+					 20, 20, 57, 54, 6, 20, 20, 9 };
 
 START_TEST(roundtrip)
 {
@@ -197,15 +198,19 @@ START_TEST(random_inputs)
 				buf[3] = (rand_r(&seed) & 7) ? 0 : buf[3];
 			if (len > 2)
 				buf[2] = buf[2] & 15;
+			/* selector lengths, of an OFFER or a NONE */
 			if (len > 53)
-				buf[53] = buf[53] & 7;	/* selector length */
+				buf[53] = buf[53] & 7;
+			if (len > 5)
+				buf[5] = buf[5] & 7;
 			if (len > 1)
 				buf[1] = buf[1] % 6;
 			/* lengths that may be valid, most of the time */
 			if (rand_r(&seed) & 1) {
-				static const size_t l[] = { 4, 20, 52, 54, 57 };
+				static const size_t l[] = { 4, 6, 9, 20, 52,
+							     54, 57 };
 
-				len = l[rand_r(&seed) % 5];
+				len = l[rand_r(&seed) % 7];
 			}
 		}
 		if (qkd_proto_msg_decode(buf, len, &d) == 0) {
@@ -227,6 +232,11 @@ START_TEST(names)
 	ck_assert_str_eq(qkd_proto_reason_name(QKD_PROTO_REASON_TAG_MISMATCH),
 			 "tag mismatch");
 	ck_assert_str_eq(qkd_proto_reason_name(200), "unknown");
+	for (unsigned int r = QKD_PROTO_REASON_NO_OFFER;
+	     r <= QKD_PROTO_REASON_MAX; r++)
+		ck_assert_msg(*qkd_proto_reason_hint(r), "no hint for %u", r);
+	ck_assert_str_eq(qkd_proto_reason_hint(QKD_PROTO_REASON_OK), "");
+	ck_assert_str_eq(qkd_proto_reason_hint(200), "");
 }
 END_TEST
 

@@ -585,6 +585,8 @@ def _():
     diag(f"initiate with an empty pool: exit {rc} after {time.monotonic() - t0:.1f} s")
     check(rc != 0, "the SA came up with an empty pool and policy 'require'")
     line = [ln for ln in T.since(pt).splitlines() if "policy is 'require'" in ln]
+    if not line:
+        diag("tokyo's log: " + " | ".join(T.since(pt).splitlines()[-40:]))
     check(line, "tokyo logged no refusal")
     check("no QKD key (pool empty) in pool 'osaka'" in line[0], f"refusal: {line[0]}")
     diag("tokyo: " + line[0].split("qkd: ", 1)[-1])
