@@ -650,8 +650,11 @@ int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
 		reason = nla_get_u32(reason_attr);
 	err = qkd_ke_check(outcome, reason, has_pool, info->extack);
 	if (err) {
-		NL_SET_BAD_ATTR(info->extack, reason_attr ?:
-				info->attrs[QKD_A_POOL_KE_OUTCOME]);
+		/* The reason with outcome qkd, or qkd without a pool. */
+		if (reason != QKD_KE_REASON_NONE)
+			NL_SET_BAD_ATTR(info->extack, reason_attr);
+		else
+			NL_SET_ERR_ATTR_MISS(info->extack, NULL, QKD_A_POOL_ID);
 		return err;
 	}
 

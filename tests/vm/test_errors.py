@@ -6,7 +6,7 @@ and nothing changed (levels and counters compared before and after)."""
 import errno
 
 from qkdtest import (test, main, family, clean_pools, keys, key_id, eq, check,
-                     expect_error, stats, NlError)
+                     expect_error, extack_of, stats, NlError)
 
 E = errno
 fam = family()
@@ -61,6 +61,7 @@ def _():
         ("key-take", {"id": pid}, "direction"),
         ("key-take", {"id": pid, "direction": "in"}, "key-id"),
         ("key-flush", {}, "id"),
+        # without a pool ID only outcomes without QKD are counted (namespace)
         ("ke-report", {"ke-outcome": "qkd"}, "id"),
         ("ke-report", {"id": pid}, "ke-outcome"),
     ]
@@ -151,9 +152,40 @@ def _():
                                   "direction": "out"}), E_POLICY,
                  what="ke-report with a direction")
     unchanged(pid, before, "after refused ke-reports")
-    eq(snapshot(pid)["ke-stats"],
+    eq({k: v for k, v in snapshot(pid)["ke-stats"].items() if k != "reasons"},
        {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0},
        "ke-stats after refused ke-reports")
+
+
+@test("ke-report: reason out of the enum, a reason with outcome qkd, qkd without a pool")
+def _():
+    before = snapshot(pid)
+    ns_before = fam.do("ke-stats-get", {})["ke-stats"]
+    # the enum has none=0 .. peer-unknown=9: the policy refuses 10 and beyond
+    for bad in (10, 11, 0xffffffff):
+        expect_error(do("ke-report", {"id": pid, "ke-outcome": "fallback", "ke-reason": bad}),
+                     E_POLICY, attr="ke-reason", what=f"ke-reason {bad}")
+        expect_error(do("ke-report", {"ke-outcome": "refused", "ke-reason": bad}),
+                     E_POLICY, attr="ke-reason", what=f"ke-reason {bad} without a pool")
+    # an exchange keyed with QKD has no reason
+    for reason in ("no-offer", "empty", "tag-mismatch", "peer-unknown", 9):
+        e = expect_error(do("ke-report", {"id": pid, "ke-outcome": "qkd", "ke-reason": reason}),
+                         E.EINVAL, msg="reason", what=f"outcome qkd with reason {reason}")
+        ext = extack_of(e)
+        check("reason" in ext.get("msg", ""), f"qkd with a reason: extack {ext!r}")
+    expect_error(do("ke-report", {"ke-outcome": "qkd", "ke-reason": "no-pool"}),
+                 E.EINVAL, msg="reason", what="outcome qkd with a reason, no pool")
+    # an exchange keyed with QKD had a pool
+    expect_error(do("ke-report", {"ke-outcome": "qkd"}), E.EINVAL,
+                 msg=("pool ID required",), attr="id", what="outcome qkd without a pool")
+    expect_error(do("ke-report", {"ke-outcome": "qkd", "ke-reason": "none"}), E.EINVAL,
+                 msg=("pool ID required",), attr="id", what="outcome qkd, reason none, no pool")
+    # an unknown pool is still ENOENT with a reason, and counts nowhere
+    expect_error(do("ke-report", {"id": 999999, "ke-outcome": "fallback", "ke-reason": "empty"}),
+                 E.ENOENT, msg=("no pool", "id"), what="ke-report with a reason to an unknown pool")
+    unchanged(pid, before, "after refused ke-reports with reasons")
+    eq(fam.do("ke-stats-get", {})["ke-stats"], ns_before,
+       "namespace ke-stats after refused ke-reports")
 
 
 @test("duplicate pool name")

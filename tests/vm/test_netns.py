@@ -134,6 +134,27 @@ def _():
     eq(e0, [], "events in init_net")
 
 
+@test("netns: key exchanges without a pool are counted per namespace")
+def _():
+    def ns_ke(f):
+        return f.do("ke-stats-get", {})["ke-stats"]
+    root0 = ns_ke(root)
+    # A fresh namespace starts at zero.
+    zero = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0,
+            "reasons": {r: 0 for r in ("no-offer", "no-pool", "empty", "unknown-key",
+                                       "tag-mismatch", "pool-error", "version",
+                                       "pre-auth-mismatch", "peer-unknown")}}
+    eq(ns_ke(fb), zero, "a new namespace's ke-stats")
+    for _ in range(3):
+        fa.do("ke-report", {"ke-outcome": "fallback", "ke-reason": "no-pool"})
+    fa.do("ke-report", {"ke-outcome": "refused", "ke-reason": "peer-unknown"})
+    a = ns_ke(fa)
+    eq((a["fallback"], a["refused"], a["reasons"]["no-pool"], a["reasons"]["peer-unknown"]),
+       (3, 1, 3, 1), "namespace A after its reports")
+    eq(ns_ke(fb), zero, "namespace B untouched")
+    eq(ns_ke(root), root0, "the initial namespace untouched")
+
+
 @test("netns: deleting a namespace with full pools frees them")
 def _():
     # refill a; b holds keys; delete b's namespace with its pool inside

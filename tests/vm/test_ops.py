@@ -427,7 +427,12 @@ def _():
     fam.do("pool-del", {"id": pid})
 
 
-KE_ZERO = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0}
+# enum ke-reason without none (0): the attributes of the reasons nest.
+REASONS = ("no-offer", "no-pool", "empty", "unknown-key", "tag-mismatch",
+           "pool-error", "version", "pre-auth-mismatch", "peer-unknown")
+REASONS_ZERO = {r: 0 for r in REASONS}
+KE_ZERO = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0,
+           "reasons": REASONS_ZERO}
 # What one report of each outcome adds: a tag mismatch is a fallback too.
 KE_MOVES = {"qkd": {"qkd": 1},
             "fallback": {"fallback": 1},
@@ -487,8 +492,124 @@ def _():
                        "--multi", "pool-get", json.dumps({"id": pid}))
     eq(rc, 0, f"cli status ({out!r} {err!r})")
     check(isinstance(out, list) and len(out) == 3, f"cli --multi output {out!r}")
-    eq(out[2].get("ke-stats"), {"qkd": 0, "fallback": 1, "tag-mismatch": 1, "refused": 1},
+    eq(out[2].get("ke-stats"), {"qkd": 0, "fallback": 1, "tag-mismatch": 1, "refused": 1,
+                                "reasons": REASONS_ZERO},
        "ke-stats after the CLI's reports")
+
+
+def ke_model(reports):
+    """The ke-stats nest that reports [(outcome, reason or None)] give."""
+    ke = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0,
+          "reasons": dict(REASONS_ZERO)}
+    for outcome, reason in reports:
+        if outcome == "qkd":
+            ke["qkd"] += 1
+            continue
+        ke["refused" if outcome == "refused" else "fallback"] += 1
+        if outcome == "tag-mismatch":
+            ke["tag-mismatch"] += 1
+        if reason not in (None, "none", 0):
+            ke["reasons"][reason if isinstance(reason, str) else REASONS[reason - 1]] += 1
+    return ke
+
+
+def ke_report(pid, outcome, reason):
+    attrs = {"ke-outcome": outcome}
+    if pid is not None:
+        attrs["id"] = pid
+    if reason is not None:
+        attrs["ke-reason"] = reason
+    return fam.do("ke-report", attrs)
+
+
+def ns_ke():
+    return reader.do("ke-stats-get", {})["ke-stats"]
+
+
+@test("ke-report with a reason: each outcome without QKD counts its reason, in its pool only")
+@cleanup("rs-a", "rs-b")
+def _():
+    a = fam.do("pool-new", {"name": "rs-a"})["id"]
+    b = fam.do("pool-new", {"name": "rs-b"})["id"]
+    ns0 = ns_ke()
+    reports = []
+    # Every reason with every outcome that may carry one: by name, then by
+    # value (the strongSwan plugin's numbering: no-offer 1 .. peer-unknown 9).
+    for i, reason in enumerate(REASONS):
+        for outcome in ("fallback", "tag-mismatch", "refused"):
+            for arg in (reason, i + 1):
+                eq(ke_report(a, outcome, arg), None, f"ke-report {outcome} {arg!r} reply")
+                reports.append((outcome, reason))
+        eq(ke_of(reader.do("pool-get", {"id": a})), ke_model(reports),
+           f"rs-a ke-stats after reason {reason}")
+    # A reason of none, or none at all: counted by outcome only.
+    for outcome, reason in (("fallback", None), ("refused", "none"), ("tag-mismatch", 0),
+                            ("qkd", None), ("qkd", "none")):
+        ke_report(a, outcome, reason)
+        reports.append((outcome, reason))
+    want = ke_model(reports)
+    got = ke_of(reader.do("pool-get", {"id": a}))
+    eq(got, want, "rs-a ke-stats after reports without a reason")
+    eq(got["reasons"], {r: 6 for r in REASONS}, "six reports of each reason")
+    eq((got["qkd"], got["fallback"], got["tag-mismatch"], got["refused"]),
+       (2, 4 * 9 + 2, 2 * 9 + 1, 2 * 9 + 1), "rs-a by outcome")
+    # fallback + refused - sum(reasons): the reports without a reason.
+    eq(got["fallback"] + got["refused"] - sum(got["reasons"].values()), 3,
+       "exchanges without QKD reported without a reason")
+    eq(ke_of(reader.do("pool-get", {"id": b})), KE_ZERO, "rs-b untouched")
+    eq(ns_ke(), ns0, "the namespace's counters untouched by reports with a pool ID")
+    d = {p["name"]: p for p in reader.dump("pool-get", {})}
+    eq(ke_of(d["rs-a"]), want, "rs-a ke-stats in the dump")
+
+
+@test("ke-report without a pool ID: the namespace's ke-stats (ke-stats-get), no pool touched")
+@cleanup("np-a")
+def _():
+    a = fam.do("pool-new", {"name": "np-a"})["id"]
+    ke_report(a, "fallback", "empty")
+    before_a = ke_of(reader.do("pool-get", {"id": a}))
+    ns0 = ns_ke()
+    eq(set(ns0), set(KE_ZERO), "ke-stats-get reply: the ke-stats nest")
+    reports = ([("fallback", "no-pool")] * 3 + [("refused", "no-pool")] +
+               [("fallback", "peer-unknown")] * 2 + [("fallback", None)] +
+               [("tag-mismatch", "tag-mismatch")])
+    for outcome, reason in reports:
+        eq(ke_report(None, outcome, reason), None, f"ke-report {outcome} {reason} without a pool")
+    ns1 = ns_ke()
+    delta = ke_model(reports)
+    want = {k: ns0[k] + delta[k] for k in ("qkd", "fallback", "tag-mismatch", "refused")}
+    want["reasons"] = {r: ns0["reasons"][r] + delta["reasons"][r] for r in REASONS}
+    eq(ns1, want, "namespace ke-stats after reports without a pool ID")
+    eq(ns1["reasons"]["no-pool"] - ns0["reasons"]["no-pool"], 4, "no-pool reports")
+    eq(ns1["qkd"], 0, "never an exchange keyed with QKD without a pool")
+    eq(ke_of(reader.do("pool-get", {"id": a})), before_a, "np-a untouched")
+    # The namespace's counters do not go with a pool.
+    fam.do("pool-del", {"id": a})
+    eq(ns_ke(), ns1, "namespace ke-stats after a pool is deleted")
+    # The reply holds the nest only.
+    eq(set(reader.do("ke-stats-get", {})), {"ke-stats"}, "ke-stats-get reply attributes")
+
+
+@test("cli: ke-report with a reason by name and without a pool; ke-stats-get")
+@cleanup("ke-cli2")
+def _():
+    pid = fam.do("pool-new", {"name": "ke-cli2"})["id"]
+    ns0 = ns_ke()
+    rc, out, err = cli("--multi", "ke-report",
+                       json.dumps({"id": pid, "ke-outcome": "fallback", "ke-reason": "unknown-key"}),
+                       "--multi", "ke-report",
+                       json.dumps({"ke-outcome": "refused", "ke-reason": "no-pool"}),
+                       "--multi", "pool-get", json.dumps({"id": pid}),
+                       "--multi", "ke-stats-get", json.dumps({}))
+    eq(rc, 0, f"cli status ({out!r} {err!r})")
+    check(isinstance(out, list) and len(out) == 4, f"cli --multi output {out!r}")
+    eq(out[2].get("ke-stats"), {"qkd": 0, "fallback": 1, "tag-mismatch": 0, "refused": 0,
+                                "reasons": dict(REASONS_ZERO, **{"unknown-key": 1})},
+       "pool ke-stats after the CLI's report")
+    ns1 = out[3].get("ke-stats")
+    eq((ns1["refused"] - ns0["refused"],
+        ns1["reasons"]["no-pool"] - ns0["reasons"]["no-pool"]), (1, 1),
+       "namespace ke-stats after the CLI's report")
 
 
 @test("key material never in pool-get or dump replies (raw bytes)")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """A caller without CAP_NET_ADMIN: every operation that changes a pool
-(ke-report included: operators must not fake its counters) or reads keys
-is denied with EPERM and changes nothing; pool-get and its dump
-are open to any user of the namespace (documented choice: they hold no key
+(ke-report included, with or without a pool ID: operators must not fake
+its counters) or reads keys is denied with EPERM and changes nothing;
+pool-get, its dump and ke-stats-get are open to any user of the namespace (documented choice: they hold no key
 material).
 
 The unprivileged client is this file run again with --child under setpriv,
@@ -50,6 +50,11 @@ def child(pid):
     run("key-flush", "key-flush", {"id": pid})
     run("pool-del", "pool-del", {"id": pid})
     run("ke-report", "ke-report", {"id": pid, "ke-outcome": "qkd"})
+    run("ke-report-reason", "ke-report", {"id": pid, "ke-outcome": "fallback",
+                                          "ke-reason": "empty"})
+    run("ke-report-no-pool", "ke-report", {"ke-outcome": "fallback",
+                                           "ke-reason": "no-pool"})
+    run("ke-stats-get", "ke-stats-get", {})
     run("pool-get", "pool-get", {"id": pid})
     run("pool-get-name", "pool-get", {"name": "perm"})
     run("pool-dump", "pool-get", {}, dump=True)
@@ -67,6 +72,7 @@ pid = fam.do("pool-new", {"name": "perm", "capacity": 100, "low-watermark": 10,
 fam.do("key-add", {"id": pid, "direction": "out", "key": keys("PERM", 0, 10)})
 fam.do("key-add", {"id": pid, "direction": "in", "key": keys("PERM", 10, 10)})
 ref = fam.do("pool-get", {"id": pid})
+ns_ref = fam.do("ke-stats-get", {})["ke-stats"]
 
 
 def run_child(prefix):
@@ -80,12 +86,15 @@ def run_child(prefix):
 
 def check_denied(res, who):
     for op in ("pool-new", "pool-set", "key-add", "key-take-out", "key-take-in",
-               "key-flush", "pool-del", "ke-report"):
+               "key-flush", "pool-del", "ke-report", "ke-report-reason",
+               "ke-report-no-pool"):
         got = res[op]["errno"]
         eq(errno.errorcode.get(got, got), "EPERM", f"{who}: {op}")
     now = fam.do("pool-get", {"id": pid})
     eq(settled(now), settled(ref), f"{who}: pool changed by denied requests")
     eq(now["ke-stats"], ref["ke-stats"], f"{who}: ke-stats changed by a denied ke-report")
+    eq(fam.do("ke-stats-get", {})["ke-stats"], ns_ref,
+       f"{who}: namespace ke-stats changed by a denied ke-report without a pool")
     eq([p["name"] for p in fam.dump("pool-get", {})], ["perm"],
        f"{who}: pools after denied requests")
 
@@ -98,6 +107,8 @@ def check_reads(res, who):
            (pid, "perm", 10, 10), f"{who}: {op} reply")
         check("key" not in r, f"{who}: {op} reply has a key")
     eq(res["pool-dump"]["errno"], 0, f"{who}: dump errno")
+    eq(res["ke-stats-get"]["errno"], 0, f"{who}: ke-stats-get errno")
+    eq(res["ke-stats-get"]["reply"], {"ke-stats": ns_ref}, f"{who}: ke-stats-get reply")
     eq([p["id"] for p in res["pool-dump"]["reply"]], [pid], f"{who}: dumped ids")
 
 

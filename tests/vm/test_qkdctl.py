@@ -264,30 +264,112 @@ def _():
 
 # IKE key exchange outcomes reported with ynl (qkdctl has no command for
 # it): every pool a different mix, delta none, so that no column can be
-# confused with another.
-KE_REPORTS = {"alpha": {"qkd": 12, "fallback": 2, "tag-mismatch": 1, "refused": 3},
-              "beta": {"qkd": 0, "fallback": 0, "tag-mismatch": 4, "refused": 0},
-              "delta": {}}
+# confused with another.  (outcome, reason or None, how many).
+KE_REPORTS = {"alpha": [("qkd", None, 12), ("fallback", "empty", 1), ("fallback", None, 1),
+                        ("tag-mismatch", "tag-mismatch", 1), ("refused", "unknown-key", 2),
+                        ("refused", "no-offer", 1)],
+              "beta": [("tag-mismatch", "tag-mismatch", 3), ("tag-mismatch", None, 1),
+                       ("fallback", "version", 2), ("fallback", "pre-auth-mismatch", 1),
+                       ("refused", "peer-unknown", 4)],
+              "delta": []}
+# Exchanges that had no pool: reported without a pool ID, in the namespace.
+NS_REPORTS = [("fallback", "no-pool", 3), ("refused", "no-pool", 1),
+              ("fallback", "peer-unknown", 2), ("fallback", None, 1)]
+REASONS = ("no-offer", "no-pool", "empty", "unknown-key", "tag-mismatch",
+           "pool-error", "version", "pre-auth-mismatch", "peer-unknown")
+# qkdctl's words for them in show, and its "unspecified" (no reason given)
+REASON_TEXT = {"no-offer": "no key offered", "no-pool": "no pool", "empty": "pool empty",
+               "unknown-key": "unknown key ID", "tag-mismatch": "tag mismatch",
+               "pool-error": "pool error", "version": "unsupported version",
+               "pre-auth-mismatch": "pre-auth pool mismatch",
+               "peer-unknown": "peer unknown before auth", "unspecified": "unspecified"}
+NS_BEFORE = {}
 
 
-@test("ke-report through ynl: the counters qkdctl will show")
+def ke_model(reports):
+    ke = {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0,
+          "reasons": {r: 0 for r in REASONS}}
+    for outcome, reason, n in reports:
+        if outcome == "qkd":
+            ke["qkd"] += n
+            continue
+        ke["refused" if outcome == "refused" else "fallback"] += n
+        if outcome == "tag-mismatch":
+            ke["tag-mismatch"] += n
+        if reason:
+            ke["reasons"][reason] += n
+    return ke
+
+
+def ns_truth():
+    return fam.do("ke-stats-get", {})["ke-stats"]
+
+
+def reasons_of(ke):
+    """The reasons as qkdctl prints them: every reason and unspecified."""
+    r = dict(ke["reasons"])
+    r["unspecified"] = ke["fallback"] + ke["refused"] - sum(ke["reasons"].values())
+    return r
+
+
+def outcomes_of(ke):
+    return {k: ke[k] for k in KE_KEYS}
+
+
+@test("ke-report through ynl, with reasons and without a pool: the counters qkdctl will show")
 def _():
+    NS_BEFORE.update(ns_truth())
     for name, reps in KE_REPORTS.items():
         pid = IDS[name]
-        for outcome, n in reps.items():
+        for outcome, reason, n in reps:
             for _ in range(n):
-                fam.do("ke-report", {"id": pid, "ke-outcome": outcome})
-    eq(truth("alpha")["ke-stats"],
+                attrs = {"id": pid, "ke-outcome": outcome}
+                if reason:
+                    attrs["ke-reason"] = reason
+                fam.do("ke-report", attrs)
+    for outcome, reason, n in NS_REPORTS:
+        for _ in range(n):
+            attrs = {"ke-outcome": outcome}
+            if reason:
+                attrs["ke-reason"] = reason
+            fam.do("ke-report", attrs)
+    for name, reps in KE_REPORTS.items():
+        eq(truth(name)["ke-stats"], ke_model(reps), f"{name} ke-stats")
+    eq(outcomes_of(truth("alpha")["ke-stats"]),
        {"qkd": 12, "fallback": 3, "tag-mismatch": 1, "refused": 3}, "alpha ke-stats")
-    eq(truth("beta")["ke-stats"],
-       {"qkd": 0, "fallback": 4, "tag-mismatch": 4, "refused": 0}, "beta ke-stats")
-    eq(truth("delta")["ke-stats"],
-       {"qkd": 0, "fallback": 0, "tag-mismatch": 0, "refused": 0}, "delta ke-stats")
+    eq(reasons_of(truth("beta")["ke-stats"]),
+       {"no-offer": 0, "no-pool": 0, "empty": 0, "unknown-key": 0, "tag-mismatch": 3,
+        "pool-error": 0, "version": 2, "pre-auth-mismatch": 1, "peer-unknown": 4,
+        "unspecified": 1}, "beta reasons")
+    ns = ns_truth()
+    d = ke_model(NS_REPORTS)
+    eq({k: ns[k] - NS_BEFORE[k] for k in KE_KEYS}, outcomes_of(d), "namespace ke-stats")
+    eq({r: ns["reasons"][r] - NS_BEFORE["reasons"][r] for r in REASONS}, d["reasons"],
+       "namespace reasons")
 
 
 KE_LINE = re.compile(r"  key exchanges: (\d+) qkd, (\d+) fallback \((\d+) tag mismatch\), "
                      r"(\d+) refused")
 KE_KEYS = ("qkd", "fallback", "tag-mismatch", "refused")
+NS_LINE = re.compile(r"key exchanges with no pool: (\d+)")
+REASONS_PREFIX = "  without QKD by reason: "
+
+
+def parse_reasons(line):
+    """[(reason, count)] in printed order from a "without QKD by reason" line."""
+    check(line.startswith(REASONS_PREFIX), f"reasons line {line!r}")
+    words = {v: k for k, v in REASON_TEXT.items()}
+    got = []
+    for item in line[len(REASONS_PREFIX):].split(", "):
+        n, _, text = item.partition(" ")
+        check(n.isdigit() and text in words, f"reason item {item!r} in {line!r}")
+        got.append((words[text], int(n)))
+    return got
+
+
+def shown_reasons(ke):
+    """What show must print: the reasons that are not zero, in enum order."""
+    return [(k, v) for k, v in reasons_of(ke).items() if v]
 
 
 SHOW_HEAD = ["dir", "level", "state", "fill/s", "burn/s", "empty in", "added",
@@ -295,9 +377,17 @@ SHOW_HEAD = ["dir", "level", "state", "fill/s", "burn/s", "empty in", "added",
 
 
 def parse_show(out):
-    """{name: {"id", "settings", "out": {...}, "in": {...}}} from show."""
+    """({name: {"id", "settings", "out": {...}, "in": {...}, "ke", "reasons"}},
+    namespace block {"total", "reasons"} or None) from show."""
     pools = {}
-    for block in out.strip("\n").split("\n\n"):
+    ns = None
+    blocks = out.strip("\n").split("\n\n") if out.strip("\n") else []
+    if blocks and NS_LINE.fullmatch(blocks[-1].split("\n")[0]):
+        lines = blocks.pop().split("\n")
+        check(len(lines) in (1, 2), f"namespace block {lines!r}")
+        ns = {"total": int(NS_LINE.fullmatch(lines[0]).group(1)),
+              "reasons": parse_reasons(lines[1]) if len(lines) == 2 else []}
+    for block in blocks:
         lines = block.split("\n")
         m = re.fullmatch(r"pool: (\S+) \(id (\d+)\)", lines[0])
         check(m, f"show header: {lines[0]!r}")
@@ -305,7 +395,8 @@ def parse_show(out):
                           r"high (\d+), max age (\S+)", lines[1])
         check(m2, f"show settings line: {lines[1]!r}")
         table = lines[2:5]
-        eq(len(lines), 6, f"show lines of {m.group(1)}: settings, table, key exchanges")
+        check(len(lines) in (6, 7),
+              f"show lines of {m.group(1)}: settings, table, key exchanges, reasons: {lines!r}")
         ke = KE_LINE.fullmatch(lines[5])
         check(ke, f"show key exchange line: {lines[5]!r}")
         check(len({len(t) for t in table}) == 1,
@@ -313,13 +404,22 @@ def parse_show(out):
         eq(re.split(r" {2,}", table[0].strip()), SHOW_HEAD, "show column titles")
         p = {"id": int(m.group(2)), "settings": tuple(int(x) for x in m2.groups()[:4]),
              "max-age": m2.group(5),
-             "ke": dict(zip(KE_KEYS, (int(x) for x in ke.groups())))}
+             "ke": dict(zip(KE_KEYS, (int(x) for x in ke.groups()))),
+             "reasons": parse_reasons(lines[6]) if len(lines) == 7 else []}
         for row in table[1:]:
             cells = re.split(r" {2,}", row.strip())
             eq(len(cells), len(SHOW_HEAD), f"show row {row!r}")
             p[cells[0]] = dict(zip(SHOW_HEAD, cells))
         pools[m.group(1)] = p
-    return pools
+    return pools, ns
+
+
+def check_show_ns(ns, who="show"):
+    t = ns_truth()
+    total = t["fallback"] + t["refused"]
+    check(total > 0, "the namespace has exchanges without a pool")
+    check(ns is not None, f"{who}: no 'key exchanges with no pool' block")
+    eq(ns, {"total": total, "reasons": shown_reasons(t)}, f"{who}: namespace block")
 
 
 def check_show_pool(p, t):
@@ -327,7 +427,8 @@ def check_show_pool(p, t):
     eq(p["settings"], (t["key-size"], t["capacity"], t["low-watermark"],
                        t["high-watermark"]), f"show {t['name']}: settings")
     eq(p["max-age"], "never" if not t["max-age"] else p["max-age"], "max age")
-    eq(p["ke"], t["ke-stats"], f"show {t['name']}: key exchanges")
+    eq(p["ke"], outcomes_of(t["ke-stats"]), f"show {t['name']}: key exchanges")
+    eq(p["reasons"], shown_reasons(t["ke-stats"]), f"show {t['name']}: reasons")
     for d in ("out", "in"):
         s, r = t["stats-" + d], p[d]
         eq(r["level"], f"{s['level']}/{t['capacity']}", f"show {t['name']} {d} level")
@@ -346,12 +447,14 @@ def check_show_pool(p, t):
 def _():
     out, ts = read("show")
     check("\x1b" not in out, "colour escapes in show to a pipe")
-    shown = parse_show(out)
+    shown, ns = parse_show(out)
     eq(list(shown), [t["name"] for t in ts], "show: pools in name order")
     for t in ts:
         check_show_pool(shown[t["name"]], t)
+    check_show_ns(ns)
     out, ts = read("show", "alpha")
-    one = parse_show(out)
+    one, ns = parse_show(out)
+    eq(ns, None, "show alpha: no namespace block")
     eq(list(one), ["alpha"], "show alpha: one pool")
     check_show_pool(one["alpha"], [t for t in ts if t["name"] == "alpha"][0])
     eq(one["alpha"]["in"]["state"], "ok", "alpha in state")
@@ -359,6 +462,12 @@ def _():
     eq(shown["beta"]["in"]["state"], "empty", "beta in state")
     eq(shown["alpha"]["ke"], {"qkd": 12, "fallback": 3, "tag-mismatch": 1, "refused": 3},
        "alpha key exchanges")
+    eq(shown["alpha"]["reasons"],
+       [("no-offer", 1), ("empty", 1), ("unknown-key", 2), ("tag-mismatch", 1),
+        ("unspecified", 1)], "alpha reasons, in enum order")
+    check("  without QKD by reason: 1 no key offered, 1 pool empty, 2 unknown key ID, "
+          "1 tag mismatch, 1 unspecified\n" in out, f"alpha reasons line in {out!r}")
+    eq([ln for ln in out.split("\n") if ln.startswith("pool: delta")], [], "one pool only")
 
 
 @test("qkdctl show: colour only on a terminal, NO_COLOR honoured")
@@ -410,20 +519,33 @@ def check_json_pool(j, t):
         tte = jd["time_to_empty"]
         check(tte is None or (isinstance(tte, int) and tte >= 0), f"time_to_empty {tte!r}")
         eq(tte is None, "time-to-empty" not in s, f"json {t['name']} {d}: null when not draining")
-    eq(j["key_exchanges"], {k.replace("-", "_"): v for k, v in t["ke-stats"].items()},
-       f"json {t['name']}: key_exchanges")
+    eq(j["key_exchanges"], json_ke(t["ke-stats"]), f"json {t['name']}: key_exchanges")
+
+
+def json_ke(ke):
+    """The key_exchanges object qkdctl --json prints for a ke-stats nest."""
+    j = {k.replace("-", "_"): v for k, v in outcomes_of(ke).items()}
+    j["reasons"] = {k.replace("-", "_"): v for k, v in reasons_of(ke).items()}
+    return j
 
 
 @test("qkdctl show --json [POOL]: valid JSON, every field equal to pool-get")
 def _():
     out, ts = read("show", "--json")
     doc = json.loads(out)
-    eq(list(doc), ["pools"], "json top level")
+    eq(list(doc), ["pools", "key_exchanges_without_pool"], "json top level")
     eq([p["name"] for p in doc["pools"]], [t["name"] for t in ts], "json pools")
     for j, t in zip(doc["pools"], ts):
         check_json_pool(j, t)
+    eq(doc["key_exchanges_without_pool"], json_ke(ns_truth()),
+       "json key_exchanges_without_pool")
+    eq(doc["pools"][0]["key_exchanges"]["reasons"],
+       {"no_offer": 1, "no_pool": 0, "empty": 1, "unknown_key": 2, "tag_mismatch": 1,
+        "pool_error": 0, "version": 0, "pre_auth_mismatch": 0, "peer_unknown": 0,
+        "unspecified": 1}, "json alpha reasons")
     out, ts = read("show", "--json", "beta")
     doc = json.loads(out)
+    eq(doc["key_exchanges_without_pool"], None, "show --json beta: no namespace counters")
     eq(len(doc["pools"]), 1, "show --json beta")
     check_json_pool(doc["pools"][0], [t for t in ts if t["name"] == "beta"][0])
 
@@ -432,7 +554,8 @@ DUMP_COLS = ["name", "id", "direction", "key-size", "capacity", "low-watermark",
              "high-watermark", "max-age", "level", "state", "added", "taken",
              "expired", "flushed", "rejected", "missed", "bytes-added",
              "bytes-taken", "fill-rate", "burn-rate", "time-to-empty",
-             "ke-qkd", "ke-fallback", "ke-tag-mismatch", "ke-refused"]
+             "ke-qkd", "ke-fallback", "ke-tag-mismatch", "ke-refused"] + \
+    ["reason-" + r for r in REASONS] + ["reason-unspecified"]
 
 
 def check_dump(out, ts):
@@ -442,7 +565,7 @@ def check_dump(out, ts):
     eq(len(lines), 2 * len(ts), "dump: two lines per pool")
     for i, ln in enumerate(lines):
         cols = ln.split("\t")
-        eq(len(cols), 25, f"dump columns of {ln!r}")
+        eq(len(cols), 35, f"dump columns of {ln!r}")
         row = dict(zip(DUMP_COLS, cols))
         t = ts[i // 2]
         d = ("out", "in")[i % 2]
@@ -460,21 +583,31 @@ def check_dump(out, ts):
         eq(tte == "-", "time-to-empty" not in s, f"dump {t['name']} {d}: '-' when not draining")
         for k in KE_KEYS:       # the pool's, on both of its lines
             eq(row["ke-" + k], str(t["ke-stats"][k]), f"dump {t['name']} {d} ke {k}")
+        for k, v in reasons_of(t["ke-stats"]).items():
+            eq(row["reason-" + k], str(v), f"dump {t['name']} {d} reason {k}")
 
 
-@test("qkdctl dump [POOL]: 25 tab-separated columns equal to pool-get")
+@test("qkdctl dump [POOL]: 35 tab-separated columns equal to pool-get")
 def _():
     out, ts = read("dump")
     check_dump(out, ts)
     alpha = [ln.split("\t") for ln in out.split("\n") if ln.startswith("alpha\t")]
-    eq([c[21:] for c in alpha], [["12", "3", "1", "3"]] * 2, "alpha key exchange columns")
+    eq([c[21:25] for c in alpha], [["12", "3", "1", "3"]] * 2, "alpha key exchange columns")
+    eq([c[25:] for c in alpha], [["1", "0", "1", "2", "1", "0", "0", "0", "0", "1"]] * 2,
+       "alpha reason columns 26-35")
     out, ts = read("dump", "delta")
     check_dump(out, [t for t in ts if t["name"] == "delta"])
 
 
-SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{pool="((?:[^"\\]|\\.)*)",'
-                    r'(?:direction="(out|in)"|outcome="(qkd|fallback|tag_mismatch|refused)")\} (\S+)')
+SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-z_]+="(?:[^"\\]|\\.)*",?)*)\} (\S+)')
+LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
 KE_METRIC = "qkd_pool_key_exchanges_total"
+REASON_METRIC = "qkd_pool_key_exchanges_without_qkd_total"
+NS_METRIC = "qkd_key_exchanges_without_pool_total"
+# The labels of each family: the key of its samples, in this order.
+METRIC_LABELS = {KE_METRIC: ("pool", "outcome"), REASON_METRIC: ("pool", "reason"),
+                 NS_METRIC: ("reason",)}
+KE_FAMILIES = set(METRIC_LABELS)
 METRIC_TRUTH = {
     "qkd_pool_keys": lambda t, s: s["level"],
     "qkd_pool_capacity_keys": lambda t, s: t["capacity"],
@@ -524,12 +657,21 @@ def parse_metrics(out):
         check(not ln.startswith("#"), f"unexpected comment {ln!r}")
         m = SAMPLE.fullmatch(ln)
         check(m, f"malformed sample line {ln!r}")
-        name, pool, d, outcome, val = m.groups()
-        check((outcome is None) == (name != KE_METRIC),
-              f"{name}: label outcome exactly for {KE_METRIC}: {ln!r}")
+        name, labels, val = m.groups()
+        lab = LABEL.findall(labels)
+        want = METRIC_LABELS.get(name, ("pool", "direction"))
+        eq(tuple(k for k, _ in lab), want, f"{name}: labels of {ln!r}")
+        if "direction" in want:
+            check(lab[1][1] in ("out", "in"), f"direction in {ln!r}")
+        if "outcome" in want:
+            check(lab[1][1] in ("qkd", "fallback", "tag_mismatch", "refused"),
+                  f"outcome in {ln!r}")
+        if "reason" in want:
+            check(lab[-1][1] in [r.replace("-", "_") for r in REASON_TEXT],
+                  f"reason in {ln!r}")
         check(cur is not None and name in fams and fams[name] is cur and cur["type"],
               f"sample of {name} outside its HELP/TYPE block")
-        key = (pool, d or outcome)
+        key = tuple(v for _, v in lab)
         check(key not in cur["samples"], f"{name}{key} twice")
         v = float(val)          # accepts +Inf
         check(val == "+Inf" or re.fullmatch(r"\d+(\.\d+)?", val), f"value {val!r}")
@@ -541,12 +683,25 @@ def parse_metrics(out):
 def _():
     out, ts = read("metrics")
     fams = parse_metrics(out)
-    eq(set(fams), set(METRIC_TRUTH) | {KE_METRIC}, "metric names")
+    eq(set(fams), set(METRIC_TRUTH) | KE_FAMILIES, "metric names")
     ke = fams.pop(KE_METRIC)
     eq(ke["type"], "counter", f"{KE_METRIC} type")
     eq(ke["samples"], {(t["name"], k.replace("-", "_")): float(v)
-                       for t in ts for k, v in t["ke-stats"].items()},
+                       for t in ts for k, v in outcomes_of(t["ke-stats"]).items()},
        f"{KE_METRIC}: one series per pool and outcome, equal to pool-get")
+    rs = fams.pop(REASON_METRIC)
+    eq(rs["type"], "counter", f"{REASON_METRIC} type")
+    eq(rs["samples"], {(t["name"], k.replace("-", "_")): float(v)
+                       for t in ts for k, v in reasons_of(t["ke-stats"]).items()},
+       f"{REASON_METRIC}: one series per pool and reason, equal to pool-get")
+    eq(rs["samples"][("alpha", "unknown_key")], 2.0, "alpha unknown_key")
+    eq(sum(v for (p, _), v in rs["samples"].items() if p == "beta"), 11.0,
+       "beta: the reasons add up to fallback + refused")
+    nsf = fams.pop(NS_METRIC)
+    eq(nsf["type"], "counter", f"{NS_METRIC} type")
+    eq(nsf["samples"], {(k.replace("-", "_"),): float(v)
+                        for k, v in reasons_of(ns_truth()).items()},
+       f"{NS_METRIC}: one series per reason, equal to ke-stats-get")
     want_keys = {(t["name"], d) for t in ts for d in ("out", "in")}
     for name, f in fams.items():
         eq(set(f["samples"]), want_keys, f"{name}: series")
@@ -774,10 +929,11 @@ def check_unprivileged(prefix, who):
          t["stats-out"]["taken"]) for t in before], f"{who}: pools unchanged")
     # Reading works, and reads the same as root.
     out, ts = read("show", prefix=prefix, binary=CTL_COPY)
-    shown = parse_show(out)
+    shown, ns = parse_show(out)
     eq(list(shown), [t["name"] for t in ts], f"{who}: show")
     for t in ts:
         check_show_pool(shown[t["name"]], t)
+    check_show_ns(ns, f"{who}: show")
     out, ts = read("show", "--json", prefix=prefix, binary=CTL_COPY)
     eq(len(json.loads(out)["pools"]), len(ts), f"{who}: show --json pools")
     for j, t in zip(json.loads(out)["pools"], ts):
@@ -785,7 +941,7 @@ def check_unprivileged(prefix, who):
     out, ts = read("dump", prefix=prefix, binary=CTL_COPY)
     check_dump(out, ts)
     out, _ = read("metrics", prefix=prefix, binary=CTL_COPY)
-    eq(set(parse_metrics(out)), set(METRIC_TRUTH) | {KE_METRIC}, f"{who}: metrics")
+    eq(set(parse_metrics(out)), set(METRIC_TRUTH) | KE_FAMILIES, f"{who}: metrics")
 
 
 @test("qkdctl as nobody: changes refused with 'needs CAP_NET_ADMIN', show/dump/metrics/monitor work")
@@ -815,7 +971,13 @@ def _():
         out, err = ok_run("pool", "del", name)
     eq(all_truth(), [], "no pool left")
     out, _ = ok_run("show", "--json")
-    eq(json.loads(out), {"pools": []}, "show --json after deleting all")
+    eq(json.loads(out), {"pools": [], "key_exchanges_without_pool": json_ke(ns_truth())},
+       "show --json after deleting all")
+    # The namespace's counters outlive the pools: show prints them alone.
+    out, _ = ok_run("show")
+    shown, ns = parse_show(out)
+    eq(shown, {}, "show after deleting all: no pool")
+    check_show_ns(ns, "show without pools")
 
 
 @test("qkdctl without the module: exit 1, says to modprobe qkdpool")
