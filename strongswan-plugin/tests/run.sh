@@ -3,7 +3,8 @@
 #
 # Run the plugins' unit tests (built by `make check`) and write $COUNTS:
 # "PASSED FAILED SKIPPED", one per check test case, one per plugin for its
-# exported symbols, and one per line of the charon smoke test.
+# exported symbols, one for their version symbols' value, and one per line
+# of the charon smoke test.
 #
 # Environment (set by the Makefile): O (build dir), COUNTS, PLUGIN and
 # MLKEM_PLUGIN (the two .so files).
@@ -31,6 +32,14 @@ exports() {
 }
 exports "$PLUGIN" "qkd_plugin_create qkd_plugin_version"
 exports "$MLKEM_PLUGIN" "qkd_mlkem_plugin_create qkd_mlkem_plugin_version"
+
+# Their value: libstrongswan's VERSION, as the loader compares it.
+echo "== version symbols"
+if "$O/plugin-version" qkd "$PLUGIN" qkd_mlkem "$MLKEM_PLUGIN"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 # Debian's charon with the plugins, two instances in namespaces: needs root
 # (namespaces, veth); skipped otherwise.  TAP: each line is one test.
