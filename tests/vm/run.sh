@@ -31,6 +31,8 @@
 #   test_plugin.py   the strongSwan plugin: two routers re-keying from the pools
 #   test_lab.py      the whole lab: KME simulator, qkd-linkd, charon; QKD link cut and restored
 #   test_versions.py the plugin in trixie's charon 6.0.1 and forky's 6.1.0 (at /forky) re-keying
+#   test_field.py    the plugin in the field: %any identities, NAT, two peers behind
+#                    one NAT address, module reload (pictures in the file)
 #   test_log.py      no key material in the kernel log
 #
 # Environment: QKD_KO (module path), QKD_TESTS (space-separated subset).
@@ -42,7 +44,7 @@ export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
 test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_plugin.py test_lab.py test_versions.py test_log.py}
+test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
 
 n=0
 failed=0

@@ -13,6 +13,18 @@ router holds a qkdpool pool named for its peer.
 Nothing here prints key material: keys are made with os.urandom, written
 to 0600 files that qkdctl reads and that are removed at once, and kept in
 memory only to check that no log holds them.
+
+Field options (tests/vm/test_field.py), all off by default:
+
+- Router.remote_id, Router.qkd_peers: the swanctl remote identity (e.g.
+  "%any") and the plugin's peers.<peer> sections (pool, id, addrs, policy;
+  a key set to None is left out, so that only the identity picks a pool);
+- Lab(extra=("nagoya",)): a third router with its own LAN and host, a peer
+  of osaka only (osaka then has one pool per peer);
+- Lab(nat=("tokyo", "nagoya")): those routers sit behind a NAT namespace
+  that masquerades them behind one address (nft); osaka sees them there;
+- Lab.reload_module(): rmmod and insmod the qkdpool module under the
+  running charons, then re-create the pools (Router.add_pools).
 """
 
 import os
@@ -42,9 +54,18 @@ def plugin_path(swan, name="qkd"):
     return os.path.join(REPO, f"build/strongswan-plugin/{swan}/libstrongswan-{name}.so")
 WORK = "/tmp/qkd-plugin-lab"
 
-LANS = {"tokyo": "10.10.1", "osaka": "10.20.1"}
-WAN = {"tokyo": "192.0.2.1", "osaka": "192.0.2.2"}
-PEER = {"tokyo": "osaka", "osaka": "tokyo"}
+LANS = {"tokyo": "10.10.1", "osaka": "10.20.1", "nagoya": "10.30.1"}
+WAN = {"tokyo": "192.0.2.1", "osaka": "192.0.2.2", "nagoya": "192.0.2.3"}
+PEER = {"tokyo": "osaka", "osaka": "tokyo", "nagoya": "osaka"}
+HUB = "osaka"           # the router every other one peers with
+# behind the NAT (Lab(nat=...)): each router on a private link of its own
+# to the NAT namespace (router .1, NAT .254); the NAT's outside address is
+# on the backhaul
+NAT_NS = "nat"
+NAT_ADDR = "192.0.2.100"
+NAT_INSIDE = {"tokyo": "172.16.1", "nagoya": "172.16.2"}
+QKD_KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
+NFT = "nft"
 
 PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_qkd"
 ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768-ke2_qkd"
@@ -65,6 +86,14 @@ FAILURE_RE = re.compile(
     r"key exchange .* failed|unable to install|closing and recreating CHILD_SA|"
     r"no acceptable proposal|INVALID_KE_PAYLOAD|AUTHENTICATION_FAILED|"
     r"INVALID_SYNTAX|giving up after")
+# the plugin's accounting lines (strongswan-plugin/qkd_account.c) and
+# charon's own line for a CHILD_SA set up ("<lab|3>": ike_name = yes)
+IKE_ACCT_RE = re.compile(r"qkd: IKE_SA (\S+)\[(\d+)\] SPIs ([0-9a-f]{16})_i ([0-9a-f]{16})_r: "
+                         r"(key (\S+) of pool '[^']*'|no QKD key[^\n]*)")
+CHILD_ACCT_RE = re.compile(r"qkd: CHILD_SA (\S+)\{(\d+)\} SPIs ([0-9a-f]{8})_i ([0-9a-f]{8})_o "
+                           r"\((\w+)\) of \S+\[\d+\]: (key (\S+) of pool '[^']*'|no QKD key[^\n]*)")
+CHILD_UP_RE = re.compile(r"<([^|>\s]*)\|(\d+)> (?:inbound )?CHILD_SA \S+ established with SPIs "
+                         r"([0-9a-f]{8})_i ([0-9a-f]{8})_o")
 # not a failure (the exchange goes on), but worth a diagnostic under TCG
 RETRANSMIT_RE = re.compile(r"retransmit \d+ of request")
 
@@ -137,11 +166,34 @@ class Router:
         self.policy = "prefer"
         self.rekey = {"ike": 0, "child": 0}
         self.log_pos = 0
+        # field options (test_field.py); the defaults write today's configs
+        self.peers = [self.peer]        # osaka: one per other router (Lab)
+        self.wan = WAN[name]            # its own backhaul address
+        self.remote_id = None           # swanctl remote.id: None = the peer's name
+        self.qkd_peers = {}             # peer: {key: value or None (left out)}
+        self.pool_args = {"key-size": 32, "capacity": 1024}
 
     # ------------------------------------------------------------ config
 
+    def seen_addr(self, peer):
+        """The address this router's IKE packets from peer come from (the
+        NAT's when one of the two sits behind it)."""
+        return self.lab.seen_addr(self.name, peer)
+
+    def qkd_peer(self, peer):
+        """The plugin's peers.<peer> section: {key: value}; qkd_peers[peer]
+        overrides a key, None leaves it out."""
+        sec = {"pool": peer, "id": peer, "addrs": self.lab.routers[peer].wan
+               if peer in self.lab.routers else WAN[peer], "policy": self.policy}
+        sec.update(self.qkd_peers.get(peer, {}))
+        return {k: v for k, v in sec.items() if v is not None}
+
     def write_conf(self):
         peer = self.peer
+        sections = "".join(
+            f"\t\t\t\t{p} {{\n" +
+            "".join(f"\t\t\t\t\t{k} = {v}\n" for k, v in self.qkd_peer(p).items()) +
+            "\t\t\t\t}\n" for p in self.peers)
         with open(self.conf, "w") as f:
             f.write(f"""charon {{
 	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters {SWAN_PLUGINS[self.swan]}
@@ -164,22 +216,24 @@ class Router:
 			policy = prefer
 			pool_by_identity = no
 			peers {{
-				{peer} {{
-					pool = {peer}
-					id = {peer}
-					addrs = {WAN[peer]}
-					policy = {self.policy}
-				}}
-			}}
+{sections}			}}
 		}}
 	}}
 }}
 """)
+        # one connection "lab"; a router with several peers (osaka in a lab
+        # with nagoya) serves them all with it, so its remote identity is
+        # %any unless set
+        several = len(self.peers) > 1
+        rid = self.remote_id or ("%any" if several else peer)
+        raddrs = ",".join(dict.fromkeys(self.seen_addr(p) for p in self.peers))
+        rts = ",".join(f"{LANS[p]}.0/24" for p in self.peers)
+        ids = "".join(f"\t\tid-{i} = {n}\n" for i, n in enumerate(self.lab.routers, 1))
         with open(self.swanctl_conf, "w") as f:
             f.write(f"""connections {{
 	lab {{
-		local_addrs = {WAN[self.name]}
-		remote_addrs = {WAN[peer]}
+		local_addrs = {self.wan}
+		remote_addrs = {raddrs}
 		proposals = {PROPOSAL}
 		rekey_time = {self.rekey["ike"]}s
 		rand_time = {1 if self.rekey["ike"] else 0}s
@@ -191,12 +245,12 @@ class Router:
 		}}
 		remote {{
 			auth = psk
-			id = {peer}
+			id = {rid}
 		}}
 		children {{
 			net {{
 				local_ts = {LANS[self.name]}.0/24
-				remote_ts = {LANS[peer]}.0/24
+				remote_ts = {rts}
 				esp_proposals = {ESP_PROPOSAL}
 				rekey_time = {self.rekey["child"]}s
 				life_time = {3 * self.rekey["child"] if self.rekey["child"] else 900}s
@@ -208,9 +262,7 @@ class Router:
 }}
 secrets {{
 	ike-lab {{
-		id-1 = tokyo
-		id-2 = osaka
-		secret = "qkd-plugin-lab-test-psk"
+{ids}		secret = "qkd-plugin-lab-test-psk"
 	}}
 }}
 """)
@@ -283,11 +335,15 @@ secrets {{
             self.swanctl("--terminate", "--ike-id", sid, "--force", "--timeout", "10",
                          check=False)
 
-    def rekey_child(self):
-        self.swanctl("--rekey", "--child", "net")
+    def rekey_child(self, child_id=None):
+        """Re-key the CHILD_SA net (every one so named), or the one with
+        charon's unique ID child_id."""
+        self.swanctl("--rekey", *(("--child-id", child_id) if child_id else ("--child", "net")))
 
-    def rekey_ike(self):
-        self.swanctl("--rekey", "--ike", "lab")
+    def rekey_ike(self, ike_id=None):
+        """Re-key the IKE_SA lab (every one so named), or the one with
+        charon's unique ID ike_id."""
+        self.swanctl("--rekey", *(("--ike-id", ike_id) if ike_id else ("--ike", "lab")))
 
     def counters(self):
         """charon's global event counters (the counters plugin)."""
@@ -302,14 +358,15 @@ secrets {{
     def sas(self):
         return self.swanctl("--list-sas")
 
-    def busy(self):
+    def busy(self, expect=1):
         """Whether an exchange is under way or queued: an IKE_SA with tasks
         (swanctl's queued/active/passive lines), one not ESTABLISHED, or more
-        than one IKE_SA (a re-keyed one not yet deleted)."""
+        than expect IKE_SAs (a re-keyed one not yet deleted; osaka serving
+        two peers expects two)."""
         sas = self.sas()
         states = re.findall(r"^lab: #\d+, (\w+),", sas, re.M)
         return (re.search(r"^\s+(queued|active|passive):", sas, re.M) is not None
-                or len(states) > 1 or any(st != "ESTABLISHED" for st in states))
+                or len(states) > expect or any(st != "ESTABLISHED" for st in states))
 
     def ike_established(self):
         return "ESTABLISHED" in self.sas()
@@ -354,15 +411,16 @@ secrets {{
     def qkdctl(self, *args, stdin=None):
         return sh(QKDCTL, *args, ns=self.ns, stdin=stdin)
 
-    def pool(self):
-        """{direction: {column: value}} of this router's pool, from qkdctl
-        dump; with "ke": {KE_COLS column: value} when qkdctl prints the
-        plugin's key exchange counters."""
-        out = self.qkdctl("dump", self.peer)
+    def pool(self, name=None):
+        """{direction: {column: value}} of this router's pool (the one of
+        its peer, or name), from qkdctl dump; with "ke": {KE_COLS column:
+        value} when qkdctl prints the plugin's key exchange counters."""
+        name = name or self.peer
+        out = self.qkdctl("dump", name)
         res = {}
         for ln in out.splitlines():
             cols = ln.split("\t")
-            if len(cols) < len(DUMP_COLS) or cols[0] != self.peer:
+            if len(cols) < len(DUMP_COLS) or cols[0] != name:
                 continue
             row = dict(zip(DUMP_COLS, cols))
             for k in DUMP_COLS[3:]:
@@ -374,20 +432,28 @@ secrets {{
             res[row["direction"]] = row
         return res
 
-    def add_keys(self, direction, keys):
-        """Add [(key ID, material)] with qkdctl keys add --from FILE."""
+    def add_pools(self):
+        """qkdctl pool add: one pool per peer, named for it, with
+        pool_args (at set-up, and again after Lab.reload_module)."""
+        for p in self.peers:
+            self.qkdctl("pool", "add", p,
+                        *(str(x) for kv in self.pool_args.items() for x in kv))
+
+    def add_keys(self, direction, keys, pool=None):
+        """Add [(key ID, material)] with qkdctl keys add --from FILE (to
+        the pool of its peer, or pool)."""
         path = os.path.join(self.dir, "keys")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             for kid, mat in keys:
                 f.write(f"{kid.hex()} {mat.hex()}\n")
         try:
-            self.qkdctl("keys", "add", self.peer, direction, "--from", path)
+            self.qkdctl("keys", "add", pool or self.peer, direction, "--from", path)
         finally:
             os.unlink(path)
 
-    def flush(self, direction=None):
-        self.qkdctl("flush", self.peer, *([direction] if direction else []))
+    def flush(self, direction=None, pool=None):
+        self.qkdctl("flush", pool or self.peer, *([direction] if direction else []))
 
     # ---------------------------------------------------------------- ESP
 
@@ -412,21 +478,138 @@ secrets {{
 
     def esp_states(self):
         """{SPI: (direction, packets)} of the ESP states in this router."""
-        return {spi: ("out" if src == WAN[self.name] else "in", pk)
+        return {spi: ("out" if src == self.wan else "in", pk)
                 for src, _dst, spi, pk in self.xfrm_states()}
 
     def esp_packets(self):
         """Packets through the ESP states: {"out": n, "in": n}."""
         res = {"out": 0, "in": 0}
         for src, _dst, _spi, pk in self.xfrm_states():
-            res["out" if src == WAN[self.name] else "in"] += pk
+            res["out" if src == self.wan else "in"] += pk
+        return res
+
+    def xfrm_encap(self):
+        """{SPI: (direction, packets, (sport, dport) or None)} of the ESP
+        states: the UDP encapsulation ports of NAT-T (espinudp)."""
+        out = sh("ip", "-s", "xfrm", "state", ns=self.ns)
+        res = {}
+        cur = None
+        for ln in out.splitlines():
+            m = re.match(r"src (\S+) dst (\S+)", ln)
+            if m:
+                cur = {"src": m.group(1), "spi": None, "pk": 0, "encap": None}
+                continue
+            if cur is None:
+                continue
+            m = re.search(r"proto esp spi (0x[0-9a-f]+)", ln)
+            if m:
+                cur["spi"] = m.group(1)
+                res[cur["spi"]] = cur
+            m = re.search(r"encap type espinudp sport (\d+) dport (\d+)", ln)
+            if m:
+                cur["encap"] = (int(m.group(1)), int(m.group(2)))
+            m = re.match(r"\s+(\d+)\(bytes\), (\d+)\(packets\)", ln)
+            if m:
+                cur["pk"] = int(m.group(2))
+        return {spi: ("out" if c["src"] == self.wan else "in", c["pk"], c["encap"])
+                for spi, c in res.items()}
+
+    # ------------------------------------------------------- SAs in place
+
+    def list_sas(self):
+        """The IKE_SAs of swanctl --list-sas: [{"name", "uid", "state",
+        "spi_i", "spi_r", "remote_id", "remote_host", "remote_port",
+        "children": [{"name", "uid", "state", "mode", "in", "out"}]}]."""
+        sas, ike, child = [], None, None
+        for ln in self.sas().splitlines():
+            m = re.match(r"(\S+): #(\d+), (\w+), IKEv2, ([0-9a-f]{16})_i\*? "
+                         r"([0-9a-f]{16})_r", ln)
+            if m:
+                ike = {"name": m.group(1), "uid": int(m.group(2)), "state": m.group(3),
+                       "spi_i": m.group(4), "spi_r": m.group(5), "children": [],
+                       "remote_id": None, "remote_host": None, "remote_port": None}
+                sas.append(ike)
+                child = None
+                continue
+            if ike is None:
+                continue
+            m = re.match(r"\s+remote\s+'([^']*)' @ (\S+)\[(\d+)\]", ln)
+            if m and child is None:
+                ike["remote_id"], ike["remote_host"] = m.group(1), m.group(2)
+                ike["remote_port"] = int(m.group(3))
+                continue
+            m = re.match(r"\s+(\S+): #(\d+), reqid \d+, (\w+), ([\w-]+),", ln)
+            if m:
+                child = {"name": m.group(1), "uid": int(m.group(2)), "state": m.group(3),
+                         "mode": m.group(4), "in": None, "out": None}
+                ike["children"].append(child)
+                continue
+            m = re.match(r"\s+(in|out)\s+([0-9a-f]{8})", ln)
+            if m and child is not None:
+                child[m.group(1)] = m.group(2)
+        return sas
+
+    def keying(self, text=None):
+        """How each SA was keyed, from the log (text, or all of it): the
+        plugin's accounting lines, and for a CHILD_SA without one (set up
+        in IKE_AUTH: logged at level 2 only) the IKE_SA it was set up in.
+        Returns {("ike", spi_i, spi_r): outcome, ("child", in, out):
+        outcome, ("ike-uid", uid): outcome} with outcome a key ID or
+        "no QKD key (...)"."""
+        text = self.log_text() if text is None else text
+        res = {}
+        for m in IKE_ACCT_RE.finditer(text):
+            out = m.group(6) or m.group(5)
+            res[("ike", m.group(3), m.group(4))] = out
+            res[("ike-uid", int(m.group(2)))] = out
+        for m in CHILD_ACCT_RE.finditer(text):
+            res[("child", m.group(3), m.group(4))] = m.group(7) or m.group(6)
+        for m in CHILD_UP_RE.finditer(text):
+            k = ("child", m.group(3), m.group(4))
+            if k not in res:
+                res[k] = res.get(("ike-uid", int(m.group(2))),
+                                 "no accounting line for its IKE_SA")
+        return res
+
+    def sa_keys(self):
+        """The SAs in place and how they were keyed: {"ike": [(uid,
+        remote id, outcome)], "child": [(IKE uid, child uid, outcome)]};
+        outcome is the key ID of a QKD-keyed SA, else what the log says."""
+        k = self.keying()
+        res = {"ike": [], "child": []}
+        for ike in self.list_sas():
+            if ike["state"] != "ESTABLISHED":
+                continue
+            res["ike"].append((ike["uid"], ike["remote_id"],
+                               k.get(("ike", ike["spi_i"], ike["spi_r"]), "not logged")))
+            for c in ike["children"]:
+                if c["state"] == "INSTALLED":
+                    res["child"].append((ike["uid"], c["uid"],
+                                         k.get(("child", c["in"], c["out"]), "not logged")))
         return res
 
 
 class Lab:
-    def __init__(self):
-        self.routers = {n: Router(self, n) for n in ("tokyo", "osaka")}
+    """The routers' namespaces and links.  extra: more routers (nagoya),
+    each a peer of osaka only; nat: the routers that sit behind the NAT
+    namespace (all but osaka may)."""
+
+    def __init__(self, extra=(), nat=()):
+        names = ("tokyo", "osaka") + tuple(extra)
+        bad = [n for n in tuple(extra) + tuple(nat) if n not in NAT_INSIDE and n != "tokyo"]
+        if bad or HUB in nat:
+            raise ValueError(f"Lab: unknown router or the hub in extra/nat: {extra}, {nat}")
+        self.nat = tuple(nat)
+        self.routers = {n: Router(self, n) for n in names}
         self.namespaces = ["host-tokyo", "router-tokyo", "router-osaka", "host-osaka"]
+        for n in extra:
+            self.namespaces += [f"host-{n}", f"router-{n}"]
+        if self.nat:
+            self.namespaces.append(NAT_NS)
+        hub = self.routers[HUB]
+        hub.peers = [n for n in names if n != HUB]
+        for n in self.nat:
+            self.routers[n].wan = f"{NAT_INSIDE[n]}.1"
 
     @property
     def tokyo(self):
@@ -435,6 +618,13 @@ class Lab:
     @property
     def osaka(self):
         return self.routers["osaka"]
+
+    def seen_addr(self, me, peer):
+        """The address router me sees router peer's IKE and ESP packets
+        come from: the NAT's when either is behind it."""
+        if me in self.nat or peer in self.nat:
+            return WAN[HUB] if peer == HUB else NAT_ADDR
+        return self.routers[peer].wan
 
     def setup(self):
         for mod in ("esp4", "xfrm_user", "veth"):
@@ -446,15 +636,22 @@ class Lab:
         for ns in self.namespaces:
             sh("ip", "netns", "add", ns)
             sh("ip", "link", "set", "lo", "up", ns=ns)
-        # host-X <-> router-X, and the backhaul
-        links = [("host-tokyo", "lan0", "router-tokyo", "lan0"),
-                 ("router-tokyo", "wan0", "router-osaka", "wan0"),
-                 ("host-osaka", "lan0", "router-osaka", "lan0")]
+        # host-X <-> router-X, and the backhaul: osaka's wan0 to the other
+        # routers' wan0, or to the NAT's outside, the NAT's inside to the
+        # routers behind it
+        links = [(f"host-{n}", "lan0", f"router-{n}", "lan0") for n in self.routers]
+        direct = [n for n in self.routers if n != HUB and n not in self.nat]
+        if len(direct) > 1:
+            raise ValueError("Lab: osaka has one backhaul link without the NAT")
+        links += [(f"router-{n}", "wan0", f"router-{HUB}", "wan0") for n in direct]
+        if self.nat:
+            links.append((NAT_NS, "wan0", f"router-{HUB}", "wan0"))
+            links += [(f"router-{n}", "wan0", NAT_NS, f"in-{n}") for n in self.nat]
         for na, a, nb, b in links:
             sh("ip", "link", "add", "qkdlab-a", "type", "veth", "peer", "name", "qkdlab-b")
             sh("ip", "link", "set", "qkdlab-a", "netns", na, "name", a)
             sh("ip", "link", "set", "qkdlab-b", "netns", nb, "name", b)
-        for site in ("tokyo", "osaka"):
+        for site, rt in self.routers.items():
             lan = LANS[site]
             h, r = f"host-{site}", f"router-{site}"
             sh("ip", "addr", "add", f"{lan}.2/24", "dev", "lan0", ns=h)
@@ -462,11 +659,83 @@ class Lab:
             sh("ip", "route", "add", "default", "via", f"{lan}.1", ns=h)
             sh("ip", "addr", "add", f"{lan}.1/24", "dev", "lan0", ns=r)
             sh("ip", "link", "set", "lan0", "up", ns=r)
-            sh("ip", "addr", "add", f"{WAN[site]}/24", "dev", "wan0", ns=r)
+            sh("ip", "addr", "add", f"{rt.wan}/24", "dev", "wan0", ns=r)
             sh("ip", "link", "set", "wan0", "up", ns=r)
             sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=r)
-            peer = PEER[site]
-            sh("ip", "route", "add", f"{LANS[peer]}.0/24", "via", WAN[peer], ns=r)
+            if site in self.nat:
+                sh("ip", "route", "add", "default", "via", f"{NAT_INSIDE[site]}.254", ns=r)
+            for peer in rt.peers:
+                via = self.seen_addr(site, peer) if site == HUB or site not in self.nat \
+                    else f"{NAT_INSIDE[site]}.254"
+                sh("ip", "route", "add", f"{LANS[peer]}.0/24", "via", via, ns=r)
+        if self.nat:
+            self.setup_nat()
+
+    def setup_nat(self):
+        """The NAT namespace: forwarding, and nft masquerading whatever
+        leaves by its outside (wan0) behind NAT_ADDR, with counters."""
+        if not shutil.which(NFT):
+            raise RuntimeError("no nft in the VM's root: add nftables to "
+                               "tools/root-packages.txt")
+        for mod in ("nf_conntrack", "nf_nat", "nft_chain_nat", "nft_masq"):
+            sh("modprobe", mod, check=False)
+        sh("ip", "addr", "add", f"{NAT_ADDR}/24", "dev", "wan0", ns=NAT_NS)
+        sh("ip", "link", "set", "wan0", "up", ns=NAT_NS)
+        for n in self.nat:
+            sh("ip", "addr", "add", f"{NAT_INSIDE[n]}.254/24", "dev", f"in-{n}", ns=NAT_NS)
+            sh("ip", "link", "set", f"in-{n}", "up", ns=NAT_NS)
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NAT_NS)
+        sh(NFT, "-f", "-", ns=NAT_NS, stdin=f"""table ip lab_nat {{
+	chain postrouting {{
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "wan0" ip protocol udp counter masquerade
+		oifname "wan0" counter masquerade
+	}}
+	chain forward {{
+		type filter hook forward priority filter; policy accept;
+		iifname "wan0" udp dport 4500 counter
+		oifname "wan0" udp sport 4500 counter
+	}}
+}}
+""")
+
+    def nat_counters(self):
+        """Counters of the NAT's rules: "masq_udp", "masq_other": the
+        connections masqueraded (a nat chain sees a connection's first
+        packet only); "udp4500_in", "udp4500_out": packets forwarded to and
+        from UDP port 4500 inside (IKE after NAT-T, and ESP in UDP)."""
+        out = sh(NFT, "list", "table", "ip", "lab_nat", ns=NAT_NS)
+        pk = [int(x) for x in re.findall(r"counter packets (\d+)", out)]
+        return dict(zip(("masq_udp", "masq_other", "udp4500_in", "udp4500_out"), pk))
+
+    def nat_mappings(self):
+        """The NAT's UDP conntrack entries: [(inside src, sport, dst,
+        dport, mapped sport)] from /proc/net/nf_conntrack of its namespace."""
+        try:
+            out = sh("cat", "/proc/net/nf_conntrack", ns=NAT_NS)
+        except RuntimeError:
+            return []
+        res = []
+        for ln in out.splitlines():
+            if " udp " not in ln:
+                continue
+            f = re.findall(r"(src|dst|sport|dport)=(\S+)", ln)
+            if len(f) >= 8:
+                o, r = dict(f[:4]), dict(f[4:8])
+                res.append((o["src"], int(o["sport"]), o["dst"], int(o["dport"]),
+                            int(r["dport"])))
+        return res
+
+    def reload_module(self, ko=None):
+        """rmmod qkdpool and insmod it again under the running charons,
+        then re-create every router's pools (Router.add_pools; empty: the
+        caller refills them).  Returns the monotonic time insmod returned."""
+        sh("rmmod", "qkdpool")
+        sh("insmod", ko or QKD_KO)
+        t = time.monotonic()
+        for r in self.routers.values():
+            r.add_pools()
+        return t
 
     def install_plugin(self):
         """Each router's plugins into its strongSwan's plugin directory."""
@@ -498,11 +767,11 @@ class Lab:
             r.stop()
         self.teardown_net()
 
-    def ping(self, count=5, interval=0.2, timeout=30):
-        """Ping host-osaka from host-tokyo; returns (sent, received)."""
-        p = subprocess.run(["ip", "netns", "exec", "host-tokyo", "busybox", "ping", "-q",
+    def ping(self, count=5, interval=0.2, timeout=30, src="tokyo", dst="osaka"):
+        """Ping host-dst from host-src; returns (sent, received)."""
+        p = subprocess.run(["ip", "netns", "exec", f"host-{src}", "busybox", "ping", "-q",
                             "-c", str(count), "-i", str(interval), "-W", "2",
-                            LANS["osaka"] + ".2"],
+                            LANS[dst] + ".2"],
                            capture_output=True, text=True, timeout=timeout)
         m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", p.stdout)
         if not m:
