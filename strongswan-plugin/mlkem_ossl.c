@@ -8,13 +8,13 @@
 #include "mlkem_ossl.h"
 
 /* IKEv2 transform IDs: draft-ietf-ipsecme-ikev2-mlkem, IANA. */
-static const struct mlkem_params params[] = {
+static const struct mlkem_ossl_params params[] = {
 	{ 35, "ML-KEM-512", 800, 768 },
 	{ 36, "ML-KEM-768", 1184, 1088 },
 	{ 37, "ML-KEM-1024", 1568, 1568 },
 };
 
-const struct mlkem_params *mlkem_params_get(unsigned int id)
+const struct mlkem_ossl_params *mlkem_ossl_params_get(unsigned int id)
 {
 	size_t i;
 
@@ -24,7 +24,7 @@ const struct mlkem_params *mlkem_params_get(unsigned int id)
 	return NULL;
 }
 
-int mlkem_keygen(const struct mlkem_params *p, EVP_PKEY **pkey, uint8_t *pub)
+int mlkem_ossl_keygen(const struct mlkem_ossl_params *p, EVP_PKEY **pkey, uint8_t *pub)
 {
 	EVP_PKEY_CTX *ctx;
 	size_t len = p->pk_len;
@@ -48,7 +48,7 @@ out:
 	return ret;
 }
 
-int mlkem_encaps(const struct mlkem_params *p, const uint8_t *pub,
+int mlkem_ossl_encaps(const struct mlkem_ossl_params *p, const uint8_t *pub,
 		 size_t pub_len, uint8_t *ct, uint8_t *ss)
 {
 	EVP_PKEY_CTX *ctx = NULL;
@@ -77,7 +77,7 @@ out:
 	return ret;
 }
 
-int mlkem_decaps(const struct mlkem_params *p, EVP_PKEY *pkey,
+int mlkem_ossl_decaps(const struct mlkem_ossl_params *p, EVP_PKEY *pkey,
 		 const uint8_t *ct, size_t ct_len, uint8_t *ss)
 {
 	EVP_PKEY_CTX *ctx;

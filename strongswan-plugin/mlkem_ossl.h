@@ -13,7 +13,7 @@
 
 #define MLKEM_SS_LEN	32
 
-struct mlkem_params {
+struct mlkem_ossl_params {
 	unsigned int id;	/* IKEv2 transform ID: 35, 36, 37 */
 	const char *name;	/* OpenSSL's algorithm name */
 	size_t pk_len;		/* encapsulation (public) key */
@@ -21,13 +21,13 @@ struct mlkem_params {
 };
 
 /* The parameters of IKEv2 method @id, or NULL. */
-const struct mlkem_params *mlkem_params_get(unsigned int id);
+const struct mlkem_ossl_params *mlkem_ossl_params_get(unsigned int id);
 
 /*
  * Generate a key pair: *@pkey (free with EVP_PKEY_free) and its encoded
  * public key into @pub (params->pk_len bytes).  0 or -EIO.
  */
-int mlkem_keygen(const struct mlkem_params *p, EVP_PKEY **pkey, uint8_t *pub);
+int mlkem_ossl_keygen(const struct mlkem_ossl_params *p, EVP_PKEY **pkey, uint8_t *pub);
 
 /*
  * Encapsulate to the peer's encoded public key @pub (@pub_len bytes):
@@ -35,7 +35,7 @@ int mlkem_keygen(const struct mlkem_params *p, EVP_PKEY **pkey, uint8_t *pub);
  * public key of the wrong length or an invalid encoding (FIPS 203 7.2
  * modulus check, done by OpenSSL on import), -EIO otherwise.
  */
-int mlkem_encaps(const struct mlkem_params *p, const uint8_t *pub,
+int mlkem_ossl_encaps(const struct mlkem_ossl_params *p, const uint8_t *pub,
 		 size_t pub_len, uint8_t *ct, uint8_t *ss);
 
 /*
@@ -43,7 +43,7 @@ int mlkem_encaps(const struct mlkem_params *p, const uint8_t *pub,
  * length.  A well-sized but forged ciphertext yields ML-KEM's implicit
  * rejection secret, not an error.
  */
-int mlkem_decaps(const struct mlkem_params *p, EVP_PKEY *pkey,
+int mlkem_ossl_decaps(const struct mlkem_ossl_params *p, EVP_PKEY *pkey,
 		 const uint8_t *ct, size_t ct_len, uint8_t *ss);
 
 #endif /* MLKEM_OSSL_H_ */

@@ -38,7 +38,7 @@ struct private_key_exchange_t {
 	/**
 	 * Sizes and OpenSSL name of the parameter set.
 	 */
-	const struct mlkem_params *params;
+	const struct mlkem_ossl_params *params;
 
 	/**
 	 * Initiator: our key pair (holds the decapsulation key).
@@ -74,7 +74,7 @@ METHOD(key_exchange_t, get_public_key, bool,
 	if (!this->pkey)
 	{
 		this->public_key = chunk_alloc(this->params->pk_len);
-		if (mlkem_keygen(this->params, &this->pkey,
+		if (mlkem_ossl_keygen(this->params, &this->pkey,
 						 this->public_key.ptr) != 0)
 		{
 			DBG1(DBG_LIB, "%N key generation failed",
@@ -109,7 +109,7 @@ METHOD(key_exchange_t, set_public_key, bool,
 			return FALSE;
 		}
 		this->shared_secret = chunk_alloc(MLKEM_SS_LEN);
-		if (mlkem_decaps(this->params, this->pkey, value.ptr, value.len,
+		if (mlkem_ossl_decaps(this->params, this->pkey, value.ptr, value.len,
 						 this->shared_secret.ptr) != 0)
 		{
 			DBG1(DBG_LIB, "%N decapsulation failed",
@@ -129,7 +129,7 @@ METHOD(key_exchange_t, set_public_key, bool,
 	}
 	this->ciphertext = chunk_alloc(this->params->ct_len);
 	this->shared_secret = chunk_alloc(MLKEM_SS_LEN);
-	err = mlkem_encaps(this->params, value.ptr, value.len,
+	err = mlkem_ossl_encaps(this->params, value.ptr, value.len,
 					   this->ciphertext.ptr, this->shared_secret.ptr);
 	if (err)
 	{
@@ -184,9 +184,9 @@ METHOD(key_exchange_t, destroy, void,
 key_exchange_t *qkd_mlkem_create(key_exchange_method_t method)
 {
 	private_key_exchange_t *this;
-	const struct mlkem_params *params;
+	const struct mlkem_ossl_params *params;
 
-	params = mlkem_params_get(method);
+	params = mlkem_ossl_params_get(method);
 	if (!params)
 	{
 		return NULL;

@@ -17,6 +17,7 @@ int main(int argc, char *argv[])
 	srunner_add_suite(sr, mlkem_ke_suite());
 	srunner_add_suite(sr, fallbacks_suite());
 	srunner_add_suite(sr, peers_suite());
+	srunner_add_suite(sr, ke_id_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

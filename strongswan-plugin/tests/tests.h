@@ -10,5 +10,6 @@ Suite *mlkem_suite(void);
 Suite *mlkem_ke_suite(void);
 Suite *fallbacks_suite(void);
 Suite *peers_suite(void);
+Suite *ke_id_suite(void);
 
 #endif
