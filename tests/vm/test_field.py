@@ -350,35 +350,68 @@ def _():
     up(["tokyo"])
 
 
-def identity_round(what):
+# what the initiator logs when it cannot know its peer's pool before IKE_AUTH
+# (remote.id = %any and the peers section bound to an identity): it offers
+# nothing, and the plugin re-keys onto the pool right after IKE_AUTH
+KICK_RE = re.compile(r"qkd: IKE_SA \S+ of \S+ was keyed before IKE_AUTH without a QKD "
+                     r"key of its pool '([^']+)' \(([^)]*)\): re-keying it and its first "
+                     r"CHILD_SA")
+
+
+def identity_round(what, unknown_before_auth=False):
     """Initiate from tokyo, then REKEYS IKE and CHILD re-keys from each
-    side; every exchange QKD-keyed and counted."""
+    side; every exchange QKD-keyed and counted.  With unknown_before_auth
+    (tokyo's remote.id = %any), tokyo cannot know osaka's pool before
+    IKE_AUTH: its first exchange offers nothing (no key burnt) and the
+    plugin re-keys the IKE_SA and the CHILD_SA onto QKD right after; the
+    rounds are counted from there."""
     L = lab()
     T, O = L.tokyo, L.osaka
     P = Problems()
     m, t0 = marks(), taken()
     c0 = {n: r.counters() for n, r in L.routers.items()}
+    setups = 1
     try:
         rc, out = T.initiate()
         check(rc == 0, f"{what}: swanctl --initiate failed ({rc}):\n{out[-1500:]}")
         settle(m)
+        if unknown_before_auth:
+            tx = texts(m)
+            eq([f[2] for f in T.fallbacks(tx["tokyo"])],
+               ["peer not known before IKE_AUTH"], f"{what}: tokyo's set-up fallback")
+            eq([f[2] for f in O.fallbacks(tx["osaka"])], ["no offer"],
+               f"{what}: osaka's set-up fallback")
+            kicks = [k.groups() for k in KICK_RE.finditer(tx["tokyo"])]
+            eq(kicks, [("osaka", "peer not known before IKE_AUTH")],
+               f"{what}: tokyo's re-key after IKE_AUTH")
+            eq(delta(t0, taken()), {}, f"{what}: keys taken by the set-up")
+            t_kick = time.monotonic()
+            wait_for(lambda: sas_qkd(["tokyo", "osaka"])[0], 30,
+                     what=f"{what}: the SAs re-keyed onto QKD after IKE_AUTH")
+            diag(f"{what}: IKE_SA and CHILD_SA QKD-keyed "
+                 f"{time.monotonic() - t_kick:.1f} s after the set-up")
+            settle(m)
+            m, t0 = marks(), taken()
+            c0 = {n: r.counters() for n, r in L.routers.items()}
+            setups = 0
         for _ in range(REKEYS):
             for r in (T, O):
                 r.rekey_ike()
                 settle(m)
                 r.rekey_child()
                 settle(m)
-        round_checks(P, m, t0, c0, what)
+        round_checks(P, m, t0, c0, what, setups)
     finally:
         # the next test starts without an SA, whatever failed here
         L.down()
     P.done(m)
-    diag(f"{what}: {1 + 4 * REKEYS} exchanges QKD-keyed, the same key IDs on both routers")
+    diag(f"{what}: {setups + 4 * REKEYS} exchanges QKD-keyed, the same key IDs on both "
+         "routers")
 
 
-def round_checks(P, m, t0, c0, what):
+def round_checks(P, m, t0, c0, what, setups=1):
     L = lab()
-    exchanges_check(P, m, t0, {("tokyo", "osaka"): 1 + 2 * REKEYS,
+    exchanges_check(P, m, t0, {("tokyo", "osaka"): setups + 2 * REKEYS,
                                ("osaka", "tokyo"): 2 * REKEYS}, what)
     c = {n: r.counters() for n, r in L.routers.items()}
     P.soft_eq({n: (c[n]["ike-rekey-init"] - c0[n]["ike-rekey-init"],
@@ -399,14 +432,16 @@ def _():
     identity_round("osaka %any")
 
 
-@test(f"identity: remote.id = %any on both routers, {REKEYS} IKE_SA and {REKEYS} CHILD_SA "
-      "re-keys from each side: every exchange QKD-keyed, counters exact")
+@test(f"identity: remote.id = %any on both routers: the set-up offers no key (tokyo cannot "
+      f"know osaka's pool before IKE_AUTH) and is re-keyed onto QKD at once; then {REKEYS} "
+      f"IKE_SA and {REKEYS} CHILD_SA re-keys from each side: every exchange QKD-keyed, "
+      "counters exact")
 def _():
     L = lab()
     for r in (L.tokyo, L.osaka):
         r.remote_id = "%any"
         r.load()
-    identity_round("both %any")
+    identity_round("both %any", unknown_before_auth=True)
 
 
 @test(f"module reload under running charons: rmmod/insmod, pools re-created and refilled, "
@@ -468,6 +503,42 @@ def _():
         if lines:
             diag(f"{nm}: " + lines[0].split("] ", 1)[-1])
     P.done(m)
+
+
+# what the plugin logs, once, about a CHILD_SA config that demands qkd in
+# every ESP proposal while the IKE proposals do not (qkd_config_check.c)
+MIXED_RE = re.compile(r"qkd: WARNING: every ESP proposal of CHILD_SA 'net' of "
+                      r"connection 'lab' demands the qkd key exchange, but its IKE "
+                      r"proposals do not")
+MIXED_SCAN = 5      # seconds between the plugin's scans of the loaded configs
+
+
+@test("mixed configs: an ESP proposal demanding ke2_qkd under IKE proposals without it "
+      "is warned about once, at load; ke2_qkd-ke2_none in ESP and qkd in both are not")
+def _():
+    L = lab()
+    T = L.routers["tokyo"]
+    saved = (T.proposals, T.esp_proposals)
+    variants = [
+        # (IKE, ESP, warned)
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem768", saved[1], True),
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+         "aes256gcm16-x25519-ke1_mlkem768-ke2_qkd-ke2_none", False),
+        saved + (False,),
+    ]
+    try:
+        for ike, esp, warned in variants:
+            T.proposals, T.esp_proposals = ike, esp
+            pos = T.mark()
+            T.load()
+            # two scans: the warning comes within one, and only once
+            time.sleep(2 * MIXED_SCAN + 1)
+            n = len(MIXED_RE.findall(T.since(pos)))
+            diag(f"IKE {ike}, ESP {esp}: {n} warning(s)")
+            eq(n, 1 if warned else 0, f"warnings for IKE {ike}, ESP {esp}")
+    finally:
+        T.proposals, T.esp_proposals = saved
+        T.load()
 
 
 @test("field lab A torn down")

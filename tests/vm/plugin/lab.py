@@ -163,6 +163,9 @@ class Router:
         self.conf = os.path.join(self.dir, "strongswan.conf")
         self.swanctl_conf = os.path.join(self.dir, "swanctl.conf")
         self.proc = None
+        # the IKE and ESP proposals of the connection "lab"
+        self.proposals = PROPOSAL
+        self.esp_proposals = ESP_PROPOSAL
         self.policy = "prefer"
         self.rekey = {"ike": 0, "child": 0}
         self.log_pos = 0
@@ -234,7 +237,7 @@ class Router:
 	lab {{
 		local_addrs = {self.wan}
 		remote_addrs = {raddrs}
-		proposals = {PROPOSAL}
+		proposals = {self.proposals}
 		rekey_time = {self.rekey["ike"]}s
 		rand_time = {1 if self.rekey["ike"] else 0}s
 		over_time = {max(10, self.rekey["ike"])}s
@@ -251,7 +254,7 @@ class Router:
 			net {{
 				local_ts = {LANS[self.name]}.0/24
 				remote_ts = {rts}
-				esp_proposals = {ESP_PROPOSAL}
+				esp_proposals = {self.esp_proposals}
 				rekey_time = {self.rekey["child"]}s
 				life_time = {3 * self.rekey["child"] if self.rekey["child"] else 900}s
 				rand_time = {1 if self.rekey["child"] else 0}s
