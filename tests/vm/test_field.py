@@ -215,6 +215,10 @@ class Problems(list):
     """Assertions collected over a test, reported together: a plugin
     engineer sees every one that fails, not only the first."""
 
+    def __init__(self):
+        super().__init__()
+        self.t0 = time.monotonic()
+
     def soft(self, cond, msg):
         if not cond:
             self.append(msg)
@@ -224,6 +228,7 @@ class Problems(list):
         return self.soft(got == want, f"{what}: got {got!r}, expected {want!r}")
 
     def done(self, m=None):
+        diag(f"{time.monotonic() - self.t0:.1f} s, {len(self)} assertions failed")
         if self and m is not None:
             diag("qkd lines since the marks:\n" + qkd_lines(m))
         check(not self, "\n".join(self))
@@ -578,6 +583,9 @@ def nat_t(P, peer, what):
     s = sas[0]
     P.soft_eq((s["remote_host"], s["remote_port"] != 500), (NAT_ADDR, True),
               f"{what}: osaka sees {peer} at (address, not port 500)")
+    diag(f"{what}: swanctl --list-sas on osaka: remote '{peer}' @ "
+         f"{s['remote_host']}[{s['remote_port']}], CHILD_SA modes "
+         f"{[c['mode'] for c in s['children']]}")
     ps = [x for x in L.routers[peer].list_sas()]
     for who, lst in ((peer, ps), ("osaka", sas)):
         modes = [c["mode"] for x in lst for c in x["children"]]
