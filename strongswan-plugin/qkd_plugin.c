@@ -89,24 +89,23 @@ static bool register_qkd(private_qkd_plugin_t *this,
 	}
 	else
 	{
+		/* the mirror image of the set-up; the kernel goes before the
+		 * restore service: destroying it waits for its watcher callbacks,
+		 * which call into the restore service */
+		DESTROY_IF(this->config_check);
+		this->config_check = NULL;
 		if (this->account)
 		{
 			charon->bus->remove_listener(charon->bus,
 										 &this->account->listener);
 		}
-		DESTROY_IF(this->config_check);
-		this->config_check = NULL;
-		if (this->kernel)
-		{
-			this->kernel->set_refill_cb(this->kernel, NULL, NULL);
-		}
-		DESTROY_IF(this->account);
-		DESTROY_IF(this->restore);
-		this->account = NULL;
-		this->restore = NULL;
 		qkd_ke_set_kernel(NULL);
 		DESTROY_IF(this->kernel);
 		this->kernel = NULL;
+		DESTROY_IF(this->account);
+		this->account = NULL;
+		DESTROY_IF(this->restore);
+		this->restore = NULL;
 		qkd_peers_deinit();
 	}
 	return TRUE;
