@@ -104,6 +104,12 @@ DUMP_COLS = ("name", "id", "direction", "key_size", "capacity", "low", "high",
 # pool (ke-report; "-" from a module without them, then left out)
 KE_COLS = ("ke_qkd", "ke_fallback", "ke_tag_mismatch", "ke_refused")
 DUMP_NCOLS = 21     # qkdctl.8, DUMP FORMAT: the columns before those
+# columns 26-35: the exchanges without QKD by reason (the last one: those
+# reported without a reason)
+REASON_COLS = ("no_offer", "no_pool", "empty", "unknown_key", "tag_mismatch",
+               "pool_error", "version", "pre_auth_mismatch", "peer_unknown",
+               "unspecified")
+REASON_NCOLS = DUMP_NCOLS + len(KE_COLS)
 
 
 def sh(*cmd, check=True, timeout=60, ns=None, stdin=None):
@@ -417,7 +423,8 @@ secrets {{
     def pool(self, name=None):
         """{direction: {column: value}} of this router's pool (the one of
         its peer, or name), from qkdctl dump; with "ke": {KE_COLS column:
-        value} when qkdctl prints the plugin's key exchange counters."""
+        value} when qkdctl prints the plugin's key exchange counters, and
+        "reasons": {REASON_COLS column: value} when it prints them."""
         name = name or self.peer
         out = self.qkdctl("dump", name)
         res = {}
@@ -432,6 +439,9 @@ secrets {{
             extra = cols[DUMP_NCOLS:DUMP_NCOLS + len(KE_COLS)]
             if len(extra) == len(KE_COLS) and all(c.isdigit() for c in extra):
                 row["ke"] = dict(zip(KE_COLS, map(int, extra)))
+            extra = cols[REASON_NCOLS:REASON_NCOLS + len(REASON_COLS)]
+            if len(extra) == len(REASON_COLS) and all(c.isdigit() for c in extra):
+                row["reasons"] = dict(zip(REASON_COLS, map(int, extra)))
             res[row["direction"]] = row
         return res
 
