@@ -160,7 +160,10 @@ METHOD(listener_t, ike_keys, bool,
 		 (unsigned long long)be64toh(id->get_responder_spi(id)),
 		 describe(&o, buf, sizeof(buf)),
 		 o.provisional ? " (before IKE_AUTH: checked then)" : "");
-	if (!rekey && !qkd_peers_authenticated(ike_sa))
+	/* (@rekey is the IKE_SA itself for the additional key exchanges of a
+	 * new IKE_SA, the old one for a re-key: the new IKE_SA of a re-key
+	 * inherits the old one's "authenticated" condition) */
+	if (!qkd_peers_authenticated(ike_sa))
 	{
 		pre_auth_t *pa;
 
@@ -267,6 +270,11 @@ METHOD(listener_t, authorize, bool,
 	}
 	o = &pa->outcome;
 	qkd_peers_resolve(ike_sa, ike_sa->get_other_id(ike_sa), &choice);
+	DBG2(DBG_IKE, "qkd: IKE_SA %s[%u] authenticated %Y: its pool '%s'; before "
+		 "IKE_AUTH pool '%s', %s", ike_sa->get_name(ike_sa),
+		 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
+		 choice.pool[0] ? choice.pool : "(none)", o->pool,
+		 o->acked ? "a QKD key" : "no QKD key");
 	if (o->acked && streq(o->pool, choice.pool))
 	{
 		DBG2(DBG_IKE, "qkd: IKE_SA %s[%u]: pool '%s' used before IKE_AUTH is "
@@ -381,7 +389,7 @@ METHOD(listener_t, child_updown, bool,
 		pa = take_pre_auth(this, ike_sa);
 		if (pa && pa->kick[0])
 		{
-			this->restore->refilled(this->restore, pa->kick);
+			this->restore->authenticated(this->restore, pa->kick);
 		}
 		free(pa);
 	}

@@ -181,8 +181,12 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-METHOD(qkd_restore_t, refilled, void,
-	private_qkd_restore_t *this, const char *pool)
+/**
+ * Re-key @pool's SAs keyed without QKD; @why names the occasion in the log
+ * ("refilled", "authenticated").
+ */
+static void rekey_pool(private_qkd_restore_t *this, const char *pool,
+					   const char *why)
 {
 	linked_list_t *list = linked_list_create();
 	pending_t *p;
@@ -198,19 +202,19 @@ METHOD(qkd_restore_t, refilled, void,
 
 	if (rate <= 0)
 	{
-		DBG1(DBG_IKE, "qkd: pool '%s' refilled; early re-keys are disabled "
-			 "(restore_rate = 0)", pool);
+		DBG1(DBG_IKE, "qkd: pool '%s' %s; early re-keys are disabled "
+			 "(restore_rate = 0)", pool, why);
 	}
 	else if (!n)
 	{
 		/* the usual case: every SA of the pool is keyed with QKD */
-		DBG2(DBG_IKE, "qkd: pool '%s' refilled: no SA keyed without QKD",
-			 pool);
+		DBG2(DBG_IKE, "qkd: pool '%s' %s: no SA keyed without QKD",
+			 pool, why);
 	}
 	else
 	{
-		DBG1(DBG_IKE, "qkd: pool '%s' refilled: re-keying %zu SAs keyed "
-			 "without QKD", pool, n);
+		DBG1(DBG_IKE, "qkd: pool '%s' %s: re-keying %zu SAs keyed "
+			 "without QKD", pool, why, n);
 	}
 	while (list->remove_first(list, (void**)&p) == SUCCESS)
 	{
@@ -336,6 +340,18 @@ METHOD(qkd_restore_t, get_ike_pool, bool,
 	return found;
 }
 
+METHOD(qkd_restore_t, refilled, void,
+	private_qkd_restore_t *this, const char *pool)
+{
+	rekey_pool(this, pool, "refilled");
+}
+
+METHOD(qkd_restore_t, authenticated, void,
+	private_qkd_restore_t *this, const char *pool)
+{
+	rekey_pool(this, pool, "now known as the authenticated peer's");
+}
+
 METHOD(qkd_restore_t, destroy, void,
 	private_qkd_restore_t *this)
 {
@@ -358,6 +374,7 @@ qkd_restore_t *qkd_restore_create(void)
 			.remove = _remove_,
 			.get_ike_pool = _get_ike_pool,
 			.refilled = _refilled,
+			.authenticated = _authenticated,
 			.destroy = _destroy,
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),

@@ -71,6 +71,15 @@ struct qkd_restore_t {
 	void (*refilled)(qkd_restore_t *this, const char *pool);
 
 	/**
+	 * An IKE_SA keyed before IKE_AUTH without a QKD key of @pool now has
+	 * its first CHILD_SA up: re-key the pool's SAs keyed without QKD (as
+	 * after a refill; the peer's pool was merely unknown or mismatched).
+	 *
+	 * @param pool		the authenticated peer's pool
+	 */
+	void (*authenticated)(qkd_restore_t *this, const char *pool);
+
+	/**
 	 * Destroy: free the records.
 	 */
 	void (*destroy)(qkd_restore_t *this);

@@ -63,6 +63,7 @@ nft in the VM's root (the nftables package) for topology B.
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -683,6 +684,32 @@ def initiate_behind_nat(P, peer, what):
     return m
 
 
+def osaka_rekey(peer, kind, what, tries=5):
+    """Re-key osaka's IKE_SA or CHILD_SA with peer by unique ID (osaka may
+    serve two peers), listed right before: an SA's ID changes as it is
+    re-keyed, and vici answers "no matching SAs" for an SA that is being
+    replaced at that moment; then list again."""
+    O = lab().osaka
+    for i in range(tries):
+        sa = [s for s in O.list_sas() if s["remote_id"] == peer
+              and s["state"] == "ESTABLISHED"]
+        check(len(sa) == 1 and (kind == "ike" or sa[0]["children"]),
+              f"{what}: osaka's SA with {peer}: {sa}")
+        args = (("--ike-id", sa[0]["uid"]) if kind == "ike" else
+                ("--child-id", sa[0]["children"][0]["uid"]))
+        p = subprocess.run(["swanctl", "--rekey", *map(str, args), "--uri",
+                            f"unix://{O.vici}"], capture_output=True, text=True,
+                           timeout=60)
+        out = p.stdout + p.stderr
+        if p.returncode == 0:
+            return
+        check("no matching SAs" in out, f"{what}: osaka's {kind} re-key: {out[-500:]}")
+        diag(f"{what}: osaka's {kind} re-key by ID {args[1]}: {out.strip()[-200:]}; "
+             "listing again")
+        time.sleep(1)
+    raise AssertionError(f"{what}: osaka could not re-key its {kind} SA with {peer}")
+
+
 def rekeys_behind_nat(P, peer, what, n=2):
     """n CHILD and n IKE re-keys from peer, one of each from osaka (by
     unique ID: osaka may serve two peers); all QKD-keyed, exact counts,
@@ -697,15 +724,9 @@ def rekeys_behind_nat(P, peer, what, n=2):
         settle(m, expect=expect())
         R.rekey_ike()
         settle(m, expect=expect())
-    # by unique ID, listed right before each re-key (the SAs' IDs change
-    # as they are re-keyed)
-    sa = [s for s in O.list_sas() if s["remote_id"] == peer]
-    check(len(sa) == 1 and sa[0]["children"], f"{what}: osaka's SA with {peer}: {sa}")
-    O.rekey_child(child_id=sa[0]["children"][0]["uid"])
+    osaka_rekey(peer, "child", what)
     settle(m, expect=expect())
-    sa = [s for s in O.list_sas() if s["remote_id"] == peer]
-    check(len(sa) == 1, f"{what}: osaka's SA with {peer}: {sa}")
-    O.rekey_ike(ike_id=sa[0]["uid"])
+    osaka_rekey(peer, "ike", what)
     settle(m, expect=expect())
     exchanges_check(P, m, t0, {(peer, "osaka"): 2 * n, ("osaka", peer): 2}, what)
     ok, desc = sas_qkd([peer])
