@@ -467,7 +467,8 @@ def _():
             eq({k: v for k, v in settled(after).items() if k != "ke-stats"},
                {k: v for k, v in settled(before).items() if k != "ke-stats"},
                f"pool besides ke-stats after ke-report {arg!r}")
-    eq(want, {"qkd": 2, "fallback": 4, "tag-mismatch": 2, "refused": 2}, "expected totals")
+    eq(want, {"qkd": 2, "fallback": 4, "tag-mismatch": 2, "refused": 2,
+              "reasons": REASONS_ZERO}, "expected totals: no reason, none counted by reason")
     # Many reports: counts add up; the other pool is untouched.
     for _ in range(25):
         fam.do("ke-report", {"id": a, "ke-outcome": "qkd"})
