@@ -227,20 +227,28 @@ METHOD(listener_t, child_keys, bool,
 }
 
 /**
- * Whether a fallback before IKE_AUTH may be an artifact of not knowing the
- * peer yet, so that a re-key right after IKE_AUTH can use a QKD key (not
- * after an empty pool or a bad tag: those wait for the refill).
+ * Whether an exchange before IKE_AUTH went without a QKD key only because
+ * the peer's pool was not known yet (or was another): then a re-key right
+ * after IKE_AUTH, onto the authenticated peer's pool @pool, can use one.
+ * Not after an empty pool, a bad tag or a pool error, on either side:
+ * those wait for the refill.
  */
-static bool pre_auth_artifact(uint8_t reason)
+static bool pre_auth_artifact(qkd_ke_outcome_t *o, const char *pool)
 {
-	switch (reason)
+	if (!streq(o->pool, pool))
 	{
-		case QKD_PROTO_REASON_NO_OFFER:
+		return TRUE;
+	}
+	switch (o->reason)
+	{
 		case QKD_PROTO_REASON_NO_POOL:
-		case QKD_PROTO_REASON_UNKNOWN_KEY:
 		case QKD_PROTO_REASON_PEER_UNKNOWN:
 		case QKD_PROTO_REASON_PRE_AUTH:
 			return TRUE;
+		case QKD_PROTO_REASON_NO_OFFER:
+			/* the initiator said why it offered nothing */
+			return o->peer_reason == QKD_PROTO_REASON_NO_POOL ||
+				   o->peer_reason == QKD_PROTO_REASON_PEER_UNKNOWN;
 		default:
 			return FALSE;
 	}
@@ -318,7 +326,7 @@ METHOD(listener_t, authorize, bool,
 	/* keyed without a QKD key of the peer's pool: record it there, and
 	 * re-key at once unless the pool was merely empty */
 	this->restore->add_ike(this->restore, ike_sa, choice.pool);
-	if (o->acked || pre_auth_artifact(o->reason))
+	if (o->acked || pre_auth_artifact(o, choice.pool))
 	{
 		DBG1(DBG_IKE, "qkd: IKE_SA %s[%u] of %Y was keyed before IKE_AUTH "
 			 "without a QKD key of its pool '%s' (%s): re-keying it and its "

@@ -365,6 +365,7 @@ bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome)
 		.acked = this->x.state == QKD_PROTO_STATE_DONE && this->x.acked,
 		.initiator = this->x.role == QKD_PROTO_ROLE_INITIATOR,
 		.reason = this->x.reason,
+		.peer_reason = this->x.peer_reason,
 		.provisional = this->provisional,
 		.policy = this->x.policy,
 	};

@@ -37,6 +37,8 @@ typedef struct {
 	bool initiator;
 	/** enum qkd_proto_reason of a NAK / NONE / refusal */
 	uint8_t reason;
+	/** responder after a NONE: the initiator's reason for it */
+	uint8_t peer_reason;
 	/** the key offered or answered; all zero after a NONE */
 	uint8_t key_id[QKD_KEY_ID_LEN];
 	/** the peer's pool, "" when none is mapped */

@@ -403,6 +403,7 @@ int qkd_proto_exchange_answer(struct qkd_proto_exchange *x, const uint8_t *in,
 		return -EBADMSG;
 	} else if (msg.type == QKD_PROTO_MSG_NONE) {
 		reason = QKD_PROTO_REASON_NO_OFFER;
+		x->peer_reason = msg.reason;
 	} else if (!x->pool[0]) {
 		reason = x->reason;
 	} else {

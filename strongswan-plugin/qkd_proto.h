@@ -173,6 +173,7 @@ struct qkd_proto_exchange {
 	enum qkd_proto_state state;
 	bool acked;			/* DONE: ACK (true) or NAK (false) */
 	uint8_t reason;			/* enum qkd_proto_reason of a NAK/NONE */
+	uint8_t peer_reason;		/* responder: the reason of the NONE received */
 	char pool[QKD_POOL_NAME_MAX_LEN + 1];	/* "" when none is mapped */
 	struct qkd_key key;		/* valid when have_key */
 	bool have_key;

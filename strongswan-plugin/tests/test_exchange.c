@@ -973,6 +973,8 @@ START_TEST(initiator_peer_unknown)
 	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
 	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_PEER_UNKNOWN);
 	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
+	/* the responder knows why: the re-key after IKE_AUTH depends on it */
+	ck_assert_int_eq(res.peer_reason, QKD_PROTO_REASON_PEER_UNKNOWN);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
 	ck_assert_uint_eq(tokyo_pool.ns_reason, QKD_PROTO_REASON_PEER_UNKNOWN);

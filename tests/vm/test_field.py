@@ -399,7 +399,6 @@ def identity_round(what, unknown_before_auth=False):
                 diag(qkd_lines(m))
             eq(kicks, [("osaka", "peer not known before IKE_AUTH")],
                f"{what}: tokyo's re-key after IKE_AUTH")
-            eq(delta(t0, taken()), {}, f"{what}: keys taken by the set-up")
             k = ke(O, "tokyo")
             if k is not None:
                 eq((k["ke_fallback"] - k0["ke_fallback"],
@@ -411,6 +410,11 @@ def identity_round(what, unknown_before_auth=False):
             diag(f"{what}: IKE_SA and CHILD_SA QKD-keyed "
                  f"{time.monotonic() - t_kick:.1f} s after the set-up")
             settle(m)
+            # the set-up took no key (nothing offered); the re-keys after
+            # IKE_AUTH (IKE_SA, CHILD_SA) one each, tokyo initiating
+            eq(delta(t0, taken()), {("tokyo", "osaka", "out"): 2,
+                                    ("osaka", "tokyo", "in"): 2},
+               f"{what}: keys taken by the set-up and the re-keys after IKE_AUTH")
             m, t0 = marks(), taken()
             c0 = {n: r.counters() for n, r in L.routers.items()}
             setups = 0

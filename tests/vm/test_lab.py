@@ -289,8 +289,13 @@ def take_all(fam, x, y):
 @test("no key material in any log: both linkd, both charons, the simulator, the kernel")
 @need_up
 def _():
-    # stop re-keying and filling: nothing moves while the pools are emptied
+    # stop re-keying; let linkd bring each outbound side back to its low
+    # watermark at least (a re-key may just have taken it below, and keys
+    # age out), then stop filling: nothing moves while the pools are emptied
     lab.down()
+    wait_for(lambda: all(r.pool()["out"]["level"] >= POOL_CFG["low_watermark"]
+                         for r in lab.routers.values()), 90,
+             what="both outbound sides at their low watermark or above")
     lab.cut()
     wait_for(lambda: all(s.get("master_state") == "idle" and not s.get("journal_open")
                          for s in lab.linkd_status().values()), 60, what="linkd idle")

@@ -381,7 +381,18 @@ def _():
         ctl("POST", f"/links/{LINK}/cut")
         wait(lambda: idle("a") and idle("b"), 90, "masters idle")
         consume("a")
-        committed = status("a").get("committed")
+        # consume() woke A's master (its ring fell below the low watermark):
+        # an offer from keys the KME had buffered before the cut may still
+        # commit.  Snapshot once the master is idle and its count stands.
+        last = [None]
+
+        def settled():
+            c = status("a").get("committed")
+            ok = idle("a") and c == last[0]
+            last[0] = c
+            return ok
+        wait(settled, 90, "A's master settled after the take")
+        committed = last[0]
         fid = ctl("POST", f"/kmes/{KME[who]}/faults",
                   {"type": ftype, "endpoint": ep})["id"]
         ctl("POST", f"/links/{LINK}/restore")
