@@ -13,6 +13,7 @@
  *           ID and wiped), and refuse OFFERs up to that sequence number on
  *           this connection.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "linkd.h"
@@ -110,7 +111,12 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 		free(keys);
 		goto answer;
 	}
-	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
+	if (!p->id)
+		kernel_sync(d);
+	ret = p->id ? qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n) :
+		      -ENOENT;
+	if (ret && p->id && kernel_check(d, ret) && p->id)
+		ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
 	qkd_key_wipe(keys, m->n);
 	free(keys);
 	if (ret) {
