@@ -22,12 +22,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <curl/curl.h>
 #include "linkd.h"
 #include "log.h"
+#include "secmem.h"
 
 #define RATE_LOG_EVERY	60.0
 
@@ -116,7 +119,8 @@ static void teardown(struct linkd *d)
 
 		if (p->pending) {
 			qkd_key_wipe(p->pending, p->npending);
-			free(p->pending);
+			secmem_free(p->pending,
+				    p->npending * sizeof(*p->pending));
 		}
 		p->pending = NULL;
 		p->npending = 0;
@@ -379,6 +383,12 @@ int main(int argc, char *argv[])
 		free(d.cfg);
 		return 0;
 	}
+	/*
+	 * Key material passes through this process: no core dumps, no
+	 * ptrace by other users' processes, no /proc/PID/mem for them.
+	 */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -386,10 +396,13 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (d.signal_fd < 0 || curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	ret = d.signal_fd < 0 ? -1 : secmem_hook_libraries(CURL_GLOBAL_DEFAULT);
+	if (ret < 0) {
 		log_err("cannot set up signals or libcurl");
 		return 1;
 	}
+	if (ret > 0)
+		log_warn("OpenSSL allocated memory before its wiping hooks could be set: its frees are not wiped");
 	ret = qkd_open(&d.qkd);
 	if (ret) {
 		log_err("refusing to start: cannot open the qkd netlink family: %s%s",

@@ -23,6 +23,7 @@
 #include <sys/random.h>
 #include "linkd.h"
 #include "log.h"
+#include "secmem.h"
 
 #define IDLE_CHECK	1.0	/* s between pool level checks when full */
 #define STATUS_EVERY	30.0	/* s between KME status requests */
@@ -88,7 +89,7 @@ static void drop_pending(struct pool *p)
 {
 	if (p->pending) {
 		qkd_key_wipe(p->pending, p->npending);
-		free(p->pending);
+		secmem_free(p->pending, p->npending * sizeof(*p->pending));
 	}
 	p->pending = NULL;
 	p->npending = 0;
@@ -221,7 +222,7 @@ static void offer(struct linkd *d, struct pool *p)
 		n = room;
 	if (n > QKD_BATCH_MAX)
 		n = QKD_BATCH_MAX;
-	p->pending = calloc(n, sizeof(*p->pending));
+	p->pending = secmem_alloc(n * sizeof(*p->pending));
 	if (!p->pending) {
 		back_off(p, RETRY_OTHER);
 		return;
