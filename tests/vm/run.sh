@@ -28,6 +28,8 @@
 #   test_unload.sh   rmmod with full pools, reload (picture in the file)
 #   test_qkdctl.py   every qkdctl subcommand, its output checked (reloads)
 #   test_linkd.py    qkd-linkd: two routers and the KME simulator (picture in the file)
+#   test_linkd_field.py qkd-linkd in the field: module reload, listener flood,
+#                    KME outage and fast restore (picture in the file)
 #   test_plugin.py   the strongSwan plugin: two routers re-keying from the pools
 #   test_lab.py      the whole lab: KME simulator, qkd-linkd, charon; QKD link cut and restored
 #   test_versions.py the plugin in trixie's charon 6.0.1 and forky's 6.1.0 (at /forky) re-keying
@@ -44,7 +46,7 @@ export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
 test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
+test_linkd_field.py test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
 
 n=0
 failed=0

@@ -124,6 +124,13 @@ static const struct key_def global_keys[] = {
 	{ "peer_ca",	 K_PATH, G(peer_ca), 0, 0, true },
 	{ "state_dir",	 K_PATH, G(state_dir), 0, 0, false },
 	{ "status_file", K_PATH, G(status_file), 0, 0, false },
+	{ "max_connections", K_UINT, offsetof(struct config, max_conns), 0,
+	  1, CFG_MAX_CONNS, false },
+	{ "max_connections_per_source", K_UINT,
+	  offsetof(struct config, max_conns_per_source), 0, 1, CFG_MAX_CONNS,
+	  false },
+	{ "handshake_timeout", K_UINT,
+	  offsetof(struct config, handshake_timeout), 0, 1, 60, false },
 };
 
 static const struct key_def pool_keys[] = {
@@ -153,6 +160,8 @@ static const struct key_def pool_keys[] = {
 	  1, BATCH_MAX, false },
 	{ "max_age",	    K_UINT, offsetof(struct pool_cfg, max_age), 0,
 	  0, 365 * 86400, false },
+	{ "fast_retry",	    K_UINT, offsetof(struct pool_cfg, fast_retry), 0,
+	  0, 3600, false },
 };
 
 #define NGLOBAL	(sizeof(global_keys) / sizeof(global_keys[0]))
@@ -262,6 +271,7 @@ static void defaults(struct pool_cfg *pc)
 	pc->high = 2048;
 	pc->batch = 128;
 	pc->max_age = 0;
+	pc->fast_retry = 60;
 }
 
 static int check_pool(struct parser *p, struct section *s)
@@ -403,6 +413,9 @@ int config_parse(const char *name, const char *text, size_t len,
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/qkd-linkd");
 	snprintf(cfg->status_file, sizeof(cfg->status_file),
 		 "/run/qkd-linkd/status.json");
+	cfg->max_conns = 64;
+	cfg->max_conns_per_source = 4;
+	cfg->handshake_timeout = 5;
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - text - pos) : len - pos;

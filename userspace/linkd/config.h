@@ -18,6 +18,7 @@
 #define CFG_NAME_LEN		64	/* QKD_POOL_NAME_MAX_LEN */
 #define CFG_ERR_LEN		512
 #define CFG_MAX_FILE		(1 << 20)
+#define CFG_MAX_CONNS		1024	/* max_connections at most */
 
 enum source_type {
 	SOURCE_ETSI014,
@@ -48,6 +49,7 @@ struct pool_cfg {
 	unsigned int high;
 	unsigned int batch;
 	unsigned int max_age;
+	unsigned int fast_retry;		/* s of fast KME probes after an outage */
 };
 
 struct config {
@@ -58,6 +60,10 @@ struct config {
 	char peer_ca[CFG_PATH_LEN];
 	char state_dir[CFG_PATH_LEN];
 	char status_file[CFG_PATH_LEN];
+	/* the peer-channel listener's limits (before HELLO) */
+	unsigned int max_conns;
+	unsigned int max_conns_per_source;
+	unsigned int handshake_timeout;		/* s: TLS and HELLO */
 	unsigned int npools;
 	struct pool_cfg pools[CFG_MAX_POOLS];
 };

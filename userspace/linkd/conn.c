@@ -24,8 +24,8 @@
 #include "linkd.h"
 #include "log.h"
 
-#define SETUP_TIMEOUT	10.0	/* connect + TLS handshake + HELLO */
 #define SEND_TIMEOUT	5000	/* ms */
+#define REFUSED_LOG	10.0	/* s between "connections refused" lines */
 
 static struct conn *conn_new(struct linkd *d, int fd, bool server)
 {
@@ -36,7 +36,8 @@ static struct conn *conn_new(struct linkd *d, int fd, bool server)
 		return NULL;
 	c->fd = fd;
 	c->server = server;
-	c->deadline = now_mono() + SETUP_TIMEOUT;
+	c->deadline = conn_setup_deadline(server, d->cfg->handshake_timeout,
+					  now_mono());
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	c->next = d->conns;
@@ -101,31 +102,138 @@ struct conn *conn_connect(struct linkd *d, struct pool *p)
 	return c;
 }
 
-struct conn *conn_accept(struct linkd *d)
+unsigned int conn_unauthenticated(const struct linkd *d, const char *src)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[64] = "?", port[8] = "?";
-	struct conn *c;
-	int fd;
+	unsigned int n = 0;
 
-	fd = accept4(d->listen_fd, (struct sockaddr *)&ss, &sl,
-		     SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
-		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-	c = conn_new(d, fd, true);
-	if (!c) {
-		close(fd);
-		return NULL;
+	for (const struct conn *c = d->conns; c; c = c->next)
+		if (c->server && !c->dead && c->state != CONN_OPEN &&
+		    (!src || !strcmp(c->src, src)))
+			n++;
+	return n;
+}
+
+/*
+ * Close with a reset (SO_LINGER 0): no FIN exchange, no FIN_WAIT or
+ * TIME_WAIT state kept for a connection nobody authenticated.
+ */
+static void close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static int park(struct linkd *d, int fd)
+{
+	if (!d->parked) {
+		d->parked = calloc(PARK_MAX, sizeof(*d->parked));
+		if (!d->parked)
+			return -1;
 	}
-	snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
-	if (start_tls(d, c, d->server_ctx)) {
-		conn_close(d, c, "TLS set-up failed");
-		return NULL;
+	if (d->nparked >= PARK_MAX)
+		return -1;
+	d->parked[d->nparked++] = (struct parked){
+		.fd = fd,
+		.deadline = now_mono() + d->cfg->handshake_timeout,
+	};
+	return 0;
+}
+
+void conn_unpark(struct linkd *d, bool all)
+{
+	double now = now_mono();
+
+	for (unsigned int i = 0; i < d->nparked;) {
+		if (all || now >= d->parked[i].deadline) {
+			close_reset(d->parked[i].fd);
+			d->parked[i] = d->parked[--d->nparked];
+		} else {
+			i++;
+		}
 	}
-	return c;
+	if (all) {
+		free(d->parked);
+		d->parked = NULL;
+	}
+}
+
+double conn_park_deadline(const struct linkd *d, double t)
+{
+	for (unsigned int i = 0; i < d->nparked; i++)
+		if (d->parked[i].deadline < t)
+			t = d->parked[i].deadline;
+	return t;
+}
+
+static void refused(struct linkd *d, const char *src, enum admit why)
+{
+	double now = now_mono();
+
+	d->refused++;
+	if (now < d->next_refused_log)
+		return;
+	log_warn("listener: refusing connections: %s (%lu refused so far; this one from %s)",
+		 why == ADMIT_FULL ? "max_connections unauthenticated open" :
+		 "max_connections_per_source from one address",
+		 d->refused, src);
+	d->next_refused_log = now + REFUSED_LOG;
+}
+
+/*
+ * Accept every waiting connection the limits allow (policy.c,
+ * conn_admit()): at most max_connections not yet authenticated, at most
+ * max_connections_per_source of them from one address.  One over the
+ * per-source limit is parked (never read, closed after handshake_timeout;
+ * closed at once when PARK_MAX are parked), before any TLS.  The caller leaves
+ * the listener out of the poll set while it is full.
+ */
+int conn_accept(struct linkd *d)
+{
+	unsigned int total = conn_unauthenticated(d, NULL);
+	int accepted = 0;
+
+	while (total < d->cfg->max_conns) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char src[64] = "?", port[8] = "?";
+		enum admit a;
+		struct conn *c;
+		int fd;
+
+		fd = accept4(d->listen_fd, (struct sockaddr *)&ss, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (conn_source_key((struct sockaddr *)&ss, sl, src, sizeof(src)))
+			snprintf(src, sizeof(src), "?");
+		a = conn_admit(total, conn_unauthenticated(d, src),
+			       d->cfg->max_conns, d->cfg->max_conns_per_source);
+		if (a != ADMIT) {
+			refused(d, src, a);
+			if (a != ADMIT_SOURCE || park(d, fd))
+				close_reset(fd);
+			continue;
+		}
+		getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, port,
+			    sizeof(port), NI_NUMERICSERV);
+		c = conn_new(d, fd, true);
+		if (!c) {
+			close(fd);
+			break;
+		}
+		snprintf(c->src, sizeof(c->src), "%s", src);
+		snprintf(c->peer, sizeof(c->peer), strchr(src, ':') ?
+			 "[%s]:%s" : "%s:%s", src, port);
+		total++;
+		accepted++;
+		if (start_tls(d, c, d->server_ctx)) {
+			conn_close(d, c, "TLS set-up failed");
+			continue;
+		}
+	}
+	return accepted;
 }
 
 void conn_close(struct linkd *d, struct conn *c, const char *why)
@@ -150,7 +258,10 @@ void conn_close(struct linkd *d, struct conn *c, const char *why)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
-	close(c->fd);
+	if (c->server && c->state != CONN_OPEN && !c->pool)
+		close_reset(c->fd);	/* never authenticated */
+	else
+		close(c->fd);
 	c->fd = -1;
 	explicit_bzero(c->in, sizeof(c->in));
 	c->inlen = 0;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "kme_json.h"
 #include "log.h"
+#include "secmem.h"
 #include "source.h"
 
 struct body {
@@ -49,13 +50,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 			cap *= 2;
 		if (cap > KME_MAX_BODY + 1)
 			return 0;	/* too large: curl fails the transfer */
-		nd = malloc(cap);
+		nd = secmem_alloc(cap);	/* locked, wiped when freed */
 		if (!nd)
 			return 0;
 		if (b->data) {
 			memcpy(nd, b->data, b->len);
-			explicit_bzero(b->data, b->cap);
-			free(b->data);
+			secmem_free(b->data, b->cap);
 		}
 		b->data = nd;
 		b->cap = cap;
@@ -189,10 +189,7 @@ static void kme_destroy(void *priv)
 		return;
 	curl_easy_cleanup(k->curl);
 	curl_slist_free_all(k->hdrs);
-	if (k->body.data) {
-		explicit_bzero(k->body.data, k->body.cap);
-		free(k->body.data);
-	}
+	secmem_free(k->body.data, k->body.cap);
 	free(k);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include "kme_json.h"
 
 #define JSON_DEPTH	16
@@ -123,6 +124,43 @@ int kme_base64_decode(const char *s, size_t len, uint8_t *out, size_t max)
 	return (int)o;
 }
 
+/*
+ * json-c keeps its own copies of every string it parsed: in the string
+ * objects, and the last token in the tokener's buffer.  It has no
+ * allocator hooks, so they are wiped in place before they are freed: the
+ * strings through the pointers json-c hands out, the tokener's buffer
+ * through its struct (public in json-c 0.18's header, marked internal).
+ */
+static void wipe_tree(struct json_object *o)
+{
+	if (json_object_is_type(o, json_type_string)) {
+		explicit_bzero((char *)json_object_get_string(o),
+			       json_object_get_string_len(o));
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			wipe_tree(json_object_array_get_idx(o, i));
+	} else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			wipe_tree(v);
+		}
+	}
+}
+
+static void put_wiped(struct json_object *o)
+{
+	if (o && json_object_get_type(o) != json_type_null)
+		wipe_tree(o);
+	json_object_put(o);
+}
+
+static void tokener_free_wiped(struct json_tokener *tok)
+{
+	if (tok->pb && tok->pb->buf)
+		explicit_bzero(tok->pb->buf, tok->pb->size);
+	json_tokener_free(tok);
+}
+
 /* Parse exactly @len bytes as one JSON object (whitespace may follow). */
 static struct json_object *parse_object(const char *body, size_t len,
 					char *err, size_t errlen)
@@ -144,23 +182,23 @@ static struct json_object *parse_object(const char *body, size_t len,
 	obj = json_tokener_parse_ex(tok, body, (int)len);
 	end = json_tokener_get_parse_end(tok);
 	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(obj);
-		json_tokener_free(tok);
+		put_wiped(obj);
+		tokener_free_wiped(tok);
 		fail(err, errlen, "answer is not valid JSON");
 		return NULL;
 	}
-	json_tokener_free(tok);
+	tokener_free_wiped(tok);
 	for (; end < len; end++) {
 		char c = body[end];
 
 		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-			json_object_put(obj);
+			put_wiped(obj);
 			fail(err, errlen, "trailing data after the JSON answer");
 			return NULL;
 		}
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
-		json_object_put(obj);
+		put_wiped(obj);
 		fail(err, errlen, "answer is not a JSON object");
 		return NULL;
 	}
@@ -218,7 +256,7 @@ int kme_parse_status(const char *body, size_t len, struct kme_status *st,
 	*st = s;
 	ret = 0;
 out:
-	json_object_put(o);
+	put_wiped(o);
 	return ret;
 }
 
@@ -337,7 +375,7 @@ out:
 	explicit_bzero(buf, sizeof(buf));
 	if (arr)
 		wipe_all_keys(arr);
-	json_object_put(o);
+	put_wiped(o);
 	if (ret)
 		explicit_bzero(keys, n * sizeof(*keys));
 	return ret;
@@ -364,7 +402,7 @@ void kme_parse_error(const char *body, size_t len, char *msg, size_t msglen)
 	} else {
 		snprintf(msg, msglen, "(no ETSI error message)");
 	}
-	json_object_put(o);
+	put_wiped(o);
 }
 
 int kme_enc_request(char *buf, size_t cap, unsigned int number,

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include "config.h"
 #include "journal.h"
+#include "policy.h"
 #include "proto.h"
 #include "qkd.h"
 #include "source.h"
@@ -23,6 +24,19 @@ enum conn_state {
 
 struct pool;
 
+/*
+ * A connection over its source's limit: accepted, never read, closed at
+ * @deadline (a tarpit: a flooder that re-opens what is closed is slowed to
+ * its connections / handshake_timeout, instead of an accept and a close
+ * per try at the rate it likes).
+ */
+struct parked {
+	int fd;
+	double deadline;
+};
+
+#define PARK_MAX	256
+
 struct conn {
 	int fd;
 	SSL *ssl;
@@ -33,6 +47,7 @@ struct conn {
 	struct pool *pool;	/* client: always; server: after HELLO */
 	double deadline;	/* for CONNECTING, HANDSHAKE and HELLO */
 	char peer[300];		/* address, for logs */
+	char src[64];		/* server: source address, for the limits */
 	size_t inlen;
 	uint8_t in[PROTO_MAX_FRAME];
 	struct conn *next;
@@ -67,7 +82,7 @@ struct pool {
 	struct qkd_key *pending;
 	size_t npending;
 	double next_try;
-	double backoff;
+	struct retry retry;
 	double ack_deadline;
 	double next_status;
 	unsigned int max_batch;		/* from the source's status */
@@ -95,6 +110,13 @@ struct linkd {
 	struct conn *conns;
 	double next_status_write;
 	double next_rate_log;
+	unsigned long refused;		/* connections over a limit */
+	struct parked *parked;		/* over the per-source limit: held */
+	unsigned int nparked;
+	double next_refused_log;
+	bool kernel_stale;		/* pools to re-create: kernel_sync() */
+	bool kernel_gone;		/* the family is not registered */
+	double next_kernel_check;
 };
 
 double now_mono(void);
@@ -108,7 +130,14 @@ void tls_log_errors(const char *what, SSL *ssl, int ret);
 
 /* conn.c */
 struct conn *conn_connect(struct linkd *d, struct pool *p);
-struct conn *conn_accept(struct linkd *d);
+/* Accept what the limits allow; the number accepted. */
+int conn_accept(struct linkd *d);
+/* Server connections not yet through TLS and HELLO (for the limits). */
+unsigned int conn_unauthenticated(const struct linkd *d, const char *src);
+/* Close parked connections past their deadline (all with @all). */
+void conn_unpark(struct linkd *d, bool all);
+/* The earliest deadline of a parked connection, or @t. */
+double conn_park_deadline(const struct linkd *d, double t);
 void conn_progress(struct linkd *d, struct conn *c, short revents);
 int conn_send(struct conn *c, const struct proto_msg *m);
 void conn_close(struct linkd *d, struct conn *c, const char *why);
@@ -121,6 +150,14 @@ void master_on_open(struct linkd *d, struct pool *p);
 void master_on_close(struct linkd *d, struct pool *p);
 int master_recover(struct linkd *d, struct pool *p);
 void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m);
+
+/* kernel.c */
+int kernel_pool_setup(struct linkd *d, struct pool *p);
+enum family_action kernel_handle_check(struct linkd *d);
+/* Re-create missing pools: 1 if any was, 0 if none missing, -1 (later). */
+int kernel_sync(struct linkd *d);
+/* After a pool operation failed with @ret: 1 if pools were re-created. */
+int kernel_check(struct linkd *d, int ret);
 
 /* status.c */
 void status_write(struct linkd *d);

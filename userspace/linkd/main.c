@@ -22,14 +22,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <curl/curl.h>
 #include "linkd.h"
 #include "log.h"
+#include "secmem.h"
 
-#define MAX_CONNS	256
 #define RATE_LOG_EVERY	60.0
 
 double now_mono(void)
@@ -56,7 +58,7 @@ static int open_listener(struct linkd *d)
 		    0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
 		log_err("listen %s:%s: %s", d->cfg->listen_host,
 			d->cfg->listen_port, strerror(errno));
 		if (fd >= 0)
@@ -69,52 +71,12 @@ static int open_listener(struct linkd *d)
 	return 0;
 }
 
-/* Find or create the kernel pool and bring its settings in line. */
-static int setup_kernel_pool(struct linkd *d, struct pool *p)
-{
-	struct qkd_pool_config pc = {
-		.fields = QKD_POOL_CAPACITY | QKD_POOL_LOW | QKD_POOL_HIGH |
-			  QKD_POOL_MAX_AGE,
-		.capacity = p->cfg.capacity,
-		.low_watermark = p->cfg.low,
-		.high_watermark = p->cfg.high,
-		.max_age = p->cfg.max_age,
-	};
-	struct qkd_pool_info info;
-	int ret;
-
-	ret = qkd_pool_get(d->qkd, 0, p->cfg.name, &info);
-	if (ret == -ENOENT) {
-		snprintf(pc.name, sizeof(pc.name), "%s", p->cfg.name);
-		pc.fields |= QKD_POOL_KEY_SIZE;
-		pc.key_size = p->cfg.key_bits / 8;
-		ret = qkd_pool_create(d->qkd, &pc, &p->id);
-		if (!ret)
-			log_info("pool %s: created (id %u)", p->cfg.name, p->id);
-	} else if (!ret) {
-		p->id = info.id;
-		if (info.key_size != p->cfg.key_bits / 8) {
-			log_err("pool %s: the kernel pool has %u-byte keys, the configuration says %u bits",
-				p->cfg.name, info.key_size, p->cfg.key_bits);
-			return -1;
-		}
-		ret = qkd_pool_set(d->qkd, p->id, &pc);
-	}
-	if (ret) {
-		log_err("pool %s: kernel pool: %s%s%s", p->cfg.name,
-			qkd_strerror(ret), qkd_last_error(d->qkd)[0] ? ": " : "",
-			qkd_last_error(d->qkd));
-		return -1;
-	}
-	return 0;
-}
-
 static int setup_pool(struct linkd *d, struct pool *p)
 {
 	char err[512];
 	int ret;
 
-	if (setup_kernel_pool(d, p))
+	if (kernel_pool_setup(d, p) && !d->kernel_stale)
 		return -1;
 	if (p->cfg.source == SOURCE_ETSI014)
 		ret = kme_source_new(&p->cfg, &p->src, err, sizeof(err));
@@ -135,7 +97,7 @@ static int setup_pool(struct linkd *d, struct pool *p)
 		log_err("pool %s: %s", p->cfg.name, err);
 		return -1;
 	}
-	if (master_recover(d, p))
+	if (p->id && master_recover(d, p))
 		return -1;
 	p->next_try = now_mono();
 	log_info("pool %s: %s source, SAE %s, peer SAE %s at %s:%s, watermarks %u..%u, %u-bit keys",
@@ -151,13 +113,17 @@ static void teardown(struct linkd *d)
 	for (struct conn *c = d->conns; c; c = c->next)
 		conn_close(d, c, NULL);
 	conn_sweep(d);
+	conn_unpark(d, true);
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 
 		if (p->pending) {
 			qkd_key_wipe(p->pending, p->npending);
-			free(p->pending);
+			secmem_free(p->pending,
+				    p->npending * sizeof(*p->pending));
 		}
+		p->pending = NULL;
+		p->npending = 0;
 		if (p->src.ops)
 			p->src.ops->destroy(p->src.priv);
 		SSL_CTX_free(p->client_ctx);
@@ -188,6 +154,8 @@ static int setup(struct linkd *d)
 	}
 	if (open_listener(d))
 		return -1;
+	/* A module reload since the last look (SIGHUP after a reload). */
+	kernel_handle_check(d);
 	d->pools = calloc(d->cfg->npools, sizeof(*d->pools));
 	if (!d->pools)
 		return -1;
@@ -246,22 +214,48 @@ static double next_wakeup(struct linkd *d)
 	for (struct conn *c = d->conns; c; c = c->next)
 		if (c->state != CONN_OPEN && c->deadline < t)
 			t = c->deadline;
-	return t;
+	if (d->kernel_stale && d->next_kernel_check < t)
+		t = d->next_kernel_check;
+	return conn_park_deadline(d, t);
 }
 
 static int run(struct linkd *d)
 {
-	struct pollfd pfd[MAX_CONNS + 2];
-	struct conn *cs[MAX_CONNS + 2];
+	struct pollfd *pfd = NULL;
+	struct conn **cs = NULL;
+	size_t cap = 0;
 
 	for (;;) {
 		double now, wake = next_wakeup(d);
-		int n = 0, timeout;
+		int n = 0, timeout, listen_at = -1;
+		size_t nc = 2;
 
+		for (struct conn *c = d->conns; c; c = c->next)
+			nc++;
+		if (nc > cap) {
+			struct pollfd *np = realloc(pfd, nc * sizeof(*pfd));
+			struct conn **ncs = np ? realloc(cs, nc * sizeof(*cs)) : NULL;
+
+			if (np)
+				pfd = np;
+			if (ncs)
+				cs = ncs;
+			if (!np || !ncs) {
+				log_err("out of memory");
+				free(pfd);
+				free(cs);
+				return -1;
+			}
+			cap = nc;
+		}
 		pfd[n++] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
-		for (struct conn *c = d->conns; c && n < MAX_CONNS + 2;
-		     c = c->next) {
+		/* While full, the listener waits outside the poll set. */
+		if (conn_unauthenticated(d, NULL) < d->cfg->max_conns) {
+			listen_at = n;
+			pfd[n++] = (struct pollfd){ .fd = d->listen_fd,
+						    .events = POLLIN };
+		}
+		for (struct conn *c = d->conns; c; c = c->next) {
 			cs[n] = c;
 			pfd[n++] = (struct pollfd){
 				.fd = c->fd,
@@ -273,6 +267,8 @@ static int run(struct linkd *d)
 			timeout = 0;
 		if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
+			free(pfd);
+			free(cs);
 			return -1;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -284,27 +280,31 @@ static int run(struct linkd *d)
 					continue;
 				}
 				log_info("signal %u: exiting", si.ssi_signo);
+				free(pfd);
+				free(cs);
 				return 0;
 			}
 		}
-		for (int i = 2; i < n; i++)
+		for (int i = listen_at < 0 ? 1 : 2; i < n; i++)
 			if (pfd[i].revents)
 				conn_progress(d, cs[i], pfd[i].revents);
-		if (pfd[1].revents & POLLIN) {
-			unsigned int nc = 0;
-
-			for (struct conn *c = d->conns; c; c = c->next)
-				nc++;
-			if (nc < MAX_CONNS)
-				conn_accept(d);
-		}
+		if (listen_at > 0 && pfd[listen_at].revents & POLLIN)
+			conn_accept(d);
+		conn_unpark(d, false);
 		now = now_mono();
 		for (struct conn *c = d->conns; c; c = c->next)
 			if (!c->dead && c->state != CONN_OPEN && now > c->deadline) {
 				if (c->pool)
 					c->pool->st.peer_errors++;
-				conn_close(d, c, "set-up timeout");
+				/* Unauthenticated: a flood must not flood the log. */
+				if (c->server && !c->pool)
+					log_debug("peer %s: connection closed: set-up timeout",
+						  c->peer);
+				conn_close(d, c, c->server && !c->pool ? NULL :
+					   "set-up timeout");
 			}
+		if (d->kernel_stale && now >= d->next_kernel_check)
+			kernel_sync(d);
 		for (unsigned int i = 0; i < d->npools; i++)
 			master_step(d, &d->pools[i]);
 		conn_sweep(d);
@@ -383,6 +383,12 @@ int main(int argc, char *argv[])
 		free(d.cfg);
 		return 0;
 	}
+	/*
+	 * Key material passes through this process: no core dumps, no
+	 * ptrace by other users' processes, no /proc/PID/mem for them.
+	 */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -390,10 +396,13 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (d.signal_fd < 0 || curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	ret = d.signal_fd < 0 ? -1 : secmem_hook_libraries(CURL_GLOBAL_DEFAULT);
+	if (ret < 0) {
 		log_err("cannot set up signals or libcurl");
 		return 1;
 	}
+	if (ret > 0)
+		log_warn("OpenSSL allocated memory before its wiping hooks could be set: its frees are not wiped");
 	ret = qkd_open(&d.qkd);
 	if (ret) {
 		log_err("refusing to start: cannot open the qkd netlink family: %s%s",

@@ -23,9 +23,8 @@
 #include <sys/random.h>
 #include "linkd.h"
 #include "log.h"
+#include "secmem.h"
 
-#define BACKOFF_MIN	1.0
-#define BACKOFF_MAX	60.0
 #define IDLE_CHECK	1.0	/* s between pool level checks when full */
 #define STATUS_EVERY	30.0	/* s between KME status requests */
 
@@ -49,6 +48,7 @@ static void set_error(struct pool *p, const char *err)
 /* The source answered: log the way back from an outage once. */
 static void source_ok(struct pool *p)
 {
+	retry_reset(&p->retry, true);
 	if (!p->kme_ok && p->was_kme_ok)
 		log_info("pool %s: key source reachable again", p->cfg.name);
 	else if (!p->was_kme_ok)
@@ -57,20 +57,39 @@ static void source_ok(struct pool *p)
 	p->was_kme_ok = true;
 }
 
-/* Exponential backoff with jitter: the next attempt in [b/2, b). */
-static void back_off(struct pool *p)
+/*
+ * The source failed.  During an outage the same error repeats at every
+ * fast probe: it is logged once, then at debug level until it changes.
+ */
+static void kme_failed(struct pool *p, const char *err, const char *what)
 {
-	p->backoff = p->backoff ? p->backoff * 2 : BACKOFF_MIN;
-	if (p->backoff > BACKOFF_MAX)
-		p->backoff = BACKOFF_MAX;
-	p->next_try = now_mono() + p->backoff * (0.5 + jitter() / 2);
+	if (p->kme_ok || strcmp(err, p->last_error))
+		log_err("pool %s: %s%s", p->cfg.name, err, what);
+	else
+		log_debug("pool %s: %s%s", p->cfg.name, err, what);
+	p->kme_ok = false;
+	p->st.kme_errors++;
+	set_error(p, err);
+}
+
+/*
+ * The next attempt after a failure: fast probes for the first fast_retry
+ * seconds of a KME outage, else exponential backoff with jitter
+ * (policy.c).
+ */
+static void back_off(struct pool *p, enum retry_cause cause)
+{
+	double now = now_mono();
+
+	p->next_try = now + retry_delay(&p->retry, cause, now,
+					p->cfg.fast_retry, jitter());
 }
 
 static void drop_pending(struct pool *p)
 {
 	if (p->pending) {
 		qkd_key_wipe(p->pending, p->npending);
-		free(p->pending);
+		secmem_free(p->pending, p->npending * sizeof(*p->pending));
 	}
 	p->pending = NULL;
 	p->npending = 0;
@@ -95,6 +114,8 @@ static int out_added(struct linkd *d, struct pool *p, uint64_t *added,
 	struct qkd_pool_info info;
 	int ret = qkd_pool_get(d->qkd, p->id, NULL, &info);
 
+	if (ret && kernel_check(d, ret) && p->id)
+		ret = qkd_pool_get(d->qkd, p->id, NULL, &info);
 	if (ret) {
 		log_err("pool %s: cannot read the kernel pool: %s", p->cfg.name,
 			qkd_strerror(ret));
@@ -128,7 +149,7 @@ int master_recover(struct linkd *d, struct pool *p)
 void master_on_open(struct linkd *d, struct pool *p)
 {
 	(void)d;
-	p->backoff = 0;
+	retry_reset(&p->retry, false);
 	p->next_try = now_mono();
 }
 
@@ -140,7 +161,7 @@ void master_on_close(struct linkd *d, struct pool *p)
 			 p->cfg.name, (unsigned long long)p->j.seq);
 	drop_pending(p);
 	p->mstate = M_IDLE;
-	back_off(p);
+	back_off(p, RETRY_OTHER);
 }
 
 static void send_abort(struct linkd *d, struct pool *p)
@@ -166,10 +187,7 @@ static void refresh_status(struct pool *p)
 
 	if (p->src.ops->status(p->src.priv, &max_batch, &stored, err,
 			       sizeof(err))) {
-		p->kme_ok = false;
-		p->st.kme_errors++;
-		set_error(p, err);
-		log_err("pool %s: %s", p->cfg.name, err);
+		kme_failed(p, err, "");
 		return;
 	}
 	p->max_batch = max_batch;
@@ -185,7 +203,7 @@ static void offer(struct linkd *d, struct pool *p)
 	uint32_t level, n, room;
 
 	if (out_added(d, p, &added, &level)) {
-		back_off(p);
+		back_off(p, RETRY_OTHER);
 		return;
 	}
 	if (level <= p->cfg.low)
@@ -204,19 +222,16 @@ static void offer(struct linkd *d, struct pool *p)
 		n = room;
 	if (n > QKD_BATCH_MAX)
 		n = QKD_BATCH_MAX;
-	p->pending = calloc(n, sizeof(*p->pending));
+	p->pending = secmem_alloc(n * sizeof(*p->pending));
 	if (!p->pending) {
-		back_off(p);
+		back_off(p, RETRY_OTHER);
 		return;
 	}
 	p->npending = n;
 	if (p->src.ops->get(p->src.priv, p->pending, n, err, sizeof(err))) {
-		p->kme_ok = false;
-		p->st.kme_errors++;
-		set_error(p, err);
-		log_err("pool %s: %s (pool untouched)", p->cfg.name, err);
+		kme_failed(p, err, " (pool untouched)");
 		drop_pending(p);
-		back_off(p);
+		back_off(p, RETRY_KME);
 		return;
 	}
 	source_ok(p);
@@ -231,7 +246,7 @@ static void offer(struct linkd *d, struct pool *p)
 		/* Not sent: nobody holds these keys but the KME. */
 		p->j.open = false;
 		drop_pending(p);
-		back_off(p);
+		back_off(p, RETRY_OTHER);
 		return;
 	}
 	m.type = PROTO_OFFER;
@@ -253,6 +268,8 @@ void master_step(struct linkd *d, struct pool *p)
 {
 	double now = now_mono();
 
+	if (!p->id)
+		return;		/* no kernel pool: kernel_sync() */
 	if (p->mstate != M_IDLE) {
 		if (now > p->ack_deadline && p->out) {
 			log_err("pool %s: peer did not answer offer %llu in time",
@@ -268,7 +285,7 @@ void master_step(struct linkd *d, struct pool *p)
 		p->out = conn_connect(d, p);
 		if (!p->out) {
 			p->st.peer_errors++;
-			back_off(p);
+			back_off(p, RETRY_OTHER);
 		}
 		return;
 	}
@@ -281,7 +298,7 @@ void master_step(struct linkd *d, struct pool *p)
 	if (!p->max_batch || now >= p->next_status) {
 		refresh_status(p);
 		if (!p->kme_ok) {
-			back_off(p);
+			back_off(p, RETRY_KME);
 			return;
 		}
 	}
@@ -303,12 +320,14 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		p->j.open = false;
 		save(d, p);
 		p->mstate = M_IDLE;
-		back_off(p);
+		back_off(p, RETRY_OTHER);
 		return;
 	}
 	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_OUT, p->pending,
 			  p->npending);
 	if (ret) {
+		/* Noticed a reload: a new pool's "added" starts at 0; abort. */
+		kernel_check(d, ret);
 		/* The peer has them, we do not: abort them there. */
 		log_err("pool %s: outbound pool refused %zu keys: %s%s%s; aborting offer %llu",
 			p->cfg.name, p->npending, qkd_strerror(ret),
@@ -316,7 +335,7 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 			qkd_last_error(d->qkd), (unsigned long long)m->seq);
 		drop_pending(p);
 		p->mstate = M_IDLE;
-		back_off(p);
+		back_off(p, RETRY_OTHER);
 		return;
 	}
 	p->st.committed += p->npending;
@@ -324,7 +343,7 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 	p->j.open = false;
 	save(d, p);
 	p->mstate = M_IDLE;
-	p->backoff = 0;
+	retry_reset(&p->retry, false);
 	p->next_try = now_mono();
 }
 

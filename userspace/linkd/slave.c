@@ -13,10 +13,12 @@
  *           ID and wiped), and refuse OFFERs up to that sequence number on
  *           this connection.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "linkd.h"
 #include "log.h"
+#include "secmem.h"
 
 static void refuse(struct linkd *d, struct conn *c, uint16_t code,
 		   const char *why)
@@ -91,7 +93,7 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 			 (unsigned long long)m->seq);
 		goto answer;
 	}
-	keys = calloc(m->n, sizeof(*keys));
+	keys = secmem_alloc(m->n * sizeof(*keys));
 	if (!keys) {
 		ack.status = PROTO_E_POOL;
 		snprintf(ack.text, sizeof(ack.text), "out of memory");
@@ -107,12 +109,17 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 			(unsigned long long)m->seq, err);
 		ack.status = PROTO_E_SOURCE;
 		snprintf(ack.text, sizeof(ack.text), "%s", err);
-		free(keys);
+		secmem_free(keys, m->n * sizeof(*keys));
 		goto answer;
 	}
-	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
+	if (!p->id)
+		kernel_sync(d);
+	ret = p->id ? qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n) :
+		      -ENOENT;
+	if (ret && p->id && kernel_check(d, ret) && p->id)
+		ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
 	qkd_key_wipe(keys, m->n);
-	free(keys);
+	secmem_free(keys, m->n * sizeof(*keys));
 	if (ret) {
 		snprintf(ack.text, sizeof(ack.text), "inbound pool refused the keys: %s%s%s",
 			 qkd_strerror(ret), qkd_last_error(d->qkd)[0] ? ": " : "",

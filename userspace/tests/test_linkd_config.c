@@ -72,6 +72,32 @@ START_TEST(config_good)
 	ck_assert_str_eq(cfg->pools[1].peer_host, "fd00::2");
 	ck_assert_str_eq(cfg->pools[1].peer_port, "7601");
 	ck_assert_uint_eq(cfg->pools[1].key_bits, 128);
+	ck_assert_uint_eq(cfg->pools[0].fast_retry, 60);
+	ck_assert_uint_eq(cfg->max_conns, 64);
+	ck_assert_uint_eq(cfg->max_conns_per_source, 4);
+	ck_assert_uint_eq(cfg->handshake_timeout, 5);
+}
+END_TEST
+
+/* The listener's limits and the fast probes: set, and refused when out of range. */
+START_TEST(config_limits)
+{
+	char err[CFG_ERR_LEN] = "";
+
+	ck_assert_msg(parse(GLOBAL "max_connections = 16\n"
+			    "max_connections_per_source = 2\n"
+			    "handshake_timeout = 3\n" POOL "fast_retry = 0\n",
+			    err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->max_conns, 16);
+	ck_assert_uint_eq(cfg->max_conns_per_source, 2);
+	ck_assert_uint_eq(cfg->handshake_timeout, 3);
+	ck_assert_uint_eq(cfg->pools[0].fast_retry, 0);
+	ck_assert_int_eq(parse(GLOBAL "max_connections = 0\n" POOL, err), -1);
+	ck_assert_str_eq(err, "linkd.conf:6: max_connections: 0 is out of range (1 to 1024)");
+	ck_assert_int_eq(parse(GLOBAL "handshake_timeout = 61\n" POOL, err), -1);
+	ck_assert_str_eq(err, "linkd.conf:6: handshake_timeout: 61 is out of range (1 to 60)");
+	ck_assert_int_eq(parse(GLOBAL POOL "fast_retry = 3601\n", err), -1);
+	ck_assert_str_eq(err, "linkd.conf:14: fast_retry: 3601 is out of range (0 to 3600)");
 }
 END_TEST
 
@@ -197,6 +223,7 @@ Suite *linkd_config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_good);
 	tcase_add_test(tc, config_crlf_and_blanks);
+	tcase_add_test(tc, config_limits);
 	tcase_add_loop_test(tc, config_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, config_long_line_and_nul);
 	tcase_add_test(tc, config_missing_file);

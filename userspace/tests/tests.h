@@ -12,5 +12,6 @@ Suite *tag_suite(void);
 Suite *linkd_config_suite(void);
 Suite *kme_json_suite(void);
 Suite *peer_proto_suite(void);
+Suite *linkd_policy_suite(void);
 
 #endif

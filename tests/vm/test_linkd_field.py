@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""qkd-linkd in the field: a module reload under the running daemons, a
+flood of idle connections to one listener, and the road back after a KME
+outage.  The lab of test_linkd.py (its helpers, imported):
+
+        lk-kme: kme_sim.py (control on 127.0.0.1:9000)
+        KME_A 10.9.1.10:8443          KME_B 10.9.2.10:8444
+        10.9.1.1                                   10.9.2.1
+    +---------------------+   10.9.0.0/24   +---------------------+
+    | lk-a  qkd-linkd     |-----------------| lk-b  qkd-linkd     |
+    | SAE_A, pool "link"  | .1   mTLS   .2  | SAE_B, pool "link"  |
+    +---------------------+        ^        +---------------------+
+                                   |  10.9.0.3 (on lk-b's veth): the flood,
+                                   |  300 idle TCP connections to A's :7600
+
+Times and CPU shares are printed; the assertions on them are generous
+(qemu TCG on a loaded 2-core machine): they catch a daemon that needs a
+restart, spins, or backs off for tens of seconds, not a slow emulator."""
+
+import errno
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+
+import qkdtest
+from qkdtest import test, main, check, eq, diag, Skip
+import test_linkd as L
+
+# Only this file's tests: importing test_linkd registered its own.
+qkdtest._tests.clear()
+
+KO = os.environ.get("QKD_KO", os.path.join(qkdtest.REPO, "kmod/qkdpool.ko"))
+FLOOD_SRC = "10.9.0.3"
+FLOOD_N = 300
+
+
+def committed(x):
+    """Keys added to x's outbound ring (the kernel's counter: it survives
+    a SIGHUP of the daemon)."""
+    return L.pool(x)["stats-out"]["added"]
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])     # utime + stime
+
+
+def daemon_pid(x):
+    pid = L.procs[x].pid
+    with open(f"/proc/{pid}/comm") as f:
+        eq(f.read().strip(), "qkd-linkd", f"{x}: the process under ip netns exec")
+    return pid
+
+
+@test("linkd field: set-up: the lab of test_linkd.py, both routers full")
+def _():
+    if not os.access(L.LINKD, os.X_OK):
+        raise Skip(f"{L.LINKD} not built")
+    L.topology()
+    L.certs()
+    L.start_sim()
+    L.start("a")
+    L.start("b")
+    L.wait(L.full, 240, "all four directions at the high watermark")
+
+
+@test("linkd field: module reload under both running daemons: both directions back at the high watermark, no restart")
+def _():
+    pids = {x: daemon_pid(x) for x in "ab"}
+    before = {x: len(L.log_text(x)) for x in "ab"}
+    subprocess.run(["rmmod", "qkdpool"], check=True, capture_output=True)
+    time.sleep(1.5)
+    subprocess.run(["insmod", KO], check=True, capture_output=True)
+    t0 = time.monotonic()
+    L.fam.clear()           # the test's own ynl handles are stale too,
+    qkdtest.reset_family_cache()    # and ynl's cache of family IDs
+    L.wait(L.full, 120, "both directions full after the reload")
+    dt = time.monotonic() - t0
+    diag(f"reload: both directions at the high watermark {dt:.1f} s after insmod")
+    for x in "ab":
+        check(L.procs[x].poll() is None, f"{x}: qkd-linkd exited")
+        eq(L.procs[x].pid, pids[x], f"{x}: pid")
+        new = L.log_text(x)[before[x]:]
+        check("re-created from the configuration" in new,
+              f"{x}: no 're-created' line in the log:\n{new[-2000:]}")
+        diag(f"{x}: " + [ln for ln in new.splitlines()
+                         if "re-created" in ln][0])
+    check(dt < 60, f"refill after the reload took {dt:.1f} s")
+    # A SIGHUP after the reload: the daemon stays, the pools stay full.
+    before_a = len(L.log_text("a"))
+    L.procs["a"].send_signal(signal.SIGHUP)
+    L.wait(lambda: "listening for peers" in L.log_text("a")[before_a:], 60,
+           "A reloaded its configuration")
+    time.sleep(2)
+    check(L.procs["a"].poll() is None, "A exited on SIGHUP after the module reload")
+    L.wait(L.full, 60, "full after the SIGHUP")
+    L.reconcile("after the module reload")
+    L.wait(L.full, 120, "full after the reconcile")
+
+
+class Flood:
+    """Idle TCP connections from FLOOD_SRC, re-opened as the server closes
+    them (the flooder never sends a byte)."""
+
+    def __init__(self, n):
+        self.socks = {}
+        self.opened = 0
+        for _ in range(n):
+            self.open_one()
+
+    def open_one(self):
+        def mk():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.bind((FLOOD_SRC, 0))
+            try:
+                s.connect((L.ADDR["a"], 7600))
+            except BlockingIOError:
+                pass
+            return s
+        s = L.in_ns(L.NS["b"], mk)
+        self.socks[s.fileno()] = s
+        self.opened += 1
+
+    def tend(self):
+        """Re-open what the server closed; returns how many."""
+        p = select.poll()
+        for fd in self.socks:
+            p.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        dead = []
+        for fd, ev in p.poll(0):
+            s = self.socks[fd]
+            try:
+                if s.recv(1) == b"":
+                    dead.append(fd)
+            except BlockingIOError:
+                pass
+            except OSError:
+                dead.append(fd)
+        for fd in dead:
+            self.socks.pop(fd).close()
+            self.open_one()
+        return len(dead)
+
+    def close(self):
+        for s in self.socks.values():
+            s.close()
+        self.socks.clear()
+
+
+def rekey_load(seconds, flood=None):
+    """Both routers re-key (keys taken down to below the low watermark
+    every second: refills all along) for @seconds, tending @flood every
+    0.2 s.  Returns (re-opened connections, keys added per router)."""
+    c0 = {x: committed(x) for x in "ab"}
+    reopened = 0
+    end = time.monotonic() + seconds
+    next_take = 0
+    while time.monotonic() < end:
+        if flood:
+            reopened += flood.tend()
+        if time.monotonic() >= next_take:
+            for x in "ab":
+                lv = L.pool(x)["stats-out"]["level"]
+                if lv > L.LOW:
+                    L.consume(x, lv - L.LOW + 4)
+            next_take = time.monotonic() + 1
+        time.sleep(0.2)
+    return reopened, {x: committed(x) - c0[x] for x in "ab"}
+
+
+@test("linkd field: 300 idle connections flood A's listener: refills go on, B reconnects, A's CPU stays low")
+def _():
+    pid = daemon_pid("a")
+    hz = os.sysconf("SC_CLK_TCK")
+    # The same re-key load without the flood, for comparison.
+    t0, k0 = time.monotonic(), cpu_ticks(pid)
+    _, base_added = rekey_load(8)
+    base = (cpu_ticks(pid) - k0) / hz / (time.monotonic() - t0)
+    L.sh("ip", "-n", L.NS["b"], "addr", "add", f"{FLOOD_SRC}/24", "dev", "lk-ba")
+    before_b = len(L.log_text("b"))
+    flood = Flood(FLOOD_N)
+    t0, k0 = time.monotonic(), cpu_ticks(pid)
+    reopened, added = rekey_load(3, flood)
+    # B's master must get through A's listener during the flood.
+    L.procs["b"].send_signal(signal.SIGHUP)
+    r2, a2 = rekey_load(20, flood)
+    t1, k1 = time.monotonic(), cpu_ticks(pid)
+    flood.close()
+    reopened += r2
+    added = {x: added[x] + a2[x] for x in "ab"}
+    share = (k1 - k0) / hz / (t1 - t0)
+    diag(f"flood: {flood.opened} connections opened ({reopened} re-opened after the server closed them) "
+         f"in {t1 - t0:.1f} s; A's qkd-linkd used {100 * share:.1f}% of a CPU "
+         f"(the same re-keying without the flood: {100 * base:.1f}%)")
+    diag(f"keys added during the flood: A {added['a']}, B {added['b']} "
+         f"(without: A {base_added['a']}, B {base_added['b']} in 8 s)")
+    new_b = L.log_text("b")[before_b:]
+    check("connected to peer" in new_b, "B did not reconnect to A during the flood")
+    check(added["a"] > 0, "A's outbound refills stopped during the flood")
+    check(added["b"] > 0, "B's outbound refills (through A's listener) stopped during the flood")
+    check("refusing connections" in L.log_text("a"), "A logged no refused connection")
+    check(share < 0.30, f"A's qkd-linkd used {100 * share:.1f}% of a CPU during the flood")
+    L.sh("ip", "-n", L.NS["b"], "addr", "del", f"{FLOOD_SRC}/24", "dev", "lk-ba")
+    L.wait(L.full, 120, "full after the flood")
+
+
+@test("linkd field: KME outage, pools drained, restore: the first refill within seconds of the KME answering")
+def _():
+    L.wait(L.full, 120, "full before the cut")
+    before = {x: len(L.log_text(x)) for x in "ab"}
+    L.ctl("POST", f"/links/{L.LINK}/cut")
+    L.wait(lambda: L.idle("a") and L.idle("b"), 90, "masters idle")
+    L.consume("a")
+    L.consume("b")
+    # Both masters are now probing a KME that answers 503.
+    time.sleep(8)
+    eq(L.levels(), (0, 0, 0, 0), "levels during the outage")
+    L.ctl("POST", f"/links/{L.LINK}/restore")
+    t0 = time.monotonic()
+    first = {}
+    while len(first) < 2 and time.monotonic() < t0 + 60:
+        lv = L.levels()
+        for x, v in (("a", lv[0]), ("b", lv[2])):
+            if v > 0 and x not in first:
+                first[x] = time.monotonic() - t0
+        time.sleep(0.05)
+    diag("restore to first refill: " + ", ".join(
+        f"{x.upper()} out {first[x]:.2f} s" if x in first else f"{x.upper()} none in 60 s"
+        for x in "ab"))
+    for x in "ab":
+        check(x in first, f"{x}: no refill within 60 s of the restore")
+        check(first[x] < 4.0, f"{x}: first refill {first[x]:.2f} s after the restore")
+    for x in "ab":
+        lines = [ln for ln in L.log_text(x)[before[x]:].splitlines()
+                 if "QKD link down" in ln]
+        errs = sum(ln.startswith("<3>") for ln in lines)
+        diag(f"{x}: {len(lines)} failed probes during the outage, {errs} logged as errors")
+        check(errs <= 3, f"{x}: {errs} error lines for one outage")
+    L.wait(L.full, 120, "full after the restore")
+    L.reconcile("after the outage")
+
+
+def cleanup():
+    L.cleanup()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        cleanup()
