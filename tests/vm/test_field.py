@@ -708,7 +708,8 @@ def osaka_rekey(peer, kind, what, tries=5):
         if p.returncode == 0:
             return
         check("no matching SAs" in out, f"{what}: osaka's {kind} re-key: {out[-500:]}")
-        diag(f"{what}: osaka's {kind} re-key by ID {args[1]}: {out.strip()[-200:]}; "
+        said = [ln for ln in out.splitlines() if "rekey" in ln]
+        diag(f"{what}: osaka's {kind} re-key by ID {args[1]}: {' '.join(said)}; "
              "listing again")
         time.sleep(1)
     raise AssertionError(f"{what}: osaka could not re-key its {kind} SA with {peer}")
