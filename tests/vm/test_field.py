@@ -697,10 +697,15 @@ def osaka_rekey(peer, kind, what, tries=5):
     for i in range(tries):
         sa = [s for s in O.list_sas() if s["remote_id"] == peer
               and s["state"] == "ESTABLISHED"]
-        check(len(sa) == 1 and (kind == "ike" or sa[0]["children"]),
-              f"{what}: osaka's SA with {peer}: {sa}")
+        # an old CHILD_SA lingers (REKEYED, DELETING) after a re-key: vici
+        # accepts a re-key of it, which then does nothing
+        children = [c for c in sa[0]["children"] if c["state"] == "INSTALLED"] if sa else []
+        if len(sa) != 1 or (kind == "child" and not children):
+            diag(f"{what}: osaka's SA with {peer} not ready: {sa}")
+            time.sleep(1)
+            continue
         args = (("--ike-id", sa[0]["uid"]) if kind == "ike" else
-                ("--child-id", sa[0]["children"][0]["uid"]))
+                ("--child-id", children[0]["uid"]))
         p = subprocess.run(["swanctl", "--rekey", *map(str, args), "--uri",
                             f"unix://{O.vici}"], capture_output=True, text=True,
                            timeout=60)
