@@ -60,6 +60,11 @@ struct private_qkd_kernel_t {
 	bool seen;
 
 	/**
+	 * The first check (at creation) is done: later changes are news.
+	 */
+	bool checked;
+
+	/**
 	 * A failed report was logged; quiet until one succeeds again.  mutex.
 	 */
 	bool report_failing;
@@ -485,6 +490,12 @@ static void check_family(private_qkd_kernel_t *this)
 				 "%u, was %u): pool requests and notifications reopened, %d "
 				 "pools with keys", family, was, pools->get_count(pools));
 		}
+		else if (this->checked)
+		{
+			/* charon started first: the operator was told it was not */
+			DBG1(DBG_IKE, "qkd: the qkdpool module is loaded (netlink family "
+				 "%u): QKD keys from its pools from now on", family);
+		}
 		else
 		{
 			DBG2(DBG_IKE, "qkd: watching the qkdpool module's pools "
@@ -492,6 +503,7 @@ static void check_family(private_qkd_kernel_t *this)
 		}
 	}
 	call_refills(this, pools);
+	this->checked = TRUE;
 }
 
 /**
