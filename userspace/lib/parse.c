@@ -276,10 +276,10 @@ static int parse_ke_stats(const struct qkd_attr *nest, struct qkd_ke_stats *ke)
 	return 0;
 }
 
-int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
+/* The attributes of a reply in the pool attribute set (no multi-attr). */
+static int pool_reply_attrs(const void *msg, size_t len,
+			    struct qkd_attr tb[QKD_A_POOL_MAX + 1])
 {
-	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
-	struct qkd_pool_info p;
 	const uint8_t *attrs;
 	size_t alen;
 	int ret;
@@ -288,7 +288,17 @@ int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
 	if (ret)
 		return ret;
 	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
-	if (ret < 0)
+	return ret < 0 ? ret : 0;
+}
+
+int qkd__parse_pool(const void *msg, size_t len, struct qkd_pool_info *info)
+{
+	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
+	struct qkd_pool_info p;
+	int ret;
+
+	ret = pool_reply_attrs(msg, len, tb);
+	if (ret)
 		return ret;
 	memset(&p, 0, sizeof(p));
 	/* ID and name are required; settings are checked when present. */
@@ -313,15 +323,10 @@ int qkd__parse_ke_stats_reply(const void *msg, size_t len,
 {
 	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
 	struct qkd_ke_stats k;
-	const uint8_t *attrs;
-	size_t alen;
 	int ret;
 
-	ret = qkd__genl_payload(msg, len, NULL, &attrs, &alen);
+	ret = pool_reply_attrs(msg, len, tb);
 	if (ret)
-		return ret;
-	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
-	if (ret < 0)
 		return ret;
 	if (!tb[QKD_A_POOL_KE_STATS].data ||
 	    parse_ke_stats(&tb[QKD_A_POOL_KE_STATS], &k))
@@ -335,15 +340,10 @@ static int parse_u32_reply(const void *msg, size_t len, int type,
 			   uint32_t *out)
 {
 	struct qkd_attr tb[QKD_A_POOL_MAX + 1];
-	const uint8_t *attrs;
-	size_t alen;
 	int ret;
 
-	ret = qkd__genl_payload(msg, len, NULL, &attrs, &alen);
+	ret = pool_reply_attrs(msg, len, tb);
 	if (ret)
-		return ret;
-	ret = qkd__attrs(attrs, alen, tb, QKD_A_POOL_MAX, 0);
-	if (ret < 0)
 		return ret;
 	return get_u32(&tb[type], out) ? -EPROTO : 0;
 }
