@@ -4,10 +4,9 @@
  * qkd_config_check.h.
  */
 #include "qkd_config_check.h"
+#include "qkd_timer.h"
 
-#include <errno.h>
 #include <unistd.h>
-#include <sys/timerfd.h>
 
 #include <daemon.h>
 #include <collections/hashtable.h>
@@ -203,9 +202,7 @@ METHOD(qkd_config_check_t, run, int,
 static bool on_timer(private_qkd_config_check_t *this, int fd,
 					 watcher_event_t event)
 {
-	uint64_t expirations;
-
-	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+	if (!qkd_timer_ack(fd))
 	{
 		return TRUE;
 	}
@@ -232,10 +229,6 @@ METHOD(qkd_config_check_t, destroy, void,
 qkd_config_check_t *qkd_config_check_create(uint16_t method)
 {
 	private_qkd_config_check_t *this;
-	struct itimerspec its = {
-		.it_interval = { .tv_sec = QKD_CONFIG_CHECK_MS / 1000 },
-		.it_value = { .tv_sec = 1 },
-	};
 
 	INIT(this,
 		.public = {
@@ -246,13 +239,9 @@ qkd_config_check_t *qkd_config_check_create(uint16_t method)
 		.warned = hashtable_create(hashtable_hash_str, hashtable_equals_str,
 								   8),
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
-		.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+		/* the first scan soon after start: configs load right after */
+		.timer = qkd_timer_create(1000, QKD_CONFIG_CHECK_MS),
 	);
-	if (this->timer >= 0 && timerfd_settime(this->timer, 0, &its, NULL) < 0)
-	{
-		close(this->timer);
-		this->timer = -1;
-	}
 	if (this->timer >= 0)
 	{
 		lib->watcher->add(lib->watcher, this->timer, WATCHER_READ,

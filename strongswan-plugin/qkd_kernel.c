@@ -4,10 +4,10 @@
  * request and notification handles, and noticing a module reload.
  */
 #include "qkd_kernel.h"
+#include "qkd_timer.h"
 
 #include <errno.h>
 #include <unistd.h>
-#include <sys/timerfd.h>
 
 #include <library.h>
 #include <utils/debug.h>
@@ -511,9 +511,7 @@ static void check_family(private_qkd_kernel_t *this)
  */
 static bool on_timer(private_qkd_kernel_t *this, int fd, watcher_event_t event)
 {
-	uint64_t expirations;
-
-	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+	if (!qkd_timer_ack(fd))
 	{
 		DBG1(DBG_IKE, "qkd: reading the check timer failed: %s",
 			 strerror(errno));
@@ -545,30 +543,6 @@ METHOD(qkd_kernel_t, destroy, void,
 	free(this);
 }
 
-/**
- * A periodic timerfd, or -1.
- */
-static int timer_create_periodic(uint32_t ms)
-{
-	struct itimerspec its = {
-		.it_interval = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 },
-		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 },
-	};
-	int fd;
-
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0)
-	{
-		return -1;
-	}
-	if (timerfd_settime(fd, 0, &its, NULL) < 0)
-	{
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /*
  * Described in header
  */
@@ -583,7 +557,7 @@ qkd_kernel_t *qkd_kernel_create(void)
 			.destroy = _destroy,
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
-		.timer = timer_create_periodic(QKD_KERNEL_CHECK_MS),
+		.timer = qkd_timer_create(QKD_KERNEL_CHECK_MS, QKD_KERNEL_CHECK_MS),
 	);
 	check_family(this);
 	if (!this->family)
