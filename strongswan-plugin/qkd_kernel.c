@@ -233,9 +233,10 @@ static int report(void *ctx, const char *pool, uint32_t outcome,
 	{
 		err = pool_id(this, pool, &id);
 	}
-	else if (!get_req(this, &err))
+	else
 	{
-		err = err ?: -EIO;
+		/* no pool: the namespace's counters; err set if no handle */
+		get_req(this, &err);
 	}
 	if (!err)
 	{
