@@ -103,7 +103,7 @@ int config_split_hostport(const char *s, char *host, size_t hostlen,
 /* ---- value handlers --------------------------------------------------- */
 
 enum kind { K_STR, K_PATH, K_SAE, K_URL, K_UINT, K_HOSTPORT, K_SOURCE,
-	    K_ROLE };
+	    K_ROLE, K_DEC_METHOD };
 
 struct key_def {
 	const char *name;
@@ -162,7 +162,11 @@ static const struct key_def pool_keys[] = {
 	  0, 365 * 86400, false },
 	{ "fast_retry",	    K_UINT, offsetof(struct pool_cfg, fast_retry), 0,
 	  0, 3600, false },
+	{ "dec_keys_method", K_DEC_METHOD,
+	  offsetof(struct pool_cfg, dec_method), 0, 0, 0, false },
 };
+
+#define KEY_DEC_METHOD	18	/* index of dec_keys_method above */
 
 #define NGLOBAL	(sizeof(global_keys) / sizeof(global_keys[0]))
 #define NPOOL	(sizeof(pool_keys) / sizeof(pool_keys[0]))
@@ -246,6 +250,17 @@ static int set_value(struct parser *p, const struct key_def *k, void *base,
 			return fail(p, p->line, "stream_role: '%s' is neither a nor b",
 				    v);
 		return 0;
+	case K_DEC_METHOD:
+		if (!strcmp(v, "auto"))
+			*(enum dec_method *)(void *)dst = DEC_AUTO;
+		else if (!strcmp(v, "post"))
+			*(enum dec_method *)(void *)dst = DEC_POST;
+		else if (!strcmp(v, "get"))
+			*(enum dec_method *)(void *)dst = DEC_GET;
+		else
+			return fail(p, p->line, "dec_keys_method: '%s' is not auto, post or get",
+				    v);
+		return 0;
 	}
 	return fail(p, p->line, "internal error");
 }
@@ -289,6 +304,10 @@ static int check_pool(struct parser *p, struct section *s)
 				    "pool %s: stream settings with source etsi014",
 				    pc->name);
 	} else {
+		if (s->seen[KEY_DEC_METHOD])
+			return fail(p, s->seen[KEY_DEC_METHOD],
+				    "pool %s: 'dec_keys_method' is for source etsi014 only",
+				    pc->name);
 		if (!s->seen[6] || !s->seen[7])
 			return fail(p, s->line, "pool %s: source stream needs 'stream' and 'stream_role'",
 				    pc->name);

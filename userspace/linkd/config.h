@@ -25,6 +25,13 @@ enum source_type {
 	SOURCE_STREAM,
 };
 
+/* How dec_keys is asked (Documentation/qkd-linkd.rst, "Foreign KMEs"). */
+enum dec_method {
+	DEC_AUTO,	/* POST; GET per key if POST is refused with 404/405/501 */
+	DEC_POST,	/* POST {"key_IDs":[...]}: all keys of an offer at once */
+	DEC_GET,	/* GET ?key_ID=ID: one request per key */
+};
+
 struct pool_cfg {
 	char name[CFG_NAME_LEN + 1];
 	int line;				/* of the [pool] header */
@@ -35,6 +42,7 @@ struct pool_cfg {
 	char key[CFG_PATH_LEN];
 	char ca[CFG_PATH_LEN];			/* pins the KME's CA */
 	unsigned int kme_timeout;		/* seconds */
+	enum dec_method dec_method;
 	/* synchronized stream */
 	char stream[CFG_PATH_LEN];
 	int stream_role;			/* 0: "a", 1: "b" */

@@ -2,10 +2,14 @@
 /*
  * The master's journal file, text:
  *
- *	qkd-linkd journal 1
+ *	qkd-linkd journal 2
  *	next_seq SEQ
  *	open SEQ BASE N        (only while an offer is in flight)
- *	id HEX32               (N lines)
+ *	id KEY_ID              (N lines: the KME's string, keyid.h)
+ *
+ * Version 1 (before key IDs were carried as issued) had "id HEX32", 16
+ * bytes in hex: read as the lower-case UUID that version sent to
+ * dec_keys, which maps to the same kernel ID.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +20,7 @@
 #include <unistd.h>
 #include "journal.h"
 
-#define JOURNAL_MAX	(64 + QKD_BATCH_MAX * 40)
+#define JOURNAL_MAX	(64 + QKD_BATCH_MAX * (KEYID_MAX + 4))
 
 static void path_of(char *buf, size_t cap, const char *dir, const char *pool,
 		    const char *suffix)
@@ -36,15 +40,31 @@ static int hex_id(const char *s, uint8_t id[QKD_KEY_ID_LEN])
 	return strspn(s, "0123456789abcdef") == 2 * QKD_KEY_ID_LEN ? 0 : -1;
 }
 
+/* "id KEY_ID\n" of version 2: the length of the line, or -1. */
+static int str_id(const char *p, struct keyid *k)
+{
+	const char *nl;
+
+	if (strncmp(p, "id ", 3))
+		return -1;
+	nl = strchr(p + 3, '\n');
+	if (!nl || keyid_set(k, p + 3, nl - (p + 3)))
+		return -1;
+	return nl + 1 - p;
+}
+
 int journal_parse(const char *text, struct journal *j)
 {
 	const char *p = text;
-	unsigned int n;
+	unsigned int n, version;
 	int off = 0;
 
 	memset(j, 0, sizeof(*j));
-	if (sscanf(p, "qkd-linkd journal 1\nnext_seq %" SCNu64 "\n%n",
-		   &j->next_seq, &off) != 1 || !off)
+	if (sscanf(p, "qkd-linkd journal %u\nnext_seq %" SCNu64 "\n%n",
+		   &version, &j->next_seq, &off) != 2 || !off ||
+	    (version != 1 && version != 2) ||
+	    strncmp(p, version == 1 ? "qkd-linkd journal 1\n" :
+				      "qkd-linkd journal 2\n", 20))
 		return -1;
 	p += off;
 	if (!*p)
@@ -55,9 +75,20 @@ int journal_parse(const char *text, struct journal *j)
 		return -1;
 	p += off;
 	for (unsigned int i = 0; i < n; i++) {
-		if (strncmp(p, "id ", 3) || hex_id(p + 3, j->ids[i]) ||
+		uint8_t id[QKD_KEY_ID_LEN];
+		int len;
+
+		if (version == 2) {
+			len = str_id(p, &j->ids[i]);
+			if (len < 0)
+				return -1;
+			p += len;
+			continue;
+		}
+		if (strncmp(p, "id ", 3) || hex_id(p + 3, id) ||
 		    p[3 + 2 * QKD_KEY_ID_LEN] != '\n')
 			return -1;
+		keyid_from_bytes(&j->ids[i], id);
 		p += 4 + 2 * QKD_KEY_ID_LEN;
 	}
 	if (*p || j->seq >= j->next_seq)
@@ -118,16 +149,12 @@ int journal_save(const char *dir, const char *pool, const struct journal *j,
 	f = fopen(tmp, "we");
 	if (!f)
 		goto fail;
-	fprintf(f, "qkd-linkd journal 1\nnext_seq %" PRIu64 "\n", j->next_seq);
+	fprintf(f, "qkd-linkd journal 2\nnext_seq %" PRIu64 "\n", j->next_seq);
 	if (j->open) {
 		fprintf(f, "open %" PRIu64 " %" PRIu64 " %u\n", j->seq, j->base,
 			j->n);
-		for (unsigned int i = 0; i < j->n; i++) {
-			fputs("id ", f);
-			for (int b = 0; b < QKD_KEY_ID_LEN; b++)
-				fprintf(f, "%02x", j->ids[i][b]);
-			fputc('\n', f);
-		}
+		for (unsigned int i = 0; i < j->n; i++)
+			fprintf(f, "id %s\n", j->ids[i].s);
 	}
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	if (fclose(f) || !ok)

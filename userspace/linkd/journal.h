@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "keyid.h"
 #include "qkd.h"
 
 struct journal {
@@ -21,7 +22,7 @@ struct journal {
 	uint64_t seq;
 	uint64_t base;		/* outbound "added" counter before the offer */
 	uint16_t n;
-	uint8_t ids[QKD_BATCH_MAX][QKD_KEY_ID_LEN];
+	struct keyid ids[QKD_BATCH_MAX];	/* as the KME issued them */
 };
 
 /* A missing file is a fresh journal.  0, or -1 with @err. */

@@ -9,10 +9,20 @@
  *   status    GET  {url}/api/v1/keys/{peer_sae_id}/status
  *   enc_keys  POST {url}/api/v1/keys/{peer_sae_id}/enc_keys
  *   dec_keys  POST {url}/api/v1/keys/{peer_sae_id}/dec_keys
+ *        or   GET  {url}/api/v1/keys/{peer_sae_id}/dec_keys?key_ID=ID
  *
  * (In dec_keys the path names the master SAE, which is the peer.)
  * Answer bodies hold key material: the buffer is wiped after each request.
+ *
+ * What KMEs nobody here wrote do, and what is made of it, is in
+ * Documentation/qkd-linkd.rst, "Foreign KMEs": a status answer is used as
+ * far as it goes (the configuration stands in for the rest, and for all of
+ * it when status fails with an HTTP error); key IDs go back to dec_keys
+ * exactly as enc_keys gave them; dec_keys_method = auto tries the other
+ * method once when one is refused as unknown (HTTP 404, 405, 501) and keeps
+ * the one that works; enc_keys answered 400 is retried soon (SRC_AGAIN).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -33,7 +43,10 @@ struct kme {
 	char base[CFG_PATH_LEN + CFG_SAE_LEN + 32];
 	char pool[CFG_NAME_LEN + 1];
 	unsigned int key_bits;
-	unsigned int max_per_request;	/* from status, 0 = unknown */
+	unsigned int batch;		/* the configuration's batch_size */
+	enum dec_method method;		/* DEC_POST or DEC_GET: the next try */
+	bool dec_auto;			/* may switch methods */
+	char status_note[KME_ERR_LEN];	/* the last one logged */
 	struct body body;
 };
 
@@ -73,16 +86,21 @@ static void body_reset(struct body *b)
 	b->len = 0;
 }
 
-/* One request.  Returns the HTTP status, or -1 with @err set. */
-static long request(struct kme *k, const char *what, const char *req_body,
-		    char *err, size_t errlen)
+/*
+ * One request to {base}/@path (@req_body: POST, else GET); @what names it
+ * in messages.  Returns the HTTP status, with @err set unless it is 200
+ * (and the body then dropped), or -1 with @err set when there was no
+ * answer.
+ */
+static long request(struct kme *k, const char *path, const char *what,
+		    const char *req_body, char *err, size_t errlen)
 {
-	char url[sizeof(k->base) + 16];
+	char url[sizeof(k->base) + 3 * KEYID_MAX + 32];
 	long code = 0;
 	CURLcode rc;
 
 	body_reset(&k->body);
-	snprintf(url, sizeof(url), "%s/%s", k->base, what);
+	snprintf(url, sizeof(url), "%s/%s", k->base, path);
 	curl_easy_setopt(k->curl, CURLOPT_URL, url);
 	if (req_body) {
 		curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, req_body);
@@ -106,9 +124,18 @@ static long request(struct kme *k, const char *what, const char *req_body,
 		snprintf(err, errlen, "KME answered %s with HTTP %ld: %s", what,
 			 code, msg);
 		body_reset(&k->body);
-		return -1;
 	}
 	return code;
+}
+
+/* A status problem that does not stop the pool: logged when it changes. */
+static void status_note(struct kme *k, const char *note)
+{
+	if (strcmp(note, k->status_note)) {
+		if (note[0])
+			log_warn("pool %s: %s", k->pool, note);
+		snprintf(k->status_note, sizeof(k->status_note), "%s", note);
+	}
 }
 
 static int kme_status(void *priv, unsigned int *max_batch,
@@ -116,69 +143,184 @@ static int kme_status(void *priv, unsigned int *max_batch,
 {
 	struct kme *k = priv;
 	struct kme_status st;
-	char perr[KME_ERR_LEN];
+	char note[KME_ERR_LEN], msg[KME_ERR_LEN + 128];
+	long code;
 
-	if (request(k, "status", NULL, err, errlen) < 0)
+	code = request(k, "status", "status", NULL, err, errlen);
+	if (code < 0)
 		return -1;
-	if (kme_parse_status(k->body.data, k->body.len, &st, perr,
-			     sizeof(perr))) {
-		snprintf(err, errlen, "KME status rejected: %s", perr);
-		return -1;
+	*max_batch = k->batch < QKD_BATCH_MAX ? k->batch : QKD_BATCH_MAX;
+	*stored = 0;
+	if (code != 200) {
+		/* The KME answers: enc_keys will say whether it serves keys. */
+		snprintf(msg, sizeof(msg), "%s: using the configuration's limits",
+			 err);
+		status_note(k, msg);
+		return 0;
 	}
-	if (k->key_bits < st.min_key_size || k->key_bits > st.max_key_size) {
-		snprintf(err, errlen, "KME does not serve %u-bit keys (%u to %u)",
+	if (kme_parse_status(k->body.data, k->body.len, &st, note,
+			     sizeof(note))) {
+		snprintf(msg, sizeof(msg), "KME status answer unusable (%s): using the configuration's limits",
+			 note);
+		status_note(k, msg);
+		return 0;
+	}
+	if (note[0])
+		snprintf(msg, sizeof(msg), "KME status: %s: the configuration stands in for those",
+			 note);
+	else
+		msg[0] = '\0';
+	status_note(k, msg);
+	/* The standard forbids asking outside [min_key_size, max_key_size]. */
+	if (((st.have & KME_ST_MIN_SIZE) && k->key_bits < st.min_key_size) ||
+	    ((st.have & KME_ST_MAX_SIZE) && k->key_bits > st.max_key_size)) {
+		snprintf(err, errlen, "KME does not serve %u-bit keys (min_key_size %u, max_key_size %u): change key_size",
 			 k->key_bits, st.min_key_size, st.max_key_size);
 		return -1;
 	}
-	k->max_per_request = st.max_key_per_request;
-	*max_batch = st.max_key_per_request < QKD_BATCH_MAX ?
-		     st.max_key_per_request : QKD_BATCH_MAX;
-	*stored = st.stored_key_count;
+	if (st.have & KME_ST_MAX_PER_REQUEST)
+		*max_batch = st.max_key_per_request < QKD_BATCH_MAX ?
+			     st.max_key_per_request : QKD_BATCH_MAX;
+	if (st.have & KME_ST_STORED)
+		*stored = st.stored_key_count;
 	return 0;
 }
 
-static int kme_get(void *priv, struct qkd_key *keys, size_t n, char *err,
-		   size_t errlen)
+static int kme_get(void *priv, struct qkd_key *keys, struct keyid *names,
+		   size_t n, char *err, size_t errlen)
 {
 	struct kme *k = priv;
 	char req[64], perr[KME_ERR_LEN];
+	long code;
 	int ret;
 
+	/* Always the size this pool needs: a KME's default may be tiny. */
 	if (kme_enc_request(req, sizeof(req), n, k->key_bits) < 0)
 		return -1;
-	if (request(k, "enc_keys", req, err, errlen) < 0)
+	code = request(k, "enc_keys", "enc_keys", req, err, errlen);
+	if (code < 0)
+		return -1;
+	if (code == 400) {
+		/*
+		 * The request is valid (limits from status, sizes from the
+		 * standard): KMEs say 400 for an empty key buffer too.
+		 */
+		size_t o = strnlen(err, errlen);
+
+		snprintf(err + o, errlen - o, " (no keys yet? asking again soon)");
+		return SRC_AGAIN;
+	}
+	if (code != 200)
 		return -1;
 	ret = kme_parse_keys(k->body.data, k->body.len, n, k->key_bits / 8,
-			     NULL, keys, perr, sizeof(perr));
+			     NULL, names, keys, perr, sizeof(perr));
 	body_reset(&k->body);
 	if (ret)
 		snprintf(err, errlen, "KME enc_keys answer rejected: %s", perr);
 	return ret;
 }
 
-static int kme_get_by_id(void *priv, const uint8_t (*ids)[QKD_KEY_ID_LEN],
+/* dec_keys by POST, all @n keys at once.  The HTTP status or -1. */
+static long dec_post(struct kme *k, const struct keyid *names,
+		     struct qkd_key *keys, size_t n, char *err, size_t errlen)
+{
+	char perr[KME_ERR_LEN];
+	size_t cap = KME_DEC_REQUEST_MAX(n);
+	char *req = malloc(cap);
+	long code = -1;
+
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (kme_dec_request(req, cap, names, n) < 0) {
+		snprintf(err, errlen, "cannot build the dec_keys request");
+		goto out;
+	}
+	code = request(k, "dec_keys", "dec_keys (POST)", req, err, errlen);
+	if (code != 200)
+		goto out;
+	if (kme_parse_keys(k->body.data, k->body.len, n, k->key_bits / 8,
+			   names, NULL, keys, perr, sizeof(perr))) {
+		snprintf(err, errlen, "KME dec_keys answer rejected: %s", perr);
+		code = -1;
+	}
+	body_reset(&k->body);
+out:
+	free(req);
+	return code;
+}
+
+/* dec_keys by GET, one key per request.  The HTTP status or -1. */
+static long dec_get(struct kme *k, const struct keyid *names,
+		    struct qkd_key *keys, size_t n, char *err, size_t errlen)
+{
+	char perr[KME_ERR_LEN], path[3 * KEYID_MAX + 32];
+
+	for (size_t i = 0; i < n; i++) {
+		char *esc = curl_easy_escape(k->curl, names[i].s, names[i].len);
+		long code;
+
+		if (!esc) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(path, sizeof(path), "dec_keys?key_ID=%s", esc);
+		curl_free(esc);
+		code = request(k, path, "dec_keys (GET)", NULL, err, errlen);
+		if (code != 200)
+			return code;
+		if (kme_parse_keys(k->body.data, k->body.len, 1,
+				   k->key_bits / 8, &names[i], NULL, &keys[i],
+				   perr, sizeof(perr))) {
+			snprintf(err, errlen, "KME dec_keys answer rejected: key %zu: %s",
+				 i, perr);
+			body_reset(&k->body);
+			return -1;
+		}
+		body_reset(&k->body);
+	}
+	return 200;
+}
+
+static long dec_by(struct kme *k, enum dec_method m, const struct keyid *names,
+		   struct qkd_key *keys, size_t n, char *err, size_t errlen)
+{
+	return m == DEC_GET ? dec_get(k, names, keys, n, err, errlen) :
+			      dec_post(k, names, keys, n, err, errlen);
+}
+
+/* The answers of a KME that does not serve a method on dec_keys. */
+static bool method_refused(long code)
+{
+	return code == 404 || code == 405 || code == 501;
+}
+
+static int kme_get_by_id(void *priv, const struct keyid *names,
 			 struct qkd_key *keys, size_t n, char *err,
 			 size_t errlen)
 {
 	struct kme *k = priv;
-	char perr[KME_ERR_LEN];
-	size_t cap = 32 + n * (KME_UUID_LEN + 16);
-	char *req = malloc(cap);
-	int ret = -1;
+	enum dec_method other = k->method == DEC_GET ? DEC_POST : DEC_GET;
+	long code = dec_by(k, k->method, names, keys, n, err, errlen);
 
-	if (!req)
-		return -1;
-	if (kme_dec_request(req, cap, ids, n) < 0 ||
-	    request(k, "dec_keys", req, err, errlen) < 0)
-		goto out;
-	ret = kme_parse_keys(k->body.data, k->body.len, n, k->key_bits / 8,
-			     ids, keys, perr, sizeof(perr));
-	body_reset(&k->body);
-	if (ret)
-		snprintf(err, errlen, "KME dec_keys answer rejected: %s", perr);
-out:
-	free(req);
-	return ret;
+	if (code != 200 && k->dec_auto && method_refused(code)) {
+		char first[SRC_ERR_LEN];
+
+		snprintf(first, sizeof(first), "%s", err);
+		code = dec_by(k, other, names, keys, n, err, errlen);
+		if (code == 200) {
+			log_warn("pool %s: %s: asking dec_keys by %s from now on",
+				 k->pool, first,
+				 other == DEC_GET ? "GET (one request per key)" :
+						    "POST");
+			k->method = other;
+		}
+	}
+	if (code == 200)
+		return 0;
+	qkd_key_wipe(keys, n);
+	return -1;
 }
 
 static void kme_destroy(void *priv)
@@ -211,6 +353,9 @@ int kme_source_new(const struct pool_cfg *pc, struct source *src,
 		 pc->peer_sae_id);
 	snprintf(k->pool, sizeof(k->pool), "%s", pc->name);
 	k->key_bits = pc->key_bits;
+	k->batch = pc->batch;
+	k->method = pc->dec_method == DEC_GET ? DEC_GET : DEC_POST;
+	k->dec_auto = pc->dec_method == DEC_AUTO;
 	k->curl = curl_easy_init();
 	k->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	if (k->hdrs)

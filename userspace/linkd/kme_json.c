@@ -2,8 +2,9 @@
 /*
  * Strict handling of ETSI GS QKD 014 JSON with json-c.  A KME answer is
  * accepted only if it is exactly what was asked for: the right number of
- * keys, each of the right size, with well-formed, distinct UUID key IDs
- * (and for dec_keys, exactly the IDs requested).  Anything else is
+ * keys, each of the right size, with acceptable, distinct key IDs
+ * (keyid.h; for dec_keys, exactly the IDs requested).  A status answer is
+ * read leniently: see struct kme_status.  Anything else is
  * rejected as a whole, so that a bad answer never reaches a pool.
  */
 #include <stdio.h>
@@ -205,59 +206,103 @@ static struct json_object *parse_object(const char *body, size_t len,
 	return obj;
 }
 
-static int get_uint(struct json_object *o, const char *name, bool required,
-		    unsigned int *v, char *err, size_t errlen)
+static void note_add(char *note, size_t notelen, const char *name,
+		     const char *what)
+{
+	size_t o = strnlen(note, notelen);
+
+	if (o + 1 < notelen)
+		snprintf(note + o, notelen - o, "%s'%s' %s", o ? ", " : "",
+			 name, what);
+}
+
+/*
+ * A status field: an integer, or a decimal string of one (some KMEs send
+ * numbers as strings); 0..2^31-1.  Returns its bit when usable, else 0
+ * with a note.
+ */
+static unsigned int get_uint(struct json_object *o, const char *name,
+			     unsigned int bit, unsigned int *v, char *note,
+			     size_t notelen)
 {
 	struct json_object *f;
-	int64_t x;
+	int64_t x = 0;
 
+	*v = 0;
 	if (!json_object_object_get_ex(o, name, &f)) {
-		if (!required)
+		note_add(note, notelen, name, "missing");
+		return 0;
+	}
+	if (json_object_is_type(f, json_type_int)) {
+		x = json_object_get_int64(f);
+	} else if (json_object_is_type(f, json_type_string)) {
+		const char *s = json_object_get_string(f);
+		size_t len = json_object_get_string_len(f);
+
+		if (!len || len > 10 || strspn(s, "0123456789") != len) {
+			note_add(note, notelen, name, "is not a number");
 			return 0;
-		snprintf(err, errlen, "status: '%s' missing", name);
-		return -1;
+		}
+		for (size_t i = 0; i < len; i++)
+			x = x * 10 + (s[i] - '0');
+	} else {
+		note_add(note, notelen, name, "is not a number");
+		return 0;
 	}
-	if (!json_object_is_type(f, json_type_int)) {
-		snprintf(err, errlen, "status: '%s' is not an integer", name);
-		return -1;
-	}
-	x = json_object_get_int64(f);
 	if (x < 0 || x > 0x7fffffff) {
-		snprintf(err, errlen, "status: '%s' out of range", name);
-		return -1;
+		note_add(note, notelen, name, "out of range");
+		return 0;
 	}
 	*v = (unsigned int)x;
-	return 0;
+	return bit;
 }
 
 int kme_parse_status(const char *body, size_t len, struct kme_status *st,
-		     char *err, size_t errlen)
+		     char *note, size_t notelen)
 {
 	struct kme_status s = { 0 };
-	struct json_object *o = parse_object(body, len, err, errlen);
-	int ret = -1;
+	struct json_object *o;
 
-	if (!o)
+	if (notelen)
+		note[0] = '\0';
+	o = parse_object(body, len, note, notelen);
+	if (!o) {
+		memset(st, 0, sizeof(*st));
 		return -1;
-	if (get_uint(o, "key_size", true, &s.key_size, err, errlen) ||
-	    get_uint(o, "stored_key_count", true, &s.stored_key_count, err,
-		     errlen) ||
-	    get_uint(o, "max_key_count", true, &s.max_key_count, err, errlen) ||
-	    get_uint(o, "max_key_per_request", true, &s.max_key_per_request,
-		     err, errlen) ||
-	    get_uint(o, "max_key_size", true, &s.max_key_size, err, errlen) ||
-	    get_uint(o, "min_key_size", true, &s.min_key_size, err, errlen))
-		goto out;
-	if (!s.key_size || !s.max_key_per_request ||
-	    s.min_key_size > s.max_key_size) {
-		fail(err, errlen, "status: inconsistent sizes or limits");
-		goto out;
 	}
+	s.have |= get_uint(o, "key_size", KME_ST_KEY_SIZE, &s.key_size, note,
+			   notelen);
+	s.have |= get_uint(o, "stored_key_count", KME_ST_STORED,
+			   &s.stored_key_count, note, notelen);
+	s.have |= get_uint(o, "max_key_count", KME_ST_MAX_COUNT,
+			   &s.max_key_count, note, notelen);
+	s.have |= get_uint(o, "max_key_per_request", KME_ST_MAX_PER_REQUEST,
+			   &s.max_key_per_request, note, notelen);
+	s.have |= get_uint(o, "max_key_size", KME_ST_MAX_SIZE, &s.max_key_size,
+			   note, notelen);
+	s.have |= get_uint(o, "min_key_size", KME_ST_MIN_SIZE, &s.min_key_size,
+			   note, notelen);
+	if ((s.have & KME_ST_KEY_SIZE) && !s.key_size) {
+		note_add(note, notelen, "key_size", "is 0");
+		s.have &= ~KME_ST_KEY_SIZE;
+	}
+	if ((s.have & KME_ST_MAX_PER_REQUEST) && !s.max_key_per_request) {
+		note_add(note, notelen, "max_key_per_request", "is 0");
+		s.have &= ~KME_ST_MAX_PER_REQUEST;
+	}
+	if ((s.have & KME_ST_MAX_SIZE) && (s.have & KME_ST_MIN_SIZE) &&
+	    s.min_key_size > s.max_key_size) {
+		note_add(note, notelen, "min_key_size", "is above max_key_size");
+		s.have &= ~(KME_ST_MAX_SIZE | KME_ST_MIN_SIZE);
+		s.min_key_size = s.max_key_size = 0;
+	}
+	if (!(s.have & KME_ST_KEY_SIZE))
+		s.key_size = 0;
+	if (!(s.have & KME_ST_MAX_PER_REQUEST))
+		s.max_key_per_request = 0;
 	*st = s;
-	ret = 0;
-out:
 	put_wiped(o);
-	return ret;
+	return 0;
 }
 
 /* Overwrite a json-c string in place before it is freed. */
@@ -284,9 +329,10 @@ static void wipe_all_keys(struct json_object *arr)
 }
 
 int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
-		   const uint8_t (*ids)[QKD_KEY_ID_LEN], struct qkd_key *keys,
-		   char *err, size_t errlen)
+		   const struct keyid *want, struct keyid *names,
+		   struct qkd_key *keys, char *err, size_t errlen)
 {
+	uint8_t want_ids[QKD_BATCH_MAX][QKD_KEY_ID_LEN];	/* 8 KiB */
 	struct json_object *o, *arr = NULL;
 	uint8_t buf[QKD_KEY_SIZE_MAX + 3];
 	bool filled[QKD_BATCH_MAX] = { false };
@@ -299,6 +345,9 @@ int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
 		explicit_bzero(keys, n * sizeof(*keys));
 		return -1;
 	}
+	if (want)
+		for (size_t i = 0; i < n; i++)
+			keyid_to_bytes(&want[i], want_ids[i]);
 	if (!json_object_object_get_ex(o, "keys", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
 		fail(err, errlen, "answer has no 'keys' array");
@@ -313,6 +362,7 @@ int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		struct json_object *jid, *jkey;
+		struct keyid name;
 		uint8_t id[QKD_KEY_ID_LEN];
 		size_t slot = i;
 		int dl;
@@ -326,14 +376,16 @@ int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
 				 i);
 			goto out;
 		}
-		if (kme_uuid_parse(json_object_get_string(jid),
-				   json_object_get_string_len(jid), id)) {
-			snprintf(err, errlen, "key %zu: key_ID is not a UUID", i);
+		if (keyid_set(&name, json_object_get_string(jid),
+			      json_object_get_string_len(jid))) {
+			snprintf(err, errlen, "key %zu: key_ID is not 1 to %d printable characters without spaces",
+				 i, KEYID_MAX);
 			goto out;
 		}
-		if (ids) {
+		keyid_to_bytes(&name, id);
+		if (want) {
 			for (slot = 0; slot < n; slot++)
-				if (!memcmp(ids[slot], id, QKD_KEY_ID_LEN))
+				if (!memcmp(want_ids[slot], id, QKD_KEY_ID_LEN))
 					break;
 			if (slot == n) {
 				snprintf(err, errlen, "key %zu: key_ID was not asked for",
@@ -345,7 +397,7 @@ int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
 			snprintf(err, errlen, "key %zu: duplicate key_ID", i);
 			goto out;
 		}
-		if (!ids) {
+		if (!want) {
 			for (size_t j = 0; j < i; j++)
 				if (!memcmp(keys[j].id, id, QKD_KEY_ID_LEN)) {
 					snprintf(err, errlen, "key %zu: duplicate key_ID",
@@ -368,6 +420,8 @@ int kme_parse_keys(const char *body, size_t len, size_t n, size_t key_bytes,
 		memcpy(keys[slot].id, id, QKD_KEY_ID_LEN);
 		memcpy(keys[slot].material, buf, key_bytes);
 		keys[slot].len = key_bytes;
+		if (names)
+			names[slot] = name;
 		filled[slot] = true;
 	}
 	ret = 0;
@@ -400,7 +454,8 @@ void kme_parse_error(const char *body, size_t len, char *msg, size_t msglen)
 			msg[o_len++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
 		msg[o_len] = '\0';
 	} else {
-		snprintf(msg, msglen, "(no ETSI error message)");
+		snprintf(msg, msglen, len ? "(no ETSI error message)" :
+			 "(empty body)");
 	}
 	put_wiped(o);
 }
@@ -414,10 +469,9 @@ int kme_enc_request(char *buf, size_t cap, unsigned int number,
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-int kme_dec_request(char *buf, size_t cap,
-		    const uint8_t (*ids)[QKD_KEY_ID_LEN], size_t n)
+int kme_dec_request(char *buf, size_t cap, const struct keyid *ids, size_t n)
 {
-	size_t o = 0;
+	size_t o;
 	int w;
 
 	w = snprintf(buf, cap, "{\"key_IDs\":[");
@@ -425,14 +479,18 @@ int kme_dec_request(char *buf, size_t cap,
 		return -1;
 	o = w;
 	for (size_t i = 0; i < n; i++) {
-		char u[KME_UUID_LEN + 1];
-
-		kme_uuid_format(ids[i], u);
-		w = snprintf(buf + o, cap - o, "%s{\"key_ID\":\"%s\"}",
-			     i ? "," : "", u);
-		if (w < 0 || (size_t)w >= cap - o)
+		/* Printable ASCII (keyid_set): only '"' and '\\' need escaping. */
+		if (cap - o < (size_t)2 * ids[i].len + 16)
 			return -1;
-		o += w;
+		o += sprintf(buf + o, "%s{\"key_ID\":\"", i ? "," : "");
+		for (size_t j = 0; j < ids[i].len; j++) {
+			char c = ids[i].s[j];
+
+			if (c == '"' || c == '\\')
+				buf[o++] = '\\';
+			buf[o++] = c;
+		}
+		o += sprintf(buf + o, "\"}");
 	}
 	w = snprintf(buf + o, cap - o, "]}");
 	if (w < 0 || (size_t)w >= cap - o)

@@ -73,6 +73,20 @@ static void kme_failed(struct pool *p, const char *err, const char *what)
 }
 
 /*
+ * The source answered but has no keys to give yet (a KME's empty buffer):
+ * not an outage.  Logged once until the message changes.
+ */
+static void no_keys_yet(struct pool *p, const char *err)
+{
+	if (strcmp(err, p->last_error))
+		log_warn("pool %s: %s", p->cfg.name, err);
+	else
+		log_debug("pool %s: %s", p->cfg.name, err);
+	source_ok(p);
+	set_error(p, err);
+}
+
+/*
  * The next attempt after a failure: fast probes for the first fast_retry
  * seconds of a KME outage, else exponential backoff with jitter
  * (policy.c).
@@ -171,7 +185,7 @@ static void send_abort(struct linkd *d, struct pool *p)
 	m.type = PROTO_ABORT;
 	m.seq = p->j.seq;
 	m.n = p->j.n;
-	memcpy(m.ids, p->j.ids, (size_t)p->j.n * QKD_KEY_ID_LEN);
+	memcpy(m.ids, p->j.ids, (size_t)p->j.n * sizeof(m.ids[0]));
 	if (conn_send(p->out, &m)) {
 		conn_close(d, p->out, "cannot send ABORT");
 		return;
@@ -201,6 +215,7 @@ static void offer(struct linkd *d, struct pool *p)
 	char err[SRC_ERR_LEN];
 	uint64_t added;
 	uint32_t level, n, room;
+	int ret;
 
 	if (out_added(d, p, &added, &level)) {
 		back_off(p, RETRY_OTHER);
@@ -228,7 +243,16 @@ static void offer(struct linkd *d, struct pool *p)
 		return;
 	}
 	p->npending = n;
-	if (p->src.ops->get(p->src.priv, p->pending, n, err, sizeof(err))) {
+	/* The names go straight to the journal's slots (no offer is open). */
+	ret = p->src.ops->get(p->src.priv, p->pending, p->j.ids, n, err,
+			      sizeof(err));
+	if (ret == SRC_AGAIN) {
+		no_keys_yet(p, err);
+		drop_pending(p);
+		back_off(p, RETRY_AGAIN);
+		return;
+	}
+	if (ret) {
 		kme_failed(p, err, " (pool untouched)");
 		drop_pending(p);
 		back_off(p, RETRY_KME);
@@ -240,8 +264,6 @@ static void offer(struct linkd *d, struct pool *p)
 	p->j.seq = p->j.next_seq++;
 	p->j.base = added;
 	p->j.n = n;
-	for (uint32_t i = 0; i < n; i++)
-		memcpy(p->j.ids[i], p->pending[i].id, QKD_KEY_ID_LEN);
 	if (save(d, p)) {
 		/* Not sent: nobody holds these keys but the KME. */
 		p->j.open = false;
@@ -252,7 +274,7 @@ static void offer(struct linkd *d, struct pool *p)
 	m.type = PROTO_OFFER;
 	m.seq = p->j.seq;
 	m.n = n;
-	memcpy(m.ids, p->j.ids, (size_t)n * QKD_KEY_ID_LEN);
+	memcpy(m.ids, p->j.ids, (size_t)n * sizeof(m.ids[0]));
 	p->st.offers++;
 	if (conn_send(p->out, &m)) {
 		conn_close(d, p->out, "cannot send OFFER");

@@ -13,6 +13,8 @@
 double retry_delay(struct retry *r, enum retry_cause cause, double now,
 		   double fast_window, double rnd)
 {
+	if (cause == RETRY_AGAIN)
+		return AGAIN_MIN * (1.0 + rnd);
 	if (cause == RETRY_KME) {
 		if (!r->outage_start)
 			r->outage_start = now;

@@ -33,13 +33,18 @@ struct retry {
 enum retry_cause {
 	RETRY_KME,		/* the key source failed: probe fast, then back off */
 	RETRY_OTHER,		/* peer, pool, memory: back off */
+	RETRY_AGAIN,		/* the source answered "no keys now": soon */
 };
+
+#define AGAIN_MIN	1.0	/* s: RETRY_AGAIN in [AGAIN_MIN, 2 * AGAIN_MIN) */
 
 /*
  * The delay before the next attempt after a failure at @now (> 0), with
  * @rnd in [0, 1).  Fast probes while a KME outage is younger than
  * @fast_window seconds, else exponential backoff from RETRY_MIN to
  * RETRY_MAX, the delay a random point in the second half of the interval.
+ * RETRY_AGAIN (a KME with an empty key buffer, which fills at its key
+ * rate) never backs off and leaves the schedule as it was.
  */
 double retry_delay(struct retry *r, enum retry_cause cause, double now,
 		   double fast_window, double rnd);

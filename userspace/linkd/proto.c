@@ -26,17 +26,6 @@ static uint64_t rd_n(struct rd *r, size_t n)
 	return v;
 }
 
-static void rd_bytes(struct rd *r, void *dst, size_t n)
-{
-	if (r->left < n) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(dst, r->p, n);
-	r->p += n;
-	r->left -= n;
-}
-
 /* A u8-length-prefixed printable string. */
 static void rd_str(struct rd *r, char *dst, size_t max, int sae)
 {
@@ -73,7 +62,17 @@ static void rd_ids(struct rd *r, struct proto_msg *m, unsigned int min)
 		r->bad = 1;
 		return;
 	}
-	rd_bytes(r, m->ids, (size_t)m->n * QKD_KEY_ID_LEN);
+	for (unsigned int i = 0; i < m->n && !r->bad; i++) {
+		size_t len = rd_n(r, 1);
+
+		if (r->bad || r->left < len ||
+		    keyid_set(&m->ids[i], (const char *)r->p, len)) {
+			r->bad = 1;
+			return;
+		}
+		r->p += len;
+		r->left -= len;
+	}
 }
 
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
@@ -200,7 +199,12 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 			return -1;
 		wr_n(&w, m->seq, 8);
 		wr_n(&w, m->n, 2);
-		wr_bytes(&w, m->ids, (size_t)m->n * QKD_KEY_ID_LEN);
+		for (unsigned int i = 0; i < m->n; i++) {
+			if (!m->ids[i].len || m->ids[i].len > KEYID_MAX)
+				return -1;
+			wr_n(&w, m->ids[i].len, 1);
+			wr_bytes(&w, m->ids[i].s, m->ids[i].len);
+		}
 		break;
 	case PROTO_ACK:
 		wr_n(&w, m->seq, 8);

@@ -3,7 +3,7 @@
  * The peer protocol between two qkd-linkd (inside mutual TLS).  Only key
  * IDs cross it, never key material.  Frames (all integers big-endian):
  *
- *	u32 length	bytes after this field: 4 + payload (4 to 16384)
+ *	u32 length	bytes after this field: 4 + payload (4 to 65532)
  *	u8  version	PROTO_VERSION
  *	u8  type	enum proto_type
  *	u16 flags	0 (anything else is refused)
@@ -12,12 +12,15 @@
  *	HELLO    u8 n, n bytes master SAE ID; u8 n, n bytes slave SAE ID;
  *	         u16 key size in bits
  *	HELLO_OK (empty)
- *	OFFER    u64 seq; u16 n (1..512); n * 16-byte key IDs
+ *	OFFER    u64 seq; u16 n (1..512); n * key ID
  *	ACK      u64 seq; u16 status (0 = added); u8 n, n bytes of text
- *	ABORT    u64 seq; u16 n (0..512); n * 16-byte key IDs
+ *	ABORT    u64 seq; u16 n (0..512); n * key ID
  *	ABORTED  u64 seq; u16 keys removed
  *	ERROR    u16 code; u8 n, n bytes of text (then the sender closes)
  *
+ * A key ID is the KME's key_ID string exactly as issued: u8 n (1..64), n
+ * bytes of printable ASCII without space (keyid.h; version 1 sent 16
+ * bytes, which a KME matching its own strings exactly could not use).
  * A frame whose payload is not exactly as described is refused as a whole.
  * See Documentation/qkd-linkd.rst for the protocol these frames carry.
  */
@@ -26,11 +29,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "keyid.h"
 #include "qkd.h"
 
-#define PROTO_VERSION		1
+#define PROTO_VERSION		2
 #define PROTO_HDR_LEN		8
-#define PROTO_MAX_FRAME		16384	/* including the length field */
+/* Including the length field; 512 IDs of 64 characters fit. */
+#define PROTO_MAX_FRAME		65536
 #define PROTO_MAX_IDS		QKD_BATCH_MAX
 #define PROTO_TEXT_MAX		255
 #define PROTO_SAE_MAX		127
@@ -65,7 +70,7 @@ struct proto_msg {
 	char master[PROTO_SAE_MAX + 1];
 	char slave[PROTO_SAE_MAX + 1];
 	char text[PROTO_TEXT_MAX + 1];
-	uint8_t ids[PROTO_MAX_IDS][QKD_KEY_ID_LEN];
+	struct keyid ids[PROTO_MAX_IDS];
 };
 
 /*

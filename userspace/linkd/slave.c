@@ -99,9 +99,8 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 		snprintf(ack.text, sizeof(ack.text), "out of memory");
 		goto answer;
 	}
-	if (p->src.ops->get_by_id(p->src.priv,
-				  (const uint8_t (*)[QKD_KEY_ID_LEN])m->ids,
-				  keys, m->n, err, sizeof(err))) {
+	if (p->src.ops->get_by_id(p->src.priv, m->ids, keys, m->n, err,
+				  sizeof(err))) {
 		p->st.kme_errors++;
 		p->kme_ok = false;
 		snprintf(p->last_error, sizeof(p->last_error), "%s", err);
@@ -145,7 +144,11 @@ static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
 	struct qkd_key k;
 
 	for (unsigned int i = 0; i < m->n; i++) {
-		int ret = qkd_key_take_id(d->qkd, p->id, m->ids[i], NULL, &k);
+		uint8_t id[QKD_KEY_ID_LEN];
+		int ret;
+
+		keyid_to_bytes(&m->ids[i], id);
+		ret = qkd_key_take_id(d->qkd, p->id, id, NULL, &k);
 
 		qkd_key_wipe(&k, 1);
 		if (!ret)

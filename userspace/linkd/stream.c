@@ -85,8 +85,8 @@ static uint64_t nth(uint64_t from, int par, uint64_t j)
 	return first + 2 * j;
 }
 
-static int stream_get(void *priv, struct qkd_key *keys, size_t n, char *err,
-		      size_t errlen)
+static int stream_get(void *priv, struct qkd_key *keys, struct keyid *names,
+		      size_t n, char *err, size_t errlen)
 {
 	struct stream *s = priv;
 	uint64_t idx = 0;
@@ -111,18 +111,26 @@ static int stream_get(void *priv, struct qkd_key *keys, size_t n, char *err,
 		qkd_key_wipe(keys, n);
 		return -1;
 	}
+	/* The stream's IDs are 16 bytes: their UUIDs map back to them. */
+	for (size_t i = 0; i < n; i++)
+		keyid_from_bytes(&names[i], keys[i].id);
 	return 0;
 }
 
-static int stream_get_by_id(void *priv, const uint8_t (*ids)[QKD_KEY_ID_LEN],
+static int stream_get_by_id(void *priv, const struct keyid *names,
 			    struct qkd_key *keys, size_t n, char *err,
 			    size_t errlen)
 {
+	uint8_t ids[QKD_BATCH_MAX][QKD_KEY_ID_LEN];
 	struct stream *s = priv;
 	int par = !s->role;
 	uint64_t idx = 0, j;
 	int r = 0;
 
+	if (n > QKD_BATCH_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		keyid_to_bytes(&names[i], ids[i]);
 	for (j = 0; j < STREAM_SCAN_MAX; j++) {
 		idx = nth(s->pos[1], par, j);
 		r = read_record(s, idx, &keys[0]);

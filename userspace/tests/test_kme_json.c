@@ -2,7 +2,9 @@
 /*
  * ETSI GS QKD 014 JSON handling: UUIDs, strict base64, Status and Key
  * container answers (good ones, and each kind of bad one, which must leave
- * the output wiped), error messages, request bodies.
+ * the output wiped), error messages, request bodies; key ID strings as
+ * foreign KMEs issue them (upper-case UUIDs, IDs that are not UUIDs) and
+ * their kernel IDs; Status answers with fields missing or as strings.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,16 +17,30 @@
 #define U1 "648487a0-763e-4be8-9362-34b526b33c85"
 #define U2 "cca11f8f-63a3-4996-b1d1-6ed4a2eec093"
 
+#define NU "kid/0001+x="	/* not a UUID */
+/* Its kernel ID: SHA-256("qkd-linkd key_ID v2" 0x00 NU), first 16 bytes. */
+static const uint8_t nu_id[16] = {
+	0x85, 0xa9, 0x6f, 0x25, 0xd9, 0xdf, 0x8d, 0x2c,
+	0xe4, 0x3c, 0x62, 0x04, 0x86, 0x3d, 0xa6, 0x74,
+};
+
 static struct qkd_key keys[4];
+static struct keyid names[4], want[2];
 static char err[KME_ERR_LEN];
 
-static int parse(const char *body, size_t n, size_t bytes,
-		 const uint8_t (*ids)[QKD_KEY_ID_LEN])
+static void set_want(const char *s0, const char *s1)
+{
+	ck_assert_int_eq(keyid_set(&want[0], s0, strlen(s0)), 0);
+	ck_assert_int_eq(keyid_set(&want[1], s1, strlen(s1)), 0);
+}
+
+static int parse(const char *body, size_t n, size_t bytes, int dec)
 {
 	memset(keys, 0x5a, sizeof(keys));
+	memset(names, 0, sizeof(names));
 	err[0] = '\0';
-	return kme_parse_keys(body, strlen(body), n, bytes, ids, keys, err,
-			      sizeof(err));
+	return kme_parse_keys(body, strlen(body), n, bytes, dec ? want : NULL,
+			      names, keys, err, sizeof(err));
 }
 
 static void assert_wiped(size_t n)
@@ -86,11 +102,79 @@ START_TEST(keys_good)
 			   "\"},{\"key\":\"" K32 "\",\"key_ID\":\"" U2
 			   "\",\"key_ID_extension\":{}}]}\n";
 
-	ck_assert_msg(parse(body, 2, 32, NULL) == 0, "%s", err);
+	ck_assert_msg(parse(body, 2, 32, 0) == 0, "%s", err);
 	ck_assert_uint_eq(keys[0].len, 32);
 	ck_assert_uint_eq(keys[0].id[0], 0x64);
 	ck_assert_uint_eq(keys[1].id[0], 0xcc);
 	ck_assert_uint_eq(keys[1].material[31], 31);
+	ck_assert_str_eq(names[0].s, U1);
+	ck_assert_str_eq(names[1].s, U2);
+}
+END_TEST
+
+/* Upper-case UUIDs and IDs that are not UUIDs: kept exactly as issued. */
+START_TEST(keys_foreign_ids)
+{
+	const char *body = "{\"keys\":[{\"key_ID\":\"648487A0-763E-4BE8-9362-34B526B33C85\","
+			   "\"key\":\"" K16 "\"},{\"key_ID\":\"" NU "\",\"key\":\"" K16
+			   "\"}]}";
+	uint8_t u1[16];
+
+	ck_assert_msg(parse(body, 2, 16, 0) == 0, "%s", err);
+	ck_assert_str_eq(names[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
+	ck_assert_str_eq(names[1].s, NU);
+	ck_assert_uint_eq(names[1].len, strlen(NU));
+	/* the kernel ID of a UUID is its bytes, whatever the case */
+	kme_uuid_parse(U1, 36, u1);
+	ck_assert_mem_eq(keys[0].id, u1, 16);
+	/* of anything else, the documented hash (fixed: both sides use it) */
+	ck_assert_mem_eq(keys[1].id, nu_id, 16);
+	/* dec_keys: asked in upper case, answered in lower case: the same key */
+	set_want(NU, "648487A0-763E-4BE8-9362-34B526B33C85");
+	body = "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K16 "\"},"
+	       "{\"key_ID\":\"" NU "\",\"key\":\"" K16 "\"}]}";
+	ck_assert_msg(parse(body, 2, 16, 1) == 0, "%s", err);
+	ck_assert_mem_eq(keys[0].id, nu_id, 16);
+	ck_assert_mem_eq(keys[1].id, u1, 16);
+	/* but a non-UUID ID is matched exactly */
+	set_want("KID/0001+X=", U2);
+	ck_assert_int_eq(parse(body, 2, 16, 1), -1);
+	ck_assert_ptr_nonnull(strstr(err, "was not asked for"));
+	assert_wiped(2);
+}
+END_TEST
+
+START_TEST(keyid_rules)
+{
+	struct keyid k, k2;
+	char s[KEYID_MAX + 2];
+	uint8_t id[16], id2[16];
+
+	memset(s, 'a', sizeof(s));
+	ck_assert_int_eq(keyid_set(&k, s, KEYID_MAX), 0);
+	ck_assert_uint_eq(k.len, KEYID_MAX);
+	ck_assert_uint_eq(strlen(k.s), KEYID_MAX);
+	ck_assert_int_eq(keyid_set(&k, s, KEYID_MAX + 1), -1);
+	ck_assert_int_eq(keyid_set(&k, s, 0), -1);
+	ck_assert_int_eq(keyid_set(&k, "a b", 3), -1);
+	ck_assert_int_eq(keyid_set(&k, "a\x7f", 2), -1);
+	ck_assert_int_eq(keyid_set(&k, "a\0b", 3), -1);
+	ck_assert_int_eq(keyid_set(&k, "\"\\{}", 4), 0);
+	/* UUIDs: case-insensitive bytes; the bytes' UUID maps back */
+	keyid_set(&k, "648487A0-763E-4BE8-9362-34B526B33C85", 36);
+	keyid_to_bytes(&k, id);
+	keyid_from_bytes(&k2, id);
+	ck_assert_str_eq(k2.s, U1);
+	keyid_to_bytes(&k2, id2);
+	ck_assert_mem_eq(id, id2, 16);
+	ck_assert(!keyid_eq(&k, &k2));
+	/* anything else: deterministic, case-sensitive */
+	keyid_set(&k, NU, strlen(NU));
+	keyid_to_bytes(&k, id);
+	ck_assert_mem_eq(id, nu_id, 16);
+	keyid_set(&k2, "KID/0001+X=", strlen(NU));
+	keyid_to_bytes(&k2, id2);
+	ck_assert_mem_ne(id, id2, 16);
 }
 END_TEST
 
@@ -102,8 +186,8 @@ START_TEST(keys_dec_order)
 
 	kme_uuid_parse(U1, 36, ids[0]);
 	kme_uuid_parse(U2, 36, ids[1]);
-	ck_assert_msg(parse(body, 2, 16, (const uint8_t (*)[16])ids) == 0, "%s",
-		      err);
+	set_want(U1, U2);
+	ck_assert_msg(parse(body, 2, 16, 1) == 0, "%s", err);
 	/* stored in the order asked for */
 	ck_assert_mem_eq(keys[0].id, ids[0], 16);
 	ck_assert_mem_eq(keys[1].id, ids[1], 16);
@@ -136,8 +220,19 @@ static const struct bad_keys bad[] = {
 	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"},"
 	  "{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"}]}", 2, 32, 1,
 	  "duplicate key_ID" },
-	{ "{\"keys\":[{\"key_ID\":\"not-a-uuid\",\"key\":\"" K32 "\"}]}", 1,
-	  32, 0, "not a UUID" },
+	{ "{\"keys\":[{\"key_ID\":\"not a uuid\",\"key\":\"" K32 "\"}]}", 1,
+	  32, 0, "printable characters without spaces" },
+	{ "{\"keys\":[{\"key_ID\":\"\",\"key\":\"" K32 "\"}]}", 1,
+	  32, 0, "printable characters without spaces" },
+	{ "{\"keys\":[{\"key_ID\":\"a\\u00e9\",\"key\":\"" K32 "\"}]}", 1,
+	  32, 0, "printable characters without spaces" },
+	{ "{\"keys\":[{\"key_ID\":\"" "0123456789012345678901234567890123456789"
+	  "01234567890123456789012345\",\"key\":\"" K32 "\"}]}", 1,
+	  32, 0, "printable characters without spaces" },
+	/* two spellings of one UUID: one kernel ID */
+	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" K32 "\"},"
+	  "{\"key_ID\":\"648487A0-763E-4BE8-9362-34B526B33C85\",\"key\":\"" K32
+	  "\"}]}", 2, 32, 0, "duplicate key_ID" },
 	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"!!!!\"}]}", 1, 32, 0,
 	  "not base64" },
 	{ "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":32}]}", 1, 32, 0,
@@ -156,12 +251,9 @@ static const struct bad_keys bad[] = {
 START_TEST(keys_bad)
 {
 	const struct bad_keys *b = &bad[_i];
-	uint8_t ids[2][16];
 
-	kme_uuid_parse(U1, 36, ids[0]);
-	kme_uuid_parse(U2, 36, ids[1]);
-	ck_assert_int_eq(parse(b->body, b->n, b->bytes,
-			       b->dec ? (const uint8_t (*)[16])ids : NULL), -1);
+	set_want(U1, U2);
+	ck_assert_int_eq(parse(b->body, b->n, b->bytes, b->dec), -1);
 	ck_assert_msg(strstr(err, b->word), "case %d: '%s' lacks '%s'", _i, err,
 		      b->word);
 	if (b->n && b->bytes <= QKD_KEY_SIZE_MAX)
@@ -179,25 +271,70 @@ START_TEST(status_good_and_bad)
 
 	ck_assert_int_eq(kme_parse_status(good, strlen(good), &st, err,
 					  sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_eq(st.have, KME_ST_ALL);
 	ck_assert_uint_eq(st.key_size, 256);
 	ck_assert_uint_eq(st.stored_key_count, 41);
 	ck_assert_uint_eq(st.max_key_per_request, 128);
-	ck_assert_int_eq(kme_parse_status("{\"key_size\":\"256\"}", 18, &st,
-					  err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "not an integer"));
-	ck_assert_int_eq(kme_parse_status("{}", 2, &st, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "missing"));
-	const char *neg = "{\"key_size\":256,\"stored_key_count\":-1,"
-		"\"max_key_count\":1,\"max_key_per_request\":1,"
-		"\"max_key_size\":1,\"min_key_size\":1}";
-	ck_assert_int_eq(kme_parse_status(neg, strlen(neg), &st, err,
-					  sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "out of range"));
-	const char *zero = "{\"key_size\":256,\"stored_key_count\":1,"
-		"\"max_key_count\":1,\"max_key_per_request\":0,"
-		"\"max_key_size\":1,\"min_key_size\":1}";
-	ck_assert_int_eq(kme_parse_status(zero, strlen(zero), &st, err,
-					  sizeof(err)), -1);
+	ck_assert_uint_eq(st.min_key_size, 64);
+	ck_assert_uint_eq(st.max_key_size, 1024);
+	/* not an object: the only refusal */
+	ck_assert_int_eq(kme_parse_status("[1]", 3, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a JSON object"));
+	ck_assert_int_eq(kme_parse_status("<html>", 6, &st, err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "not valid JSON"));
+}
+END_TEST
+
+/* What foreign KMEs send: each usable field is used, the rest noted. */
+START_TEST(status_foreign)
+{
+	struct kme_status st;
+	const char *strs = "{\"key_size\":\"256\",\"stored_key_count\":\"0\","
+		"\"max_key_count\":\"1000\",\"max_key_per_request\":\"4\","
+		"\"max_key_size\":\"512\",\"min_key_size\":\"8\"}";
+	const char *junk = "{\"key_size\":-1,\"stored_key_count\":\"2x\","
+		"\"max_key_count\":1.5,\"max_key_per_request\":0,"
+		"\"max_key_size\":\"12345678901\",\"min_key_size\":null}";
+	const char *minmax = "{\"key_size\":0,\"max_key_size\":64,"
+		"\"min_key_size\":128,\"max_key_per_request\":2}";
+
+	ck_assert_int_eq(kme_parse_status("{}", 2, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.have, 0);
+	ck_assert_ptr_nonnull(strstr(err, "'key_size' missing"));
+	ck_assert_ptr_nonnull(strstr(err, "'min_key_size' missing"));
+	/* numbers as strings are read as numbers */
+	ck_assert_int_eq(kme_parse_status(strs, strlen(strs), &st, err,
+					  sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_eq(st.have, KME_ST_ALL);
+	ck_assert_uint_eq(st.key_size, 256);
+	ck_assert_uint_eq(st.max_key_per_request, 4);
+	ck_assert_uint_eq(st.min_key_size, 8);
+	ck_assert_uint_eq(st.max_key_count, 1000);
+	/* each unusable field is dropped and named */
+	ck_assert_int_eq(kme_parse_status(junk, strlen(junk), &st, err,
+					  sizeof(err)), 0);
+	ck_assert_uint_eq(st.have, 0);
+	ck_assert_uint_eq(st.key_size, 0);
+	ck_assert_uint_eq(st.max_key_per_request, 0);
+	ck_assert_ptr_nonnull(strstr(err, "'key_size' out of range"));
+	ck_assert_ptr_nonnull(strstr(err, "'stored_key_count' is not a number"));
+	ck_assert_ptr_nonnull(strstr(err, "'max_key_count' is not a number"));
+	ck_assert_ptr_nonnull(strstr(err, "'max_key_per_request' is 0"));
+	ck_assert_ptr_nonnull(strstr(err, "'max_key_size' is not a number"));
+	ck_assert_ptr_nonnull(strstr(err, "'min_key_size' is not a number"));
+	/* contradictions: both sizes dropped, the rest kept */
+	ck_assert_int_eq(kme_parse_status(minmax, strlen(minmax), &st, err,
+					  sizeof(err)), 0);
+	ck_assert_uint_eq(st.have, KME_ST_MAX_PER_REQUEST);
+	ck_assert_uint_eq(st.max_key_per_request, 2);
+	ck_assert_ptr_nonnull(strstr(err, "'key_size' is 0"));
+	ck_assert_ptr_nonnull(strstr(err, "above max_key_size"));
+	/* a short note buffer is cut, never overrun */
+	ck_assert_int_eq(kme_parse_status("{}", 2, &st, err, 10), 0);
+	ck_assert_uint_lt(strlen(err), 10);
 }
 END_TEST
 
@@ -213,24 +350,29 @@ START_TEST(error_message)
 	ck_assert_str_eq(msg, "a?b");
 	kme_parse_error("<html>", 6, msg, sizeof(msg));
 	ck_assert_str_eq(msg, "(no ETSI error message)");
+	/* a 500 with no body at all (an unknown key ID, say) */
+	kme_parse_error("", 0, msg, sizeof(msg));
+	ck_assert_str_eq(msg, "(empty body)");
 }
 END_TEST
 
 START_TEST(requests)
 {
 	char buf[256];
-	uint8_t ids[2][16];
 
 	ck_assert_int_eq(kme_enc_request(buf, sizeof(buf), 5, 256), 23);
 	ck_assert_str_eq(buf, "{\"number\":5,\"size\":256}");
-	kme_uuid_parse(U1, 36, ids[0]);
-	kme_uuid_parse(U2, 36, ids[1]);
-	ck_assert_int_gt(kme_dec_request(buf, sizeof(buf),
-					 (const uint8_t (*)[16])ids, 2), 0);
+	set_want(U1, U2);
+	ck_assert_int_gt(kme_dec_request(buf, sizeof(buf), want, 2), 0);
 	ck_assert_str_eq(buf, "{\"key_IDs\":[{\"key_ID\":\"" U1 "\"},"
 			 "{\"key_ID\":\"" U2 "\"}]}");
-	ck_assert_int_eq(kme_dec_request(buf, 40, (const uint8_t (*)[16])ids,
-					 2), -1);
+	ck_assert_int_eq(kme_dec_request(buf, 40, want, 2), -1);
+	/* exactly as issued, JSON-escaped */
+	set_want("648487A0-763E-4BE8-9362-34B526B33C85", "a\"b\\c");
+	ck_assert_int_gt(kme_dec_request(buf, sizeof(buf), want, 2), 0);
+	ck_assert_str_eq(buf, "{\"key_IDs\":[{\"key_ID\":\"648487A0-763E-4BE8-9362-34B526B33C85\"},"
+			 "{\"key_ID\":\"a\\\"b\\\\c\"}]}");
+	ck_assert_int_le(strlen(buf), KME_DEC_REQUEST_MAX(2));
 }
 END_TEST
 
@@ -243,8 +385,11 @@ Suite *kme_json_suite(void)
 	tcase_add_test(tc, base64_strict);
 	tcase_add_test(tc, keys_good);
 	tcase_add_test(tc, keys_dec_order);
+	tcase_add_test(tc, keys_foreign_ids);
+	tcase_add_test(tc, keyid_rules);
 	tcase_add_loop_test(tc, keys_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, status_good_and_bad);
+	tcase_add_test(tc, status_foreign);
 	tcase_add_test(tc, error_message);
 	tcase_add_test(tc, requests);
 	suite_add_tcase(s, tc);

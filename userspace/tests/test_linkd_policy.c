@@ -63,6 +63,30 @@ START_TEST(retry_other_backs_off)
 }
 END_TEST
 
+/*
+ * A KME with an empty key buffer ("400, try again later"): asked again
+ * within 1 to 2 s however long it lasts, and the backoff of other
+ * failures is left as it was.
+ */
+START_TEST(retry_again_stays_short)
+{
+	struct retry r = { 0 };
+
+	ck_assert_double_eq_tol(retry_delay(&r, RETRY_OTHER, 1, 60, 0.0), 0.5,
+				1e-9);
+	for (int i = 0; i < 100; i++) {
+		double d = retry_delay(&r, RETRY_AGAIN, 10.0 + 100 * i, 0,
+				       i / 100.0);
+
+		ck_assert(d >= AGAIN_MIN && d < 2 * AGAIN_MIN);
+	}
+	ck_assert_double_eq_tol(r.backoff, 1.0, 1e-9);
+	ck_assert_double_eq_tol(r.outage_start, 0, 1e-9);
+	ck_assert_double_eq_tol(retry_delay(&r, RETRY_OTHER, 1e4, 60, 0.0), 1.0,
+				1e-9);
+}
+END_TEST
+
 /* fast_retry = 0: plain backoff from the first KME failure. */
 START_TEST(retry_fast_disabled)
 {
@@ -153,6 +177,7 @@ Suite *linkd_policy_suite(void)
 	tcase_add_test(tc, retry_fast_then_backoff);
 	tcase_add_test(tc, retry_other_backs_off);
 	tcase_add_test(tc, retry_fast_disabled);
+	tcase_add_test(tc, retry_again_stays_short);
 	tcase_add_test(tc, admit_limits);
 	tcase_add_test(tc, admit_flood_leaves_room);
 	tcase_add_test(tc, source_keys);

@@ -52,18 +52,36 @@ START_TEST(proto_roundtrip)
 	ck_assert_str_eq(b->slave, "SAE_B");
 	ck_assert_uint_eq(b->key_bits, 256);
 
+	/* the largest OFFER: 512 IDs of the longest length */
 	memset(a, 0, sizeof(*a));
 	a->type = PROTO_OFFER;
 	a->seq = 0x0102030405060708ull;
 	a->n = PROTO_MAX_IDS;
-	for (int i = 0; i < PROTO_MAX_IDS; i++)
-		memset(a->ids[i], i, 16);
-	ck_assert_int_eq(roundtrip(), 8 + 8 + 2 + 16 * PROTO_MAX_IDS);
+	for (int i = 0; i < PROTO_MAX_IDS; i++) {
+		char s[KEYID_MAX];
+
+		memset(s, '!' + i % 94, sizeof(s));
+		ck_assert_int_eq(keyid_set(&a->ids[i], s, sizeof(s)), 0);
+	}
+	ck_assert_int_eq(roundtrip(),
+			 8 + 8 + 2 + (1 + KEYID_MAX) * PROTO_MAX_IDS);
 	ck_assert_uint_eq(b->seq, a->seq);
 	ck_assert_uint_eq(b->n, PROTO_MAX_IDS);
-	ck_assert_mem_eq(b->ids, a->ids, 16 * PROTO_MAX_IDS);
+	for (int i = 0; i < PROTO_MAX_IDS; i++)
+		ck_assert(keyid_eq(&b->ids[i], &a->ids[i]));
 
+	/* IDs as a foreign KME issued them, byte for byte */
 	a->type = PROTO_ABORT;
+	a->n = 3;
+	keyid_set(&a->ids[0], "648487A0-763E-4BE8-9362-34B526B33C85", 36);
+	keyid_set(&a->ids[1], "k", 1);
+	keyid_set(&a->ids[2], "a\"b\\c", 5);
+	ck_assert_int_eq(roundtrip(), 8 + 8 + 2 + 37 + 2 + 6);
+	ck_assert_uint_eq(b->n, 3);
+	ck_assert_str_eq(b->ids[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
+	ck_assert_str_eq(b->ids[1].s, "k");
+	ck_assert_str_eq(b->ids[2].s, "a\"b\\c");
+
 	a->n = 0;
 	roundtrip();
 	ck_assert_uint_eq(b->n, 0);
@@ -106,23 +124,30 @@ START_TEST(proto_two_frames)
 }
 END_TEST
 
-/* Malformed frames, as hex. */
+/* Malformed frames, as hex (version 2 unless said). */
 static const char *const bad[] = {
-	"00000003010200",			/* length below the header */
-	"00004000010200",			/* length above the maximum */
-	"0000000402020000",			/* version 2 */
-	"0000000401020001",			/* flags set */
-	"0000000401000000",			/* type 0 */
-	"0000000401080000",			/* type 8 */
-	"000000050102000000",			/* HELLO_OK with payload */
-	"0000000e0103000000000000000000010000",	/* OFFER of 0 IDs */
-	"0000000e01030000000000000000000100010000", /* OFFER, IDs cut short */
-	"00000009010100000141014200",		/* HELLO, key size cut short */
-	"000000050101000000",			/* HELLO, empty master */
-	"0000000a01010000012001420100",	/* HELLO, space in SAE ID */
-	"00000011010400000000000000000001000002410a", /* ACK, control char */
-	"000000110104000000000000000000010000014100", /* ACK, trailing byte */
-	"0000000e0105000000000000000000010201",	/* ABORT of 513 IDs */
+	"00000003020200",			/* length below the header */
+	"0000fffd020200",			/* length above the maximum */
+	"0000000401020000",			/* version 1 (16-byte key IDs) */
+	"0000000402020001",			/* flags set */
+	"0000000402000000",			/* type 0 */
+	"0000000402080000",			/* type 8 */
+	"000000050202000000",			/* HELLO_OK with payload */
+	"0000000e0203000000000000000000010000",	/* OFFER of 0 IDs */
+	"0000001002030000000000000000000100010541", /* OFFER, ID cut short */
+	"0000000f020300000000000000000001000100", /* OFFER, empty ID */
+	"0000001002030000000000000000000100010120", /* OFFER, space in ID */
+	"000000100203000000000000000000010001017f", /* OFFER, DEL in ID */
+	"00000011020300000000000000000001000101" "4100", /* OFFER, trailing byte */
+	"00000050020300000000000000000001000141"	/* OFFER, 65-char ID */
+	"41414141414141414141414141414141414141414141414141414141414141414141"
+	"41414141414141414141414141414141414141414141414141414141414141",
+	"00000009020100000141014200",		/* HELLO, key size cut short */
+	"000000050201000000",			/* HELLO, empty master */
+	"0000000a02010000012001420100",	/* HELLO, space in SAE ID */
+	"00000011020400000000000000000001000002410a", /* ACK, control char */
+	"000000110204000000000000000000010000014100", /* ACK, trailing byte */
+	"0000000e0205000000000000000000010201",	/* ABORT of 513 IDs */
 };
 
 static size_t unhex(const char *s, uint8_t *out)
@@ -155,7 +180,10 @@ START_TEST(proto_encode_limits)
 	a->n = PROTO_MAX_IDS + 1;
 	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
 	a->n = 1;
-	ck_assert_int_eq(proto_encode(a, buf, 20), -1);
+	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);	/* no ID */
+	keyid_set(&a->ids[0], "k", 1);
+	ck_assert_int_eq(proto_encode(a, buf, 19), -1);
+	ck_assert_int_eq(proto_encode(a, buf, 20), 20);
 	a->type = 99;
 	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
 }
@@ -164,23 +192,35 @@ END_TEST
 START_TEST(journal_format)
 {
 	struct journal *j = calloc(1, sizeof(*j));
-	const char *good = "qkd-linkd journal 1\nnext_seq 8\nopen 7 100 2\n"
+	const char *v1 = "qkd-linkd journal 1\nnext_seq 8\nopen 7 100 2\n"
 		"id 000102030405060708090a0b0c0d0e0f\n"
 		"id ffffffffffffffffffffffffffffffff\n";
+	const char *v2 = "qkd-linkd journal 2\nnext_seq 8\nopen 7 100 2\n"
+		"id 648487A0-763E-4BE8-9362-34B526B33C85\n"
+		"id kid/0001+x=\n";
 
 	ck_assert_ptr_nonnull(j);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 5\n", j), 0);
 	ck_assert_uint_eq(j->next_seq, 5);
 	ck_assert(!j->open);
-	ck_assert_int_eq(journal_parse(good, j), 0);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 2\nnext_seq 5\n", j), 0);
+	ck_assert_uint_eq(j->next_seq, 5);
+	/* version 1: the lower-case UUIDs that version sent to dec_keys */
+	ck_assert_int_eq(journal_parse(v1, j), 0);
 	ck_assert(j->open);
 	ck_assert_uint_eq(j->seq, 7);
 	ck_assert_uint_eq(j->base, 100);
 	ck_assert_uint_eq(j->n, 2);
-	ck_assert_uint_eq(j->ids[0][15], 15);
-	ck_assert_uint_eq(j->ids[1][0], 255);
+	ck_assert_str_eq(j->ids[0].s, "00010203-0405-0607-0809-0a0b0c0d0e0f");
+	ck_assert_str_eq(j->ids[1].s, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+	/* version 2: the strings as issued */
+	ck_assert_int_eq(journal_parse(v2, j), 0);
+	ck_assert_uint_eq(j->n, 2);
+	ck_assert_str_eq(j->ids[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
+	ck_assert_str_eq(j->ids[1].s, "kid/0001+x=");
 	/* corrupt: truncated, wrong count, seq not below next_seq, junk */
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 3\nnext_seq 5\n", j), -1);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nopen 7 100 3\n"
 				       "id 000102030405060708090a0b0c0d0e0f\n", j), -1);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 7\nopen 7 100 1\n"
@@ -188,6 +228,12 @@ START_TEST(journal_format)
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nopen 7 100 1\n"
 				       "id 000102030405060708090a0b0c0d0e0g\n", j), -1);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nx\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 2\nnext_seq 8\nopen 7 100 1\n"
+				       "id a b\n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 2\nnext_seq 8\nopen 7 100 1\n"
+				       "id \n", j), -1);
+	ck_assert_int_eq(journal_parse("qkd-linkd journal 2\nnext_seq 8\nopen 7 100 1\n"
+				       "id abc", j), -1);
 	free(j);
 }
 END_TEST
