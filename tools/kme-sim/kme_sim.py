@@ -8,7 +8,7 @@ SYNOPSIS
     kme_sim.py [--config FILE] [--kme ID@ADDR:PORT=SAE[,SAE...]]...
                [--link KME1,KME2[,KEY=VALUE...]]... [--tls-dir DIR] [--ca FILE]
                [--control ADDR:PORT] [--manual-clock] [--ready-file FILE]
-               [--lifetime SECONDS] [-v]
+               [--lifetime SECONDS] [-v] [FOREIGN KME MODES...]
 
 DESCRIPTION
     Serves the ETSI GS QKD 014 V1.1.1 REST key delivery API for several
@@ -58,6 +58,29 @@ OPTIONS
     --lifetime SECONDS  exit by itself after this long (0 = never).
     -v, --verbose     log each request (never key material) on stderr.
 
+FOREIGN KME MODES
+    Behaviours of KMEs in the field that ETSI GS QKD 014 allows or that
+    vendors' KMEs show, for testing clients against them.  Each is off by
+    default, applies to every KME, and can be switched at run time
+    (POST /quirks).  Names on the command line, with "_" in the control
+    interface:
+    --status-missing-fields  status omits stored_key_count,
+                      max_key_per_request, max_key_size and min_key_size
+    --numbers-as-strings  status sends its integers as JSON strings ("256")
+    --status-error    status answers 500 (an ETSI error body)
+    --uppercase-ids   key IDs are upper-case UUIDs, matched exactly
+    --non-uuid-ids    key IDs are not UUIDs ("QKD:" + base64 of 16 random
+                      bytes, with + / =), matched exactly
+    --dec-post-only   dec_keys by GET answers 405
+    --dec-get-only    dec_keys by POST answers 405
+    --empty-400       too few stored keys for enc_keys: 400 "try again
+                      later" instead of 503
+    --unknown-500-nobody  dec_keys of an unknown key ID: 500 with an empty
+                      body instead of 400 with an ETSI error
+    --dec-keeps       dec_keys leaves the keys reserved: a second dec_keys
+                      of the same IDs succeeds (--dec-consumes, the
+                      default: it fails with "key not found")
+
 CONFIGURATION
     {
       "tls_dir": "pki",                  (relative paths: to the file's dir)
@@ -65,6 +88,7 @@ CONFIGURATION
       "clock": "real",                   ("manual": see POST /clock)
       "control": {"address": "127.0.0.1", "port": 0},
       "defaults": {...link keys...},     (for every link)
+      "quirks": ["uppercase_ids", ...],  (FOREIGN KME MODES, "_" names)
       "kmes": [
         {"id": "KME_A", "address": "127.0.0.1", "port": 8443,
          "saes": ["SAE_A"], "cert": "...", "key": "..."}, ...],
@@ -94,6 +118,9 @@ CONTROL INTERFACE (plain HTTP, JSON bodies and answers)
     GET    /kmes/ID/faults
     DELETE /kmes/ID/faults[/FAULT_ID], DELETE /faults (all KMEs)
     POST   /clock                    {"advance": SECONDS}
+    GET    /quirks                   the foreign KME modes, name -> bool
+    POST   /quirks                   {"uppercase_ids": true, ...}: set the
+                                     modes named, leave the others
     POST   /shutdown
     Fault types (count: the next N requests, or N connections for tls_*;
     absent or null = until cleared; endpoint: status, enc_keys, dec_keys or
@@ -162,6 +189,23 @@ LINK_DEFAULTS = {
 }
 
 
+# Foreign KME modes (see FOREIGN KME MODES): name -> help.
+QUIRKS = {
+    "status_missing_fields": "status omits four of its six integer fields",
+    "numbers_as_strings": "status sends its integers as strings",
+    "status_error": "status answers 500",
+    "uppercase_ids": "key IDs are upper-case UUIDs, matched exactly",
+    "non_uuid_ids": "key IDs are not UUIDs, matched exactly",
+    "dec_post_only": "dec_keys by GET answers 405",
+    "dec_get_only": "dec_keys by POST answers 405",
+    "empty_400": "too few keys for enc_keys: 400 instead of 503",
+    "unknown_500_nobody": "dec_keys of an unknown ID: 500, empty body",
+    "dec_keeps": "dec_keys does not consume: a second one succeeds",
+}
+STATUS_OPTIONAL = ("stored_key_count", "max_key_per_request", "max_key_size",
+                   "min_key_size")
+
+
 class ConfigError(Exception):
     pass
 
@@ -169,11 +213,12 @@ class ConfigError(Exception):
 class EtsiError(Exception):
     """An answer in the ETSI error format."""
 
-    def __init__(self, status, message, details=None):
+    def __init__(self, status, message, details=None, nobody=False):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or []
+        self.nobody = nobody        # an empty body, not the ETSI format
 
     def body(self):
         return {"message": self.message, "details": self.details}
@@ -377,6 +422,7 @@ class Simulator:
         self.reserved_expired = 0
         self.stop = threading.Event()
         self.verbose = cfg.get("verbose", False)
+        self.quirks = {q: q in cfg.get("quirks", ()) for q in QUIRKS}
         self._rogue_ctx = None
         self._rogue_tmp = None
 
@@ -411,7 +457,7 @@ class Simulator:
     def status(self, kme, caller, slave):
         with self.lock:
             link, peer = self._route(kme, caller, slave)
-            return {
+            st = {
                 "source_KME_ID": kme.id,
                 "target_KME_ID": peer,
                 "master_SAE_ID": caller,
@@ -424,6 +470,14 @@ class Simulator:
                 "min_key_size": link.min_key_size,
                 "max_SAE_ID_count": 0,
             }
+            if self.quirks["status_error"]:
+                raise EtsiError(500, "status not available")
+            if self.quirks["status_missing_fields"]:
+                for f in STATUS_OPTIONAL:
+                    del st[f]
+            if self.quirks["numbers_as_strings"]:
+                st = {k: str(v) if _is_int(v) else v for k, v in st.items()}
+            return st
 
     def enc_keys(self, kme, caller, slave, req):
         with self.lock:
@@ -457,6 +511,9 @@ class Simulator:
             if avail < number * units:
                 if link.on_shortage == "partial" and avail >= units:
                     number = avail // units
+                elif self.quirks["empty_400"]:
+                    raise EtsiError(400, "keys not available, try again later",
+                                    [{"stored_key_count": avail}])
                 else:
                     raise EtsiError(503, "not enough key material",
                                     [{"stored_key_count": avail,
@@ -465,7 +522,7 @@ class Simulator:
             keys = []
             for i in range(number):
                 part = raw[i * units:(i + 1) * units]
-                kid = part[0][0]
+                kid = self._issue_id(part[0][0])
                 material = b"".join(m for _, m in part)[:size // 8]
                 keys.append((kid, material))
                 self.reserved[kid] = {"link": link.id, "master": caller,
@@ -477,6 +534,32 @@ class Simulator:
             link.stats["handed_out"] += number
             kme.served(caller, "enc", number)
         return keys
+
+    def _issue_id(self, kid):
+        """The key ID as this KME's mode spells it (from a fresh UUID)."""
+        if self.quirks["non_uuid_ids"]:
+            return "QKD:" + base64.b64encode(uuid.UUID(kid).bytes).decode()
+        if self.quirks["uppercase_ids"]:
+            return kid.upper()
+        return kid
+
+    def set_quirks(self, body):
+        if not isinstance(body, dict):
+            raise ValueError("quirks must be a JSON object")
+        unknown = set(body) - set(QUIRKS)
+        if unknown:
+            raise ValueError("unknown quirks: %s (known: %s)"
+                             % (", ".join(sorted(unknown)), ", ".join(QUIRKS)))
+        for k, v in body.items():
+            if not isinstance(v, bool):
+                raise ValueError("%s must be true or false" % k)
+        with self.lock:
+            new = dict(self.quirks)
+            new.update(body)
+            if new["dec_post_only"] and new["dec_get_only"]:
+                raise ValueError("dec_post_only and dec_get_only exclude each other")
+            self.quirks = new
+            return dict(new)
 
     def dec_keys(self, kme, caller, master, key_ids):
         with self.lock:
@@ -498,10 +581,13 @@ class Simulator:
                         or r["master"] != master:
                     missing.append({"key_ID": kid})
             if missing:
-                raise EtsiError(400, "key not found", missing)
+                raise EtsiError(500 if self.quirks["unknown_500_nobody"] else 400,
+                                "key not found", missing,
+                                nobody=self.quirks["unknown_500_nobody"])
             keys = []
             for kid in key_ids:
-                r = self.reserved.pop(kid)
+                r = self.reserved[kid] if self.quirks["dec_keeps"] \
+                    else self.reserved.pop(kid)
                 self.links[r["link"]].stats["delivered"] += 1
                 keys.append((kid, r["material"]))
             kme.served(caller, "dec", len(keys))
@@ -518,6 +604,7 @@ class Simulator:
                 "links": {l.id: l.info(now, pending[l.id])
                           for l in self.links.values()},
                 "reserved_expired": self.reserved_expired,
+                "quirks": dict(self.quirks),
             }
 
     def rogue_context(self):
@@ -720,6 +807,11 @@ class KmeHandler(http.server.BaseHTTPRequestHandler):
         sae = urllib.parse.unquote(parts[4])
         endpoint = parts[5]
         allowed = ("GET",) if endpoint == "status" else ("GET", "POST")
+        if endpoint == "dec_keys":
+            with sim.lock:
+                if sim.quirks["dec_post_only"] and method == "GET" or \
+                        sim.quirks["dec_get_only"] and method == "POST":
+                    allowed = ()
         if method not in allowed:
             self.send_json(405, {"message": "method not allowed", "details": []})
             return
@@ -760,7 +852,7 @@ class KmeHandler(http.server.BaseHTTPRequestHandler):
                 keys = sim.dec_keys(kme, caller, sae, ids)
         except EtsiError as e:
             self.log_message("%s %s -> %d %s", method, endpoint, e.status, e.message)
-            self.send_json(e.status, e.body())
+            self.send_json(e.status, e.body(), raw=b"" if e.nobody else None)
             return
 
         if keys is not None:
@@ -918,6 +1010,11 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             with sim.lock:
                 sim.clock.advance(float(adv))
                 return 200, {"manual": sim.clock.manual, "now": sim.clock.now()}
+        if key == ("GET", 1, "quirks"):
+            with sim.lock:
+                return 200, dict(sim.quirks)
+        if key == ("POST", 1, "quirks"):
+            return 200, sim.set_quirks(body)
         if key == ("DELETE", 1, "faults"):
             with sim.lock:
                 for k in sim.kmes.values():
@@ -1061,7 +1158,8 @@ def build_config(args):
             raise ConfigError("%s: must be a JSON object" % args.config)
         base = os.path.dirname(os.path.abspath(args.config))
     unknown = set(cfg) - {"tls_dir", "ca", "clock", "control", "defaults",
-                          "kmes", "links", "rogue_cert", "rogue_key", "comment"}
+                          "kmes", "links", "rogue_cert", "rogue_key", "comment",
+                          "quirks"}
     if unknown:
         raise ConfigError("unknown top-level keys: %s" % ", ".join(sorted(unknown)))
 
@@ -1099,7 +1197,15 @@ def build_config(args):
     if not ca:
         raise ConfigError("no CA: give ca, tls_dir, --ca or --tls-dir")
 
-    out = {"ca": ca, "kmes": [], "links": []}
+    quirks = cfg.get("quirks", [])
+    if not isinstance(quirks, list) or set(quirks) - set(QUIRKS):
+        raise ConfigError("quirks: a list of: %s" % ", ".join(QUIRKS))
+    quirks = set(quirks) | {q for q in QUIRKS if getattr(args, q, False)}
+    if getattr(args, "dec_consumes", False):
+        quirks.discard("dec_keeps")
+    if {"dec_post_only", "dec_get_only"} <= quirks:
+        raise ConfigError("dec_post_only and dec_get_only exclude each other")
+    out = {"ca": ca, "kmes": [], "links": [], "quirks": sorted(quirks)}
     clock = "manual" if args.manual_clock else cfg.get("clock", "real")
     if clock not in ("real", "manual"):
         raise ConfigError('clock must be "real" or "manual"')
@@ -1247,6 +1353,11 @@ def main(argv=None):
     p.add_argument("--lifetime", type=float, default=0, metavar="SECONDS",
                    help="exit after this long (0 = never)")
     p.add_argument("-v", "--verbose", action="store_true")
+    g = p.add_argument_group("foreign KME modes (also POST /quirks)")
+    for q, h in QUIRKS.items():
+        g.add_argument("--" + q.replace("_", "-"), action="store_true", help=h)
+    g.add_argument("--dec-consumes", action="store_true",
+                   help="dec_keys consumes (the default; overrides dec_keeps)")
     args = p.parse_args(argv)
 
     try:
@@ -1293,6 +1404,12 @@ def main(argv=None):
                  for k in sim.kmes.values()},
         "links": list(sim.links),
     }
+    def on_signal(signum, frame):
+        sim.stop.set()
+
+    # Before the ready file: a caller may signal as soon as it appears.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     line = json.dumps(ready, sort_keys=True)
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
@@ -1301,11 +1418,6 @@ def main(argv=None):
         os.replace(tmp, args.ready_file)
     print(line, flush=True)
 
-    def on_signal(signum, frame):
-        sim.stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     deadline = time.monotonic() + args.lifetime if args.lifetime > 0 else None
     while not sim.stop.is_set():
         left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -795,6 +796,147 @@ class FaultTest(SimTestCase):
         self.assertEqual(self.sim.ctl("GET", "/kmes/KME_A/faults")[1], {"faults": []})
 
 
+class ForeignTest(SimTestCase):
+    """The foreign KME modes: each one as a client sees it, switched at run
+    time through POST /quirks (two set on the command line)."""
+    ARGS = tls_args("KME_A,KME_B,rate=0,max_key_count=1000",
+                    "KME_B,KME_C,rate=256,max_key_count=10", manual=True) + \
+        ["--uppercase-ids", "--dec-keeps"]
+    OFF = {q: False for q in ("status_missing_fields", "numbers_as_strings",
+                              "status_error", "uppercase_ids", "non_uuid_ids",
+                              "dec_post_only", "dec_get_only", "empty_400",
+                              "unknown_500_nobody", "dec_keeps")}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.initial = cls.sim.ctl("GET", "/quirks")
+
+    def setUp(self):
+        self.quirks(**self.OFF)
+
+    def quirks(self, **q):
+        status, out = self.sim.ctl("POST", "/quirks", q)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def enc_ids(self, n=2):
+        code, body = self.sim.enc("KME_A", "SAE_A", "SAE_B", n)
+        self.assertEqual(code, 200, body)
+        return {k["key_ID"]: k["key"] for k in body["keys"]}
+
+    def dec_get(self, ids):
+        q = "&".join("key_ID=" + urllib.parse.quote(i, safe="") for i in ids)
+        return self.sim.api("KME_B", "SAE_B", "GET",
+                            "/api/v1/keys/SAE_A/dec_keys?" + q)
+
+    def test_command_line_sets_modes(self):
+        status, out = self.initial
+        self.assertEqual(status, 200)
+        self.assertEqual({k for k, v in out.items() if v},
+                         {"uppercase_ids", "dec_keeps"})
+        self.assertEqual(set(out), set(self.OFF))
+        self.assertEqual(self.sim.ctl("GET", "/state")[1]["quirks"],
+                         self.sim.ctl("GET", "/quirks")[1])
+
+    def test_status_missing_fields(self):
+        self.quirks(status_missing_fields=True)
+        code, st = self.sim.status("KME_A", "SAE_A", "SAE_B")
+        self.assertEqual(code, 200, st)
+        for f in ("stored_key_count", "max_key_per_request", "max_key_size",
+                  "min_key_size"):
+            self.assertNotIn(f, st)
+        self.assertEqual((st["key_size"], st["max_key_count"]), (256, 1000))
+
+    def test_numbers_as_strings(self):
+        self.quirks(numbers_as_strings=True)
+        code, st = self.sim.status("KME_A", "SAE_A", "SAE_B")
+        self.assertEqual(code, 200, st)
+        self.assertEqual(st["key_size"], "256")
+        self.assertEqual(st["max_key_per_request"], "128")
+        self.assertEqual(st["source_KME_ID"], "KME_A")
+
+    def test_status_error(self):
+        self.quirks(status_error=True)
+        self.assertEtsiError(self.sim.status("KME_A", "SAE_A", "SAE_B"), 500)
+        self.assertKeys(self.sim.enc("KME_A", "SAE_A", "SAE_B", 1), 1, 256)
+
+    def test_uppercase_ids(self):
+        self.quirks(uppercase_ids=True)
+        keys = self.enc_ids()
+        for kid in keys:
+            self.assertEqual(kid, str(uuid.UUID(kid)).upper())
+        lower = [k.lower() for k in keys]
+        self.assertEtsiError(self.sim.dec("KME_B", "SAE_B", "SAE_A", lower), 400)
+        code, body = self.sim.dec("KME_B", "SAE_B", "SAE_A", list(keys))
+        self.assertEqual(code, 200, body)
+        self.assertEqual({k["key_ID"]: k["key"] for k in body["keys"]}, keys)
+
+    def test_non_uuid_ids(self):
+        self.quirks(non_uuid_ids=True)
+        keys = self.enc_ids(8)
+        for kid in keys:
+            self.assertTrue(kid.startswith("QKD:"), kid)
+            with self.assertRaises(ValueError):
+                uuid.UUID(kid)
+            self.assertEqual(len(base64.b64decode(kid[4:], validate=True)), 16)
+        ids = list(keys)
+        code, body = self.dec_get(ids[:4])        # escaped in the query
+        self.assertEqual(code, 200, body)
+        self.assertEqual({k["key_ID"]: k["key"] for k in body["keys"]},
+                         {i: keys[i] for i in ids[:4]})
+        code, body = self.sim.dec("KME_B", "SAE_B", "SAE_A", ids[4:])
+        self.assertEqual(code, 200, body)
+
+    def test_dec_post_only_and_get_only(self):
+        ids = list(self.enc_ids(2))
+        self.quirks(dec_post_only=True)
+        self.assertEtsiError(self.dec_get(ids[:1]), 405)
+        self.assertEqual(self.sim.dec("KME_B", "SAE_B", "SAE_A", ids[:1])[0], 200)
+        self.quirks(dec_post_only=False, dec_get_only=True)
+        self.assertEtsiError(self.sim.dec("KME_B", "SAE_B", "SAE_A", ids[1:]), 405)
+        self.assertEqual(self.dec_get(ids[1:])[0], 200)
+        # enc_keys and status keep both of their methods
+        self.assertEqual(self.sim.api("KME_A", "SAE_A", "GET",
+                                      "/api/v1/keys/SAE_B/enc_keys?number=1")[0], 200)
+        status, out = self.sim.ctl("POST", "/quirks", {"dec_post_only": True})
+        self.assertEqual(status, 400, out)
+        self.assertIn("exclude", out["error"])
+
+    def test_empty_400(self):
+        # B-C: manual clock, nothing generated yet
+        self.assertEtsiError(self.sim.enc("KME_B", "SAE_B", "SAE_C", 1), 503)
+        self.quirks(empty_400=True)
+        body = self.assertEtsiError(self.sim.enc("KME_B", "SAE_B", "SAE_C", 1), 400)
+        self.assertIn("try again later", body["message"])
+
+    def test_unknown_500_nobody(self):
+        unknown = [str(uuid.uuid4())]
+        self.assertEtsiError(self.sim.dec("KME_B", "SAE_B", "SAE_A", unknown), 400)
+        self.quirks(unknown_500_nobody=True)
+        status, raw = self.sim.raw("KME_B", "SAE_B", "POST",
+                                   "/api/v1/keys/SAE_A/dec_keys",
+                                   {"key_IDs": [{"key_ID": unknown[0]}]})
+        self.assertEqual((status, raw), (500, b""))
+
+    def test_dec_keeps_and_consumes(self):
+        self.quirks(dec_keeps=True)
+        keys = self.enc_ids(2)
+        for _ in range(2):
+            code, body = self.sim.dec("KME_B", "SAE_B", "SAE_A", list(keys))
+            self.assertEqual(code, 200, body)
+            self.assertEqual({k["key_ID"]: k["key"] for k in body["keys"]}, keys)
+        self.quirks(dec_keeps=False)
+        self.assertEqual(self.sim.dec("KME_B", "SAE_B", "SAE_A", list(keys))[0], 200)
+        self.assertEtsiError(self.sim.dec("KME_B", "SAE_B", "SAE_A", list(keys)), 400)
+
+    def test_bad_quirks(self):
+        for body in ({"no_such": True}, {"uppercase_ids": 1}, []):
+            status, out = self.sim.ctl("POST", "/quirks", body)
+            self.assertEqual(status, 400, (body, out))
+        self.assertFalse(any(self.sim.ctl("GET", "/quirks")[1].values()))
+
+
 class CliTest(unittest.TestCase):
     def run_sim(self, *args, timeout=30):
         return subprocess.run([sys.executable, SIM] + list(args), timeout=timeout,
@@ -808,8 +950,12 @@ class CliTest(unittest.TestCase):
         spec = importlib.util.spec_from_file_location("kme_sim", SIM)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        for word in ("SYNOPSIS", "CONFIGURATION", "CONTROL INTERFACE", "tls_wrong_ca"):
+        for word in ("SYNOPSIS", "CONFIGURATION", "CONTROL INTERFACE", "tls_wrong_ca",
+                     "FOREIGN KME MODES"):
             self.assertIn(word, mod.__doc__)
+        for q in mod.QUIRKS:        # every mode on --help and in the manual
+            self.assertIn("--" + q.replace("_", "-"), r.stdout)
+            self.assertIn("--" + q.replace("_", "-"), mod.__doc__)
 
     def test_bad_configs(self):
         base = ["--tls-dir", PKI, "--lifetime", "5"]
@@ -826,6 +972,7 @@ class CliTest(unittest.TestCase):
              "--link", "KME_A,KME_B,colour=red"],
             ["--kme", "KME_A@localhost:0=SAE_A"],
             ["--kme", "KME_A=SAE_A"],
+            ["--kme", "KME_A@127.0.0.1:0=SAE_A", "--dec-post-only", "--dec-get-only"],
         ]
         for extra in cases:
             with self.subTest(args=extra):
@@ -838,6 +985,12 @@ class CliTest(unittest.TestCase):
         r = self.run_sim("--config", path)
         self.assertEqual(r.returncode, 2)
         self.assertIn("bad.json", r.stderr)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"kmes": [{"id": "KME_A", "saes": ["SAE_A"]}],
+                       "quirks": ["lowercase_ids"]}, f)
+        r = self.run_sim("--tls-dir", PKI, "--config", path)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("quirks", r.stderr)
 
     def test_config_file(self):
         cfg = {
