@@ -30,6 +30,8 @@
 #   test_linkd.py    qkd-linkd: two routers and the KME simulator (picture in the file)
 #   test_linkd_field.py qkd-linkd in the field: module reload, listener flood,
 #                    KME outage and fast restore (picture in the file)
+#   test_linkd_foreign.py qkd-linkd against foreign KMEs: upper-case and non-UUID
+#                    key IDs, one dec_keys method only, odd status answers
 #   test_plugin.py   the strongSwan plugin: two routers re-keying from the pools
 #   test_lab.py      the whole lab: KME simulator, qkd-linkd, charon; QKD link cut and restored
 #   test_versions.py the plugin in trixie's charon 6.0.1 and forky's 6.1.0 (at /forky) re-keying
@@ -46,7 +48,7 @@ export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
 test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_linkd_field.py test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
+test_linkd_field.py test_linkd_foreign.py test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
 
 n=0
 failed=0

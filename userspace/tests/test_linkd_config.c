@@ -4,6 +4,7 @@
  * each bad file is refused with the right line number and a message that
  * says what is wrong (a table of cases).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests.h"
@@ -73,6 +74,7 @@ START_TEST(config_good)
 	ck_assert_str_eq(cfg->pools[1].peer_port, "7601");
 	ck_assert_uint_eq(cfg->pools[1].key_bits, 128);
 	ck_assert_uint_eq(cfg->pools[0].fast_retry, 60);
+	ck_assert_int_eq(cfg->pools[0].dec_method, DEC_AUTO);
 	ck_assert_uint_eq(cfg->max_conns, 64);
 	ck_assert_uint_eq(cfg->max_conns_per_source, 4);
 	ck_assert_uint_eq(cfg->handshake_timeout, 5);
@@ -98,6 +100,24 @@ START_TEST(config_limits)
 	ck_assert_str_eq(err, "linkd.conf:6: handshake_timeout: 61 is out of range (1 to 60)");
 	ck_assert_int_eq(parse(GLOBAL POOL "fast_retry = 3601\n", err), -1);
 	ck_assert_str_eq(err, "linkd.conf:14: fast_retry: 3601 is out of range (0 to 3600)");
+}
+END_TEST
+
+/* dec_keys_method: each value; etsi014 only. */
+START_TEST(config_dec_method)
+{
+	static const char *const v[] = { "auto", "post", "get" };
+	static const enum dec_method m[] = { DEC_AUTO, DEC_POST, DEC_GET };
+	char err[CFG_ERR_LEN] = "", text[1024];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), GLOBAL POOL "dec_keys_method = %s\n",
+			 v[i]);
+		ck_assert_msg(parse(text, err) == 0, "%s", err);
+		ck_assert_int_eq(cfg->pools[0].dec_method, m[i]);
+	}
+	ck_assert_int_eq(parse(GLOBAL POOL "dec_keys_method = put\n", err), -1);
+	ck_assert_str_eq(err, "linkd.conf:14: dec_keys_method: 'put' is not auto, post or get");
 }
 END_TEST
 
@@ -175,6 +195,10 @@ static const struct bad_case bad[] = {
 	  "needs 'stream' and 'stream_role'" },
 	{ GLOBAL "[pool s]\nsource = stream\nstream = /s\nstream_role = c\n",
 	  "linkd.conf:9:", "neither a nor b" },
+	{ GLOBAL "[pool s]\nsource = stream\nstream = /s\nstream_role = a\n"
+	  "sae_id = A\npeer_sae_id = B\ncert = /c\nkey = /k\npeer = h:1\n"
+	  "dec_keys_method = get\n", "linkd.conf:15:",
+	  "'dec_keys_method' is for source etsi014 only" },
 };
 
 START_TEST(config_bad)
@@ -222,6 +246,7 @@ Suite *linkd_config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_good);
+	tcase_add_test(tc, config_dec_method);
 	tcase_add_test(tc, config_crlf_and_blanks);
 	tcase_add_test(tc, config_limits);
 	tcase_add_loop_test(tc, config_bad, 0, sizeof(bad) / sizeof(bad[0]));
