@@ -29,6 +29,19 @@ void *secmem_alloc(size_t n)
 	return p;		/* anonymous pages are zero */
 }
 
+void secmem_release(void *p, size_t n)
+{
+	munlock(p, n);
+	munmap(p, n);
+}
+
+static void (*release_fn)(void *p, size_t n) = secmem_release;
+
+void secmem_set_release(void (*release)(void *p, size_t n))
+{
+	release_fn = release ? release : secmem_release;
+}
+
 void secmem_free(void *p, size_t n)
 {
 	if (!p)
@@ -36,8 +49,7 @@ void secmem_free(void *p, size_t n)
 	if (!n)
 		n = 1;
 	explicit_bzero(p, n);
-	munlock(p, n);
-	munmap(p, n);
+	release_fn(p, n);
 }
 
 bool secmem_locked(void)

@@ -20,6 +20,16 @@ void secmem_free(void *p, size_t n);
 bool secmem_locked(void);
 
 /*
+ * For the unit tests: secmem_free() calls @release(p, n) instead of
+ * unlocking and unmapping, after the wipe, so that a test can see what a
+ * free leaves behind while the pages are still mapped (and then release
+ * them with secmem_release()).  NULL restores the default.
+ */
+void secmem_set_release(void (*release)(void *p, size_t n));
+/* The default release: munlock and munmap. */
+void secmem_release(void *p, size_t n);
+
+/*
  * Before any other library call: OpenSSL's and libcurl's frees wipe the
  * block first (explicit_bzero over malloc_usable_size()).  libcurl's hooks
  * are installed by curl_global_init_mem() through this call, so it
