@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/ssl.h>
 #include "config.h"
 #include "journal.h"
@@ -96,6 +97,10 @@ struct pool {
 	struct pool_stats st;
 	struct pool_stats st_last;	/* at the last rate log */
 	char last_error[256];
+	/* status.c: what changed since the last status write, and when */
+	struct pool_stats st_status;
+	time_t last_refill[2];		/* out, in; 0 = none yet */
+	time_t last_error_time;		/* 0 = none yet */
 };
 
 struct linkd {
@@ -160,6 +165,7 @@ int kernel_sync(struct linkd *d);
 int kernel_check(struct linkd *d, int ret);
 
 /* status.c */
+#define STATUS_INTERVAL	1	/* s between status file writes */
 void status_write(struct linkd *d);
 void status_log_rates(struct linkd *d, double interval);
 

@@ -311,7 +311,7 @@ static int run(struct linkd *d)
 		now = now_mono();
 		if (now >= d->next_status_write) {
 			status_write(d);
-			d->next_status_write = now + 1.0;
+			d->next_status_write = now + STATUS_INTERVAL;
 		}
 		if (now >= d->next_rate_log) {
 			if (d->next_rate_log)

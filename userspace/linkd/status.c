@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Health for operators: the status file (JSON, rewritten atomically every
- * second) and a rate line per pool in the log every minute.  Counts,
- * levels and states only.
+ * STATUS_INTERVAL seconds; qkdctl shows it next to the pools: see
+ * Documentation/qkd-linkd.rst, "Health") and a rate line per pool in the
+ * log every minute.  Counts, levels, states, times and error texts only:
+ * never key material.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "linkd.h"
 #include "log.h"
 
@@ -25,23 +29,71 @@ static const char *mstate_name(enum master_state s)
 	return "?";
 }
 
+/*
+ * A JSON string.  Error texts may quote a KME's answer: bytes that are
+ * not ASCII become '?', so that the file is always valid UTF-8.
+ */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
 		else
-			fputc(*s, f);
+			fputc(c < 0x7f ? c : '?', f);
 	}
 	fputc('"', f);
+}
+
+/*
+ * The network namespace's inode: pool names are per namespace, so qkdctl
+ * takes a status only in the namespace of the daemon that wrote it.
+ */
+static unsigned long long netns_inode(void)
+{
+	static unsigned long long ino;
+	struct stat st;
+
+	if (!ino && !stat("/proc/self/ns/net", &st))
+		ino = st.st_ino;
+	return ino;
+}
+
+/*
+ * When the pool last gained keys (out: keys committed, in: keys received)
+ * and last failed, from its counters since the last write: to within
+ * STATUS_INTERVAL, without a hook in the master or the slave.
+ */
+static void note_changes(struct pool *p, time_t now)
+{
+	const struct pool_stats *a = &p->st_status, *b = &p->st;
+
+	if (b->committed != a->committed)
+		p->last_refill[0] = now;
+	if (b->received != a->received)
+		p->last_refill[1] = now;
+	if (b->kme_errors != a->kme_errors || b->peer_errors != a->peer_errors)
+		p->last_error_time = now;
+	p->st_status = p->st;
+}
+
+/* ,"key":T in seconds since the epoch, or null for never. */
+static void json_time(FILE *f, const char *key, time_t t)
+{
+	if (t)
+		fprintf(f, ",\"%s\":%lld", key, (long long)t);
+	else
+		fprintf(f, ",\"%s\":null", key);
 }
 
 void status_write(struct linkd *d)
 {
 	char tmp[CFG_PATH_LEN + 8];
+	time_t now = time(NULL);
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg->status_file);
@@ -55,14 +107,20 @@ void status_write(struct linkd *d)
 		warned = true;
 		return;
 	}
-	fprintf(f, "{\"time\":%lld,\"pools\":[", (long long)time(NULL));
+	fprintf(f, "{\"time\":%lld,\"interval\":%d,\"pid\":%ld,\"netns\":%llu,\"pools\":[",
+		(long long)now, STATUS_INTERVAL, (long)getpid(), netns_inode());
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 		struct qkd_pool_info info;
 		bool have = !qkd_pool_get(d->qkd, p->id, NULL, &info);
 
+		note_changes(p, now);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
 		json_str(f, p->cfg.name);
+		fprintf(f, ",\"id\":%" PRIu32, p->id);
+		json_time(f, "last_refill_out", p->last_refill[0]);
+		json_time(f, "last_refill_in", p->last_refill[1]);
+		json_time(f, "last_error_time", p->last_error_time);
 		fprintf(f, ",\"source\":\"%s\",\"source_ok\":%s,\"peer_out_connected\":%s,\"peer_in_connected\":%s,\"master_state\":\"%s\"",
 			p->cfg.source == SOURCE_ETSI014 ? "etsi014" : "stream",
 			p->kme_ok ? "true" : "false",

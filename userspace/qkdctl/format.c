@@ -164,7 +164,8 @@ static void show_ke_reasons(FILE *f, const struct qkd_ke_stats *ke)
 		fputc('\n', f);
 }
 
-static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
+static void show_pool(FILE *f, const struct qkd_pool_info *p,
+		      const struct linkd_health *lh, bool colour)
 {
 	struct cell rows[3][SHOW_COLS];
 	size_t width[SHOW_COLS] = { 0 };
@@ -219,6 +220,8 @@ static void show_pool(FILE *f, const struct qkd_pool_info *p, bool colour)
 	show_ke(f, &p->ke, colour);
 	if (p->ke.present)
 		show_ke_reasons(f, &p->ke);
+	if (lh)
+		fmt_linkd_show(f, lh, colour);
 }
 
 /* Exchanges of the namespace that had no pool; no line when none. */
@@ -228,14 +231,15 @@ static uint64_t ke_without_pool(const struct qkd_ke_stats *ns)
 }
 
 void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct qkd_ke_stats *ns, const struct fmt_opts *opts)
+	      const struct qkd_ke_stats *ns, const struct linkd_health *lh,
+	      const struct fmt_opts *opts)
 {
 	bool colour = opts && opts->colour;
 
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc('\n', f);
-		show_pool(f, &pools[i], colour);
+		show_pool(f, &pools[i], lh ? &lh[i] : NULL, colour);
 	}
 	if (ke_without_pool(ns)) {
 		if (n)
@@ -312,7 +316,7 @@ static void json_ke(FILE *f, const struct qkd_ke_stats *ke)
 }
 
 void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct qkd_ke_stats *ns)
+	      const struct qkd_ke_stats *ns, const struct linkd_health *lh)
 {
 	fputs("{\"pools\":[", f);
 	for (size_t i = 0; i < n; i++) {
@@ -332,6 +336,10 @@ void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n,
 		json_dir(f, &p->dir[QKD_DIRECTION_IN]);
 		fputs(",\"key_exchanges\":", f);
 		json_ke(f, &p->ke);
+		if (lh) {
+			fputs(",\"linkd\":", f);
+			fmt_linkd_json(f, &lh[i]);
+		}
 		fputc('}', f);
 	}
 	fputs("],\"key_exchanges_without_pool\":", f);
@@ -458,7 +466,7 @@ static const struct metric {
 };
 
 /* A label value: escape backslash, double quote and newline. */
-static void prom_label(FILE *f, const char *s)
+void fmt_prom_label(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"')
@@ -497,7 +505,7 @@ static void prom_ke(FILE *f, const struct qkd_pool_info *pools, size_t n)
 			continue;
 		for (size_t k = 0; k < sizeof(o) / sizeof(o[0]); k++) {
 			fprintf(f, "%s{pool=\"", name);
-			prom_label(f, pools[i].name);
+			fmt_prom_label(f, pools[i].name);
 			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n",
 				o[k].outcome, o[k].v);
 		}
@@ -514,7 +522,7 @@ static void prom_ke_reasons(FILE *f, const char *name, const char *pool,
 		fprintf(f, "%s{", name);
 		if (pool) {
 			fputs("pool=\"", f);
-			prom_label(f, pool);
+			fmt_prom_label(f, pool);
 			fputs("\",", f);
 		}
 		fprintf(f, "reason=\"%s\"} %" PRIu64 "\n",
@@ -548,7 +556,7 @@ static void prom_ke_reason_families(FILE *f,
 }
 
 void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
-		 const struct qkd_ke_stats *ns)
+		 const struct qkd_ke_stats *ns, const struct linkd_health *lh)
 {
 	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
 		const struct metric *mt = &metrics[m];
@@ -564,7 +572,7 @@ void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
 				uint64_t v64;
 
 				fprintf(f, "%s{pool=\"", mt->name);
-				prom_label(f, p->name);
+				fmt_prom_label(f, p->name);
 				fprintf(f, "\",direction=\"%s\"} ",
 					qkd_direction_name(dirs[d]));
 				switch (mt->kind) {
@@ -602,6 +610,8 @@ void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
 	}
 	prom_ke(f, pools, n);
 	prom_ke_reason_families(f, pools, n, ns);
+	if (lh)
+		fmt_linkd_metrics(f, pools, n, lh);
 }
 
 /* ---- notifications ---------------------------------------------------- */

@@ -9,12 +9,15 @@ static const char usage[] =
 	"TYPE lines, one series per pool and direction, labels pool and\n"
 	"direction; the IKE key exchanges one series per pool and outcome, and\n"
 	"per pool and reason for those without QKD; the namespace's exchanges\n"
-	"that had no pool one series per reason), e.g. for node_exporter's\n"
-	"textfile collector.\n";
+	"that had no pool one series per reason; the health of the qkd-linkd\n"
+	"that fills each pool: qkd_linkd_up, qkd_linkd_kme_up,\n"
+	"qkd_linkd_peer_connected, qkd_linkd_last_refill_timestamp_seconds and\n"
+	"more, see qkdctl(8)), e.g. for node_exporter's textfile collector.\n";
 
 int cmd_metrics(int argc, char *argv[])
 {
 	struct qkd_pool_info *pools = NULL;
+	struct linkd_health *lh;
 	struct qkd_ke_stats ns;
 	struct qkd *h;
 	size_t n = 0;
@@ -33,7 +36,11 @@ int cmd_metrics(int argc, char *argv[])
 		qkd_close(h);
 		return ret;
 	}
-	fmt_metrics(stdout, pools, n, ctl_ke_no_pool(h, &ns));
+	lh = calloc(n ? n : 1, sizeof(*lh));
+	if (lh)
+		linkd_health_read(pools, n, lh);
+	fmt_metrics(stdout, pools, n, ctl_ke_no_pool(h, &ns), lh);
+	free(lh);
 	free(pools);
 	qkd_close(h);
 	return fflush(stdout) ? EXIT_ERROR : EXIT_OK;

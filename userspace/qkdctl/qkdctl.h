@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "qkd.h"
+#include "linkd_status.h"
 
 #define PROG_NAME	"qkdctl"
 #define QKDCTL_VERSION	"0.1.0"
@@ -106,15 +107,17 @@ struct fmt_opts {
 
 /*
  * @ns: the namespace's counters of key exchanges that had no pool
- * (qkd_ke_stats_get()), or NULL when they were not read.
+ * (qkd_ke_stats_get()), or NULL when they were not read.  @lh: qkd-linkd's
+ * health of each pool (linkd_health_read()), or NULL for none of it.
  */
 void fmt_show(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct qkd_ke_stats *ns, const struct fmt_opts *opts);
+	      const struct qkd_ke_stats *ns, const struct linkd_health *lh,
+	      const struct fmt_opts *opts);
 void fmt_json(FILE *f, const struct qkd_pool_info *pools, size_t n,
-	      const struct qkd_ke_stats *ns);
+	      const struct qkd_ke_stats *ns, const struct linkd_health *lh);
 void fmt_dump(FILE *f, const struct qkd_pool_info *pools, size_t n);
 void fmt_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
-		 const struct qkd_ke_stats *ns);
+		 const struct qkd_ke_stats *ns, const struct linkd_health *lh);
 void fmt_notification(FILE *f, const struct qkd_notification *ntf,
 		      bool json);
 
@@ -124,5 +127,17 @@ void fmt_rate(char *buf, size_t len, uint64_t per_1000s);
 void fmt_duration(char *buf, size_t len, uint64_t seconds);
 /* A JSON string with quotes and escapes. */
 void fmt_json_string(FILE *f, const char *s);
+/* A Prometheus label value with its escapes (no quotes). */
+void fmt_prom_label(FILE *f, const char *s);
+
+/* ---- format_linkd.c: qkd-linkd's health of a pool --------------------- */
+
+/* Its line(s) under the pool's table: "  qkd-linkd: KME up, ...". */
+void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour);
+/* The value of a pool's "linkd" member: null or an object. */
+void fmt_linkd_json(FILE *f, const struct linkd_health *h);
+/* The qkd_linkd_* families, HELP and TYPE included; @lh has @n entries. */
+void fmt_linkd_metrics(FILE *f, const struct qkd_pool_info *pools, size_t n,
+		       const struct linkd_health *lh);
 
 #endif /* QKDCTL_H */

@@ -11,8 +11,13 @@ static const char show_usage[] =
 	"estimated time to empty and the counters; then the pool's IKE key\n"
 	"exchanges as the IKE daemon reported them (keyed with QKD, fallback,\n"
 	"of which tag mismatches, refused) and the reasons of those without\n"
-	"QKD; without POOL, the exchanges that had no pool at all.  --json\n"
-	"prints one JSON document for programs.\n";
+	"QKD; without POOL, the exchanges that had no pool at all.  Under each\n"
+	"pool, the health of the qkd-linkd that fills it (KME up, peer\n"
+	"connected, last refill, last error; '-' when no qkd-linkd fills it,\n"
+	"'stale' when its status is old: the daemon is not running), from its\n"
+	"status files in " LINKD_STATUS_DIR " (or the file or directory named\n"
+	"by " LINKD_STATUS_ENV ").  --json prints one JSON document for\n"
+	"programs.\n";
 
 static const char dump_usage[] =
 	"dump [POOL]\n"
@@ -53,6 +58,7 @@ static int run(enum mode mode, const char *name)
 	struct qkd_pool_info *pools = NULL;
 	struct fmt_opts opts = { .colour = ctl_colour() };
 	const struct qkd_ke_stats *ns = NULL;
+	struct linkd_health *lh = NULL;
 	struct qkd_ke_stats ns_buf;
 	struct qkd *h;
 	size_t n = 0;
@@ -68,15 +74,21 @@ static int run(enum mode mode, const char *name)
 	/* The exchanges that had no pool belong to no one pool. */
 	if (!name && mode != MODE_DUMP)
 		ns = ctl_ke_no_pool(h, &ns_buf);
+	/* qkd-linkd's health: shown when it can be read, else '-'. */
+	if (mode != MODE_DUMP) {
+		lh = calloc(n ? n : 1, sizeof(*lh));
+		if (lh)
+			linkd_health_read(pools, n, lh);
+	}
 	switch (mode) {
 	case MODE_SHOW:
 		if (!n)
 			fprintf(stderr, "%s: no pools (create one with: %s pool add NAME)\n",
 				PROG_NAME, PROG_NAME);
-		fmt_show(stdout, pools, n, ns, &opts);
+		fmt_show(stdout, pools, n, ns, lh, &opts);
 		break;
 	case MODE_JSON:
-		fmt_json(stdout, pools, n, ns);
+		fmt_json(stdout, pools, n, ns, lh);
 		break;
 	case MODE_DUMP:
 		fmt_dump(stdout, pools, n);
@@ -84,6 +96,7 @@ static int run(enum mode mode, const char *name)
 	}
 	if (fflush(stdout))
 		status = EXIT_ERROR;
+	free(lh);
 	free(pools);
 	qkd_close(h);
 	return status;

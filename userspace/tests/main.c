@@ -20,6 +20,8 @@ int main(int argc, char *argv[])
 	srunner_add_suite(sr, kme_json_suite());
 	srunner_add_suite(sr, peer_proto_suite());
 	srunner_add_suite(sr, linkd_policy_suite());
+	srunner_add_suite(sr, linkd_status_suite());
+	srunner_add_suite(sr, secmem_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

@@ -25,16 +25,16 @@ static char *render_ns(int mode, const struct qkd_pool_info *p, size_t n,
 	switch (mode) {
 	case SHOW:
 	case SHOW_COLOUR:
-		fmt_show(f, p, n, ns, &opts);
+		fmt_show(f, p, n, ns, NULL, &opts);
 		break;
 	case JSON:
-		fmt_json(f, p, n, ns);
+		fmt_json(f, p, n, ns, NULL);
 		break;
 	case DUMP:
 		fmt_dump(f, p, n);
 		break;
 	case METRICS:
-		fmt_metrics(f, p, n, ns);
+		fmt_metrics(f, p, n, ns, NULL);
 		break;
 	}
 	fclose(f);

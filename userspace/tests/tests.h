@@ -13,5 +13,7 @@ Suite *linkd_config_suite(void);
 Suite *kme_json_suite(void);
 Suite *peer_proto_suite(void);
 Suite *linkd_policy_suite(void);
+Suite *linkd_status_suite(void);
+Suite *secmem_suite(void);
 
 #endif

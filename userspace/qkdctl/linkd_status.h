@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * qkd-linkd's health next to the pools it fills: its status file (JSON,
+ * rewritten every few seconds; Documentation/qkd-linkd.rst, "Health")
+ * parsed strictly (linkd_status.c, pure, unit tested and fuzzed) and
+ * found and matched to the kernel's pools (health.c, the I/O).  The file
+ * holds states, counters, times and error texts: never key material.
+ */
+#ifndef QKDCTL_LINKD_STATUS_H
+#define QKDCTL_LINKD_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "qkd.h"
+
+/* Where qkd-linkd's status files are looked for; QKD_LINKD_STATUS overrides. */
+#define LINKD_STATUS_DIR	"/run/qkd-linkd"
+#define LINKD_STATUS_ENV	"QKD_LINKD_STATUS"
+/* A status not rewritten for this many of its intervals: the daemon died. */
+#define LINKD_STALE_INTERVALS	5
+/* Bounds on what is read: a status file is a few hundred bytes per pool. */
+#define LINKD_STATUS_MAX_BYTES	(1024 * 1024)
+#define LINKD_STATUS_MAX_POOLS	1024
+#define LINKD_ERROR_LEN		256
+
+enum linkd_state {
+	LINKD_NONE,		/* no daemon's status names the pool */
+	LINKD_RUNNING,		/* a status fresher than LINKD_STALE_INTERVALS */
+	LINKD_STALE,		/* an older one: the daemon is not running */
+};
+
+/* One pool's entry of a status file, and (health.c) its freshness. */
+struct linkd_health {
+	enum linkd_state state;
+	/* the file's */
+	int64_t time;			/* written, s since the epoch */
+	uint32_t interval;		/* s between writes */
+	int64_t pid;			/* 0: not given */
+	uint64_t netns;			/* inode; 0: not given */
+	/* the pool's */
+	char name[QKD_POOL_NAME_MAX_LEN + 1];
+	bool has_id;
+	uint32_t id;
+	bool stream;			/* source = stream: no KME */
+	bool kme_up;			/* the key source answered last time */
+	bool peer_connected[2];		/* out (our master's), in (the peer's) */
+	int64_t last_refill[2];		/* out, in: s since the epoch; 0 never */
+	int64_t last_error_time;	/* 0: none, or not given */
+	char last_error[LINKD_ERROR_LEN];	/* printable ASCII; "" none */
+	uint64_t kme_errors;
+	uint64_t peer_errors;
+	char master_state[16];		/* idle, offer-sent, aborting; "" */
+	/* health.c: when qkdctl read it, for ages (formatters stay pure) */
+	int64_t now;
+};
+
+/*
+ * Parse a status file of @len bytes (not NUL-terminated).  On success 0,
+ * with *pools (malloc'ed, free() it) and *n set: one entry per pool, state
+ * LINKD_RUNNING and now 0 (health.c sets them).  On failure -1, nothing
+ * allocated, and the reason in @err: a file that is not exactly what
+ * qkd-linkd writes is ignored as a whole.
+ */
+int linkd_status_parse(const char *buf, size_t len,
+		       struct linkd_health **pools, size_t *n,
+		       char *err, size_t errlen);
+
+/*
+ * LINKD_RUNNING or LINKD_STALE for a status written at @time every
+ * @interval s, read at @now (a clock stepped back counts as fresh).
+ */
+enum linkd_state linkd_state_at(int64_t time, uint32_t interval, int64_t now);
+
+/*
+ * health.c: for each of the @n pools, the health of the freshest status
+ * in this network namespace that names it (state LINKD_NONE when none),
+ * into @out[n].  Files that cannot be read or parsed are skipped with one
+ * line on stderr each; the pools are still shown.
+ */
+void linkd_health_read(const struct qkd_pool_info *pools, size_t n,
+		       struct linkd_health *out);
+
+#endif /* QKDCTL_LINKD_STATUS_H */
