@@ -32,6 +32,7 @@ from qkdtest import (test, main, family, check, eq, diag, Skip, log_materials,
                      REPO)
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
+QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 SIM = os.path.join(REPO, "tools/kme-sim/kme_sim.py")
 MKCERTS = os.path.join(REPO, "tools/kme-sim/mkcerts.sh")
 NS = {"a": "lk-a", "b": "lk-b", "k": "lk-kme"}
@@ -179,6 +180,42 @@ def status(x):
         return {}
 
 
+def qkdctl(x, *args, status_of=None):
+    """qkdctl in x's namespace, reading the status file of status_of's
+    daemon (x's by default) as it would read /run/qkd-linkd."""
+    env = dict(os.environ, QKD_LINKD_STATUS=os.path.join(TMP, status_of or x, "status.json"))
+    p = subprocess.run(["ip", "netns", "exec", NS[x], QKDCTL, *args], env=env,
+                       capture_output=True, text=True, timeout=30)
+    eq(p.returncode, 0, f"qkdctl {' '.join(args)} in {x}: {p.stderr}")
+    return p.stdout
+
+
+def health(x, **kw):
+    """qkd-linkd's health of pool "link" as qkdctl shows it, three ways:
+    (the show lines, the --json "linkd" object, {metric{labels}: value})."""
+    show = [ln.strip() for ln in qkdctl(x, "show", "link", **kw).splitlines()
+            if "qkd-linkd" in ln]
+    js = json.loads(qkdctl(x, "show", "--json", "link", **kw))["pools"][0]["linkd"]
+    met = {}
+    for ln in qkdctl(x, "metrics", **kw).splitlines():
+        if ln.startswith("qkd_linkd_") and 'pool="link"' in ln:
+            k, v = ln.rsplit(" ", 1)
+            met[k] = float(v)
+    return show, js, met
+
+
+def healthy(x):
+    """qkdctl reports x's KME up and its peer connected both ways."""
+    show, js, met = health(x)
+    return (show and show[0].startswith("qkd-linkd: KME up, peer connected,")
+            and js and js["state"] == "running" and js["kme_up"]
+            and js["peer_out_connected"] and js["peer_in_connected"]
+            and met.get('qkd_linkd_up{pool="link"}') == 1
+            and met.get('qkd_linkd_kme_up{pool="link"}') == 1
+            and met.get('qkd_linkd_peer_connected{pool="link",direction="out"}') == 1
+            and met.get('qkd_linkd_peer_connected{pool="link",direction="in"}') == 1)
+
+
 fam = {}
 
 
@@ -307,6 +344,20 @@ def _():
 @test("linkd: a link outage drains the pools to empty, they refill after restore")
 def _():
     wait(full, 240, "refill after reconcile")
+    for x in "ab":
+        wait(lambda: healthy(x), 10, f"{x}: qkdctl reports the KME up and the peer connected")
+        show, js, met = health(x)
+        t = time.time()
+        for d in ("out", "in"):
+            check(js[f"last_refill_{d}"] and t - 600 < js[f"last_refill_{d}"] <= t + 1,
+                  f"{x}: last refill {d} {js[f'last_refill_{d}']} at {t}")
+            eq(met.get(f'qkd_linkd_last_refill_timestamp_seconds{{pool="link",direction="{d}"}}'),
+               js[f"last_refill_{d}"], f"{x}: metrics' last refill {d}")
+        diag(f"{x}: {show[0]}")
+    # another namespace's daemon does not fill this pool: '-', null, no series
+    show, js, met = health("a", status_of="b")
+    eq((show, js, met.get('qkd_linkd_up{pool="link"}')), (["qkd-linkd: -"], None, None),
+       "A's pool with B's status file")
     ctl("POST", f"/links/{LINK}/cut")
     wait(lambda: idle("a") and idle("b"), 90, "masters idle")
     consume("a")
@@ -316,14 +367,26 @@ def _():
     for x in "ab":
         check("QKD link down" in log_text(x), f"{x}: the outage is not logged")
         check(not status(x).get("source_ok", True), f"{x}: status still says the KME is fine")
+        show, js, met = health(x)
+        check(show[0].startswith("qkd-linkd: KME DOWN, peer connected,"), f"{x}: show says {show}")
+        check(len(show) == 2 and show[1].startswith("qkd-linkd last error (")
+              and "QKD link down" in show[1], f"{x}: show's last error: {show}")
+        check(not js["kme_up"] and "QKD link down" in js["last_error"]
+              and time.time() - 120 < js["last_error_time"] <= time.time() + 1,
+              f"{x}: --json during the outage: {js}")
+        eq(met.get('qkd_linkd_kme_up{pool="link"}'), 0, f"{x}: qkd_linkd_kme_up during the outage")
+        check(met.get('qkd_linkd_kme_errors_total{pool="link"}', 0) >= 1,
+              f"{x}: qkd_linkd_kme_errors_total {met}")
+        diag(f"{x} during the outage: {show[0]} / {show[1]}")
     ctl("POST", f"/links/{LINK}/restore")
     wait(full, 240, "refill after the restore")
 
 
-def crash(x, master):
+def crash(x, master, stale=False):
     """kill -9 of x while an offer is in flight: the slave's KME answers
     dec_keys slowly, so the offer of `master` waits for its ACK; x (the
-    master itself, or the slave) dies then and restarts."""
+    master itself, or the slave) dies then and restarts.  With stale:
+    qkdctl shows x's dead daemon as stale before the restart."""
     slave = OTHER[master]
     wait(full, 240, "full before the crash")
     ctl("POST", f"/links/{LINK}/cut")
@@ -337,19 +400,30 @@ def crash(x, master):
     time.sleep(random.uniform(0.5, 2.0))
     procs[x].send_signal(signal.SIGKILL)
     procs[x].wait()
-    time.sleep(4)
+    killed = time.monotonic()
+    if stale:
+        # stale once the status is more than 5 intervals (5 s) old
+        wait(lambda: health(x)[1]["state"] == "stale", 15, f"qkdctl: {x}'s daemon stale")
+        show, js, met = health(x)
+        check(show[0].startswith("qkd-linkd: stale: no status for "), f"{x}: show says {show}")
+        eq(met.get('qkd_linkd_up{pool="link"}'), 0, f"{x}: qkd_linkd_up of a dead daemon")
+        check('qkd_linkd_kme_up{pool="link"}' not in met, f"{x}: a dead daemon's kme_up exported")
+        diag(f"{x} killed: '{show[0]}' after {time.monotonic() - killed:.1f} s")
+    time.sleep(max(0.0, killed + 4 - time.monotonic()))
     ctl("DELETE", f"/kmes/{KME[slave]}/faults/{fid}")
     start(x)
     wait(lambda: "aborted: peer removed" in log_text(master), 120,
          f"{master} aborts its interrupted offer")
     wait(full, 240, f"refill after restarting {x}")
+    if stale:
+        wait(lambda: healthy(x), 10, f"qkdctl: {x}'s new daemon running and connected")
     reconcile(f"after kill -9 of {x}")
     diag([ln for ln in log_text(master).splitlines() if "aborted: peer removed" in ln][-1])
 
 
 @test("linkd: kill -9 of the master (A) with an offer in flight, restart: nothing lost, duplicated or one-sided")
 def _():
-    crash("a", "a")
+    crash("a", "a", stale=True)
 
 
 @test("linkd: kill -9 of the slave (B) during A's offer, restart: nothing lost, duplicated or one-sided")
@@ -408,10 +482,13 @@ def _():
     reconcile("after the faults")
 
 
-@test("linkd: no key material in the daemons' logs")
+@test("linkd: no key material in the daemons' logs and status files")
 def _():
     check(materials, "no materials collected")
     logs = log_text("a") + log_text("b")
+    for x in "ab":      # and none in the status files qkdctl reads
+        with open(os.path.join(TMP, x, "status.json")) as f:
+            logs += f.read()
     for m in materials:
         for enc in (m.hex(), base64.b64encode(m).decode()[:16], m[:8].hex()):
             check(enc not in logs, "key material found in a daemon log")
