@@ -406,8 +406,11 @@ def parse_show(out):
                           r"high (\d+), max age (\S+)", lines[1])
         check(m2, f"show settings line: {lines[1]!r}")
         table = lines[2:5]
-        check(len(lines) in (6, 7),
-              f"show lines of {m.group(1)}: settings, table, key exchanges, reasons: {lines!r}")
+        check(len(lines) in (7, 8),
+              f"show lines of {m.group(1)}: settings, table, key exchanges, reasons, "
+              f"qkd-linkd: {lines!r}")
+        # no qkd-linkd fills these pools (test_linkd.py checks one that does)
+        eq(lines.pop(), "  qkd-linkd: -", f"show {m.group(1)}: qkd-linkd's line")
         ke = KE_LINE.fullmatch(lines[5])
         check(ke, f"show key exchange line: {lines[5]!r}")
         check(len({len(t) for t in table}) == 1,
@@ -531,6 +534,7 @@ def check_json_pool(j, t):
         check(tte is None or (isinstance(tte, int) and tte >= 0), f"time_to_empty {tte!r}")
         eq(tte is None, "time-to-empty" not in s, f"json {t['name']} {d}: null when not draining")
     eq(j["key_exchanges"], json_ke(t["ke-stats"]), f"json {t['name']}: key_exchanges")
+    eq(j["linkd"], None, f"json {t['name']}: no qkd-linkd fills it")
 
 
 def json_ke(ke):
@@ -619,6 +623,12 @@ NS_METRIC = "qkd_key_exchanges_without_pool_total"
 METRIC_LABELS = {KE_METRIC: ("pool", "outcome"), REASON_METRIC: ("pool", "reason"),
                  NS_METRIC: ("reason",)}
 KE_FAMILIES = set(METRIC_LABELS)
+# qkd-linkd's health: HELP and TYPE always, samples only for pools a
+# qkd-linkd fills (none here; test_linkd.py checks them)
+LINKD_FAMILIES = {"qkd_linkd_up", "qkd_linkd_status_age_seconds", "qkd_linkd_kme_up",
+                  "qkd_linkd_peer_connected", "qkd_linkd_last_refill_timestamp_seconds",
+                  "qkd_linkd_last_error_timestamp_seconds", "qkd_linkd_kme_errors_total",
+                  "qkd_linkd_peer_errors_total"}
 METRIC_TRUTH = {
     "qkd_pool_keys": lambda t, s: s["level"],
     "qkd_pool_capacity_keys": lambda t, s: t["capacity"],
@@ -694,7 +704,9 @@ def parse_metrics(out):
 def _():
     out, ts = read("metrics")
     fams = parse_metrics(out)
-    eq(set(fams), set(METRIC_TRUTH) | KE_FAMILIES, "metric names")
+    eq(set(fams), set(METRIC_TRUTH) | KE_FAMILIES | LINKD_FAMILIES, "metric names")
+    for name in LINKD_FAMILIES:
+        eq(fams.pop(name)["samples"], {}, f"{name}: no series without a qkd-linkd")
     ke = fams.pop(KE_METRIC)
     eq(ke["type"], "counter", f"{KE_METRIC} type")
     eq(ke["samples"], {(t["name"], k.replace("-", "_")): float(v)
@@ -952,7 +964,8 @@ def check_unprivileged(prefix, who):
     out, ts = read("dump", prefix=prefix, binary=CTL_COPY)
     check_dump(out, ts)
     out, _ = read("metrics", prefix=prefix, binary=CTL_COPY)
-    eq(set(parse_metrics(out)), set(METRIC_TRUTH) | KE_FAMILIES, f"{who}: metrics")
+    eq(set(parse_metrics(out)), set(METRIC_TRUTH) | KE_FAMILIES | LINKD_FAMILIES,
+       f"{who}: metrics")
 
 
 @test("qkdctl as nobody: changes refused with 'needs CAP_NET_ADMIN', show/dump/metrics/monitor work")
