@@ -9,7 +9,9 @@
 # (tools/vm-run.sh) with tests/vm/plugin/demo-vm.sh, which runs
 # tests/vm/plugin/demo.py: a 10 Mbit/s simulated QKD link, CHILD_SAs
 # re-keyed every 3 s, ping running; normal operation, the QKD link cut,
-# restored; a live view and a summary table.  See Documentation/lab.rst.
+# restored; a live view and a summary table, with the seconds from the
+# restore to the first refill and to the first QKD-keyed re-key.  See
+# Documentation/lab.rst.
 #
 # Exit status: 0 only when the demo's summary holds (its claims are
 # checked), else non-zero.  Output also in build/vm/demo.out.

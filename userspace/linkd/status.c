@@ -107,6 +107,8 @@ void status_write(struct linkd *d)
 		warned = true;
 		return;
 	}
+	/* Readable by all, as qkdctl show is (the unit's UMask is 0077). */
+	fchmod(fileno(f), 0644);
 	fprintf(f, "{\"time\":%lld,\"interval\":%d,\"pid\":%ld,\"netns\":%llu,\"pools\":[",
 		(long long)now, STATUS_INTERVAL, (long)getpid(), netns_inode());
 	for (unsigned int i = 0; i < d->npools; i++) {
