@@ -16,7 +16,11 @@ channel, outages, crashes and KME faults.
 Keys are compared through a test-only path: the test takes a key from one
 router's outbound ring and the same ID from the other's inbound side (the
 kernel's ynl) and compares the two; material is never printed, and the
-daemons' logs are searched for every material the test saw."""
+daemons' logs and status files are searched for every material the test
+saw.  Along the way, qkdctl show, show --json and metrics must report each
+daemon's health from its status file: KME up and peer connected while
+things run, the KME down with its last error in an outage, stale after a
+kill -9, '-' for another namespace's daemon."""
 
 import base64
 import json
