@@ -5,6 +5,7 @@
  */
 #include "qkd_config_check.h"
 #include "qkd_timer.h"
+#include "qkd_ke.h"
 
 #include <unistd.h>
 
@@ -79,7 +80,7 @@ static bool demands(proposal_t *proposal, uint16_t method)
 		enumerator = proposal->create_enumerator(proposal, type);
 		while (enumerator->enumerate(enumerator, &alg, &size))
 		{
-			if (alg == method)
+			if (qkd_ke_is_ours(alg))
 			{
 				has = TRUE;
 			}

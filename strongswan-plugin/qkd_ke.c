@@ -14,9 +14,15 @@
  *
  * The protocol lives in qkd_proto.c; this file maps the IKE_SA to a pool
  * and a policy, and logs which key ID keyed which IKE_SA.
+ *
+ * The combined methods (mlkem768qkd ...) are the same object with an ML-KEM
+ * key exchange from strongSwan's crypto factory beside the qkd exchange,
+ * framed together by qkd_combo.c: the pool choice, policy, logs and the
+ * outcome the accounting reads are those of the qkd method.
  */
 #include "qkd_ke.h"
 #include "qkd_peers.h"
+#include "qkd_combo.h"
 
 #include <errno.h>
 
@@ -49,6 +55,21 @@ struct private_key_exchange_t {
 	 * an address: IKE_AUTH checks it.
 	 */
 	bool provisional;
+
+	/**
+	 * The method's entry in the table.
+	 */
+	const qkd_ke_method_t *def;
+
+	/**
+	 * Combined methods: the ML-KEM half; NULL for qkd.
+	 */
+	key_exchange_t *mlkem;
+
+	/**
+	 * Combined methods: the payload around x and mlkem; holds secrets.
+	 */
+	struct qkd_combo_exchange combo;
 };
 
 /**
@@ -65,9 +86,31 @@ void qkd_ke_set_kernel(qkd_kernel_t *k)
 }
 
 /**
- * The configured method ID, 0 until read.
+ * The plugin's methods; IDs read once, by read_ids().
  */
-static key_exchange_method_t method_id;
+static qkd_ke_method_t methods[] = {
+	{ QKD_KE_TOKEN, 0, KE_NONE },
+	{ "mlkem512qkd", 0, ML_KEM_512 },
+	{ "mlkem768qkd", 0, ML_KEM_768 },
+	{ "mlkem1024qkd", 0, ML_KEM_1024 },
+};
+
+/**
+ * The default IDs, in the order of methods[].
+ */
+static const int default_ids[] = { QKD_KE_METHOD_DEFAULT, 65002, 65003, 65004 };
+
+/**
+ * The ML-KEM sizes of the combined methods: encapsulation key, ciphertext.
+ */
+static const size_t kem_sizes[][2] = {
+	{ 0, 0 }, { 800, 768 }, { 1184, 1088 }, { 1568, 1568 },
+};
+
+/**
+ * Whether the IDs were read.
+ */
+static bool ids_read;
 
 /**
  * Whether @id is usable: private use, and none a strongSwan release or
@@ -79,27 +122,95 @@ static bool method_usable(int id)
 		   !(id >= 1030 && id <= 1033) && id != 1040 && id != 65516;
 }
 
+/**
+ * Whether @id is taken by one of the first @n methods.
+ */
+static bool taken(int id, u_int n)
+{
+	u_int i;
+
+	for (i = 0; i < n; i++)
+	{
+		if ((int)methods[i].method == id)
+		{
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/**
+ * Read every method's ID, once: both peers must use the same.
+ */
+static void read_ids(void)
+{
+	int id;
+	u_int i;
+
+	if (ids_read)
+	{
+		return;
+	}
+	for (i = 0; i < countof(methods); i++)
+	{
+		if (i == 0)
+		{
+			id = lib->settings->get_int(lib->settings, "%s.plugins.qkd.ke_id",
+										default_ids[i], lib->ns);
+		}
+		else
+		{
+			id = lib->settings->get_int(lib->settings,
+										"%s.plugins.qkd.ke_id_%s",
+										default_ids[i], lib->ns,
+										methods[i].token);
+		}
+		if (!method_usable(id) || taken(id, i))
+		{
+			DBG1(DBG_CFG, "qkd: %s ID %d is not a private-use ID free of "
+				 "other methods (1024, 1030-1033, 1040, 65516 and this "
+				 "plugin's other methods are taken): using %d",
+				 methods[i].token, id, default_ids[i]);
+			id = default_ids[i];
+			if (taken(id, i))
+			{
+				DBG1(DBG_CFG, "qkd: %s: its default ID %d is another "
+					 "method's: the method is disabled", methods[i].token,
+					 id);
+				id = 0;
+			}
+		}
+		methods[i].method = (key_exchange_method_t)id;
+	}
+	ids_read = TRUE;
+}
+
 /*
  * Described in header
  */
 key_exchange_method_t qkd_ke_method(void)
 {
-	int id;
+	read_ids();
+	return methods[0].method;
+}
 
-	if (!method_id)
-	{
-		id = lib->settings->get_int(lib->settings, "%s.plugins.qkd.ke_id",
-									QKD_KE_METHOD_DEFAULT, lib->ns);
-		if (!method_usable(id))
-		{
-			DBG1(DBG_CFG, "qkd: ke_id %d is not a private-use ID free of "
-				 "other implementations' methods (1024, 1030-1033, 1040, "
-				 "65516 are taken): using %d", id, QKD_KE_METHOD_DEFAULT);
-			id = QKD_KE_METHOD_DEFAULT;
-		}
-		method_id = (key_exchange_method_t)id;
-	}
-	return method_id;
+/*
+ * Described in header
+ */
+int qkd_ke_methods(const qkd_ke_method_t **table)
+{
+	read_ids();
+	*table = methods;
+	return countof(methods);
+}
+
+/*
+ * Described in header
+ */
+bool qkd_ke_is_ours(uint16_t method)
+{
+	read_ids();
+	return method && taken(method, countof(methods));
 }
 
 /**
@@ -158,6 +269,59 @@ static void set_selector(private_key_exchange_t *this, ike_sa_t *ike_sa)
 }
 
 /**
+ * The ML-KEM half of a combined method: strongSwan's key_exchange_t.
+ */
+static int kem_get_public(void *kem, uint8_t *out, size_t len)
+{
+	key_exchange_t *ke = kem;
+	chunk_t value;
+	int ret = -EIO;
+
+	if (ke->get_public_key(ke, &value))
+	{
+		if (value.len == len)
+		{
+			memcpy(out, value.ptr, len);
+			ret = 0;
+		}
+		chunk_free(&value);
+	}
+	return ret;
+}
+
+static int kem_set_public(void *kem, const uint8_t *in, size_t len)
+{
+	key_exchange_t *ke = kem;
+
+	return ke->set_public_key(ke, chunk_create((u_char*)in, len)) ? 0
+																   : -EINVAL;
+}
+
+static int kem_secret(void *kem, uint8_t *out)
+{
+	key_exchange_t *ke = kem;
+	chunk_t secret;
+	int ret = -EIO;
+
+	if (ke->get_shared_secret(ke, &secret))
+	{
+		if (secret.len == QKD_COMBO_KEM_SS_LEN)
+		{
+			memcpy(out, secret.ptr, secret.len);
+			ret = 0;
+		}
+		chunk_clear(&secret);
+	}
+	return ret;
+}
+
+static const struct qkd_combo_kem_ops kem_ops = {
+	.get_public = kem_get_public,
+	.set_public = kem_set_public,
+	.secret = kem_secret,
+};
+
+/**
  * Map the IKE_SA to a pool and a policy, once.  The responder's first
  * look at the offer (@offer) gives the identity it claims.
  */
@@ -174,8 +338,12 @@ static bool start(private_key_exchange_t *this, chunk_t offer)
 	ike_sa = charon->bus->get_sa(charon->bus);
 	if (!ike_sa || !past_first_ke(ike_sa))
 	{
-		DBG1(DBG_IKE, "qkd: the qkd key exchange of an IKE_SA is allowed as an "
-			 "additional key exchange only (ke1_qkd ... ke7_qkd)");
+		/* combined methods too: the offer (key ID, tag, the initiator's
+		 * identity as selector) would travel in the clear, and the pool
+		 * be chosen by an unauthenticated, unencrypted claim */
+		DBG1(DBG_IKE, "qkd: the %s key exchange of an IKE_SA is allowed as "
+			 "an additional key exchange only (ke1_%s ... ke7_%s)",
+			 this->def->token, this->def->token, this->def->token);
 		return FALSE;
 	}
 	if (!kernel)
@@ -198,6 +366,13 @@ static bool start(private_key_exchange_t *this, chunk_t offer)
 	if (!offer.len)
 	{
 		set_selector(this, ike_sa);
+	}
+	if (this->mlkem &&
+		qkd_combo_init(&this->combo, &this->x, &kem_ops, this->mlkem,
+					   kem_sizes[this->def - methods][0],
+					   kem_sizes[this->def - methods][1]) != 0)
+	{
+		return FALSE;
 	}
 	this->started = TRUE;
 	return TRUE;
@@ -249,34 +424,104 @@ static void log_outcome(private_key_exchange_t *this)
 METHOD(key_exchange_t, get_public_key, bool,
 	private_key_exchange_t *this, chunk_t *value)
 {
-	uint8_t buf[QKD_PROTO_MSG_MAX_LEN];
+	uint8_t buf[QKD_COMBO_MSG_MAX_LEN];
 	size_t len;
 	int err;
 
 	if (this->x.role == QKD_PROTO_ROLE_RESPONDER)
 	{
 		/* the answer built by set_public_key() */
-		if (this->x.state != QKD_PROTO_STATE_DONE)
+		if (this->x.state != QKD_PROTO_STATE_DONE ||
+			(this->mlkem && !this->combo.out_len))
 		{
 			return FALSE;
 		}
-		*value = chunk_clone(chunk_create(this->x.out, this->x.out_len));
+		*value = this->mlkem ?
+			chunk_clone(chunk_create(this->combo.out, this->combo.out_len)) :
+			chunk_clone(chunk_create(this->x.out, this->x.out_len));
 		return TRUE;
 	}
 	if (!start(this, chunk_empty))
 	{
 		return FALSE;
 	}
-	err = qkd_proto_exchange_offer(&this->x, buf, &len);
-	if (err)
+	err = this->mlkem ? qkd_combo_offer(&this->combo, buf, &len)
+					  : qkd_proto_exchange_offer(&this->x, buf, &len);
+	if (err == -ENOKEY)
 	{
 		DBG1(DBG_IKE, "qkd: initiator: no QKD key (%s) in pool '%s' and the "
 			 "policy is 'require': refusing the key exchange",
 			 qkd_proto_reason_name(this->x.reason), this->x.pool);
 		return FALSE;
 	}
+	if (err)
+	{
+		DBG1(DBG_IKE, "qkd: initiator: %s: %s failed: refusing the key "
+			 "exchange", this->def->token, this->mlkem && !this->x.out_len ?
+			 "ML-KEM key generation" : "building the offer");
+		return FALSE;
+	}
 	*value = chunk_clone(chunk_create(buf, len));
 	return TRUE;
+}
+
+/**
+ * A combined payload rejected: say why, and that nothing was taken.
+ */
+static void log_rejected(private_key_exchange_t *this, const char *what,
+						 size_t len)
+{
+	DBG1(DBG_IKE, "qkd: %s: invalid %s %s (%zu bytes): %s; %s",
+		 this->x.role == QKD_PROTO_ROLE_INITIATOR ? "initiator" : "responder",
+		 this->def->token,
+		 this->x.role == QKD_PROTO_ROLE_INITIATOR ? "answer" : "offer", len,
+		 what, this->x.role == QKD_PROTO_ROLE_INITIATOR ?
+		 "the exchange fails, the key offered is burnt" :
+		 "nothing taken from a pool, the exchange fails");
+}
+
+/**
+ * Responder of a combined method: the whole offer is checked before the
+ * pool is even chosen.
+ */
+static bool combo_answer(private_key_exchange_t *this, chunk_t value)
+{
+	struct qkd_combo_msg msg;
+	uint8_t buf[QKD_COMBO_MSG_MAX_LEN];
+	const char *what;
+	size_t len, kl = kem_sizes[this->def - methods][0];
+	int err;
+
+	if (!this->started)
+	{
+		err = qkd_combo_msg_decode(value.ptr, value.len, kl, TRUE, &msg,
+								   &what);
+		memwipe(&msg, sizeof(msg));
+		if (err)
+		{
+			this->x.role = QKD_PROTO_ROLE_RESPONDER;
+			log_rejected(this, what, value.len);
+			return FALSE;
+		}
+	}
+	/* the qkd message: the claimed identity */
+	if (!start(this, chunk_skip(value, QKD_COMBO_HDR_LEN + kl)))
+	{
+		return FALSE;
+	}
+	err = qkd_combo_answer(&this->combo, value.ptr, value.len, buf, &len);
+	memwipe(buf, sizeof(buf));
+	if (err == -EBADMSG || err == -EPROTONOSUPPORT)
+	{
+		log_rejected(this, this->combo.error, value.len);
+		return FALSE;
+	}
+	if (err == -EALREADY || err == -EPROTO)
+	{
+		return FALSE;
+	}
+	log_outcome(this);
+	return err == 0;
 }
 
 METHOD(key_exchange_t, set_public_key, bool,
@@ -288,6 +533,24 @@ METHOD(key_exchange_t, set_public_key, bool,
 
 	if (this->x.role == QKD_PROTO_ROLE_INITIATOR)
 	{
+		if (this->mlkem)
+		{
+			err = qkd_combo_finish(&this->combo, value.ptr, value.len);
+			if (err == -EBADMSG || err == -EPROTONOSUPPORT)
+			{
+				log_rejected(this, this->combo.error, value.len);
+				if (this->x.state != QKD_PROTO_STATE_DONE)
+				{
+					return FALSE;
+				}
+			}
+			else if (err == -EPROTO)
+			{
+				return FALSE;
+			}
+			log_outcome(this);
+			return err == 0;
+		}
 		err = qkd_proto_exchange_finish(&this->x, value.ptr, value.len);
 		if (err == -EBADMSG)
 		{
@@ -296,6 +559,10 @@ METHOD(key_exchange_t, set_public_key, bool,
 		}
 		log_outcome(this);
 		return err == 0;
+	}
+	if (this->mlkem)
+	{
+		return combo_answer(this, value);
 	}
 	if (!start(this, value))
 	{
@@ -318,6 +585,16 @@ METHOD(key_exchange_t, get_shared_secret, bool,
 	const uint8_t *ptr;
 	size_t len;
 
+	if (this->mlkem)
+	{
+		/* ML-KEM's secret || the QKD key; ML-KEM's alone after a NAK */
+		if (qkd_combo_secret(&this->combo, &ptr, &len) != 0)
+		{
+			return FALSE;
+		}
+		*secret = chunk_clone(chunk_create((u_char*)ptr, len));
+		return TRUE;
+	}
 	if (qkd_proto_exchange_secret(&this->x, &ptr, &len) != 0)
 	{
 		return FALSE;
@@ -336,13 +613,15 @@ METHOD(key_exchange_t, set_seed, bool,
 METHOD(key_exchange_t, get_method, key_exchange_method_t,
 	private_key_exchange_t *this)
 {
-	return qkd_ke_method();
+	return this->def->method;
 }
 
 METHOD(key_exchange_t, destroy, void,
 	private_key_exchange_t *this)
 {
+	qkd_combo_wipe(&this->combo);
 	qkd_proto_exchange_wipe(&this->x);
+	DESTROY_IF(this->mlkem);
 	memwipe(this, sizeof(*this));
 	free(this);
 }
@@ -380,10 +659,30 @@ bool qkd_ke_get_outcome(key_exchange_t *ke, qkd_ke_outcome_t *outcome)
 key_exchange_t *qkd_ke_create(key_exchange_method_t method)
 {
 	private_key_exchange_t *this;
+	key_exchange_t *mlkem = NULL;
+	u_int i;
 
-	if (method != qkd_ke_method())
+	read_ids();
+	for (i = 0; i < countof(methods); i++)
+	{
+		if (methods[i].method && methods[i].method == method)
+		{
+			break;
+		}
+	}
+	if (i == countof(methods))
 	{
 		return NULL;
+	}
+	if (methods[i].mlkem != KE_NONE)
+	{
+		mlkem = lib->crypto->create_ke(lib->crypto, methods[i].mlkem);
+		if (!mlkem)
+		{
+			DBG1(DBG_IKE, "qkd: %s: no %N provider loaded", methods[i].token,
+				 key_exchange_method_names, methods[i].mlkem);
+			return NULL;
+		}
 	}
 	INIT(this,
 		.public = {
@@ -394,6 +693,8 @@ key_exchange_t *qkd_ke_create(key_exchange_method_t method)
 			.set_seed = _set_seed,
 			.destroy = _destroy,
 		},
+		.def = &methods[i],
+		.mlkem = mlkem,
 	);
 	return &this->public;
 }

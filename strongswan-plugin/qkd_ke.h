@@ -25,6 +25,37 @@
 #define QKD_KE_TOKEN		"qkd"
 
 /**
+ * One key exchange method of the plugin: `qkd`, or a combined one (ML-KEM
+ * and qkd in one payload, qkd_combo.h).
+ */
+typedef struct {
+	/** the proposal keyword */
+	const char *token;
+	/** the transform ID (a setting); 0: disabled, its ID was unusable */
+	key_exchange_method_t method;
+	/** the ML-KEM parameter set it carries; KE_NONE for `qkd` */
+	key_exchange_method_t mlkem;
+} qkd_ke_method_t;
+
+/**
+ * Every method of the plugin, `qkd` first, then mlkem512qkd, mlkem768qkd
+ * and mlkem1024qkd (IDs charon.plugins.qkd.ke_id_<keyword>, defaults
+ * 65002, 65003, 65004), read with qkd_ke_method().  An ID that is unusable
+ * (see qkd_ke_method()) or already another method's is refused with a log
+ * line and the default is used, if free; otherwise the method is disabled
+ * (method 0).
+ *
+ * @param methods	set to the table
+ * @return			number of entries
+ */
+int qkd_ke_methods(const qkd_ke_method_t **methods);
+
+/**
+ * Whether @method is one of the plugin's methods (qkd or combined).
+ */
+bool qkd_ke_is_ours(uint16_t method);
+
+/**
  * How a `qkd` key exchange ended, without its key material: what the
  * accounting listener logs against the SA it keyed.
  */
@@ -50,7 +81,8 @@ typedef struct {
 } qkd_ke_outcome_t;
 
 /**
- * Read the outcome of a key exchange object if it is a `qkd` one.
+ * Read the outcome of a key exchange object if it is a `qkd` one (or a
+ * combined one: its QKD half).
  *
  * @param ke		any key exchange of an SA (charon's kes arrays)
  * @param outcome	filled in when TRUE is returned
@@ -72,9 +104,11 @@ key_exchange_method_t qkd_ke_method(void);
 void qkd_ke_set_kernel(qkd_kernel_t *kernel);
 
 /**
- * Create a `qkd` key exchange.
+ * Create a `qkd` or a combined key exchange.  A combined one gets its
+ * ML-KEM from strongSwan's crypto factory (the qkd-mlkem plugin on a
+ * strongSwan without ML-KEM, openssl or ml on one with it).
  *
- * @param method	qkd_ke_method()
+ * @param method	qkd_ke_method(), or a combined method's ID
  * @return			key_exchange_t object, NULL if not supported
  */
 key_exchange_t *qkd_ke_create(key_exchange_method_t method);

@@ -49,9 +49,15 @@ struct private_qkd_plugin_t {
 	qkd_config_check_t *config_check;
 
 	/**
-	 * The feature table: the method's ID is a setting.
+	 * The feature table: the methods' IDs are settings.  The combined
+	 * ones depend on their ML-KEM method (qkd-mlkem, openssl or ml).
 	 */
-	plugin_feature_t features[5];
+	plugin_feature_t features[16];
+
+	/**
+	 * Entries used in features.
+	 */
+	int count;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -115,7 +121,7 @@ METHOD(plugin_t, get_features, int,
 	private_qkd_plugin_t *this, plugin_feature_t *features[])
 {
 	*features = this->features;
-	return countof(this->features);
+	return this->count;
 }
 
 METHOD(plugin_t, destroy, void,
@@ -130,12 +136,11 @@ METHOD(plugin_t, destroy, void,
 PLUGIN_DEFINE(qkd)
 {
 	private_qkd_plugin_t *this;
+	const qkd_ke_method_t *methods;
+	plugin_feature_t *f;
+	int i, n;
 
-	key_exchange_method_t method = qkd_ke_method();
-
-	/* the keyword is registered before any proposal is parsed */
-	lib->proposal->register_token(lib->proposal, QKD_KE_TOKEN,
-								  KEY_EXCHANGE_METHOD, method, 0);
+	n = qkd_ke_methods(&methods);
 	INIT(this,
 		.public = {
 			.plugin = {
@@ -144,15 +149,29 @@ PLUGIN_DEFINE(qkd)
 				.destroy = _destroy,
 			},
 		},
-		.features = {
-			PLUGIN_CALLBACK((plugin_feature_callback_t)register_qkd, NULL),
-				PLUGIN_PROVIDE(CUSTOM, "qkd-kernel"),
-			PLUGIN_REGISTER(KE, qkd_ke_create),
-				PLUGIN_PROVIDE(KE, method),
-					PLUGIN_DEPENDS(CUSTOM, "qkd-kernel"),
-		},
 	);
-	DBG2(DBG_CFG, "qkd: key exchange method %d, keyword '%s'", method,
-		 QKD_KE_TOKEN);
+	f = this->features;
+	*f++ = PLUGIN_CALLBACK((plugin_feature_callback_t)register_qkd, NULL);
+	*f++ = PLUGIN_PROVIDE(CUSTOM, "qkd-kernel");
+	*f++ = PLUGIN_REGISTER(KE, qkd_ke_create);
+	for (i = 0; i < n; i++)
+	{
+		if (!methods[i].method)
+		{
+			continue;
+		}
+		/* the keyword is registered before any proposal is parsed */
+		lib->proposal->register_token(lib->proposal, (char*)methods[i].token,
+									  KEY_EXCHANGE_METHOD, methods[i].method, 0);
+		*f++ = PLUGIN_PROVIDE(KE, methods[i].method);
+		*f++ = PLUGIN_DEPENDS(CUSTOM, "qkd-kernel");
+		if (methods[i].mlkem != KE_NONE)
+		{
+			*f++ = PLUGIN_DEPENDS(KE, methods[i].mlkem);
+		}
+		DBG2(DBG_CFG, "qkd: key exchange method %d, keyword '%s'",
+			 methods[i].method, methods[i].token);
+	}
+	this->count = f - this->features;
 	return &this->public.plugin;
 }

@@ -25,6 +25,11 @@
 #    is no pool, so both sides log the qkd fallback (NONE -> NAK, zero-byte
 #    contribution): this checks the method's negotiation, the payload
 #    round and that the derivation agrees on both sides after a NAK.
+# 4. The same with the combined method, x25519-ke1_mlkem768qkd: one
+#    IKE_INTERMEDIATE for the set-up and one IKE_FOLLOWUP_KE for the re-key
+#    (not two), the fallback leaving ML-KEM's secret alone on both sides;
+#    its ML-KEM comes from the crypto factory, i.e. from the same provider
+#    as in 2.
 #
 # Each charon runs in its own network and mount namespace with a private
 # /run (charon's pid file and vici socket are fixed paths there) and a
@@ -117,6 +122,14 @@ connections {
 			id = $name }
 		remote { auth = psk }
 	}
+	combo {
+		local_addrs = $me
+		remote_addrs = $peer
+		proposals = aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd
+		local { auth = psk
+			id = $name }
+		remote { auth = psk }
+	}
 }
 secrets {
 	ike-1 { secret = qkd-smoke-test-secret }
@@ -149,7 +162,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 
-echo "1..8"
+echo "1..13"
 loaded=$(grep -ho 'loaded plugins: .*' "$work/tokyo/charon.log" | head -n 1 || true)
 echo "# tokyo's charon: $loaded"
 grep -h 'qkd' "$work/tokyo/charon.log" | grep -iE 'fail|version|missing' | sed 's/^/# /' || true
@@ -176,6 +189,8 @@ mlkem_provider() {
 }
 check "list-algs: ML_KEM_512/768/1024 from $mlkem_from alone" mlkem_provider
 check "list-algs: the qkd method (65001)" sh -c "echo '$algs' | grep -q '(65001)\[qkd\]\|QKD\[qkd\]'"
+check "list-algs: mlkem512qkd/768qkd/1024qkd (65002-65004) from qkd" \
+	sh -c "for m in 65002 65003 65004; do echo '$algs' | grep -q \"(\$m)\[qkd\]\" || exit 1; done"
 
 for name in tokyo osaka; do
 	pid=$tpid
@@ -200,6 +215,28 @@ sas=$(swanctl_in "$tpid" --list-sas --ike qkd 2>&1 || true)
 echo "$sas" | sed 's/^/# /'
 check "IKE re-key with ke1_mlkem768-ke2_qkd" \
 	sh -c "[ \$(grep -c 'qkd: initiator: falling back' '$work/tokyo/charon.log') -ge 2 ] && echo '$sas' | grep -q ESTABLISHED"
+# the combined method: ML-KEM and qkd in one additional exchange
+log=$work/tokyo/charon.log
+count() { grep -c "$1" "$2" || true; }
+inter=$(count 'generating IKE_INTERMEDIATE request' "$log")
+init=$(timeout 30 nsenter -t "$tpid" -n -m -r -w swanctl --initiate --ike combo 2>&1 || true)
+echo "$init" | tail -n 3 | sed 's/^/# /'
+sas=$(swanctl_in "$tpid" --list-sas --ike combo 2>&1 || true)
+echo "$sas" | sed 's/^/# /'
+inter=$(( $(count 'generating IKE_INTERMEDIATE request' "$log") - inter ))
+check "IKE_SA with x25519-ke1_mlkem768qkd: one IKE_INTERMEDIATE ($inter)" \
+	sh -c "echo '$sas' | grep -q ESTABLISHED && echo '$sas' | grep -q '65003' && [ $inter -eq 1 ]"
+check "combined: both sides fell back to ML-KEM alone (no pool)" \
+	sh -c "grep -q 'qkd: initiator: falling back without a QKD key (no pool), pool .., combo\[' '$log' &&
+		grep -q 'qkd: responder: falling back without a QKD key (no offer), pool .., combo\[' '$work/osaka/charon.log'"
+fkes=$(count 'generating IKE_FOLLOWUP_KE request' "$log")
+rekey=$(timeout 30 nsenter -t "$tpid" -n -m -r -w swanctl --rekey --ike combo 2>&1 || true)
+sleep 2
+sas=$(swanctl_in "$tpid" --list-sas --ike combo 2>&1 || true)
+echo "$sas" | sed 's/^/# /'
+fkes=$(( $(count 'generating IKE_FOLLOWUP_KE request' "$log") - fkes ))
+check "IKE re-key with ke1_mlkem768qkd: one IKE_FOLLOWUP_KE ($fkes)" \
+	sh -c "echo '$sas' | grep -q ESTABLISHED && [ $fkes -eq 1 ]"
 check "no charon error about qkd or ML-KEM" \
 	sh -c "! grep -hiE 'qkd: .*(invalid|refusing)|ML_KEM.*(failed|invalid)|no acceptable proposal|NO_PROPOSAL' '$work'/*/charon.log"
 

@@ -13,6 +13,7 @@ int main(int argc, char *argv[])
 	int run, failed;
 
 	srunner_add_suite(sr, exchange_suite());
+	srunner_add_suite(sr, combo_suite());
 	srunner_add_suite(sr, mlkem_suite());
 	srunner_add_suite(sr, mlkem_ke_suite());
 	srunner_add_suite(sr, fallbacks_suite());

@@ -1,163 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Every ACK/NAK path of the qkd exchange, initiator and responder wired
- * back to back, each with a fake pool that behaves like the qkdpool
- * module: take-once, outbound FIFO, inbound by ID, a take with a wrong tag
- * rejected (-EKEYREJECTED) without consuming the key.
+ * back to back, each with a fake pool (fake_pool.c) that behaves like the
+ * qkdpool module: take-once, outbound FIFO, inbound by ID, a take with a
+ * wrong tag rejected (-EKEYREJECTED) without consuming the key.
  */
 #include <errno.h>
 #include <string.h>
 #include "qkd_proto.h"
+#include "fake_pool.h"
 #include "tests.h"
-
-#define FAKE_KEYS	8
-
-struct fake_pool {
-	const char *name;
-	struct qkd_key out[FAKE_KEYS];	/* FIFO */
-	int n_out;
-	struct qkd_key in[FAKE_KEYS];
-	bool in_present[FAKE_KEYS];
-	int next_calls, id_calls;
-	int force_err;			/* returned by the next take, if set */
-	int reports[QKD_KE_OUTCOME_REFUSED + 1];	/* per outcome */
-	int n_reports;
-	int report_err;			/* returned by every report, if set */
-	uint32_t reason;		/* of the last report in the pool */
-	int ns_reports;			/* reports without a pool */
-	uint32_t ns_reason;		/* of the last one */
-	uint32_t bad_len;		/* hand out keys of this length, if set */
-};
-
-static void make_key(struct qkd_key *k, uint8_t seed)
-{
-	int i;
-
-	memset(k, 0, sizeof(*k));
-	for (i = 0; i < QKD_KEY_ID_LEN; i++)
-		k->id[i] = (uint8_t)(seed * 16 + i);
-	for (i = 0; i < 32; i++)
-		k->material[i] = (uint8_t)(seed ^ (i * 7));
-	k->len = 32;
-}
-
-/* Two routers of one QKD link: @a's outbound keys are @b's inbound ones. */
-static void link_pools(struct fake_pool *a, struct fake_pool *b, int n)
-{
-	int i;
-
-	memset(a, 0, sizeof(*a));
-	memset(b, 0, sizeof(*b));
-	a->name = "osaka";
-	b->name = "tokyo";
-	for (i = 0; i < n; i++) {
-		make_key(&a->out[i], (uint8_t)(i + 1));
-		b->in[i] = a->out[i];
-		b->in_present[i] = true;
-	}
-	a->n_out = n;
-}
-
-static int in_level(const struct fake_pool *p)
-{
-	int i, n = 0;
-
-	for (i = 0; i < FAKE_KEYS; i++)
-		n += p->in_present[i];
-	return n;
-}
-
-static int fake_take_next(void *ctx, const char *pool, struct qkd_key *key)
-{
-	struct fake_pool *p = ctx;
-	int err = p->force_err;
-
-	p->next_calls++;
-	ck_assert_str_eq(pool, p->name);
-	if (err) {
-		p->force_err = 0;
-		return err;
-	}
-	if (!p->n_out)
-		return -ENOENT;
-	*key = p->out[0];
-	if (p->bad_len)
-		key->len = p->bad_len;
-	memmove(p->out, p->out + 1, sizeof(p->out[0]) * (FAKE_KEYS - 1));
-	p->n_out--;
-	return 0;
-}
-
-static int fake_take_id(void *ctx, const char *pool,
-			const uint8_t key_id[QKD_KEY_ID_LEN],
-			const uint8_t tag[QKD_TAG_LEN], struct qkd_key *key)
-{
-	struct fake_pool *p = ctx;
-	uint8_t expect[QKD_TAG_LEN];
-	int i, err = p->force_err;
-
-	p->id_calls++;
-	ck_assert_str_eq(pool, p->name);
-	if (err) {
-		p->force_err = 0;
-		return err;
-	}
-	for (i = 0; i < FAKE_KEYS; i++) {
-		if (!p->in_present[i] ||
-		    memcmp(p->in[i].id, key_id, QKD_KEY_ID_LEN) != 0)
-			continue;
-		ck_assert_int_eq(qkd_tag_compute(p->in[i].id,
-						 p->in[i].material,
-						 p->in[i].len, expect), 0);
-		if (memcmp(expect, tag, QKD_TAG_LEN) != 0)
-			return -EKEYREJECTED;	/* the key stays */
-		*key = p->in[i];
-		if (p->bad_len)
-			key->len = p->bad_len;
-		p->in_present[i] = false;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int fake_report(void *ctx, const char *pool, uint32_t outcome,
-		       uint32_t reason)
-{
-	struct fake_pool *p = ctx;
-
-	ck_assert_uint_le(outcome, QKD_KE_OUTCOME_REFUSED);
-	ck_assert_uint_le(reason, QKD_PROTO_REASON_MAX);
-	/* a reason exactly when there is no QKD key */
-	ck_assert_int_eq(outcome == QKD_KE_OUTCOME_QKD, reason == QKD_PROTO_REASON_OK);
-	if (!pool) {
-		/* no pool: the namespace's counters */
-		p->ns_reports++;
-		p->ns_reason = reason;
-		return p->report_err;
-	}
-	ck_assert_str_eq(pool, p->name);
-	p->reports[outcome]++;
-	p->n_reports++;
-	p->reason = reason;
-	return p->report_err;
-}
-
-static const struct qkd_proto_pool_ops fake_ops = {
-	.take_next = fake_take_next,
-	.take_id = fake_take_id,
-	.report = fake_report,
-};
-
-/* @p reported exactly one outcome, @outcome; -1: none at all */
-static void assert_report(const struct fake_pool *p, int outcome)
-{
-	if (outcome < 0) {
-		ck_assert_int_eq(p->n_reports, 0);
-		return;
-	}
-	ck_assert_int_eq(p->n_reports, 1);
-	ck_assert_int_eq(p->reports[outcome], 1);
-}
 
 static struct fake_pool tokyo_pool, osaka_pool;	/* per router */
 static struct qkd_proto_exchange ini, res;
@@ -166,7 +18,7 @@ static struct qkd_proto_exchange ini, res;
 static void setup(int keys, enum qkd_proto_policy ipol, enum qkd_proto_policy rpol,
 		  bool ini_pool, bool res_pool)
 {
-	link_pools(&tokyo_pool, &osaka_pool, keys);
+	fake_link_pools(&tokyo_pool, &osaka_pool, keys);
 	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, &tokyo_pool, ipol,
 					   ini_pool ? "osaka" : NULL, QKD_PROTO_REASON_NO_POOL), 0);
 	ck_assert_int_eq(qkd_proto_exchange_init(&res, &fake_ops, &osaka_pool, rpol,
@@ -248,11 +100,11 @@ START_TEST(ack)
 	ck_assert_mem_eq(si, osaka_pool.in[0].material, 32);
 	/* exactly one key on each side, the same one */
 	ck_assert_int_eq(tokyo_pool.n_out, 2);
-	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 2);
 	ck_assert(!osaka_pool.in_present[0]);
 	ck_assert_mem_eq(ini.key_id, res.key_id, QKD_KEY_ID_LEN);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -284,8 +136,8 @@ START_TEST(initiator_empty)
 	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
 	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_EMPTY);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -299,12 +151,12 @@ START_TEST(initiator_no_pool)
 	ck_assert_int_eq(r.offer_msg[2], QKD_PROTO_REASON_NO_POOL);
 	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
-	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 2);
 	/* no pool on tokyo: counted in its namespace, by reason */
-	assert_report(&tokyo_pool, -1);
+	fake_assert_report(&tokyo_pool, -1);
 	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
 	ck_assert_uint_eq(tokyo_pool.ns_reason, QKD_PROTO_REASON_NO_POOL);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 	ck_assert_uint_eq(osaka_pool.reason, QKD_PROTO_REASON_NO_OFFER);
 }
 END_TEST
@@ -326,8 +178,8 @@ START_TEST(initiator_pool_error)
 	ck_assert_int_eq(r.offer_msg[1], QKD_PROTO_MSG_NONE);
 	ck_assert_int_eq(r.offer_msg[2], take_errors[_i].reason);
 	assert_nak(&r, QKD_PROTO_REASON_NO_OFFER);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -354,10 +206,10 @@ START_TEST(responder_unknown_key)
 	run(&r);
 	assert_nak(&r, QKD_PROTO_REASON_UNKNOWN_KEY);
 	ck_assert_mem_eq(r.answer_msg + 4, r.offer_msg + 4, QKD_KEY_ID_LEN);
-	ck_assert_int_eq(in_level(&osaka_pool), 1);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 1);
 	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_UNKNOWN_KEY);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -372,12 +224,12 @@ START_TEST(responder_tag_mismatch)
 	assert_nak(&r, QKD_PROTO_REASON_TAG_MISMATCH);
 	/* a bad tag consumes nothing */
 	ck_assert(osaka_pool.in_present[0]);
-	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 2);
 	ck_assert_int_eq(ini.reason, QKD_PROTO_REASON_TAG_MISMATCH);
 	/* both sides count the mismatch: the responder saw EKEYREJECTED,
 	 * the initiator the NAK's reason */
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_TAG_MISMATCH);
 }
 END_TEST
 
@@ -401,7 +253,7 @@ START_TEST(forged_tags_consume_nothing)
 		ck_assert_int_eq(answer[1], QKD_PROTO_MSG_NAK);
 		ck_assert_int_eq(answer[2], QKD_PROTO_REASON_TAG_MISMATCH);
 	}
-	ck_assert_int_eq(in_level(&osaka_pool), 4);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 4);
 }
 END_TEST
 
@@ -413,9 +265,9 @@ START_TEST(responder_no_pool)
 	run(&r);
 	assert_nak(&r, QKD_PROTO_REASON_NO_POOL);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
 	ck_assert_uint_eq(tokyo_pool.reason, QKD_PROTO_REASON_NO_POOL);
-	assert_report(&osaka_pool, -1);
+	fake_assert_report(&osaka_pool, -1);
 	ck_assert_int_eq(osaka_pool.ns_reports, 1);
 	ck_assert_uint_eq(osaka_pool.ns_reason, QKD_PROTO_REASON_NO_POOL);
 }
@@ -435,8 +287,8 @@ START_TEST(responder_pool_error)
 	osaka_pool.force_err = take_id_errors[_i].err;
 	run(&r);
 	assert_nak(&r, take_id_errors[_i].reason);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -468,7 +320,7 @@ START_TEST(responder_later_version)
 	ck_assert_mem_eq(m.key_id, zero, QKD_KEY_ID_LEN);
 	ck_assert_uint_eq(secret_len(&res, &s), 0);
 	ck_assert_int_eq(osaka_pool.id_calls, 0);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -494,7 +346,7 @@ START_TEST(responder_malformed_offer)
 		ck_assert_int_eq(osaka_pool.id_calls, 0);
 	}
 	/* a malformed offer is a protocol error, not an outcome */
-	assert_report(&osaka_pool, -1);
+	fake_assert_report(&osaka_pool, -1);
 }
 END_TEST
 
@@ -509,7 +361,7 @@ START_TEST(require_initiator_no_key)
 	ck_assert_int_eq(ini.state, QKD_PROTO_STATE_FAILED);
 	/* no second chance: a retry fails the same way */
 	ck_assert_int_eq(qkd_proto_exchange_offer(&ini, out, &len), -EPROTO);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
 }
 END_TEST
 
@@ -528,14 +380,14 @@ START_TEST(require_responder_nak)
 	ck_assert(osaka_pool.in_present[0]);
 	/* a tag mismatch refused under require counts as refused; the
 	 * initiator got no answer: its exchange has no outcome */
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
-	assert_report(&tokyo_pool, -1);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
+	fake_assert_report(&tokyo_pool, -1);
 
 	/* NONE under require on the responder */
 	setup(0, QKD_PROTO_POLICY_PREFER, QKD_PROTO_POLICY_REQUIRE, true, true);
 	run(&r);
 	ck_assert_int_eq(r.answer, -ENOKEY);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_REFUSED);
 }
 END_TEST
 
@@ -553,8 +405,8 @@ START_TEST(require_initiator_nak)
 	ck_assert_int_eq(ini.state, QKD_PROTO_STATE_FAILED);
 	ck_assert_int_eq(qkd_proto_exchange_secret(&ini, &s, &len), -EAGAIN);
 	ck_assert(!ini.have_key);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_REFUSED);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 }
 END_TEST
 
@@ -567,8 +419,8 @@ START_TEST(require_ack)
 	run(&r);
 	ck_assert_int_eq(r.finish, 0);
 	ck_assert_uint_eq(secret_len(&ini, &s), 32);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -586,7 +438,7 @@ START_TEST(retry_offer_same_key)
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
 	ck_assert_int_eq(tokyo_pool.n_out, 2);
 	/* nothing is known before the answer */
-	assert_report(&tokyo_pool, -1);
+	fake_assert_report(&tokyo_pool, -1);
 }
 END_TEST
 
@@ -608,7 +460,7 @@ START_TEST(retry_answer_same_key)
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
 	ck_assert(res.acked);
 	/* answered twice, counted once */
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 }
 END_TEST
 
@@ -641,15 +493,15 @@ START_TEST(refill_outbound_first)
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
 	ck_assert_int_eq(tokyo_pool.n_out, 1);
 	ck_assert_int_eq(osaka_pool.id_calls, 1);
-	ck_assert_int_eq(in_level(&osaka_pool), 0);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 0);
 	/* the initiator holds nothing of the burnt key after the NAK */
 	ck_assert(!ini.have_key);
 	/* a retried answer of the same exchange takes nothing more */
 	ck_assert_int_eq(qkd_proto_exchange_finish(&ini, r.answer_msg, r.answer_len),
 			 -EPROTO);
 	ck_assert_int_eq(tokyo_pool.next_calls, 1);
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_FALLBACK);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_FALLBACK);
 
 	/* the inbound copies arrive: the next exchange ACKs the next key */
 	osaka_pool.in[0] = pending[0];
@@ -669,7 +521,7 @@ START_TEST(refill_outbound_first)
 	ck_assert_int_eq(tokyo_pool.next_calls, 2);
 	ck_assert_int_eq(tokyo_pool.n_out, 0);
 	/* one key each side for the ACK; the burnt key's copy is the orphan */
-	ck_assert_int_eq(in_level(&osaka_pool), 1);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 1);
 	ck_assert(osaka_pool.in_present[0]);
 	ck_assert_mem_eq(osaka_pool.in[0].id, burnt, QKD_KEY_ID_LEN);
 	memset(pending, 0, sizeof(pending));
@@ -692,8 +544,8 @@ START_TEST(report_failure_ignored)
 	ck_assert_uint_eq(secret_len(&res, &sr), 32);
 	ck_assert_mem_eq(si, sr, 32);
 	/* and it is not retried */
-	assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
-	assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&tokyo_pool, QKD_KE_OUTCOME_QKD);
+	fake_assert_report(&osaka_pool, QKD_KE_OUTCOME_QKD);
 
 	/* no report op at all */
 	{
@@ -708,7 +560,7 @@ START_TEST(report_failure_ignored)
 		run(&r);
 		ck_assert_int_eq(r.finish, 0);
 		ck_assert(ini.acked && res.acked);
-		assert_report(&tokyo_pool, -1);
+		fake_assert_report(&tokyo_pool, -1);
 	}
 }
 END_TEST
@@ -757,7 +609,7 @@ START_TEST(initiator_bad_answers)
 		ck_assert(!ini.have_key);
 		ck_assert_int_eq(qkd_proto_exchange_secret(&ini, &s, &lo), -EAGAIN);
 	}
-	assert_report(&tokyo_pool, -1);
+	fake_assert_report(&tokyo_pool, -1);
 }
 END_TEST
 
@@ -843,10 +695,10 @@ START_TEST(simultaneous_rekeys)
 	int i;
 
 	/* tokyo->osaka keys and osaka->tokyo keys are separate directions */
-	link_pools(&t_out, &o_in, 2);
-	link_pools(&o_out, &t_in, 2);
+	fake_link_pools(&t_out, &o_in, 2);
+	fake_link_pools(&o_out, &t_in, 2);
 	for (i = 0; i < 2; i++) {
-		make_key(&o_out.out[i], (uint8_t)(100 + i));
+		fake_make_key(&o_out.out[i], (uint8_t)(100 + i));
 		t_in.in[i] = o_out.out[i];
 	}
 	t_out.name = o_in.name = "x";
@@ -962,7 +814,7 @@ START_TEST(initiator_peer_unknown)
 {
 	struct run r;
 
-	link_pools(&tokyo_pool, &osaka_pool, 2);
+	fake_link_pools(&tokyo_pool, &osaka_pool, 2);
 	ck_assert_int_eq(qkd_proto_exchange_init(&ini, &fake_ops, &tokyo_pool,
 					   QKD_PROTO_POLICY_PREFER, NULL,
 					   QKD_PROTO_REASON_PEER_UNKNOWN), 0);
@@ -978,7 +830,7 @@ START_TEST(initiator_peer_unknown)
 	ck_assert_int_eq(tokyo_pool.next_calls, 0);
 	ck_assert_int_eq(tokyo_pool.ns_reports, 1);
 	ck_assert_uint_eq(tokyo_pool.ns_reason, QKD_PROTO_REASON_PEER_UNKNOWN);
-	ck_assert_int_eq(in_level(&osaka_pool), 2);
+	ck_assert_int_eq(fake_in_level(&osaka_pool), 2);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 
 Suite *proto_suite(void);
 Suite *exchange_suite(void);
+Suite *combo_suite(void);
 Suite *mlkem_suite(void);
 Suite *mlkem_ke_suite(void);
 Suite *fallbacks_suite(void);
