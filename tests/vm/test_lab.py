@@ -7,7 +7,11 @@ outage (picture: tests/vm/plugin/lab.py, "The QKD network mode").
 tokyo re-keys its CHILD_SA every CHILD_REKEY s and its IKE_SA every
 IKE_REKEY s (osaka never re-keys on its own, so that every exchange has one
 initiator and the counts are exact), with ping host-tokyo -> host-osaka
-running throughout.  What is checked, with values:
+running throughout.  The IKE and ESP proposals use the combined method,
+x25519-ke1_mlkem768qkd (ML-KEM-768 and the qkd offer in one KE payload;
+QKD_LAB_METHOD=separate runs the lab with ke1_mlkem768-ke2_qkd instead):
+each re-key is one CREATE_CHILD_SA and one IKE_FOLLOWUP_KE.  What is
+checked, with values:
 
 - the pools fill through qkd-linkd (no key added by hand), with the
   sizing of lab.POOL_CFG;
@@ -29,6 +33,7 @@ running throughout.  What is checked, with values:
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,8 +52,23 @@ MIN_FALLBACKS = 3       # ML-KEM-only re-keys to see with the pools empty
 PING_INTERVAL = 0.2
 MAX_PING_LOSS = 0.01    # the stated bound: at most 1% of the pings lost
 
+# the combined method by default: one additional exchange per re-key
+METHOD = os.environ.get("QKD_LAB_METHOD", "combined")
+if METHOD == "combined":
+    IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd"
+    ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768qkd"
+    FOLLOWUPS = 1       # IKE_FOLLOWUP_KE exchanges per re-key
+else:
+    IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_qkd"
+    ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768-ke2_qkd"
+    FOLLOWUPS = 2
+# a message, not its fragments ("[ EF(1/2) ]")
+FOLLOWUP_RE = re.compile(r"generating IKE_FOLLOWUP_KE request \d+ \[ KE")
+
 lab = QkdLab(rate=QKD_RATE)
 T, O = lab.tokyo, lab.osaka
+for _r in (T, O):
+    _r.proposals, _r.esp_proposals = IKE_PROPOSAL, ESP_PROPOSAL
 state = {"up": False, "pinger": None, "marks": None, "snaps": [], "materials": []}
 
 
@@ -127,9 +147,10 @@ def _():
               s.get("peer_in_connected"), f"{n}: linkd status {s}")
 
 
-@test(f"charon on both routers, SA up, timed re-keys (CHILD {CHILD_REKEY} s, IKE "
-      f"{IKE_REKEY} s) with ping running: every re-key keyed with a QKD key, the same ID "
-      "on both routers, one key per exchange on each side, no failure")
+@test(f"charon on both routers ({METHOD}: {ESP_PROPOSAL}), SA up, timed re-keys (CHILD "
+      f"{CHILD_REKEY} s, IKE {IKE_REKEY} s) with ping running: every re-key keyed with a "
+      f"QKD key, the same ID on both routers, one key per exchange on each side, "
+      f"{FOLLOWUPS} IKE_FOLLOWUP_KE per re-key, no failure")
 def _():
     T.rekey = {"ike": IKE_REKEY, "child": CHILD_REKEY}
     for r in (T, O):
@@ -156,6 +177,13 @@ def _():
     check(t["rekeys"] >= NORMAL // CHILD_REKEY - 2, f"only {t['rekeys']} re-keys")
     eq((t["qkd"], t["mlkem"], t["failed"]), (t["rekeys"], 0, 0),
        "re-keys QKD-keyed, ML-KEM only, failed")
+    # the method's cost in exchanges: one round per additional key exchange
+    eq(len(FOLLOWUP_RE.findall(b["text"]["tokyo"])), FOLLOWUPS * t["rekeys"],
+       f"tokyo's IKE_FOLLOWUP_KE requests ({FOLLOWUPS} per re-key)")
+    sas = T.sas()
+    want = "KE1_(65003)" if METHOD == "combined" else "KE2_(65001)"
+    check(want in sas and (METHOD != "combined" or "KE2_" not in sas),
+          f"the SAs are not keyed with {want} alone:\n{sas}")
     no_failures(b, "normal")
     state["snaps"].append(("normal", a, b))
 
