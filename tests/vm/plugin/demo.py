@@ -3,7 +3,9 @@
 """`make demo`, the part inside the VM: the two-router lab fed by a QKD
 network (lab.QkdLab: KME simulator with a 10 Mbit/s QKD link, qkd-linkd on
 each router, charon with the qkd plugin), CHILD_SAs re-keyed every 3 s
-with ping running, through three phases:
+with ping running, through three phases.  The SAs use the combined method
+(PROPOSAL: x25519-ke1_mlkem768qkd, ML-KEM-768 and the QKD key in one
+exchange per re-key):
 
   normal     NORMAL seconds of re-keys on QKD keys
   outage     the QKD link cut: the pools drain, re-keys fall back to
@@ -35,6 +37,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import (QkdLab, POOL_CFG, QKD_RATE, exchanges,  # noqa: E402
                  snapshot, tally, wait_for)
+
+# the combined method (ML-KEM-768 and QKD in one KE payload): one
+# IKE_FOLLOWUP_KE per re-key, as x25519-ke1_mlkem768 alone
+PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd"
+ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768qkd"
 
 CHILD_REKEY = 3
 IKE_REKEY = 20
@@ -230,7 +237,8 @@ def summary(rows, sent, recv, claims, restore=None):
         for c in claims:
             say("  - " + c)
         return 1
-    say("DEMO OK: every claim of the table holds; in every phase both routers' logs, the "
+    say("DEMO OK (x25519-ke1_mlkem768qkd: ML-KEM-768 and QKD in one exchange per re-key): "
+        "every claim of the table holds; in every phase both routers' logs, the "
         "pools' taken counters and charon's re-key counters agree.")
     return 0
 
@@ -247,6 +255,8 @@ def main():
     watch(lab.full, 120, "the pools to fill through qkd-linkd")
     T.rekey = {"ike": IKE_REKEY, "child": CHILD_REKEY}
     for r in (T, O):
+        # the combined method: ML-KEM-768 and QKD in one exchange
+        r.proposals, r.esp_proposals = PROPOSAL, ESP_PROPOSAL
         r.start()
         r.swanctl("--load-all", "--noprompt", "--file", r.swanctl_conf)
     # every snapshot is checked against the one before: the first one
@@ -256,7 +266,7 @@ def main():
     if rc:
         say(f"swanctl --initiate failed ({rc}):\n{out[-2000:]}")
         return 1
-    say("IKE_SA and CHILD_SA up: aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_qkd")
+    say(f"IKE_SA and CHILD_SA up: {PROPOSAL} (ESP: {ESP_PROPOSAL})")
     base = snapshot(lab, zero["end"], zero, new_ike=1)
     claims.extend(f"set-up: {x}" for x in base["problems"])
     run["pinger"] = lab.ping_live(PING_INTERVAL)
