@@ -31,11 +31,6 @@ struct private_qkd_config_check_t {
 	qkd_config_check_t public;
 
 	/**
-	 * The qkd method's ID.
-	 */
-	uint16_t method;
-
-	/**
 	 * "peer/child" names warned about, still unsafe: char* -> char*.
 	 */
 	hashtable_t *warned;
@@ -63,10 +58,11 @@ struct private_qkd_config_check_t {
 #endif
 
 /**
- * Whether @proposal demands the method: an additional key exchange that
- * offers it and no alternative (not even none).
+ * Whether @proposal demands one of the plugin's methods (qkd or a combined
+ * one): an additional key exchange that offers only those, no alternative
+ * (not even none).
  */
-static bool demands(proposal_t *proposal, uint16_t method)
+static bool demands(proposal_t *proposal)
 {
 	enumerator_t *enumerator;
 	transform_type_t type;
@@ -99,10 +95,10 @@ static bool demands(proposal_t *proposal, uint16_t method)
 }
 
 /**
- * Whether every proposal in @list demands the method; FALSE for an empty
- * list.  Destroys the list.
+ * Whether every proposal in @list demands one of the methods; FALSE for an
+ * empty list.  Destroys the list.
  */
-static bool all_demand(linked_list_t *list, uint16_t method)
+static bool all_demand(linked_list_t *list)
 {
 	enumerator_t *enumerator;
 	proposal_t *proposal;
@@ -111,7 +107,7 @@ static bool all_demand(linked_list_t *list, uint16_t method)
 	enumerator = list->create_enumerator(list);
 	while (all && enumerator->enumerate(enumerator, &proposal))
 	{
-		all = demands(proposal, method);
+		all = demands(proposal);
 	}
 	enumerator->destroy(enumerator);
 	list->destroy_offset(list, offsetof(proposal_t, destroy));
@@ -128,7 +124,7 @@ static bool unsafe_child(private_qkd_config_check_t *this, peer_cfg_t *peer,
 	char name[256], *key;
 
 	if (ike_demands ||
-		!all_demand(child_proposals(child), this->method))
+		!all_demand(child_proposals(child)))
 	{
 		return FALSE;
 	}
@@ -169,8 +165,7 @@ METHOD(qkd_config_check_t, run, int,
 									NULL, NULL, NULL, NULL, IKE_ANY);
 	while (peers->enumerate(peers, &peer))
 	{
-		ike_demands = all_demand(ike_proposals(peer->get_ike_cfg(peer)),
-								 this->method);
+		ike_demands = all_demand(ike_proposals(peer->get_ike_cfg(peer)));
 		children = peer->create_child_cfg_enumerator(peer);
 		while (children->enumerate(children, &child))
 		{
@@ -227,7 +222,7 @@ METHOD(qkd_config_check_t, destroy, void,
 /*
  * Described in header
  */
-qkd_config_check_t *qkd_config_check_create(uint16_t method)
+qkd_config_check_t *qkd_config_check_create(void)
 {
 	private_qkd_config_check_t *this;
 
@@ -236,7 +231,6 @@ qkd_config_check_t *qkd_config_check_create(uint16_t method)
 			.run = _run,
 			.destroy = _destroy,
 		},
-		.method = method,
 		.warned = hashtable_create(hashtable_hash_str, hashtable_equals_str,
 								   8),
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),

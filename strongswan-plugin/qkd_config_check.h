@@ -11,8 +11,8 @@
 typedef struct qkd_config_check_t qkd_config_check_t;
 
 /**
- * Warnings about connection configs that mix the qkd method unsafely,
- * logged once per config when it is loaded (charon has no hook for that:
+ * Warnings about connection configs that mix the qkd method (or a combined
+ * one) unsafely, logged once per config when it is loaded (charon has no hook for that:
  * the loaded configs are scanned every QKD_CONFIG_CHECK_MS on
  * lib->watcher).
  *
@@ -39,10 +39,8 @@ struct qkd_config_check_t {
 };
 
 /**
- * Create the check, scanning periodically.
- *
- * @param method	the qkd method's ID
+ * Create the check, scanning periodically; the methods are qkd_ke.h's.
  */
-qkd_config_check_t *qkd_config_check_create(uint16_t method);
+qkd_config_check_t *qkd_config_check_create(void);
 
 #endif /** QKD_CONFIG_CHECK_H_ @}*/

@@ -91,7 +91,7 @@ static bool register_qkd(private_qkd_plugin_t *this,
 		this->kernel->set_refill_cb(this->kernel, on_refill, this->restore);
 		this->account = qkd_account_create(this->restore, this->kernel);
 		charon->bus->add_listener(charon->bus, &this->account->listener);
-		this->config_check = qkd_config_check_create(qkd_ke_method());
+		this->config_check = qkd_config_check_create();
 	}
 	else
 	{
