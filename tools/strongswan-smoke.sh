@@ -29,7 +29,7 @@
 #    IKE_INTERMEDIATE for the set-up and one IKE_FOLLOWUP_KE for the re-key
 #    (not two), the fallback leaving ML-KEM's secret alone on both sides;
 #    its ML-KEM comes from the crypto factory, i.e. from the same provider
-#    as in 2.
+#    as in 2.  And refused as the first key exchange of an IKE_SA.
 #
 # Each charon runs in its own network and mount namespace with a private
 # /run (charon's pid file and vici socket are fixed paths there) and a
@@ -122,6 +122,14 @@ connections {
 			id = $name }
 		remote { auth = psk }
 	}
+	first {
+		local_addrs = $me
+		remote_addrs = $peer
+		proposals = aes256gcm16-prfsha384-mlkem768qkd
+		local { auth = psk
+			id = $name }
+		remote { auth = psk }
+	}
 	combo {
 		local_addrs = $me
 		remote_addrs = $peer
@@ -162,7 +170,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 
-echo "1..12"
+echo "1..13"
 loaded=$(grep -ho 'loaded plugins: .*' "$work/tokyo/charon.log" | head -n 1 || true)
 echo "# tokyo's charon: $loaded"
 grep -h 'qkd' "$work/tokyo/charon.log" | grep -iE 'fail|version|missing' | sed 's/^/# /' || true
@@ -243,6 +251,12 @@ check "IKE re-key with ke1_mlkem768qkd: one IKE_FOLLOWUP_KE ($fkes)" \
 	sh -c "echo '$sas' | grep -q ESTABLISHED && [ $fkes -eq 1 ]"
 check "no charon error about qkd or ML-KEM" \
 	sh -c "! grep -hiE 'qkd: .*(invalid|refusing)|ML_KEM.*(failed|invalid)|no acceptable proposal|NO_PROPOSAL' '$work'/*/charon.log"
+
+# the combined method as the first key exchange: refused before anything
+# is sent (its offer would travel in the clear in IKE_SA_INIT)
+timeout 30 nsenter -t "$tpid" -n -m -r -w swanctl --initiate --ike first >/dev/null 2>&1 || true
+check "mlkem768qkd refused as the IKE_SA_INIT key exchange" \
+	grep -q 'qkd: the mlkem768qkd key exchange of an IKE_SA is allowed as an additional key exchange only' "$log"
 
 if [ "$failed" -ne 0 ]; then
 	for name in tokyo osaka; do
