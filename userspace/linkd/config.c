@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "window.h"
 
 #define KEY_BITS_MIN	128	/* QKD_KEY_SIZE_MIN bytes */
 #define KEY_BITS_MAX	512	/* QKD_KEY_SIZE_MAX bytes */
@@ -164,6 +165,8 @@ static const struct key_def pool_keys[] = {
 	  0, 3600, false },
 	{ "dec_keys_method", K_DEC_METHOD,
 	  offsetof(struct pool_cfg, dec_method), 0, 0, 0, false },
+	{ "offer_window",   K_UINT, offsetof(struct pool_cfg, offer_window), 0,
+	  1, WINDOW_MAX, false },
 };
 
 #define KEY_DEC_METHOD	18	/* index of dec_keys_method above */
@@ -287,6 +290,7 @@ static void defaults(struct pool_cfg *pc)
 	pc->batch = 128;
 	pc->max_age = 0;
 	pc->fast_retry = 60;
+	pc->offer_window = WINDOW_DEFAULT;
 }
 
 static int check_pool(struct parser *p, struct section *s)

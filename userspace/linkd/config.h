@@ -58,6 +58,7 @@ struct pool_cfg {
 	unsigned int batch;
 	unsigned int max_age;
 	unsigned int fast_retry;		/* s of fast KME probes after an outage */
+	unsigned int offer_window;		/* offers in flight at most */
 };
 
 struct config {

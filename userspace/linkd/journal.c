@@ -2,14 +2,17 @@
 /*
  * The master's journal file, text:
  *
- *	qkd-linkd journal 2
+ *	qkd-linkd journal 3
  *	next_seq SEQ
- *	open SEQ BASE N        (only while an offer is in flight)
- *	id KEY_ID              (N lines: the KME's string, keyid.h)
+ *	added ADDED
+ *	open SEQ N             (one per offer in flight, oldest first)
+ *	id KEY_ID              (N lines each: the KME's string, keyid.h)
  *
- * Version 1 (before key IDs were carried as issued) had "id HEX32", 16
- * bytes in hex: read as the lower-case UUID that version sent to
- * dec_keys, which maps to the same kernel ID.
+ * Still read, so that an upgrade keeps an offer left open: version 2 (one
+ * offer at most, "open SEQ BASE N", no "added" line: BASE is the added
+ * counter), and version 1, the same with "id HEX32", 16 bytes in hex, read
+ * as the lower-case UUID that version sent to dec_keys, which maps to the
+ * same kernel ID.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,8 @@
 #include <unistd.h>
 #include "journal.h"
 
-#define JOURNAL_MAX	(64 + QKD_BATCH_MAX * (KEYID_MAX + 4))
+#define ID_LINE_MAX	(KEYID_MAX + 4)
+#define JOURNAL_MAX	(128 + JOURNAL_OPEN_MAX * (48 + QKD_BATCH_MAX * ID_LINE_MAX))
 
 static void path_of(char *buf, size_t cap, const char *dir, const char *pool,
 		    const char *suffix)
@@ -53,49 +57,137 @@ static int str_id(const char *p, struct keyid *k)
 	return nl + 1 - p;
 }
 
-int journal_parse(const char *text, struct journal *j)
+/* @n "id" lines of @version into @o; the text after them, or NULL. */
+static const char *parse_ids(const char *p, struct journal_offer *o,
+			     unsigned int n, unsigned int version)
 {
-	const char *p = text;
-	unsigned int n, version;
-	int off = 0;
-
-	memset(j, 0, sizeof(*j));
-	if (sscanf(p, "qkd-linkd journal %u\nnext_seq %" SCNu64 "\n%n",
-		   &version, &j->next_seq, &off) != 2 || !off ||
-	    (version != 1 && version != 2) ||
-	    strncmp(p, version == 1 ? "qkd-linkd journal 1\n" :
-				      "qkd-linkd journal 2\n", 20))
-		return -1;
-	p += off;
-	if (!*p)
-		return 0;
-	off = 0;
-	if (sscanf(p, "open %" SCNu64 " %" SCNu64 " %u\n%n", &j->seq, &j->base,
-		   &n, &off) != 3 || !off || !n || n > QKD_BATCH_MAX)
-		return -1;
-	p += off;
 	for (unsigned int i = 0; i < n; i++) {
 		uint8_t id[QKD_KEY_ID_LEN];
 		int len;
 
-		if (version == 2) {
-			len = str_id(p, &j->ids[i]);
+		if (version >= 2) {
+			len = str_id(p, &o->ids[i]);
 			if (len < 0)
-				return -1;
+				return NULL;
 			p += len;
 			continue;
 		}
 		if (strncmp(p, "id ", 3) || hex_id(p + 3, id) ||
 		    p[3 + 2 * QKD_KEY_ID_LEN] != '\n')
-			return -1;
-		keyid_from_bytes(&j->ids[i], id);
+			return NULL;
+		keyid_from_bytes(&o->ids[i], id);
 		p += 4 + 2 * QKD_KEY_ID_LEN;
 	}
-	if (*p || j->seq >= j->next_seq)
+	o->n = n;
+	return p;
+}
+
+/* Versions 1 and 2: one offer at most, with its base counter. */
+static int parse_single(const char *p, struct journal *j,
+			unsigned int version)
+{
+	unsigned int n;
+	int off = 0;
+
+	if (!*p)
+		return 0;
+	if (sscanf(p, "open %" SCNu64 " %" SCNu64 " %u\n%n", &j->open[0].seq,
+		   &j->added, &n, &off) != 3 || !off || !n || n > QKD_BATCH_MAX)
 		return -1;
-	j->n = n;
-	j->open = true;
+	p = parse_ids(p + off, &j->open[0], n, version);
+	if (!p || *p || !j->open[0].seq || j->open[0].seq >= j->next_seq)
+		return -1;
+	j->nopen = 1;
 	return 0;
+}
+
+static int parse_v3(const char *p, struct journal *j)
+{
+	uint64_t last = 0;
+	int off = 0;
+
+	if (sscanf(p, "added %" SCNu64 "\n%n", &j->added, &off) != 1 || !off)
+		return -1;
+	p += off;
+	while (*p) {
+		struct journal_offer *o;
+		unsigned int n;
+
+		if (j->nopen == JOURNAL_OPEN_MAX)
+			return -1;
+		o = &j->open[j->nopen];
+		off = 0;
+		if (sscanf(p, "open %" SCNu64 " %u\n%n", &o->seq, &n, &off) != 2 ||
+		    !off || !n || n > QKD_BATCH_MAX || o->seq <= last ||
+		    o->seq >= j->next_seq)
+			return -1;
+		p = parse_ids(p + off, o, n, 3);
+		if (!p)
+			return -1;
+		last = o->seq;
+		j->nopen++;
+	}
+	return 0;
+}
+
+int journal_parse(const char *text, struct journal *j)
+{
+	static const char *const magic[] = {
+		"qkd-linkd journal 1\n", "qkd-linkd journal 2\n",
+		"qkd-linkd journal 3\n",
+	};
+	unsigned int version = 0;
+	int off = 0, ret;
+
+	memset(j, 0, sizeof(*j));
+	if (sscanf(text, "qkd-linkd journal %u\nnext_seq %" SCNu64 "\n%n",
+		   &version, &j->next_seq, &off) != 2 || !off ||
+	    version < 1 || version > 3 ||
+	    strncmp(text, magic[version - 1], strlen(magic[version - 1])))
+		return -1;
+	if (version == 3)
+		ret = parse_v3(text + off, j);
+	else
+		ret = parse_single(text + off, j, version);
+	if (ret)
+		memset(j, 0, sizeof(*j));
+	return ret;
+}
+
+struct journal_offer *journal_open(struct journal *j, uint64_t added,
+				   const struct keyid *ids, uint16_t n)
+{
+	struct journal_offer *o;
+
+	if (j->nopen == JOURNAL_OPEN_MAX || !n || n > QKD_BATCH_MAX)
+		return NULL;
+	if (!j->nopen)
+		j->added = added;
+	o = &j->open[j->nopen++];
+	o->seq = j->next_seq++;
+	o->n = n;
+	memcpy(o->ids, ids, (size_t)n * sizeof(o->ids[0]));
+	return o;
+}
+
+void journal_close_oldest(struct journal *j, bool committed)
+{
+	if (!j->nopen)
+		return;
+	if (committed)
+		j->added += j->open[0].n;
+	memmove(&j->open[0], &j->open[1],
+		(j->nopen - 1) * sizeof(j->open[0]));
+	j->nopen--;
+}
+
+enum journal_outcome journal_recover(const struct journal *j,
+				     uint64_t added)
+{
+	if (!j->nopen)
+		return JOURNAL_CLEAN;
+	return added >= j->added + j->open[0].n ? JOURNAL_COMMITTED :
+						  JOURNAL_UNKNOWN;
 }
 
 int journal_load(const char *dir, const char *pool, struct journal *j,
@@ -149,12 +241,13 @@ int journal_save(const char *dir, const char *pool, const struct journal *j,
 	f = fopen(tmp, "we");
 	if (!f)
 		goto fail;
-	fprintf(f, "qkd-linkd journal 2\nnext_seq %" PRIu64 "\n", j->next_seq);
-	if (j->open) {
-		fprintf(f, "open %" PRIu64 " %" PRIu64 " %u\n", j->seq, j->base,
-			j->n);
-		for (unsigned int i = 0; i < j->n; i++)
-			fprintf(f, "id %s\n", j->ids[i].s);
+	fprintf(f, "qkd-linkd journal 3\nnext_seq %" PRIu64 "\nadded %" PRIu64 "\n",
+		j->next_seq, j->added);
+	for (unsigned int o = 0; o < j->nopen; o++) {
+		fprintf(f, "open %" PRIu64 " %u\n", j->open[o].seq,
+			j->open[o].n);
+		for (unsigned int i = 0; i < j->open[o].n; i++)
+			fprintf(f, "id %s\n", j->open[o].ids[i].s);
 	}
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	if (fclose(f) || !ok)

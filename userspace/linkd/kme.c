@@ -21,7 +21,11 @@
  * exactly as enc_keys gave them; dec_keys_method = auto tries the other
  * method once when one is refused as unknown (HTTP 404, 405, 501) and keeps
  * the one that works; enc_keys answered 400 is retried soon (SRC_AGAIN).
+ *
+ * Requests run on the pool's worker threads (worker.h); the event loop can
+ * end one early when the daemon stops or reloads (kme_interrupt()).
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,7 @@ struct kme {
 	bool dec_auto;			/* may switch methods */
 	char status_note[KME_ERR_LEN];	/* the last one logged */
 	struct body body;
+	atomic_bool stop;		/* set by kme_interrupt(), another thread */
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -77,6 +82,26 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return n;
+}
+
+/* libcurl calls this about once a second at least: a request ends soon after a stop. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct kme *k = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&k->stop) ? 1 : 0;
+}
+
+static void kme_interrupt(void *priv)
+{
+	struct kme *k = priv;
+
+	atomic_store(&k->stop, true);
 }
 
 static void body_reset(struct body *b)
@@ -339,6 +364,7 @@ static const struct source_ops kme_ops = {
 	.get = kme_get,
 	.get_by_id = kme_get_by_id,
 	.status = kme_status,
+	.interrupt = kme_interrupt,
 	.destroy = kme_destroy,
 };
 
@@ -372,6 +398,9 @@ int kme_source_new(const struct pool_cfg *pc, struct source *src,
 	curl_easy_setopt(k->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(k->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, k);
 	curl_easy_setopt(k->curl, CURLOPT_SSLCERT, pc->cert);
 	curl_easy_setopt(k->curl, CURLOPT_SSLKEY, pc->key);
 	curl_easy_setopt(k->curl, CURLOPT_CAINFO, pc->ca);

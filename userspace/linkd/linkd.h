@@ -15,6 +15,8 @@
 #include "proto.h"
 #include "qkd.h"
 #include "source.h"
+#include "window.h"
+#include "worker.h"
 
 enum conn_state {
 	CONN_CONNECTING,	/* client: TCP connect in progress */
@@ -46,6 +48,7 @@ struct conn {
 	bool want_write;
 	bool dead;
 	struct pool *pool;	/* client: always; server: after HELLO */
+	uint64_t gen;		/* server: which HELLO of its pool (slave.c) */
 	double deadline;	/* for CONNECTING, HANDSHAKE and HELLO */
 	char peer[300];		/* address, for logs */
 	char src[64];		/* server: source address, for the limits */
@@ -55,9 +58,9 @@ struct conn {
 };
 
 enum master_state {
-	M_IDLE,
-	M_WAIT_ACK,		/* OFFER sent, material held in @pending */
-	M_WAIT_ABORTED,		/* ABORT of the journal's open offer sent */
+	M_IDLE,			/* nothing in flight */
+	M_WAIT_ACK,		/* OFFERs in flight, material held in @win */
+	M_WAIT_ABORTED,		/* ABORTs of the journal's open offers sent */
 };
 
 struct pool_stats {
@@ -80,11 +83,10 @@ struct pool {
 	SSL_CTX *client_ctx;		/* this SAE's certificate */
 	struct conn *out;
 	enum master_state mstate;
-	struct qkd_key *pending;
-	size_t npending;
+	struct window win;		/* in flight: OFFERs or ABORTs */
+	bool job_busy;			/* a status or enc_keys job queued */
 	double next_try;
 	struct retry retry;
-	double ack_deadline;
 	double next_status;
 	unsigned int max_batch;		/* from the source's status */
 	bool filling;
@@ -93,6 +95,19 @@ struct pool {
 	/* slave side (inbound) */
 	uint64_t aborted_seq;		/* refuse OFFERs at or below */
 	bool in_connected;
+	uint64_t in_gen;		/* HELLOs accepted: tags dec_keys jobs */
+	unsigned int in_queued;		/* dec_keys jobs not yet answered */
+	/*
+	 * The source's calls run off the event loop (worker.h): the master's
+	 * on @worker, the slave's on @worker_in.  A KME gets a second source
+	 * instance (its own connection) for the slave, so that dec_keys for
+	 * the peer never waits behind this side's enc_keys; a stream source
+	 * is one instance (one file of read positions): @worker_in is then
+	 * @worker and @src_in unused.
+	 */
+	struct source src_in;
+	struct worker *worker;
+	struct worker *worker_in;
 	/* operators */
 	struct pool_stats st;
 	struct pool_stats st_last;	/* at the last rate log */
@@ -110,6 +125,7 @@ struct linkd {
 	SSL_CTX *server_ctx;
 	int listen_fd;
 	int signal_fd;
+	int wake_fd;			/* eventfd: a worker finished a job */
 	struct pool *pools;
 	unsigned int npools;
 	struct conn *conns;
@@ -154,7 +170,14 @@ void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m);
 void master_on_open(struct linkd *d, struct pool *p);
 void master_on_close(struct linkd *d, struct pool *p);
 int master_recover(struct linkd *d, struct pool *p);
+/* The earliest time master_step() has something to do. */
+double master_wakeup(const struct linkd *d, const struct pool *p);
+/* Wipe what is in flight (the daemon stops or reloads). */
+void master_drop(struct pool *p);
 void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m);
+/* A finished job of the pool's worker: to the master or the slave side. */
+void master_on_job(struct linkd *d, struct pool *p, struct job *j);
+void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
 
 /* kernel.c */
 int kernel_pool_setup(struct linkd *d, struct pool *p);

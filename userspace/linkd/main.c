@@ -8,9 +8,10 @@
  *
  *   qkd-linkd [-c FILE] [-t] [-v]
  *
- * One thread, one poll(2) loop: the listener, the peer connections and a
- * signalfd (SIGTERM/SIGINT: exit; SIGHUP: reload).  KME requests block,
- * bounded by kme_timeout.
+ * One poll(2) loop: the listener, the peer connections, a signalfd
+ * (SIGTERM/SIGINT: exit; SIGHUP: reload) and an eventfd through which the
+ * pools' workers (worker.h, threads) hand back the results of
+ * their key-source calls.  Nothing on the loop waits for a KME.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -87,6 +89,18 @@ static int setup_pool(struct linkd *d, struct pool *p)
 		log_err("pool %s: %s", p->cfg.name, err);
 		return -1;
 	}
+	if (p->cfg.source == SOURCE_ETSI014 &&
+	    kme_source_new(&p->cfg, &p->src_in, err, sizeof(err))) {
+		log_err("pool %s: %s", p->cfg.name, err);
+		return -1;
+	}
+	p->worker = worker_start(&p->src, d->wake_fd);
+	p->worker_in = !p->worker || !p->src_in.ops ? p->worker :
+		       worker_start(&p->src_in, d->wake_fd);
+	if (!p->worker || !p->worker_in) {
+		log_err("pool %s: cannot start its worker threads", p->cfg.name);
+		return -1;
+	}
 	p->client_ctx = tls_client_ctx(d->cfg, &p->cfg, err, sizeof(err));
 	if (!p->client_ctx) {
 		log_err("pool %s: %s", p->cfg.name, err);
@@ -117,15 +131,16 @@ static void teardown(struct linkd *d)
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 
-		if (p->pending) {
-			qkd_key_wipe(p->pending, p->npending);
-			secmem_free(p->pending,
-				    p->npending * sizeof(*p->pending));
-		}
-		p->pending = NULL;
-		p->npending = 0;
+		master_drop(p);
+		/* Interrupts a KME request, wipes every job's keys. */
+		if (p->worker_in != p->worker)
+			worker_stop(p->worker_in);
+		worker_stop(p->worker);
+		p->worker = p->worker_in = NULL;
 		if (p->src.ops)
 			p->src.ops->destroy(p->src.priv);
+		if (p->src_in.ops)
+			p->src_in.ops->destroy(p->src_in.priv);
 		SSL_CTX_free(p->client_ctx);
 	}
 	free(d->pools);
@@ -205,8 +220,7 @@ static double next_wakeup(struct linkd *d)
 	double t = now_mono() + 1.0;
 
 	for (unsigned int i = 0; i < d->npools; i++) {
-		struct pool *p = &d->pools[i];
-		double w = p->mstate == M_IDLE ? p->next_try : p->ack_deadline;
+		double w = master_wakeup(d, &d->pools[i]);
 
 		if (w < t)
 			t = w;
@@ -219,6 +233,39 @@ static double next_wakeup(struct linkd *d)
 	return conn_park_deadline(d, t);
 }
 
+/* Hand @w's finished jobs to the master and slave sides, in order. */
+static void dispatch(struct linkd *d, struct pool *p, struct worker *w)
+{
+	struct job *j = w ? worker_collect(w) : NULL;
+
+	while (j) {
+		struct job *next = j->next;
+
+		j->next = NULL;
+		if (j->kind == JOB_STATUS || j->kind == JOB_GET)
+			master_on_job(d, p, j);
+		else
+			slave_on_job(d, p, j);
+		j = next;
+	}
+}
+
+/* Hand the workers' finished jobs to the master and slave sides. */
+static void collect_jobs(struct linkd *d)
+{
+	uint64_t n;
+
+	if (read(d->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_err("eventfd: %s", strerror(errno));
+	for (unsigned int i = 0; i < d->npools; i++) {
+		struct pool *p = &d->pools[i];
+
+		dispatch(d, p, p->worker);
+		if (p->worker_in != p->worker)
+			dispatch(d, p, p->worker_in);
+	}
+}
+
 static int run(struct linkd *d)
 {
 	struct pollfd *pfd = NULL;
@@ -228,7 +275,7 @@ static int run(struct linkd *d)
 	for (;;) {
 		double now, wake = next_wakeup(d);
 		int n = 0, timeout, listen_at = -1;
-		size_t nc = 2;
+		size_t nc = 3;
 
 		for (struct conn *c = d->conns; c; c = c->next)
 			nc++;
@@ -249,6 +296,7 @@ static int run(struct linkd *d)
 			cap = nc;
 		}
 		pfd[n++] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
 		/* While full, the listener waits outside the poll set. */
 		if (conn_unauthenticated(d, NULL) < d->cfg->max_conns) {
 			listen_at = n;
@@ -285,7 +333,9 @@ static int run(struct linkd *d)
 				return 0;
 			}
 		}
-		for (int i = listen_at < 0 ? 1 : 2; i < n; i++)
+		if (pfd[1].revents & POLLIN)
+			collect_jobs(d);
+		for (int i = listen_at < 0 ? 2 : 3; i < n; i++)
 			if (pfd[i].revents)
 				conn_progress(d, cs[i], pfd[i].revents);
 		if (listen_at > 0 && pfd[listen_at].revents & POLLIN)
@@ -396,7 +446,9 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	ret = d.signal_fd < 0 ? -1 : secmem_hook_libraries(CURL_GLOBAL_DEFAULT);
+	d.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = d.signal_fd < 0 || d.wake_fd < 0 ? -1 :
+	      secmem_hook_libraries(CURL_GLOBAL_DEFAULT);
 	if (ret < 0) {
 		log_err("cannot set up signals or libcurl");
 		return 1;
@@ -422,6 +474,7 @@ int main(int argc, char *argv[])
 	curl_global_cleanup();
 	free(d.cfg);
 	close(d.signal_fd);
+	close(d.wake_fd);
 	log_info("stopped");
 	return ret ? 1 : 0;
 }

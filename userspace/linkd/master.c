@@ -10,6 +10,12 @@
  *      them to its inbound side and answers ACK;
  *   4. on ACK: add the keys to the outbound ring, close the journal entry.
  *
+ * Source calls (status, enc_keys) run on the pool's worker (worker.h): the
+ * master submits one at a time and goes on when the loop hands the result
+ * back (master_on_job()).  Up to offer_window offers are in flight at once
+ * (window.h); each has its journal entry, they are answered and committed
+ * oldest first, and every commit is journaled before the next.
+ *
  * An offer whose outcome is unknown (connection lost, timeout, restart)
  * is never re-offered: on the next connection the master sends ABORT with
  * its key IDs, the peer removes whichever of them it added, answers
@@ -18,12 +24,13 @@
  * "added" counter was committed before the restart.  See
  * Documentation/qkd-linkd.rst, "Recovery protocol".
  */
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include "linkd.h"
 #include "log.h"
-#include "secmem.h"
 
 #define IDLE_CHECK	1.0	/* s between pool level checks when full */
 #define STATUS_EVERY	30.0	/* s between KME status requests */
@@ -99,14 +106,15 @@ static void back_off(struct pool *p, enum retry_cause cause)
 					p->cfg.fast_retry, jitter());
 }
 
-static void drop_pending(struct pool *p)
+/* Wipe the keys of every offer in flight and forget them. */
+void master_drop(struct pool *p)
 {
-	if (p->pending) {
-		qkd_key_wipe(p->pending, p->npending);
-		secmem_free(p->pending, p->npending * sizeof(*p->pending));
-	}
-	p->pending = NULL;
-	p->npending = 0;
+	struct window_slot s;
+
+	while (!window_pop(&p->win, 0, &s))
+		job_free(s.keys);
+	window_reset(&p->win);
+	p->mstate = M_IDLE;
 }
 
 static int save(struct linkd *d, struct pool *p)
@@ -145,24 +153,29 @@ int master_recover(struct linkd *d, struct pool *p)
 {
 	uint64_t added;
 
-	if (!p->j.open)
+	if (!p->j.nopen)
 		return 0;
 	if (out_added(d, p, &added, NULL))
 		return -1;
-	if (added >= p->j.base + p->j.n) {
+	if (journal_recover(&p->j, added) == JOURNAL_COMMITTED) {
 		log_info("pool %s: offer %llu (%u keys) was committed before the restart",
-			 p->cfg.name, (unsigned long long)p->j.seq, p->j.n);
-		p->j.open = false;
-		return save(d, p);
+			 p->cfg.name, (unsigned long long)p->j.open[0].seq,
+			 p->j.open[0].n);
+		journal_close_oldest(&p->j, true);
+		if (save(d, p))
+			return -1;
 	}
-	log_warn("pool %s: offer %llu (%u keys) has no known outcome: it will be aborted on both sides once the peer is reachable",
-		 p->cfg.name, (unsigned long long)p->j.seq, p->j.n);
+	for (unsigned int i = 0; i < p->j.nopen; i++)
+		log_warn("pool %s: offer %llu (%u keys) has no known outcome: it will be aborted on both sides once the peer is reachable",
+			 p->cfg.name, (unsigned long long)p->j.open[i].seq,
+			 p->j.open[i].n);
 	return 0;
 }
 
 void master_on_open(struct linkd *d, struct pool *p)
 {
 	(void)d;
+	window_reset(&p->win);
 	retry_reset(&p->retry, false);
 	p->next_try = now_mono();
 }
@@ -171,51 +184,72 @@ void master_on_close(struct linkd *d, struct pool *p)
 {
 	(void)d;
 	if (p->mstate == M_WAIT_ACK)
-		log_warn("pool %s: offer %llu lost with the connection: its keys are wiped here and will be aborted on the peer",
-			 p->cfg.name, (unsigned long long)p->j.seq);
-	drop_pending(p);
-	p->mstate = M_IDLE;
+		log_warn("pool %s: %u offer(s) from %llu lost with the connection: their keys are wiped here and will be aborted on the peer",
+			 p->cfg.name, p->win.count,
+			 (unsigned long long)window_oldest(&p->win)->seq);
+	master_drop(p);
 	back_off(p, RETRY_OTHER);
 }
 
-static void send_abort(struct linkd *d, struct pool *p)
+/* ABORT every open offer of the journal, oldest first; answered in order. */
+static void send_aborts(struct linkd *d, struct pool *p)
 {
 	static struct proto_msg m;
+	double now = now_mono();
 
-	m.type = PROTO_ABORT;
-	m.seq = p->j.seq;
-	m.n = p->j.n;
-	memcpy(m.ids, p->j.ids, (size_t)p->j.n * sizeof(m.ids[0]));
-	if (conn_send(p->out, &m)) {
-		conn_close(d, p->out, "cannot send ABORT");
-		return;
+	window_reset(&p->win);
+	for (unsigned int i = 0; i < p->j.nopen; i++) {
+		const struct journal_offer *o = &p->j.open[i];
+
+		m.type = PROTO_ABORT;
+		m.seq = o->seq;
+		m.n = o->n;
+		memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+		if (conn_send(p->out, &m)) {
+			conn_close(d, p->out, "cannot send ABORT");
+			return;
+		}
+		window_push(&p->win, o->seq, o->n, now, NULL);
 	}
 	p->mstate = M_WAIT_ABORTED;
-	p->ack_deadline = now_mono() + 2.0 * p->cfg.kme_timeout + 5;
+}
+
+static void submit(struct pool *p, struct job *j)
+{
+	p->job_busy = true;
+	worker_submit(p->worker, j);
 }
 
 static void refresh_status(struct pool *p)
 {
-	char err[SRC_ERR_LEN];
-	unsigned int max_batch, stored;
+	struct job *j = job_new(JOB_STATUS, 0);
 
-	if (p->src.ops->status(p->src.priv, &max_batch, &stored, err,
-			       sizeof(err))) {
-		kme_failed(p, err, "");
+	if (!j) {
+		back_off(p, RETRY_OTHER);
 		return;
 	}
-	p->max_batch = max_batch;
-	source_ok(p);
-	p->next_status = now_mono() + STATUS_EVERY;
+	submit(p, j);
 }
 
-static void offer(struct linkd *d, struct pool *p)
+static void status_done(struct pool *p, struct job *j)
 {
-	static struct proto_msg m;
-	char err[SRC_ERR_LEN];
+	if (j->ret) {
+		kme_failed(p, j->err, "");
+		back_off(p, RETRY_KME);
+		return;
+	}
+	p->max_batch = j->max_batch;
+	source_ok(p);
+	p->next_status = now_mono() + STATUS_EVERY;
+	p->next_try = now_mono();
+}
+
+/* Ask the source for the next batch, if the pool needs one. */
+static void fetch(struct linkd *d, struct pool *p)
+{
 	uint64_t added;
 	uint32_t level, n, room;
-	int ret;
+	struct job *j;
 
 	if (out_added(d, p, &added, &level)) {
 		back_off(p, RETRY_OTHER);
@@ -225,11 +259,13 @@ static void offer(struct linkd *d, struct pool *p)
 		p->filling = true;
 	if (level >= p->cfg.high)
 		p->filling = false;
-	if (!p->filling) {
+	/* Keys in flight will be in the ring once acknowledged. */
+	room = p->cfg.high > level + p->win.keys ?
+	       p->cfg.high - level - p->win.keys : 0;
+	if (!p->filling || !room) {
 		p->next_try = now_mono() + IDLE_CHECK;
 		return;
 	}
-	room = p->cfg.high - level;
 	n = p->cfg.batch;
 	if (n > p->max_batch)
 		n = p->max_batch;
@@ -237,53 +273,111 @@ static void offer(struct linkd *d, struct pool *p)
 		n = room;
 	if (n > QKD_BATCH_MAX)
 		n = QKD_BATCH_MAX;
-	p->pending = secmem_alloc(n * sizeof(*p->pending));
-	if (!p->pending) {
+	j = job_new(JOB_GET, n);
+	if (!j) {
 		back_off(p, RETRY_OTHER);
 		return;
 	}
-	p->npending = n;
-	/* The names go straight to the journal's slots (no offer is open). */
-	ret = p->src.ops->get(p->src.priv, p->pending, p->j.ids, n, err,
-			      sizeof(err));
-	if (ret == SRC_AGAIN) {
-		no_keys_yet(p, err);
-		drop_pending(p);
+	submit(p, j);
+}
+
+/* The source delivered a batch: journal it, offer it, keep it until ACK. */
+static void get_done(struct linkd *d, struct pool *p, struct job *j)
+{
+	static struct proto_msg m;
+	const struct journal_offer *o;
+	uint64_t added = 0;
+	double now = now_mono();
+
+	if (j->ret == SRC_AGAIN) {
+		no_keys_yet(p, j->err);
 		back_off(p, RETRY_AGAIN);
+		job_free(j);
 		return;
 	}
-	if (ret) {
-		kme_failed(p, err, " (pool untouched)");
-		drop_pending(p);
+	if (j->ret) {
+		kme_failed(p, j->err, " (pool untouched)");
 		back_off(p, RETRY_KME);
+		job_free(j);
 		return;
 	}
 	source_ok(p);
+	p->next_try = now;
+	if (!p->out || p->out->state != CONN_OPEN || p->mstate == M_WAIT_ABORTED ||
+	    !window_has_room(&p->win, p->cfg.offer_window) ||
+	    (!p->j.nopen && out_added(d, p, &added, NULL))) {
+		/* Not offered: nobody holds these keys but the KME. */
+		log_debug("pool %s: %zu keys from the source discarded: the peer channel is not ready",
+			  p->cfg.name, j->n);
+		job_free(j);
+		return;
+	}
 	/* Journal first: after this point the peer may act on the offer. */
-	p->j.open = true;
-	p->j.seq = p->j.next_seq++;
-	p->j.base = added;
-	p->j.n = n;
-	if (save(d, p)) {
+	o = journal_open(&p->j, added, j->names, j->n);
+	if (!o || save(d, p)) {
 		/* Not sent: nobody holds these keys but the KME. */
-		p->j.open = false;
-		drop_pending(p);
+		if (o) {
+			p->j.nopen--;
+			p->j.next_seq--;
+		}
+		job_free(j);
 		back_off(p, RETRY_OTHER);
 		return;
 	}
 	m.type = PROTO_OFFER;
-	m.seq = p->j.seq;
-	m.n = n;
-	memcpy(m.ids, p->j.ids, (size_t)n * sizeof(m.ids[0]));
+	m.seq = o->seq;
+	m.n = o->n;
+	memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
 	p->st.offers++;
+	window_push(&p->win, o->seq, o->n, now, j);
+	p->mstate = M_WAIT_ACK;
 	if (conn_send(p->out, &m)) {
 		conn_close(d, p->out, "cannot send OFFER");
 		return;
 	}
-	p->mstate = M_WAIT_ACK;
-	p->ack_deadline = now_mono() + 2.0 * p->cfg.kme_timeout + 5;
-	log_debug("pool %s: offer %llu: %u keys", p->cfg.name,
-		  (unsigned long long)m.seq, n);
+	log_debug("pool %s: offer %llu: %u keys (%u in flight)", p->cfg.name,
+		  (unsigned long long)m.seq, m.n, p->win.count);
+}
+
+void master_on_job(struct linkd *d, struct pool *p, struct job *j)
+{
+	p->job_busy = false;
+	if (j->kind == JOB_STATUS) {
+		status_done(p, j);
+		job_free(j);
+		return;
+	}
+	get_done(d, p, j);
+}
+
+/*
+ * Does the peer fetch an offer's keys one request per key (dec_keys by
+ * GET)?  Its configuration is not known here: this side's stands in for it
+ * (the two routers of a link are configured alike).  "auto" counts as one
+ * request: it is POST unless the KME refuses POST, and an answer deadline
+ * of one request per key would hide a hung peer for minutes.
+ */
+static bool per_key(const struct pool *p)
+{
+	return p->cfg.source == SOURCE_ETSI014 && p->cfg.dec_method == DEC_GET;
+}
+
+double master_wakeup(const struct linkd *d, const struct pool *p)
+{
+	/* next_try counts only when master_step() would act on it. */
+	bool waiting = !p->id || p->job_busy || p->mstate == M_WAIT_ABORTED ||
+		       (p->out && p->out->state != CONN_OPEN) ||
+		       !window_has_room(&p->win, p->cfg.offer_window);
+	double t = waiting ? INFINITY : p->next_try;
+
+	if (p->win.count && p->out) {
+		double dl = window_deadline(&p->win, p->cfg.kme_timeout,
+					    per_key(p), d->cfg->handshake_timeout);
+
+		if (dl < t)
+			t = dl;
+	}
+	return t;
 }
 
 void master_step(struct linkd *d, struct pool *p)
@@ -292,16 +386,21 @@ void master_step(struct linkd *d, struct pool *p)
 
 	if (!p->id)
 		return;		/* no kernel pool: kernel_sync() */
-	if (p->mstate != M_IDLE) {
-		if (now > p->ack_deadline && p->out) {
-			log_err("pool %s: peer did not answer offer %llu in time",
-				p->cfg.name, (unsigned long long)p->j.seq);
-			p->st.peer_errors++;
-			conn_close(d, p->out, "answer timeout");
-		}
+	if (p->win.count && p->out &&
+	    now > window_deadline(&p->win, p->cfg.kme_timeout, per_key(p),
+				  d->cfg->handshake_timeout)) {
+		log_err("pool %s: peer did not answer %s %llu in time (%.0f s)",
+			p->cfg.name,
+			p->mstate == M_WAIT_ABORTED ? "abort" : "offer",
+			(unsigned long long)window_oldest(&p->win)->seq,
+			offer_answer_timeout(p->cfg.kme_timeout, per_key(p),
+					     window_oldest(&p->win)->n,
+					     d->cfg->handshake_timeout));
+		p->st.peer_errors++;
+		conn_close(d, p->out, "answer timeout");
 		return;
 	}
-	if (now < p->next_try)
+	if (p->mstate == M_WAIT_ABORTED || p->job_busy || now < p->next_try)
 		return;
 	if (!p->out) {
 		p->out = conn_connect(d, p);
@@ -313,78 +412,131 @@ void master_step(struct linkd *d, struct pool *p)
 	}
 	if (p->out->state != CONN_OPEN)
 		return;
-	if (p->j.open) {
-		send_abort(d, p);
+	if (p->j.nopen && !p->win.count) {
+		send_aborts(d, p);
 		return;
 	}
+	if (!window_has_room(&p->win, p->cfg.offer_window))
+		return;		/* an answer sets next_try */
 	if (!p->max_batch || now >= p->next_status) {
 		refresh_status(p);
-		if (!p->kme_ok) {
-			back_off(p, RETRY_KME);
-			return;
-		}
+		return;
 	}
-	offer(d, p);
+	fetch(d, p);
+}
+
+/*
+ * Add an acknowledged offer's keys to the outbound ring.  Only when the
+ * kernel's counter is what the journal says: then, after a crash, the
+ * journal tells whether this offer was committed (journal.h).  A pool
+ * re-created under the daemon, or keys added by hand, fail this check.
+ */
+static int commit(struct linkd *d, struct pool *p, struct job *j,
+		  uint64_t seq)
+{
+	uint64_t added;
+	int ret = out_added(d, p, &added, NULL);
+
+	if (ret)
+		return ret;
+	if (added != p->j.added) {
+		log_err("pool %s: outbound counter is %llu, the journal expects %llu (pool re-created or written by someone else); aborting offer %llu",
+			p->cfg.name, (unsigned long long)added,
+			(unsigned long long)p->j.added, (unsigned long long)seq);
+		return -ESTALE;
+	}
+	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_OUT, j->keys, j->n);
+	if (ret) {
+		/* Noticed a reload: a new pool's "added" starts at 0; abort. */
+		kernel_check(d, ret);
+		log_err("pool %s: outbound pool refused %zu keys: %s%s%s; aborting offer %llu",
+			p->cfg.name, j->n, qkd_strerror(ret),
+			qkd_last_error(d->qkd)[0] ? ": " : "",
+			qkd_last_error(d->qkd), (unsigned long long)seq);
+	}
+	return ret;
 }
 
 static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 {
+	struct window_slot s;
+	struct job *j;
 	int ret;
 
+	window_pop(&p->win, now_mono(), &s);
+	j = s.keys;
+	if (!p->win.count)
+		p->mstate = M_IDLE;
 	if (m->status != PROTO_OK) {
 		/* The peer added nothing: the keys are discarded on both sides. */
 		log_err("pool %s: peer refused offer %llu: %s", p->cfg.name,
 			(unsigned long long)m->seq, m->text);
 		set_error(p, m->text);
-		p->st.refused += p->npending;
+		p->st.refused += s.n;
 		p->st.peer_errors++;
-		drop_pending(p);
-		p->j.open = false;
+		job_free(j);
+		journal_close_oldest(&p->j, false);
 		save(d, p);
-		p->mstate = M_IDLE;
 		back_off(p, RETRY_OTHER);
 		return;
 	}
-	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_OUT, p->pending,
-			  p->npending);
+	ret = commit(d, p, j, m->seq);
+	job_free(j);
 	if (ret) {
-		/* Noticed a reload: a new pool's "added" starts at 0; abort. */
-		kernel_check(d, ret);
-		/* The peer has them, we do not: abort them there. */
-		log_err("pool %s: outbound pool refused %zu keys: %s%s%s; aborting offer %llu",
-			p->cfg.name, p->npending, qkd_strerror(ret),
-			qkd_last_error(d->qkd)[0] ? ": " : "",
-			qkd_last_error(d->qkd), (unsigned long long)m->seq);
-		drop_pending(p);
-		p->mstate = M_IDLE;
-		back_off(p, RETRY_OTHER);
+		/*
+		 * The peer has them, we do not: abort them there, and every
+		 * later offer with them (only the oldest open offer may be
+		 * committed when the journal is read: see journal.h).  The
+		 * entries stay open.
+		 */
+		p->next_try = now_mono();
+		conn_close(d, p->out, "outbound pool refused the keys");
 		return;
 	}
-	p->st.committed += p->npending;
-	drop_pending(p);
-	p->j.open = false;
-	save(d, p);
-	p->mstate = M_IDLE;
+	p->st.committed += s.n;
+	journal_close_oldest(&p->j, true);
+	if (save(d, p)) {
+		/*
+		 * On disk this offer is still open: one such offer is
+		 * recognised at a restart, two would not be.  No further
+		 * commit until a save works: the later offers are aborted.
+		 */
+		conn_close(d, p->out, "cannot write the journal");
+		return;
+	}
 	retry_reset(&p->retry, false);
 	p->next_try = now_mono();
 }
 
+static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
+{
+	struct window_slot s;
+
+	window_pop(&p->win, now_mono(), &s);
+	log_info("pool %s: offer %llu aborted: peer removed %u of its %u keys",
+		 p->cfg.name, (unsigned long long)m->seq, m->n, s.n);
+	p->st.aborted += s.n;
+	journal_close_oldest(&p->j, false);
+	save(d, p);
+	if (!p->win.count) {
+		p->mstate = M_IDLE;
+		p->next_try = now_mono();
+	}
+}
+
 void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
 {
-	if (m->type == PROTO_ACK && p->mstate == M_WAIT_ACK &&
-	    m->seq == p->j.seq) {
+	struct window_slot *oldest = window_oldest(&p->win);
+	bool expected = oldest && m->seq == oldest->seq &&
+			p->j.nopen && p->j.open[0].seq == m->seq;
+
+	if (m->type == PROTO_ACK && p->mstate == M_WAIT_ACK && expected) {
 		on_ack(d, p, m);
 		return;
 	}
 	if (m->type == PROTO_ABORTED && p->mstate == M_WAIT_ABORTED &&
-	    m->seq == p->j.seq) {
-		log_info("pool %s: offer %llu aborted: peer removed %u of its %u keys",
-			 p->cfg.name, (unsigned long long)m->seq, m->n, p->j.n);
-		p->st.aborted += p->j.n;
-		p->j.open = false;
-		save(d, p);
-		p->mstate = M_IDLE;
-		p->next_try = now_mono();
+	    expected) {
+		on_aborted(d, p, m);
 		return;
 	}
 	if (m->type == PROTO_ERROR)

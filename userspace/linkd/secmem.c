@@ -5,6 +5,7 @@
  * in place.)
  */
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,7 +13,8 @@
 #include <openssl/crypto.h>
 #include "secmem.h"
 
-static bool last_locked;
+/* Written by the pools' worker threads too (worker.c). */
+static atomic_bool last_locked;
 
 void *secmem_alloc(size_t n)
 {
@@ -25,7 +27,7 @@ void *secmem_alloc(size_t n)
 	if (p == MAP_FAILED)
 		return NULL;
 	madvise(p, n, MADV_DONTDUMP);
-	last_locked = !mlock(p, n);
+	atomic_store(&last_locked, !mlock(p, n));
 	return p;		/* anonymous pages are zero */
 }
 
@@ -54,7 +56,7 @@ void secmem_free(void *p, size_t n)
 
 bool secmem_locked(void)
 {
-	return last_locked;
+	return atomic_load(&last_locked);
 }
 
 /* ---- wiping frees ----------------------------------------------------- */

@@ -8,7 +8,11 @@
  *           is closed first, so that a stale OFFER still buffered there can
  *           never be acted on after a newer ABORT.
  *   OFFER   get the keys by ID from the source (dec_keys) and add them to
- *           the inbound side, all or none; ACK says which.
+ *           the inbound side, all or none; ACK says which.  dec_keys runs
+ *           on the pool's slave worker (worker.h): several OFFERs may wait
+ *           there; their ACKs leave in the order the OFFERs came, and the
+ *           keys of a connection closed meanwhile (or of an offer aborted
+ *           meanwhile) are wiped, never added.
  *   ABORT   remove whichever of the IDs are in the inbound side (taken by
  *           ID and wiped), and refuse OFFERs up to that sequence number on
  *           this connection.
@@ -18,7 +22,6 @@
 #include <string.h>
 #include "linkd.h"
 #include "log.h"
-#include "secmem.h"
 
 static void refuse(struct linkd *d, struct conn *c, uint16_t code,
 		   const char *why)
@@ -65,6 +68,7 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 		if (o != c && o->server && o->pool == p && !o->dead)
 			conn_close(d, o, "replaced by a new connection");
 	c->pool = p;
+	c->gen = ++p->in_gen;	/* jobs of older connections are void */
 	/*
 	 * Sequence numbers are per master lifetime and per connection: a
 	 * master that lost its journal starts again at 1.
@@ -79,62 +83,115 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	log_info("pool %s: peer %s connected (inbound)", p->cfg.name, c->peer);
 }
 
+/* At most this many OFFERs wait for dec_keys per pool: then refused. */
+#define IN_QUEUED_MAX	(2 * WINDOW_MAX)
+
+/* The live connection a job of @p was for, or NULL. */
+static struct conn *job_conn(struct linkd *d, struct pool *p, uint64_t gen)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->server && c->pool == p && c->gen == gen && !c->dead &&
+		    c->state == CONN_OPEN)
+			return c;
+	return NULL;
+}
+
+/*
+ * An OFFER goes to the worker even when it is refused at once (JOB_PASS),
+ * so that its ACK cannot overtake those of the OFFERs before it.
+ */
 static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 {
 	struct pool *p = c->pool;
-	struct proto_msg ack = { .type = PROTO_ACK, .seq = m->seq };
-	struct qkd_key *keys;
-	char err[SRC_ERR_LEN];
+	struct job *j;
+
+	if (p->in_queued >= IN_QUEUED_MAX) {
+		p->st.peer_errors++;
+		refuse(d, c, PROTO_E_PROTO, "too many offers in flight");
+		return;
+	}
+	if (m->seq <= p->aborted_seq) {
+		j = job_new(JOB_PASS, 0);
+		if (j) {
+			j->ret = -1;
+			snprintf(j->err, sizeof(j->err), "offer %llu was aborted",
+				 (unsigned long long)m->seq);
+		}
+	} else {
+		j = job_new(JOB_GET_BY_ID, m->n);
+		if (j)
+			memcpy(j->names, m->ids, (size_t)m->n * sizeof(m->ids[0]));
+	}
+	if (!j) {
+		refuse(d, c, PROTO_E_POOL, "out of memory");
+		return;
+	}
+	j->seq = m->seq;
+	j->gen = c->gen;
+	p->in_queued++;
+	worker_submit(p->worker_in, j);
+}
+
+/* dec_keys done (or an OFFER refused in order): add inbound, answer. */
+void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
+{
+	struct conn *c = job_conn(d, p, j->gen);
+	struct proto_msg ack = { .type = PROTO_ACK, .seq = j->seq };
 	int ret;
 
-	if (m->seq <= p->aborted_seq) {
+	p->in_queued--;
+	if (!c) {
+		log_info("pool %s: offer %llu: its connection is gone: %zu keys wiped, none added",
+			 p->cfg.name, (unsigned long long)j->seq, j->n);
+		goto out;
+	}
+	if (j->kind == JOB_PASS) {
 		ack.status = PROTO_E_SEQ;
-		snprintf(ack.text, sizeof(ack.text), "offer %llu was aborted",
-			 (unsigned long long)m->seq);
+		snprintf(ack.text, sizeof(ack.text), "%s", j->err);
 		goto answer;
 	}
-	keys = secmem_alloc(m->n * sizeof(*keys));
-	if (!keys) {
-		ack.status = PROTO_E_POOL;
-		snprintf(ack.text, sizeof(ack.text), "out of memory");
-		goto answer;
-	}
-	if (p->src.ops->get_by_id(p->src.priv, m->ids, keys, m->n, err,
-				  sizeof(err))) {
+	if (j->ret) {
 		p->st.kme_errors++;
 		p->kme_ok = false;
-		snprintf(p->last_error, sizeof(p->last_error), "%s", err);
+		snprintf(p->last_error, sizeof(p->last_error), "%s", j->err);
 		log_err("pool %s: offer %llu: %s (pool untouched)", p->cfg.name,
-			(unsigned long long)m->seq, err);
+			(unsigned long long)j->seq, j->err);
 		ack.status = PROTO_E_SOURCE;
-		snprintf(ack.text, sizeof(ack.text), "%s", err);
-		secmem_free(keys, m->n * sizeof(*keys));
+		snprintf(ack.text, sizeof(ack.text), "%s", j->err);
+		goto answer;
+	}
+	if (j->seq <= p->aborted_seq) {
+		/* Aborted while its keys were being fetched. */
+		ack.status = PROTO_E_SEQ;
+		snprintf(ack.text, sizeof(ack.text), "offer %llu was aborted",
+			 (unsigned long long)j->seq);
 		goto answer;
 	}
 	if (!p->id)
 		kernel_sync(d);
-	ret = p->id ? qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n) :
-		      -ENOENT;
+	ret = p->id ? qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, j->keys,
+				  j->n) : -ENOENT;
 	if (ret && p->id && kernel_check(d, ret) && p->id)
-		ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, keys, m->n);
-	qkd_key_wipe(keys, m->n);
-	secmem_free(keys, m->n * sizeof(*keys));
+		ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, j->keys,
+				  j->n);
 	if (ret) {
 		snprintf(ack.text, sizeof(ack.text), "inbound pool refused the keys: %s%s%s",
 			 qkd_strerror(ret), qkd_last_error(d->qkd)[0] ? ": " : "",
 			 qkd_last_error(d->qkd));
 		log_err("pool %s: offer %llu: %s", p->cfg.name,
-			(unsigned long long)m->seq, ack.text);
+			(unsigned long long)j->seq, ack.text);
 		ack.status = PROTO_E_POOL;
 		goto answer;
 	}
 	p->kme_ok = true;
-	p->st.received += m->n;
-	log_debug("pool %s: offer %llu: %u keys added inbound", p->cfg.name,
-		  (unsigned long long)m->seq, m->n);
+	p->st.received += j->n;
+	log_debug("pool %s: offer %llu: %zu keys added inbound", p->cfg.name,
+		  (unsigned long long)j->seq, j->n);
 answer:
 	if (conn_send(c, &ack))
 		conn_close(d, c, "cannot send ACK");
+out:
+	job_free(j);
 }
 
 static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)

@@ -13,7 +13,9 @@
  * not at all (wiped on failure) and return 0, -1 with a reason for the log
  * in @err, or SRC_AGAIN (get() only): the source answered but has no keys
  * to give now, ask again soon.  Both may block, bounded by the source's
- * own timeouts.
+ * own timeouts: they run on the pool's worker threads (worker.h), never
+ * on the event loop.  interrupt() (optional) is called from another
+ * thread to end a running call early, before destroy().
  */
 #ifndef LINKD_SOURCE_H
 #define LINKD_SOURCE_H
@@ -42,6 +44,7 @@ struct source_ops {
 	 */
 	int (*status)(void *priv, unsigned int *max_batch, unsigned int *stored,
 		      char *err, size_t errlen);
+	void (*interrupt)(void *priv);
 	void (*destroy)(void *priv);
 };
 

@@ -137,7 +137,7 @@ void status_write(struct linkd *d)
 			p->st.offers, p->st.committed, p->st.refused,
 			p->st.aborted, p->st.received, p->st.removed,
 			p->st.kme_errors, p->st.peer_errors,
-			p->j.open ? "true" : "false", p->j.next_seq);
+			p->j.nopen ? "true" : "false", p->j.next_seq);
 		json_str(f, p->last_error);
 		fputc('}', f);
 	}

@@ -75,6 +75,7 @@ START_TEST(config_good)
 	ck_assert_uint_eq(cfg->pools[1].key_bits, 128);
 	ck_assert_uint_eq(cfg->pools[0].fast_retry, 60);
 	ck_assert_int_eq(cfg->pools[0].dec_method, DEC_AUTO);
+	ck_assert_uint_eq(cfg->pools[0].offer_window, 4);
 	ck_assert_uint_eq(cfg->max_conns, 64);
 	ck_assert_uint_eq(cfg->max_conns_per_source, 4);
 	ck_assert_uint_eq(cfg->handshake_timeout, 5);
@@ -100,6 +101,15 @@ START_TEST(config_limits)
 	ck_assert_str_eq(err, "linkd.conf:6: handshake_timeout: 61 is out of range (1 to 60)");
 	ck_assert_int_eq(parse(GLOBAL POOL "fast_retry = 3601\n", err), -1);
 	ck_assert_str_eq(err, "linkd.conf:14: fast_retry: 3601 is out of range (0 to 3600)");
+	/* The window of offers in flight: 1 to 16. */
+	ck_assert_msg(parse(GLOBAL POOL "offer_window = 1\n", err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->pools[0].offer_window, 1);
+	ck_assert_msg(parse(GLOBAL POOL "offer_window = 16\n", err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->pools[0].offer_window, 16);
+	ck_assert_int_eq(parse(GLOBAL POOL "offer_window = 0\n", err), -1);
+	ck_assert_str_eq(err, "linkd.conf:14: offer_window: 0 is out of range (1 to 16)");
+	ck_assert_int_eq(parse(GLOBAL POOL "offer_window = 17\n", err), -1);
+	ck_assert_str_eq(err, "linkd.conf:14: offer_window: 17 is out of range (1 to 16)");
 }
 END_TEST
 

@@ -202,22 +202,22 @@ START_TEST(journal_format)
 	ck_assert_ptr_nonnull(j);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 5\n", j), 0);
 	ck_assert_uint_eq(j->next_seq, 5);
-	ck_assert(!j->open);
+	ck_assert_uint_eq(j->nopen, 0);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 2\nnext_seq 5\n", j), 0);
 	ck_assert_uint_eq(j->next_seq, 5);
 	/* version 1: the lower-case UUIDs that version sent to dec_keys */
 	ck_assert_int_eq(journal_parse(v1, j), 0);
-	ck_assert(j->open);
-	ck_assert_uint_eq(j->seq, 7);
-	ck_assert_uint_eq(j->base, 100);
-	ck_assert_uint_eq(j->n, 2);
-	ck_assert_str_eq(j->ids[0].s, "00010203-0405-0607-0809-0a0b0c0d0e0f");
-	ck_assert_str_eq(j->ids[1].s, "ffffffff-ffff-ffff-ffff-ffffffffffff");
-	/* version 2: the strings as issued */
+	ck_assert_uint_eq(j->nopen, 1);
+	ck_assert_uint_eq(j->open[0].seq, 7);
+	ck_assert_uint_eq(j->added, 100);
+	ck_assert_uint_eq(j->open[0].n, 2);
+	ck_assert_str_eq(j->open[0].ids[0].s, "00010203-0405-0607-0809-0a0b0c0d0e0f");
+	ck_assert_str_eq(j->open[0].ids[1].s, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+	/* version 2: the strings as issued, one offer and its base */
 	ck_assert_int_eq(journal_parse(v2, j), 0);
-	ck_assert_uint_eq(j->n, 2);
-	ck_assert_str_eq(j->ids[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
-	ck_assert_str_eq(j->ids[1].s, "kid/0001+x=");
+	ck_assert_uint_eq(j->open[0].n, 2);
+	ck_assert_str_eq(j->open[0].ids[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
+	ck_assert_str_eq(j->open[0].ids[1].s, "kid/0001+x=");
 	/* corrupt: truncated, wrong count, seq not below next_seq, junk */
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\n", j), -1);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 3\nnext_seq 5\n", j), -1);

@@ -15,5 +15,6 @@ Suite *peer_proto_suite(void);
 Suite *linkd_policy_suite(void);
 Suite *linkd_status_suite(void);
 Suite *secmem_suite(void);
+Suite *linkd_async_suite(void);
 
 #endif
