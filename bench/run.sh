@@ -44,15 +44,24 @@ linkd=$("${QKD_PYTHON:-python3}" "$repo/tests/vm/bench_linkd.py" 2>&1) || status
 printf '%s\n' "$linkd" | grep '^#'
 rtt=$(printf '%s\n' "$linkd" | awk '$1 == "enc_keys_rtt_us" { print $2 }')
 fill=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_rate" { print $2 }')
+fill1w1=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_1key_w1" { print $2 }')
+fill1=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_1key" { print $2 }')
+slow1w1=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_1key_slow_w1" { print $2 }')
+slow1=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_1key_slow" { print $2 }')
 take=$(awk '/^take out \(next\)/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$out")
 rm -f "$out"
-if [ -n "$rtt" ] && [ -n "$fill" ] && [ -n "$take" ]; then
+if [ -n "$rtt" ] && [ -n "$fill" ] && [ -n "$take" ] && [ -n "$fill1" ] &&
+   [ -n "$fill1w1" ] && [ -n "$slow1" ] && [ -n "$slow1w1" ]; then
 	echo
 	printf '%-32s %-28s %s\n' "measure (qkd-linkd)" "value" "beside the pool"
 	printf '%-32s %-28s %s\n' "enc_keys round trip, 1 key" "$rtt us" \
 		"take out p50 $take us: $(awk -v a="$rtt" -v b="$take" 'BEGIN { printf "%.0f", a / b }')x slower"
 	printf '%-32s %-28s %s\n' "fill, unlimited link" "$fill keys/s" \
 		"$(awk -v k="$fill" 'BEGIN { printf "%.2f Mbit/s of 256-bit keys, both ways", k * 256 / 1e6 }')"
+	printf '%-32s %-28s %s\n' "fill, 1 key per KME request" "$fill1 keys/s" \
+		"$(awk -v a="$fill1" -v b="$fill1w1" 'BEGIN { printf "%.2fx the %s keys/s of one offer in flight", a / b, b }')"
+	printf '%-32s %-28s %s\n' "fill, 1 key/request, 50 ms KME" "$slow1 keys/s" \
+		"$(awk -v a="$slow1" -v b="$slow1w1" 'BEGIN { printf "%.2fx the %s keys/s of one offer in flight", a / b, b }')"
 else
 	echo "bench: qkd-linkd figures missing" >&2
 	status=1

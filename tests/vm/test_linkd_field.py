@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """qkd-linkd in the field: a module reload under the running daemons, a
-flood of idle connections to one listener, and the road back after a KME
-outage.  The lab of test_linkd.py (its helpers, imported):
+flood of idle connections to one listener, the road back after a KME
+outage, and a slow KME on one of two links.  The lab of test_linkd.py
+(its helpers, imported):
 
         lk-kme: kme_sim.py (control on 127.0.0.1:9000)
         KME_A 10.9.1.10:8443          KME_B 10.9.2.10:8444
@@ -14,17 +15,24 @@ outage.  The lab of test_linkd.py (its helpers, imported):
                                    |  10.9.0.3 (on lk-b's veth): the flood,
                                    |  300 idle TCP connections to A's :7600
 
+The slow-KME case adds a second link cheaply: a second simulator process
+in lk-kme (control on 127.0.0.1:9001) with KME_C 10.9.1.10:8445 and KME_D
+10.9.2.10:8446 on the same addresses, and a second pool "link2" (SAE_C,
+SAE_D) in both daemons' configuration, loaded by SIGHUP.
+
 Times and CPU shares are printed; the assertions on them are generous
 (qemu TCG on a loaded 2-core machine): they catch a daemon that needs a
 restart, spins, or backs off for tens of seconds, not a slow emulator."""
 
 import errno
+import json
 import os
 import select
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import qkdtest
 from qkdtest import test, main, check, eq, diag, Skip
@@ -244,6 +252,160 @@ def _():
         check(errs <= 3, f"{x}: {errs} error lines for one outage")
     L.wait(L.full, 120, "full after the restore")
     L.reconcile("after the outage")
+
+# ------------------------------------------------- a slow KME on one link
+
+SIM2_CTL = 9001
+POOL2 = "link2"
+SAE2 = {"a": "SAE_C", "b": "SAE_D"}
+KME2_URL = {"a": "https://10.9.1.10:8445", "b": "https://10.9.2.10:8446"}
+SLOW = 5.0             # s: how late the slow KME answers
+SLOW_TIMEOUT = 10      # kme_timeout of the slow link: the KME is slow, not dead
+
+
+def ctl2(method, path, body=None):
+    """The second simulator's control interface (KME_C, KME_D)."""
+    def call():
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{SIM2_CTL}" + path,
+                                     data=data, method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            txt = r.read()
+            return json.loads(txt) if txt else None
+    return L.in_ns(L.NS["k"], call)
+
+
+def two_links():
+    """Certificates for KME_C, KME_D, SAE_C, SAE_D (the listeners' own name
+    SAE_C / SAE_D too), the second simulator, and both daemons reloaded
+    with a second pool."""
+    L.sh("bash", L.MKCERTS, L.PKI, "kme:KME_C,IP:10.9.1.10",
+         "kme:KME_D,IP:10.9.2.10", "sae:SAE_C", "sae:SAE_D",
+         "kme:linkd-a,DNS:SAE_A,DNS:STR_A,DNS:SAE_C",
+         "kme:linkd-b,DNS:SAE_B,DNS:STR_B,DNS:SAE_D")
+    ready = os.path.join(L.TMP, "sim2.ready")
+    log = open(os.path.join(L.TMP, "sim2.log"), "w")
+    L.procs["sim2"] = subprocess.Popen(
+        ["ip", "netns", "exec", L.NS["k"], "python3", L.SIM, "--tls-dir", L.PKI,
+         "--control", f"127.0.0.1:{SIM2_CTL}",
+         "--kme", "KME_C@10.9.1.10:8445=SAE_C", "--kme", "KME_D@10.9.2.10:8446=SAE_D",
+         "--link", "KME_C,KME_D,rate=0,max_key_count=100000",
+         "--ready-file", ready, "--lifetime", "3000"],
+        stdout=subprocess.DEVNULL, stderr=log)
+    L.wait(lambda: os.path.exists(ready) or L.procs["sim2"].poll() is not None,
+           120, "the second simulator")
+    check(L.procs["sim2"].poll() is None, "the second simulator exited")
+    for x in "ab":
+        y = L.OTHER[x]
+        path = L.conf(x, kme_timeout=SLOW_TIMEOUT)
+        with open(path, "a") as f:
+            f.write(f"\n[pool {POOL2}]\n" + "".join(f"{k} = {v}\n" for k, v in {
+                "kme_url": KME2_URL[x], "sae_id": SAE2[x], "peer_sae_id": SAE2[y],
+                "cert": f"{L.PKI}/{SAE2[x]}.crt", "key": f"{L.PKI}/{SAE2[x]}.key",
+                "ca": f"{L.PKI}/ca.crt", "peer": f"{L.ADDR[y]}:7600",
+                "capacity": L.CAP, "low_watermark": L.LOW,
+                "high_watermark": L.HIGH, "batch_size": 16,
+                "kme_timeout": 5}.items()))
+        L.procs[x].send_signal(signal.SIGHUP)
+
+
+def pool2(x):
+    return L.fam[x].do("pool-get", {"name": POOL2})
+
+
+def levels2():
+    pa, pb = pool2("a"), pool2("b")
+    return (pa["stats-out"]["level"], pa["stats-in"]["level"],
+            pb["stats-out"]["level"], pb["stats-in"]["level"])
+
+
+def full2():
+    try:
+        return all(v >= L.HIGH for v in levels2())
+    except Exception:       # noqa: BLE001  (pool not created yet)
+        return False
+
+
+def take2(x, n):
+    """Take @n keys of x's outbound ring of link2 and the same IDs from the
+    peer's inbound side, materials compared (as L.consume does for link)."""
+    y = L.OTHER[x]
+    px, py = pool2(x), pool2(y)
+    outs = [r["key"][0] for r in L.fam[x].do_multi(
+        [("key-take", {"id": px["id"], "direction": "out"}, []) for _ in range(n)])]
+    ins = [r["key"][0] for r in L.fam[y].do_multi(
+        [("key-take", {"id": py["id"], "direction": "in", "key-id": k["id"]}, [])
+         for k in outs])]
+    for ko, ki in zip(outs, ins):
+        eq(ki["id"], ko["id"], "link2 key ID")
+        check(ki["material"] == ko["material"],
+              f"link2 key {ko['id'].hex()}: material differs between {x} and {y}")
+        L.materials.append(ko["material"])
+    return len(outs)
+
+
+def refill2():
+    """Drain link2 both ways to below its low watermark; seconds until all
+    four of its directions are back at the high watermark."""
+    for x in "ab":
+        take2(x, pool2(x)["stats-out"]["level"] - L.LOW + 8)
+    t0 = time.monotonic()
+    L.wait(full2, 60, "link2 full again")
+    return time.monotonic() - t0
+
+
+def pool_status(x, name):
+    try:
+        with open(os.path.join(L.TMP, x, "status.json")) as f:
+            return [p for p in json.load(f)["pools"]
+                    if p["name"] == name][0]
+    except (OSError, ValueError, IndexError, KeyError):
+        return {}
+
+
+@test("linkd field: a KME that answers after 5 s on one link: the other link's pools stay full, the slow link refills without an abort")
+def _():
+    L.wait(L.full, 120, "full before the second link")
+    two_links()
+    L.wait(lambda: L.full() and full2(), 180, "both links full")
+    base = [refill2() for _ in range(2)]
+    diag("link2 refill (drained both ways to below the low watermark) with both KMEs fast: "
+         + ", ".join(f"{t:.2f} s" for t in base))
+    mark = {x: len(L.log_text(x)) for x in "ab"}
+    ab0 = {x: pool_status(x, "link").get("aborted", 0) for x in "ab"}
+    c0 = {x: committed(x) for x in "ab"}
+    fid = L.ctl("POST", f"/kmes/{L.KME['a']}/faults", {"type": "slow", "delay": SLOW})["id"]
+    # Link "link" now needs KME_A for A's enc_keys and for B's offers (A's
+    # dec_keys): drain it both ways so that both masters wait on KME_A.
+    for x in "ab":
+        L.consume(x, L.pool(x)["stats-out"]["level"] - L.LOW + 8)
+    slow = [refill2() for _ in range(3)]
+    diag(f"link2 refill while KME_A answers after {SLOW:.0f} s: "
+         + ", ".join(f"{t:.2f} s" for t in slow))
+    for t in slow:
+        check(t < SLOW - 1.0, f"link2 took {t:.2f} s to refill while link's KME was slow")
+    # The slow link refills too, slowly, and no offer runs out of time.
+    L.wait(L.full, 180, "link full again through the slow KME")
+    added = {x: committed(x) - c0[x] for x in "ab"}
+    diag(f"through the slow KME: A added {added['a']}, B added {added['b']} outbound keys")
+    L.ctl("DELETE", f"/kmes/{L.KME['a']}/faults/{fid}")
+    for x in "ab":
+        new = L.log_text(x)[mark[x]:]
+        check("did not answer" not in new, f"{x}: an offer timed out behind the slow KME")
+        check("lost with the connection" not in new, f"{x}: a connection was lost")
+        eq(pool_status(x, "link").get("aborted", 0), ab0[x], f"{x}: keys aborted on link")
+        check(added[x] > 0, f"{x}: nothing added through the slow KME")
+    # Nothing lost, duplicated or one-sided on either link.
+    L.reconcile("link, after the slow KME")
+    ctl2("POST", "/links/KME_C-KME_D/cut")
+    L.wait(lambda: pool_status("a", POOL2).get("master_state") == "idle" and
+           pool_status("b", POOL2).get("master_state") == "idle", 90, "link2 masters idle")
+    time.sleep(1.5)
+    la_out, la_in, lb_out, lb_in = levels2()
+    eq((la_out, lb_out), (lb_in, la_in), "link2: each out level vs the peer's in level")
+    n = take2("a", la_out) + take2("b", lb_out)
+    eq(levels2(), (0, 0, 0, 0), "link2 levels after taking every key")
+    diag(f"link2: {n} key pairs identical on both routers")
 
 
 def cleanup():
