@@ -144,8 +144,8 @@ int journal_parse(const char *text, struct journal *j)
 		   &version, &j->next_seq, &off) != 2 || !off ||
 	    version < 1 || version > 3 ||
 	    strncmp(text, magic[version - 1], strlen(magic[version - 1])))
-		return -1;
-	if (version == 3)
+		ret = -1;
+	else if (version == 3)
 		ret = parse_v3(text + off, j);
 	else
 		ret = parse_single(text + off, j, version);

@@ -219,6 +219,7 @@ START_TEST(journal_v3_refused)
 	snprintf(buf, sizeof(buf), "qkd-linkd journal 3\nnext_seq 9\nopen 4 1\n%s", id);
 	ck_assert_int_eq(journal_parse(buf, j), -1);
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 4\nnext_seq 3\nadded 7\n", j), -1);
+	ck_assert_uint_eq(j->next_seq, 0);	/* refused: left empty */
 	/* sequence numbers start at 1 (found by fuzz_journal in version 1) */
 	ck_assert_int_eq(journal_parse("qkd-linkd journal 1\nnext_seq 8\nopen0  710 1\n"
 				       "id 000102030405060708090a0b0c0d0e0f\n", j), -1);
