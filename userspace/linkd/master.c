@@ -307,8 +307,8 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	    !window_has_room(&p->win, p->cfg.offer_window) ||
 	    (!p->j.nopen && out_added(d, p, &added, NULL))) {
 		/* Not offered: nobody holds these keys but the KME. */
-		log_debug("pool %s: %zu keys from the source discarded: the peer channel is not ready",
-			  p->cfg.name, j->n);
+		log_info("pool %s: %zu keys from the source discarded: the peer channel is not ready",
+			 p->cfg.name, j->n);
 		job_free(j);
 		return;
 	}
