@@ -459,12 +459,18 @@ def _():
         ctl("POST", f"/links/{LINK}/cut")
         wait(lambda: idle("a") and idle("b"), 90, "masters idle")
         consume("a")
+        taken = time.time()
         # consume() woke A's master (its ring fell below the low watermark):
         # an offer from keys the KME had buffered before the cut may still
-        # commit.  Snapshot once the master is idle and its count stands.
+        # commit.  Snapshot once the master is idle and its count stands,
+        # from status files written after the take (the file is rewritten
+        # every second: with offers pipelined, a whole refill can fit
+        # between two writes, and an older file shows none of it).
         last = [None]
 
         def settled():
+            if os.stat(os.path.join(TMP, "a", "status.json")).st_mtime <= taken:
+                return False
             c = status("a").get("committed")
             ok = idle("a") and c == last[0]
             last[0] = c
