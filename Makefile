@@ -16,6 +16,8 @@
 #   make demo               (as root) build, boot the two-router lab with a
 #                           QKD network in the VM: QKD link cut and restored,
 #                           live view, summary (Documentation/lab.rst)
+#   make deb                the Debian packages, built in the root and checked
+#                           with lintian, into build/deb/SUITE/ (packaging.rst)
 #   make regen              regenerate the uapi header and netlink policies
 #                           from Documentation/netlink/specs/qkd.yaml
 #
@@ -58,8 +60,11 @@ bench:
 demo:
 	tools/demo.sh
 
+deb:
+	tools/deb.sh
+
 regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim plugin vmtest bench demo regen
+	kunit userspace kme-sim plugin vmtest deb bench demo regen
