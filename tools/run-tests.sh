@@ -19,6 +19,8 @@
 #   plugin     make -C strongswan-plugin check in the trixie root AND in the
 #              forky root (QKD_SUITE=forky): each root's build, unit tests
 #              and charon smoke test; the counts are the sum of both
+#   deb        tools/deb.sh: the Debian packages built in the trixie and the
+#              forky root, lintian clean (two results per root)
 #   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
 #              (the forky root shared at /forky for tests/vm/test_versions.py)
 #
@@ -32,7 +34,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
-all_suites="spec build style sparse kunit userspace kme-sim plugin vm"
+all_suites="spec build style sparse kunit userspace kme-sim plugin deb vm"
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -135,6 +137,15 @@ suite_plugin() {
 	[ "$tf" -eq 0 ]
 }
 
+suite_deb() {
+	local out
+	out=$(tools/deb.sh trixie forky 2>&1)
+	local rc=$?
+	echo "$out"
+	counts "$(grep -c '^deb: PASS ' <<<"$out")" "$(grep -c '^deb: FAIL ' <<<"$out")" 0
+	return $rc
+}
+
 # Count TAP lines: "ok N - x", "not ok N - x", "ok N - x # SKIP why".
 # A plan "1..N" with fewer results counts the missing ones as failed.
 tap_counts() {
@@ -158,6 +169,8 @@ suite_vm() {
 	tools/inroot.sh make -C /src KDIR="$(root_kdir)" modules || return 1
 	tools/inroot.sh make -C /src/userspace || return 1
 	tools/inroot.sh make -C /src/strongswan-plugin || return 1
+	# test_packages.py installs the trixie packages of this tree
+	tools/deb.sh --if-stale trixie || return 1
 	# test_versions.py runs forky's charon with the plugins of the forky
 	# root; in `make check` the forky root must be there (vm-run.sh would
 	# boot without it and the test would only skip).

@@ -37,6 +37,8 @@
 #   test_versions.py the plugin in trixie's charon 6.0.1 and forky's 6.1.0 (at /forky) re-keying
 #   test_field.py    the plugin in the field: %any identities, NAT, two peers behind
 #                    one NAT address, module reload (pictures in the file)
+#   test_packages.py the Debian packages (make deb) installed: DKMS, modules-load,
+#                    the lab from the installed binaries, purge (reloads)
 #   test_log.py      no key material in the kernel log
 #
 # Environment: QKD_KO (module path), QKD_TESTS (space-separated subset).
@@ -48,7 +50,8 @@ export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
 test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_linkd_field.py test_linkd_foreign.py test_plugin.py test_lab.py test_field.py test_versions.py test_log.py}
+test_linkd_field.py test_linkd_foreign.py test_plugin.py test_lab.py test_field.py \
+test_versions.py test_packages.py test_log.py}
 
 n=0
 failed=0
