@@ -27,6 +27,7 @@ if [ "${1:-}" = --if-stale ]; then
 fi
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(trixie forky)
+tools/host-deps.sh || exit 1
 version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 
 tree_files() { git ls-files -z -co --exclude-standard | grep -zv '^build/'; }
