@@ -16,6 +16,8 @@
 #   kunit      tools/kunit.sh: KUnit under UML
 #   userspace  make -C userspace check, inside the build root
 #   kme-sim    the KME simulator's tests
+#   monitoring the Prometheus rules (promtool check rules, promtool test
+#              rules) and systemd-analyze verify on the shipped units
 #   plugin     make -C strongswan-plugin check in the trixie root AND in the
 #              forky root (QKD_SUITE=forky): each root's build, unit tests
 #              and charon smoke test; the counts are the sum of both
@@ -34,7 +36,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
-all_suites="spec build style sparse kunit userspace kme-sim plugin deb vm"
+all_suites="spec build style sparse kunit userspace kme-sim monitoring plugin deb vm"
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -113,6 +115,10 @@ suite_userspace() {
 
 suite_kme-sim() {
 	tools/kme-sim/run-tests.sh
+}
+
+suite_monitoring() {
+	tools/inroot.sh tools/monitoring-check.sh
 }
 
 # Both roots, one after the other: each writes its own counts; a root

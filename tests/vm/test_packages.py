@@ -10,12 +10,15 @@ installed:
   modules-load.d entry (what a boot does), and a mem_limit in
   /etc/modprobe.d reaches the module;
 - the packages put nothing under /etc but the plugins' strongswan.d
-  snippets (conffiles); systemd-analyze verify passes on the unit;
+  snippets (conffiles); systemd-analyze verify passes on every unit;
 - the two-router lab of test_lab.py with /usr/sbin/qkd-linkd (its
   configuration checked first with -t, as the unit's ExecStartPre does),
   /usr/sbin/qkdctl and the plugins in /usr/lib/ipsec/plugins: the pools
   fill, the SA comes up and CHILD_SAs re-key QKD-keyed, the logs, the
   pools' counters and charon's counters telling the same story;
+- qkd-metrics.service's command writes the metrics of a router with
+  pools into node_exporter's textfile directory, and promtool check
+  metrics passes on them;
 - dpkg --purge takes everything away again, the DKMS build included; the
   repository's module is loaded back for the tests after this file.
 
@@ -43,7 +46,9 @@ KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
 PACKAGES = ["qkdpool-dkms", "libqkd0", "libqkd-dev", "qkdctl", "qkd-linkd",
             "strongswan-plugin-qkd"]
 PLUGIN_DIR = "/usr/lib/ipsec/plugins"
-UNIT = "/usr/lib/systemd/system/qkd-linkd.service"
+UNITS = ["/usr/lib/systemd/system/" + u for u in
+         ("qkd-linkd.service", "qkd-metrics.service", "qkd-metrics.timer")]
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 MEM_LIMIT = 64 << 20
 REKEYS = 3
 state = {"installed": False}
@@ -123,7 +128,7 @@ def _():
 
 
 @test("packages: nothing under /etc but the plugins' strongswan.d snippets, which are "
-      "conffiles; systemd-analyze verify passes on qkd-linkd.service")
+      "conffiles; systemd-analyze verify passes on every unit")
 def _():
     need_installed()
     etc = {}
@@ -138,10 +143,9 @@ def _():
     rc, out = run("dpkg-query", "-W", "-f=${Conffiles}", "strongswan-plugin-qkd")
     conffiles = sorted(ln.split()[0] for ln in out.splitlines() if ln.strip())
     eq(conffiles, etc["strongswan-plugin-qkd"], "the plugin package's conffiles")
-    rc, out = run("systemd-analyze", "verify", UNIT)
-    check(rc == 0, f"systemd-analyze verify {UNIT} ({rc}):\n{out}")
-    if out.strip():
-        diag("systemd-analyze verify: " + out.strip())
+    for unit in UNITS:
+        rc, out = run("systemd-analyze", "verify", "--man=no", unit)
+        check(rc == 0 and not out.strip(), f"systemd-analyze verify {unit} ({rc}):\n{out}")
 
 
 lab = None
@@ -198,6 +202,33 @@ def _():
     t = end["tally"]
     eq((t["rekeys"], t["qkd"], t["mlkem"], t["failed"]), (REKEYS, REKEYS, 0, 0),
        "re-keys, QKD-keyed, ML-KEM only, failed")
+
+
+@test("packages: qkd-metrics.service's command writes tokyo's metrics into "
+      f"{TEXTFILE_DIR}; promtool check metrics passes on them, and they hold "
+      "the pool's series")
+def _():
+    need_installed()
+    check(lab is not None and lab.tokyo.proc is not None, "the lab is not up")
+    with open("/usr/lib/systemd/system/qkd-metrics.service") as f:
+        cmd = [ln.split("=", 1)[1].strip() for ln in f if ln.startswith("ExecStart=")]
+    eq(len(cmd), 1, "ExecStart lines of qkd-metrics.service")
+    check(cmd[0].startswith("/bin/sh -c '") and cmd[0].endswith("'"),
+          f"ExecStart is not a sh -c '...' line: {cmd[0]}")
+    os.makedirs(TEXTFILE_DIR, exist_ok=True)
+    prom = os.path.join(TEXTFILE_DIR, "qkd.prom")
+    rc, out = run("ip", "netns", "exec", lab.tokyo.ns, "sh", "-c", cmd[0][len("/bin/sh -c '"):-1])
+    check(rc == 0, f"the service's command ({rc}): {out}")
+    eq(sorted(os.listdir(TEXTFILE_DIR)), ["qkd.prom"], f"files in {TEXTFILE_DIR}")
+    with open(prom) as f:
+        text = f.read()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, f"promtool check metrics ({p.returncode}):\n{p.stdout}{p.stderr}")
+    for series in ('qkd_pool_keys{pool="osaka",direction="out"}',
+                   'qkd_pool_key_exchanges_total{pool="osaka",outcome="qkd"}'):
+        check(series in text, f"{series} not in {prom}")
+    diag(f"{prom}: {len(text.splitlines())} lines, promtool check metrics clean")
 
 
 @test("packages: the lab torn down; dpkg --purge removes every package, DKMS's build "
