@@ -173,9 +173,18 @@ def _():
                       "-c", lk.conf)
         check(rc == 0, f"{n}: qkd-linkd -t (the unit's ExecStartPre) ({rc}): {out}")
     lab.start_linkd()
+    # the process is ip netns exec until it has exec'd qkd-linkd
     for n, lk in lab.linkd.items():
-        eq(os.readlink(f"/proc/{lk.proc.pid}/exe"), "/usr/sbin/qkd-linkd",
-           f"{n}'s qkd-linkd binary")
+        def exe():
+            try:
+                return os.readlink(f"/proc/{lk.proc.pid}/exe")
+            except OSError:
+                return None
+        try:
+            wait_for(lambda: exe() == "/usr/sbin/qkd-linkd", 10, step=0.1,
+                     what=f"{n}'s qkd-linkd to run")
+        except TimeoutError:
+            eq(exe(), "/usr/sbin/qkd-linkd", f"{n}'s qkd-linkd binary")
     wait_for(lab.full, 120, step=0.5, what="all four directions at the high watermark")
     for r in (T, O):
         r.start()
