@@ -11,10 +11,12 @@
 # re-keyed every 3 s, ping running; normal operation, the QKD link cut,
 # restored; a live view and a summary table, with the seconds from the
 # restore to the first refill and to the first QKD-keyed re-key.  See
-# Documentation/lab.rst.
+# Documentation/lab.rst.  Then it draws the run's timeline (pool levels,
+# re-keys by outcome, the outage shaded, ping loss) with gnuplot into
+# build/demo/timeline.svg and build/demo/timeline.png.
 #
 # Exit status: 0 only when the demo's summary holds (its claims are
-# checked), else non-zero.  Output also in build/vm/demo.out.
+# checked) and the timeline was drawn, else non-zero.  Output also in build/vm/demo.out.
 # Environment: QKD_DEMO_TIMEOUT (seconds for the VM, default 600).
 set -euo pipefail
 
@@ -44,5 +46,23 @@ build -C /src KDIR="/lib/modules/$kver/build" modules
 build -C /src/userspace
 build -C /src/strongswan-plugin
 say "built in $((SECONDS - t0)) s; booting the lab (qemu TCG: about 2-3 minutes)"
-exec tools/vm-run.sh --name demo --timeout "${QKD_DEMO_TIMEOUT:-600}" \
-	tests/vm/plugin/demo-vm.sh
+status=0
+tools/vm-run.sh --name demo --timeout "${QKD_DEMO_TIMEOUT:-600}" \
+	tests/vm/plugin/demo-vm.sh || status=$?
+
+# The timeline the demo printed, drawn with gnuplot in the root
+# (tools/demo-timeline.py): build/demo/timeline.svg and .png.
+mkdir -p build/demo
+rm -f build/demo/timeline.*
+sed -n 's/^@@TIMELINE@@ //p' build/vm/demo.out | tail -n 1 >build/demo/timeline.json
+if [ ! -s build/demo/timeline.json ]; then
+	say "the demo printed no timeline: no picture"
+	[ "$status" -ne 0 ] || status=1
+elif tools/inroot.sh python3 /src/tools/demo-timeline.py \
+		/src/build/demo/timeline.json /src/build/demo >/dev/null; then
+	say "timeline: build/demo/timeline.svg, build/demo/timeline.png"
+else
+	say "drawing the timeline failed"
+	[ "$status" -ne 0 ] || status=1
+fi
+exit "$status"

@@ -18,6 +18,8 @@
 # 1 when the scripts passed but the kernel logged a WARNING, oops, BUG,
 # KASAN, UBSAN or kmemleak report; 124 when the VM was stopped after the
 # timeout (default 600 s); 125 when the VM ended before a script finished.
+# Data lines for the host ("@@TIMELINE@@ ...": the demo's timeline) are
+# kept in NAME.out and not printed.
 # Logs: build/vm/NAME.log (the kernel console), build/vm/NAME.out (the
 # scripts' output); NAME defaults to the first script's base name.
 # Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2),
@@ -88,7 +90,7 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
 	-virtfs "local,path=$repo,mount_tag=qkdsrc,$share" \
 	"${extra[@]}" \
 	-device virtio-rng-pci \
-	</dev/null | tee "$out"
+	</dev/null | tee "$out" | grep --line-buffered -av '^@@TIMELINE@@ '
 qemu_status=${PIPESTATUS[0]}
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -30,6 +30,7 @@ KEY_RE / FALLBACK_RE) and charon's counters plugin; pool levels from
 qkdctl dump; nothing is estimated.
 """
 
+import json
 import os
 import sys
 import time
@@ -61,6 +62,12 @@ lab = QkdLab(rate=QKD_RATE)
 T, O = lab.tokyo, lab.osaka
 t0 = time.monotonic()
 run = {"phase": "setup", "start": (0, 0), "pinger": None}
+# what tools/demo-timeline.py draws (printed after "@@TIMELINE@@" at the
+# end): a sample of the levels and ping per live line, each re-key with
+# the time of the live line that first saw it, the cut and the restore
+timeline = {"capacity": POOL_CFG["capacity"], "high": POOL_CFG["high_watermark"],
+            "low": POOL_CFG["low_watermark"], "samples": [], "rekeys": [],
+            "cut": None, "restore": None, "method": ESP_PROPOSAL.split("-", 1)[1]}
 
 
 def say(text=""):
@@ -97,6 +104,7 @@ def notable_lines():
 def live_line():
     """time, phase, pool levels, re-keys so far, ping: one line; then the
     plugin's notable lines since the last one."""
+    lv = None
     try:
         lv = lab.levels()
         pools = "  ".join(f"{n} out {v['out'][0]}/{v['out'][1]} in {v['in'][0]}/{v['in'][1]}"
@@ -109,8 +117,29 @@ def live_line():
     say(f"{time.monotonic() - t0:5.0f}s {run['phase']:8} | {pools} | re-keys {t['rekeys']:3}:"
         f" QKD {t['qkd']:3} ML-KEM {t['mlkem']:3} failed {t['failed']} | ping {sent} sent"
         f" {lost} lost")
+    if lv is not None:
+        record(lv, sent, lost)
     for ln in notable_lines():
         say(ln)
+
+
+def record(lv, sent, lost):
+    """One timeline sample, and the re-keys finished since the last one
+    (tokyo initiates them all; a failed one is a failure line in either
+    router's log)."""
+    now = round(time.monotonic() - t0, 2)
+    timeline["samples"].append([now, {n: [v["out"][0], v["in"][0]] for n, v in lv.items()},
+                                sent, lost])
+    origin = run.get("origin")
+    if origin is None:
+        return
+    ev = initiated(origin)
+    failed = sum(len(r.failures(r.log_text()[origin[i]:])) for i, r in enumerate((T, O)))
+    seen = run.setdefault("recorded", [0, 0])
+    for e in ev[seen[0]:]:
+        timeline["rekeys"].append([now, "qkd" if e[1] == "qkd" else "mlkem"])
+    timeline["rekeys"].extend([now, "failed"] for _ in range(failed - seen[1]))
+    seen[:] = [len(ev), failed]
 
 
 def watch(until, timeout, what, step=0.25):
@@ -262,6 +291,7 @@ def main():
     # every snapshot is checked against the one before: the first one
     # is taken before any exchange
     zero = snapshot(lab, (T.mark(), O.mark()))
+    run["origin"] = zero["start"]
     rc, out = T.initiate(timeout=60)
     if rc:
         say(f"swanctl --initiate failed ({rc}):\n{out[-2000:]}")
@@ -286,6 +316,7 @@ def main():
     banner("phase 2, outage: QKD link cut at the KME simulator")
     run["phase"], run["start"] = "outage", a["end"]
     lab.cut()
+    timeline["cut"] = round(time.monotonic() - t0, 2)
     watch(lab.empty, POOL_CFG["max_age"] + 30, "the pools to drain")
     say(f"  pools empty; re-keys go on over x25519 + ML-KEM-768")
     at_empty = (len(T.log_text()), len(O.log_text()))
@@ -299,6 +330,7 @@ def main():
     at_restore = (len(T.log_text()), len(O.log_text()))
     t_restore = time.monotonic()
     lab.restore()
+    timeline["restore"] = round(time.monotonic() - t0, 2)
     restore = restore_times(t_restore, at_restore, claims)
     at_refill = restore["at_refill"]
 
@@ -313,8 +345,10 @@ def main():
     row, a, ping_a = phase_end("restored", a, ping_a, claims)
     rows.append(row)
 
+    live_line()     # the timeline's last sample, ping still counted
     sent, recv = run["pinger"].stop()
     run["pinger"] = None
+    say("@@TIMELINE@@ " + json.dumps(timeline, separators=(",", ":")))
     return summary(rows, sent, recv, claims, restore)
 
 
