@@ -54,9 +54,9 @@ def script(tl, routers, out):
     col = 2
     for r in routers:
         c = colors.get(r, ("#333333", "#999999"))
-        lines.append(f"'levels.dat' using 1:{col} with lines lw 2 lc rgb '{c[0]}' "
+        lines.append(f"'levels.dat' using 1:{col} with steps lw 2 lc rgb '{c[0]}' "
                      f"title '{r} outbound'")
-        lines.append(f"'levels.dat' using 1:{col + 1} with lines lw 2 dt 2 lc rgb '{c[1]}' "
+        lines.append(f"'levels.dat' using 1:{col + 1} with steps lw 2 dt 2 lc rgb '{c[1]}' "
                      f"title '{r} inbound'")
         col += 2
     ping_col = col + 1
@@ -71,7 +71,7 @@ def script(tl, routers, out):
         shade = (f"set object 1 rect from {tl['cut']:.2f}, graph 0 to "
                  f"{tl.get('restore') or end:.2f}, graph 1 fc rgb '#fee08b' "
                  "fs solid 0.35 noborder behind\n"
-                 f"set label 1 'QKD link cut' at {tl['cut']:.2f}, graph 0.96 offset 0.5,0 "
+                 f"set label 1 'QKD link cut' at {tl['cut']:.2f}, graph 0.84 offset 0.5,0 "
                  "font ',10'\n")
     return f"""# The demo's timeline (tools/demo-timeline.py); redraw: gnuplot timeline.gp
 set datafile commentschars '#'

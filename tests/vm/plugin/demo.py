@@ -33,6 +33,7 @@ qkdctl dump; nothing is estimated.
 import json
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +51,7 @@ NORMAL = 30
 MIN_FALLBACK = 4
 MIN_QKD_AFTER = 4
 LIVE = 2.0
+SAMPLE = 1.0            # seconds between the timeline's samples
 PING_INTERVAL = 0.2
 MAX_PING_LOSS = 0.01        # the stated bound: at most 1% of the pings lost
 # After the QKD link is restored (generous bounds for qemu TCG; linkd probes
@@ -104,7 +106,6 @@ def notable_lines():
 def live_line():
     """time, phase, pool levels, re-keys so far, ping: one line; then the
     plugin's notable lines since the last one."""
-    lv = None
     try:
         lv = lab.levels()
         pools = "  ".join(f"{n} out {v['out'][0]}/{v['out'][1]} in {v['in'][0]}/{v['in'][1]}"
@@ -117,16 +118,19 @@ def live_line():
     say(f"{time.monotonic() - t0:5.0f}s {run['phase']:8} | {pools} | re-keys {t['rekeys']:3}:"
         f" QKD {t['qkd']:3} ML-KEM {t['mlkem']:3} failed {t['failed']} | ping {sent} sent"
         f" {lost} lost")
-    if lv is not None:
-        record(lv, sent, lost)
     for ln in notable_lines():
         say(ln)
 
 
-def record(lv, sent, lost):
-    """One timeline sample, and the re-keys finished since the last one
-    (tokyo initiates them all; a failed one is a failure line in either
-    router's log)."""
+def record():
+    """One timeline sample (levels, ping so far), and the re-keys finished
+    since the last one, stamped with this sample's time (tokyo initiates
+    them all; a failed one is a failure line in either router's log)."""
+    try:
+        lv = lab.levels()
+    except (RuntimeError, KeyError):
+        return                  # the pools are not there yet
+    sent, lost = run["pinger"].live() if run["pinger"] else (0, 0)
     now = round(time.monotonic() - t0, 2)
     timeline["samples"].append([now, {n: [v["out"][0], v["in"][0]] for n, v in lv.items()},
                                 sent, lost])
@@ -140,6 +144,15 @@ def record(lv, sent, lost):
         timeline["rekeys"].append([now, "qkd" if e[1] == "qkd" else "mlkem"])
     timeline["rekeys"].extend([now, "failed"] for _ in range(failed - seen[1]))
     seen[:] = [len(ev), failed]
+
+
+def sampler(stop):
+    """Record a timeline sample every SAMPLE s until stop is set."""
+    while not stop.wait(SAMPLE):
+        try:
+            record()
+        except Exception as e:      # noqa: BLE001
+            say(f"  timeline sample failed: {type(e).__name__}: {e}")
 
 
 def watch(until, timeout, what, step=0.25):
@@ -280,6 +293,10 @@ def main():
     lab.install_plugin()
     lab.start_kme()
     lab.start_linkd()
+    stop_sampler = threading.Event()
+    run["sampler"] = (stop_sampler, threading.Thread(target=sampler, args=(stop_sampler,),
+                                                     daemon=True))
+    run["sampler"][1].start()
     run["phase"] = "filling"
     watch(lab.full, 120, "the pools to fill through qkd-linkd")
     T.rekey = {"ike": IKE_REKEY, "child": CHILD_REKEY}
@@ -345,7 +362,9 @@ def main():
     row, a, ping_a = phase_end("restored", a, ping_a, claims)
     rows.append(row)
 
-    live_line()     # the timeline's last sample, ping still counted
+    stop_sampler.set()
+    run["sampler"][1].join()
+    record()        # the timeline's last sample, ping still counted
     sent, recv = run["pinger"].stop()
     run["pinger"] = None
     say("@@TIMELINE@@ " + json.dumps(timeline, separators=(",", ":")))
