@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""qkd-linkd in the field: a module reload under the running daemons, a
-flood of idle connections to one listener, the road back after a KME
-outage, and a slow KME on one of two links.  The lab of test_linkd.py
-(its helpers, imported):
+"""qkd-linkd in the field: reboots of either router, a pool deleted under
+the running daemon, a module reload under the running daemons (each
+reconciled with the peer), a flood of idle connections to one listener,
+the road back after a KME outage, and a slow KME on one of two links.
+The lab of test_linkd.py (its helpers, imported):
 
         lk-kme: kme_sim.py (control on 127.0.0.1:9000)
         KME_A 10.9.1.10:8443          KME_B 10.9.2.10:8444
@@ -42,6 +43,7 @@ import test_linkd as L
 qkdtest._tests.clear()
 
 KO = os.environ.get("QKD_KO", os.path.join(qkdtest.REPO, "kmod/qkdpool.ko"))
+QKDCTL = os.path.join(qkdtest.REPO, "build/userspace/qkdctl")
 FLOOD_SRC = "10.9.0.3"
 FLOOD_N = 300
 
@@ -77,6 +79,93 @@ def _():
     L.wait(L.full, 240, "all four directions at the high watermark")
 
 
+def flushed(x):
+    """The kernel's counters of keys wiped by a flush, (out, in)."""
+    p = L.pool(x)
+    return p["stats-out"]["flushed"], p["stats-in"]["flushed"]
+
+
+def reconciled_both_ways(text, who):
+    """Both directions of a node reconciled: as slave (its record named
+    other pools) and as master (it wiped its outbound side first)."""
+    for line in ("reconciling the inbound direction",
+                 "inbound direction reconciled",
+                 "resetting the outbound direction",
+                 "outbound direction reconciled"):
+        check(line in text, f"{who}: no '{line}' line in the log:\n{text[-3000:]}")
+
+
+def reboot(x):
+    """What a reboot does to router x: qkd-linkd dies, the kernel pool goes
+    (with every key); then qkd-linkd starts again with its state directory.
+    The peer runs on and holds the twins of x's keys.  Returns the seconds
+    from the restart to both directions at the high watermark."""
+    y = L.OTHER[x]
+    L.wait(L.full, 120, f"full before the reboot of {x}")
+    held = L.pool(y)
+    f0 = flushed(y)
+    before = {z: len(L.log_text(z)) for z in "ab"}
+    L.procs[x].send_signal(signal.SIGKILL)
+    L.procs[x].wait()
+    L.pool(x)       # the handle of x's namespace
+    L.fam[x].do("pool-del", {"name": "link"})
+    L.start(x)
+    t0 = time.monotonic()
+    L.wait(L.full, 120, f"both directions full after the reboot of {x}")
+    dt = time.monotonic() - t0
+    # The peer wiped exactly what it held: its inbound keys (twins of
+    # keys x lost) and its outbound keys (whose twins x lost), no more.
+    f1 = flushed(y)
+    eq(f1[0] - f0[0], held["stats-out"]["level"], f"{y}: outbound keys wiped")
+    eq(f1[1] - f0[1], held["stats-in"]["level"], f"{y}: inbound keys wiped")
+    for z in "ab":
+        reconciled_both_ways(L.log_text(z)[before[z]:], z)
+    diag(f"reboot of {x.upper()}: both directions at the high watermark {dt:.1f} s "
+         f"after qkd-linkd started; {y.upper()} wiped {f1[0] - f0[0]} outbound and "
+         f"{f1[1] - f0[1]} inbound keys")
+    check(dt < 30, f"recovery after the reboot of {x} took {dt:.1f} s")
+    return dt
+
+
+@test("linkd field: reboot of A twice in a row (pool gone, qkd-linkd restarted): both directions reconciled and full, no operator action")
+def _():
+    t = [reboot("a"), reboot("a")]
+    diag("reboots of A: " + ", ".join(f"{v:.1f} s" for v in t))
+    L.reconcile("after two reboots of A")
+    L.wait(L.full, 120, "full after the reconcile")
+
+
+@test("linkd field: reboot of B: both directions reconciled and full, no operator action")
+def _():
+    reboot("b")
+    L.reconcile("after the reboot of B")
+    L.wait(L.full, 120, "full after the reconcile")
+
+
+@test("linkd field: pool deleted with qkdctl under the running daemon: re-created, reconciled, refilled")
+def _():
+    L.wait(L.full, 120, "full before the deletion")
+    pid = daemon_pid("b")
+    before = {x: len(L.log_text(x)) for x in "ab"}
+    L.sh("ip", "netns", "exec", L.NS["b"], QKDCTL, "pool", "del", "link")
+    t0 = time.monotonic()
+    L.wait(lambda: "re-created from the configuration" in L.log_text("b")[before["b"]:],
+           30, "B re-creates its pool")
+    L.wait(L.full, 120, "both directions full after the deletion")
+    dt = time.monotonic() - t0
+    eq(L.procs["b"].pid, pid, "B: pid")
+    new = L.log_text("b")[before["b"]:]
+    line = [ln for ln in new.splitlines() if "re-created" in ln][0]
+    check("pool deleted" in line, f"B: {line}")
+    for x in "ab":
+        reconciled_both_ways(L.log_text(x)[before[x]:], x)
+    diag(f"pool deleted on B: both directions at the high watermark {dt:.1f} s after qkdctl; B: {line}")
+    check(dt < 30, f"recovery after the deletion took {dt:.1f} s")
+    L.reconcile("after the pool was deleted on B")
+    L.wait(L.full, 120, "full after the reconcile")
+
+
+
 @test("linkd field: module reload under both running daemons: both directions back at the high watermark, no restart")
 def _():
     pids = {x: daemon_pid(x) for x in "ab"}
@@ -98,6 +187,8 @@ def _():
               f"{x}: no 're-created' line in the log:\n{new[-2000:]}")
         diag(f"{x}: " + [ln for ln in new.splitlines()
                          if "re-created" in ln][0])
+        check("reconciling the inbound direction" in new,
+              f"{x}: the re-created pool was not reconciled with the peer:\n{new[-2000:]}")
     check(dt < 60, f"refill after the reload took {dt:.1f} s")
     # A SIGHUP after the reload: the daemon stays, the pools stay full.
     before_a = len(L.log_text("a"))

@@ -288,7 +288,7 @@ static void defaults(struct pool_cfg *pc)
 	pc->low = 512;
 	pc->high = 2048;
 	pc->batch = 128;
-	pc->max_age = 0;
+	pc->max_age = MAX_AGE_DEFAULT;
 	pc->fast_retry = 60;
 	pc->offer_window = WINDOW_DEFAULT;
 }

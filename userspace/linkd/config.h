@@ -19,6 +19,11 @@
 #define CFG_ERR_LEN		512
 #define CFG_MAX_FILE		(1 << 20)
 #define CFG_MAX_CONNS		1024	/* max_connections at most */
+/*
+ * max_age's default (s): bounds how long an inbound key without a twin (a
+ * failed exchange, a lost offer) holds room; Documentation/qkd-linkd.rst.
+ */
+#define MAX_AGE_DEFAULT		3600
 
 enum source_type {
 	SOURCE_ETSI014,

@@ -325,13 +325,9 @@ static void handshake(struct linkd *d, struct conn *c)
 	if (r == 1) {
 		c->state = CONN_HELLO;
 		if (!c->server) {
-			struct pool *p = c->pool;
-			struct proto_msg m = { .type = PROTO_HELLO,
-					       .key_bits = p->cfg.key_bits };
+			struct proto_msg m;
 
-			snprintf(m.master, sizeof(m.master), "%s", p->cfg.sae_id);
-			snprintf(m.slave, sizeof(m.slave), "%s",
-				 p->cfg.peer_sae_id);
+			master_hello(d, c->pool, &m);
 			if (conn_send(c, &m))
 				conn_close(d, c, "cannot send HELLO");
 		}
@@ -365,7 +361,7 @@ static void dispatch(struct linkd *d, struct conn *c, struct proto_msg *m)
 			c->state = CONN_OPEN;
 			log_info("pool %s: connected to peer %s (outbound)",
 				 c->pool->cfg.name, c->peer);
-			master_on_open(d, c->pool);
+			master_on_open(d, c->pool, m);
 			return;
 		}
 		if (m->type == PROTO_ERROR)
@@ -377,6 +373,32 @@ static void dispatch(struct linkd *d, struct conn *c, struct proto_msg *m)
 		return;
 	}
 	master_on_msg(d, c->pool, m);
+}
+
+/*
+ * A frame of another protocol version: say so in an ERROR of that version
+ * (its layout is the same in all of them), so that the peer's log names
+ * the problem, and close.  A version 1 peer gets no answer to the version
+ * 2 HELLO it cannot decode: it closes, and this side's log says why.
+ */
+static void other_version(struct linkd *d, struct conn *c)
+{
+	unsigned int v = c->in[4];
+	uint8_t buf[PROTO_HDR_LEN + 3 + PROTO_TEXT_MAX];
+	char text[PROTO_TEXT_MAX + 1];
+	int len;
+
+	snprintf(text, sizeof(text), "peer protocol version %u is not spoken here (version %u): upgrade qkd-linkd on both routers",
+		 v, PROTO_VERSION);
+	log_err("peer %s%s%s: speaks peer protocol version %u, this qkd-linkd version %u: upgrade qkd-linkd on both routers",
+		c->peer, c->pool ? " pool " : "", c->pool ? c->pool->cfg.name : "",
+		v, PROTO_VERSION);
+	if (c->pool)
+		c->pool->st.peer_errors++;
+	len = proto_encode_error(v, PROTO_E_VERSION, text, buf, sizeof(buf));
+	if (len > 0)
+		SSL_write(c->ssl, buf, len);	/* best effort */
+	conn_close(d, c, NULL);
 }
 
 static void do_read(struct linkd *d, struct conn *c)
@@ -399,15 +421,21 @@ static void do_read(struct linkd *d, struct conn *c)
 				break;
 			}
 			ERR_clear_error();
-			conn_close(d, c, e == SSL_ERROR_ZERO_RETURN ||
-					 e == SSL_ERROR_SYSCALL ?
-				   "closed by peer" : "TLS error");
+			conn_close(d, c, e != SSL_ERROR_ZERO_RETURN &&
+					 e != SSL_ERROR_SYSCALL ? "TLS error" :
+				   !c->server && c->state == CONN_HELLO ?
+				   "closed by peer after our HELLO (a qkd-linkd speaking peer protocol version 1 closes so: check its version)" :
+				   "closed by peer");
 			return;
 		}
 		/* Hand over every whole frame. */
 		for (;;) {
 			int n = proto_decode(c->in, c->inlen, &m);
 
+			if (n == PROTO_OTHER_VERSION) {
+				other_version(d, c);
+				return;
+			}
 			if (n < 0) {
 				if (c->pool)
 					c->pool->st.peer_errors++;

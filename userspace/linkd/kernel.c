@@ -11,14 +11,65 @@
  * changed, and re-creates every pool that is missing from the
  * configuration, with one log line; the masters then refill.  While the
  * family is not registered at all it looks again every second.
+ *
+ * The peer still holds the twins of the keys a re-created pool lost: the
+ * pool's connections are closed, so that both directions reconcile
+ * (recon.h) on the next HELLO before any key flows again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include "linkd.h"
 #include "log.h"
 
 #define KERNEL_RECHECK	1.0	/* s between looks while the family is gone */
+#define BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE	71	/* Linux 5.14 */
+#endif
+
+int kernel_identity(struct linkd *d)
+{
+	char text[64] = "";
+	socklen_t len = sizeof(d->netns);
+	ssize_t n;
+	int fd;
+
+	/* Without it a reboot would look like the same pools: no start. */
+	fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 || epoch_parse_boot(text, d->boot)) {
+		log_err("cannot read the boot ID from %s: %s", BOOT_ID_PATH,
+			n < 0 ? strerror(errno) : "not a UUID");
+		return -1;
+	}
+	/* Tells namespaces apart whose pools have the same IDs; 0 if old. */
+	d->netns = 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &d->netns, &len)) {
+		log_warn("no network namespace cookie (%s): pools of namespaces created again are told apart by their IDs only",
+			 strerror(errno));
+		d->netns = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+void kernel_epoch(const struct linkd *d, const struct pool *p,
+		  struct pool_epoch *e)
+{
+	memcpy(e->boot, d->boot, EPOCH_BOOT_LEN);
+	e->netns = d->netns;
+	e->family = qkd_family(d->qkd);
+	e->pool = p->id;
+}
 
 int kernel_pool_setup(struct linkd *d, struct pool *p)
 {
@@ -139,12 +190,16 @@ int kernel_sync(struct linkd *d)
 				len ? ", " : "", p->cfg.name, p->id);
 		if (len >= sizeof(names))
 			len = sizeof(names) - 1;
+		/* Both directions reconcile on their next HELLO. */
+		for (struct conn *c = d->conns; c; c = c->next)
+			if (c->pool == p && !c->dead)
+				conn_close(d, c, "pool created again: reconnecting to reconcile");
 		p->filling = true;
 		retry_reset(&p->retry, false);
 		p->next_try = now_mono();
 	}
 	if (redone)
-		log_warn("kernel pools gone (%s): re-created from the configuration: %s; refilling",
+		log_warn("kernel pools gone (%s): re-created from the configuration: %s; reconciling with the peers, then refilling",
 			 a == FAMILY_REOPEN ? "module reloaded" : "pool deleted",
 			 names);
 	if (failed) {

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "qkd.h"
+#include "recon.h"
 #include "source.h"
 #include "window.h"
 #include "worker.h"
@@ -61,6 +62,7 @@ enum master_state {
 	M_IDLE,			/* nothing in flight */
 	M_WAIT_ACK,		/* OFFERs in flight, material held in @win */
 	M_WAIT_ABORTED,		/* ABORTs of the journal's open offers sent */
+	M_WAIT_RESET,		/* outbound side wiped, RESET sent */
 };
 
 struct pool_stats {
@@ -70,6 +72,7 @@ struct pool_stats {
 	uint64_t aborted;		/* keys of offers aborted */
 	uint64_t received;		/* keys added to the inbound side */
 	uint64_t removed;		/* inbound keys removed by an ABORT */
+	uint64_t resets;		/* directions reset (reconciliation) */
 	uint64_t kme_errors;
 	uint64_t peer_errors;
 };
@@ -108,6 +111,8 @@ struct pool {
 	struct source src_in;
 	struct worker *worker;
 	struct worker *worker_in;
+	bool in_reset_due;		/* HELLO_OK asked for a RESET */
+	struct pool_epoch in_master;	/* the master's pool, from HELLO */
 	/* operators */
 	struct pool_stats st;
 	struct pool_stats st_last;	/* at the last rate log */
@@ -135,6 +140,8 @@ struct linkd {
 	struct parked *parked;		/* over the per-source limit: held */
 	unsigned int nparked;
 	double next_refused_log;
+	uint8_t boot[EPOCH_BOOT_LEN];	/* this boot's ID */
+	uint64_t netns;			/* this network namespace's cookie */
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
 	bool kernel_gone;		/* the family is not registered */
 	double next_kernel_check;
@@ -167,7 +174,9 @@ void conn_sweep(struct linkd *d);
 /* master.c and slave.c */
 void master_step(struct linkd *d, struct pool *p);
 void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m);
-void master_on_open(struct linkd *d, struct pool *p);
+/* The HELLO of a new connection to the peer. */
+void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
+void master_on_open(struct linkd *d, struct pool *p, const struct proto_msg *m);
 void master_on_close(struct linkd *d, struct pool *p);
 int master_recover(struct linkd *d, struct pool *p);
 /* The earliest time master_step() has something to do. */
@@ -180,6 +189,11 @@ void master_on_job(struct linkd *d, struct pool *p, struct job *j);
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
 
 /* kernel.c */
+/* The boot ID and network namespace cookie: 0, or -1 (logged). */
+int kernel_identity(struct linkd *d);
+/* The epoch of @p's kernel pool (recon.h). */
+void kernel_epoch(const struct linkd *d, const struct pool *p,
+		  struct pool_epoch *e);
 int kernel_pool_setup(struct linkd *d, struct pool *p);
 enum family_action kernel_handle_check(struct linkd *d);
 /* Re-create missing pools: 1 if any was, 0 if none missing, -1 (later). */

@@ -462,7 +462,7 @@ int main(int argc, char *argv[])
 			ret == -ENOENT ? " (is the qkdpool module loaded?)" : "");
 		return 1;
 	}
-	if (setup(&d)) {
+	if (kernel_identity(&d) || setup(&d)) {
 		log_err("refusing to start");
 		teardown(&d);
 		qkd_close(d.qkd);

@@ -23,9 +23,20 @@
  * start, an open entry whose keys are already counted in the outbound
  * "added" counter was committed before the restart.  See
  * Documentation/qkd-linkd.rst, "Recovery protocol".
+ *
+ * Reconciliation (recon.h): HELLO carries this pool's epoch; a HELLO_OK
+ * that asks for a reset (the slave's record names other pools: one side
+ * lost its keys) makes the master wipe its outbound side, then send RESET;
+ * the slave wipes its inbound side and answers RESET_OK.  Outbound first:
+ * no key this node could still initiate with loses its twin.  An open
+ * journal entry is settled by the reset (its keys are wiped on both
+ * sides).  The same reset follows a refusal for want of room while the
+ * outbound side is empty: the peer's inbound keys are then orphans.
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -172,10 +183,78 @@ int master_recover(struct linkd *d, struct pool *p)
 	return 0;
 }
 
-void master_on_open(struct linkd *d, struct pool *p)
+void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
 {
-	(void)d;
+	memset(m, 0, offsetof(struct proto_msg, ids));
+	m->type = PROTO_HELLO;
+	m->key_bits = p->cfg.key_bits;
+	snprintf(m->master, sizeof(m->master), "%s", p->cfg.sae_id);
+	snprintf(m->slave, sizeof(m->slave), "%s", p->cfg.peer_sae_id);
+	kernel_epoch(d, p, &m->epoch);
+}
+
+/*
+ * Wipe the outbound side, then ask the peer to wipe its inbound side.
+ * Until RESET_OK nothing else is sent for the pool.  Offers in flight are
+ * wiped here; the peer flushes whatever of them it added, voids the
+ * dec_keys still queued, and ACKs it sent before the RESET are ignored;
+ * their journal entries are settled at RESET_OK.
+ */
+static void start_reset(struct linkd *d, struct pool *p, const char *why)
+{
+	struct proto_msg m = { .type = PROTO_RESET };
+	int ret;
+
+	master_drop(p);
+	ret = qkd_key_flush(d->qkd, p->id, QKD_DIRECTION_OUT, &m.count);
+	if (ret) {
+		log_err("pool %s: cannot wipe the outbound side for a reset: %s",
+			p->cfg.name, qkd_strerror(ret));
+		if (!kernel_check(d, ret) && p->out)
+			conn_close(d, p->out, "reset failed");
+		return;
+	}
+	log_warn("pool %s: resetting the outbound direction (%s): %u outbound keys wiped here, asking the peer to wipe their twins",
+		 p->cfg.name, why, m.count);
+	p->st.resets++;
+	if (conn_send(p->out, &m)) {
+		conn_close(d, p->out, "cannot send RESET");
+		return;
+	}
+	p->mstate = M_WAIT_RESET;
+	/* In the window (no keys) for its answer's deadline. */
+	window_push(&p->win, 0, 0, now_mono(), NULL);
+}
+
+void master_on_open(struct linkd *d, struct pool *p, const struct proto_msg *m)
+{
 	window_reset(&p->win);
+	retry_reset(&p->retry, false);
+	p->next_try = now_mono();
+	if (m->reset)
+		start_reset(d, p, "the peer's record names other pools: one side lost its keys");
+}
+
+static void on_reset_ok(struct linkd *d, struct pool *p,
+			const struct proto_msg *m)
+{
+	log_info("pool %s: outbound direction reconciled: the peer wiped %u inbound keys; refilling",
+		 p->cfg.name, m->count);
+	window_reset(&p->win);
+	if (p->j.nopen) {
+		/* Their keys went with the reset, on both sides. */
+		while (p->j.nopen) {
+			log_info("pool %s: offer %llu (%u keys) settled by the reset",
+				 p->cfg.name,
+				 (unsigned long long)p->j.open[0].seq,
+				 p->j.open[0].n);
+			p->st.aborted += p->j.open[0].n;
+			journal_close_oldest(&p->j, false);
+		}
+		save(d, p);
+	}
+	p->mstate = M_IDLE;
+	p->filling = true;
 	retry_reset(&p->retry, false);
 	p->next_try = now_mono();
 }
@@ -255,6 +334,8 @@ static void fetch(struct linkd *d, struct pool *p)
 		back_off(p, RETRY_OTHER);
 		return;
 	}
+	if (!p->out)
+		return;		/* pool created again: reconnect, reconcile */
 	if (level <= p->cfg.low)
 		p->filling = true;
 	if (level >= p->cfg.high)
@@ -288,6 +369,7 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	const struct journal_offer *o;
 	uint64_t added = 0;
 	double now = now_mono();
+	bool bad;
 
 	if (j->ret == SRC_AGAIN) {
 		no_keys_yet(p, j->err);
@@ -303,9 +385,11 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	}
 	source_ok(p);
 	p->next_try = now;
-	if (!p->out || p->out->state != CONN_OPEN || p->mstate == M_WAIT_ABORTED ||
-	    !window_has_room(&p->win, p->cfg.offer_window) ||
-	    (!p->j.nopen && out_added(d, p, &added, NULL))) {
+	/* First: a pool found created again closes its connection. */
+	bad = !p->j.nopen && out_added(d, p, &added, NULL);
+	if (bad || !p->out || p->out->state != CONN_OPEN ||
+	    p->mstate == M_WAIT_ABORTED || p->mstate == M_WAIT_RESET ||
+	    !window_has_room(&p->win, p->cfg.offer_window)) {
 		/* Not offered: nobody holds these keys but the KME. */
 		log_info("pool %s: %zu keys from the source discarded: the peer channel is not ready",
 			 p->cfg.name, j->n);
@@ -366,6 +450,7 @@ double master_wakeup(const struct linkd *d, const struct pool *p)
 {
 	/* next_try counts only when master_step() would act on it. */
 	bool waiting = !p->id || p->job_busy || p->mstate == M_WAIT_ABORTED ||
+		       p->mstate == M_WAIT_RESET ||
 		       (p->out && p->out->state != CONN_OPEN) ||
 		       !window_has_room(&p->win, p->cfg.offer_window);
 	double t = waiting ? INFINITY : p->next_try;
@@ -391,7 +476,8 @@ void master_step(struct linkd *d, struct pool *p)
 				  d->cfg->handshake_timeout)) {
 		log_err("pool %s: peer did not answer %s %llu in time (%.0f s)",
 			p->cfg.name,
-			p->mstate == M_WAIT_ABORTED ? "abort" : "offer",
+			p->mstate == M_WAIT_ABORTED ? "abort" :
+			p->mstate == M_WAIT_RESET ? "reset" : "offer",
 			(unsigned long long)window_oldest(&p->win)->seq,
 			offer_answer_timeout(p->cfg.kme_timeout, per_key(p),
 					     window_oldest(&p->win)->n,
@@ -400,7 +486,8 @@ void master_step(struct linkd *d, struct pool *p)
 		conn_close(d, p->out, "answer timeout");
 		return;
 	}
-	if (p->mstate == M_WAIT_ABORTED || p->job_busy || now < p->next_try)
+	if (p->mstate == M_WAIT_ABORTED || p->mstate == M_WAIT_RESET ||
+	    p->job_busy || now < p->next_try)
 		return;
 	if (!p->out) {
 		p->out = conn_connect(d, p);
@@ -468,6 +555,9 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 	if (!p->win.count)
 		p->mstate = M_IDLE;
 	if (m->status != PROTO_OK) {
+		uint64_t added;
+		uint32_t level = 1;
+
 		/* The peer added nothing: the keys are discarded on both sides. */
 		log_err("pool %s: peer refused offer %llu: %s", p->cfg.name,
 			(unsigned long long)m->seq, m->text);
@@ -478,6 +568,14 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		journal_close_oldest(&p->j, false);
 		save(d, p);
 		back_off(p, RETRY_OTHER);
+		/*
+		 * No room at the peer while nothing is left here: whatever it
+		 * holds inbound has no twin here (orphans), so they must not
+		 * block the refill.
+		 */
+		if (m->status == PROTO_E_FULL && !out_added(d, p, &added, &level) &&
+		    !level && p->out)
+			start_reset(d, p, "the peer's inbound side is full while the outbound side here is empty: orphans there");
 		return;
 	}
 	ret = commit(d, p, j, m->seq);
@@ -490,7 +588,8 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 * entries stay open.
 		 */
 		p->next_try = now_mono();
-		conn_close(d, p->out, "outbound pool refused the keys");
+		if (p->out)	/* else: pool created again, reconcile */
+			conn_close(d, p->out, "outbound pool refused the keys");
 		return;
 	}
 	p->st.committed += s.n;
@@ -537,6 +636,16 @@ void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
 	if (m->type == PROTO_ABORTED && p->mstate == M_WAIT_ABORTED &&
 	    expected) {
 		on_aborted(d, p, m);
+		return;
+	}
+	if (m->type == PROTO_RESET_OK && p->mstate == M_WAIT_RESET) {
+		on_reset_ok(d, p, m);
+		return;
+	}
+	if (m->type == PROTO_ACK && p->mstate == M_WAIT_RESET) {
+		/* Sent before our RESET: its keys go with the reset there. */
+		log_debug("pool %s: answer to offer %llu ignored: reset under way",
+			  p->cfg.name, (unsigned long long)m->seq);
 		return;
 	}
 	if (m->type == PROTO_ERROR)

@@ -2,6 +2,7 @@
 /*
  * Encoding and strict decoding of the peer protocol's frames (proto.h).
  */
+#include <stdio.h>
 #include <string.h>
 #include "proto.h"
 
@@ -75,10 +76,30 @@ static void rd_ids(struct rd *r, struct proto_msg *m, unsigned int min)
 	}
 }
 
+static void rd_bytes(struct rd *r, void *dst, size_t n)
+{
+	if (r->left < n) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(dst, r->p, n);
+	r->p += n;
+	r->left -= n;
+}
+
+static void rd_epoch(struct rd *r, struct pool_epoch *e)
+{
+	rd_bytes(r, e->boot, EPOCH_BOOT_LEN);
+	e->netns = rd_n(r, 8);
+	e->family = rd_n(r, 2);
+	e->pool = rd_n(r, 4);
+}
+
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
 {
 	struct rd r;
 	uint32_t flen;
+	unsigned int version;
 
 	if (len < 4)
 		return 0;
@@ -90,8 +111,9 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
 	r.p = buf + 4;
 	r.left = flen;
 	r.bad = 0;
-	if (rd_n(&r, 1) != PROTO_VERSION)
-		return -1;
+	version = rd_n(&r, 1);
+	if (version != PROTO_VERSION)
+		return version ? PROTO_OTHER_VERSION : -1;
 	memset(m, 0, offsetof(struct proto_msg, ids));
 	m->type = rd_n(&r, 1);
 	if (rd_n(&r, 2) != 0)
@@ -101,8 +123,13 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
 		rd_str(&r, m->master, PROTO_SAE_MAX, 1);
 		rd_str(&r, m->slave, PROTO_SAE_MAX, 1);
 		m->key_bits = rd_n(&r, 2);
+		rd_epoch(&r, &m->epoch);
 		break;
 	case PROTO_HELLO_OK:
+		rd_epoch(&r, &m->epoch);
+		m->reset = rd_n(&r, 1);
+		if (m->reset > 1)
+			return -1;
 		break;
 	case PROTO_OFFER:
 		m->seq = rd_n(&r, 8);
@@ -124,6 +151,10 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m)
 	case PROTO_ERROR:
 		m->status = rd_n(&r, 2);
 		rd_str(&r, m->text, PROTO_TEXT_MAX, 0);
+		break;
+	case PROTO_RESET:
+	case PROTO_RESET_OK:
+		m->count = rd_n(&r, 4);
 		break;
 	default:
 		return -1;
@@ -174,7 +205,16 @@ static void wr_str(struct wr *w, const char *s, size_t max)
 	wr_bytes(w, s, n);
 }
 
-int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
+static void wr_epoch(struct wr *w, const struct pool_epoch *e)
+{
+	wr_bytes(w, e->boot, EPOCH_BOOT_LEN);
+	wr_n(w, e->netns, 8);
+	wr_n(w, e->family, 2);
+	wr_n(w, e->pool, 4);
+}
+
+static int encode(unsigned int version, const struct proto_msg *m,
+		  uint8_t *buf, size_t cap)
 {
 	struct wr w = { .p = buf, .left = cap };
 	size_t len;
@@ -182,7 +222,7 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 	if (cap > PROTO_MAX_FRAME)
 		w.left = PROTO_MAX_FRAME;
 	wr_n(&w, 0, 4);			/* length, filled in below */
-	wr_n(&w, PROTO_VERSION, 1);
+	wr_n(&w, version, 1);
 	wr_n(&w, m->type, 1);
 	wr_n(&w, 0, 2);
 	switch (m->type) {
@@ -190,8 +230,13 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wr_str(&w, m->master, PROTO_SAE_MAX);
 		wr_str(&w, m->slave, PROTO_SAE_MAX);
 		wr_n(&w, m->key_bits, 2);
+		wr_epoch(&w, &m->epoch);
 		break;
 	case PROTO_HELLO_OK:
+		if (m->reset > 1)
+			return -1;
+		wr_epoch(&w, &m->epoch);
+		wr_n(&w, m->reset, 1);
 		break;
 	case PROTO_OFFER:
 	case PROTO_ABORT:
@@ -219,6 +264,10 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wr_n(&w, m->status, 2);
 		wr_str(&w, m->text, PROTO_TEXT_MAX);
 		break;
+	case PROTO_RESET:
+	case PROTO_RESET_OK:
+		wr_n(&w, m->count, 4);
+		break;
 	default:
 		return -1;
 	}
@@ -232,13 +281,30 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 	return (int)len;
 }
 
+int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
+{
+	return encode(PROTO_VERSION, m, buf, cap);
+}
+
+int proto_encode_error(unsigned int version, uint16_t code, const char *text,
+		       uint8_t *buf, size_t cap)
+{
+	struct proto_msg m = { .type = PROTO_ERROR, .status = code };
+
+	if (!version || version > 255)
+		return -1;
+	snprintf(m.text, sizeof(m.text), "%s", text);
+	return encode(version, &m, buf, cap);
+}
+
 const char *proto_type_name(unsigned int type)
 {
 	static const char *const names[] = {
 		[PROTO_HELLO] = "HELLO", [PROTO_HELLO_OK] = "HELLO_OK",
 		[PROTO_OFFER] = "OFFER", [PROTO_ACK] = "ACK",
 		[PROTO_ABORT] = "ABORT", [PROTO_ABORTED] = "ABORTED",
-		[PROTO_ERROR] = "ERROR",
+		[PROTO_ERROR] = "ERROR", [PROTO_RESET] = "RESET",
+		[PROTO_RESET_OK] = "RESET_OK",
 	};
 
 	return type && type <= PROTO_TYPE_MAX ? names[type] : "?";

@@ -16,6 +16,12 @@
  *   ABORT   remove whichever of the IDs are in the inbound side (taken by
  *           ID and wiped), and refuse OFFERs up to that sequence number on
  *           this connection.
+ *
+ * Reconciliation (recon.h): HELLO carries the master's pool epoch.  When
+ * it and this node's pool are not the pair recorded in STATE_DIR/POOL.peer,
+ * HELLO_OK asks for a reset and OFFERs are refused until the master's
+ * RESET (sent after it wiped its outbound side): then the inbound side is
+ * wiped, the new pair recorded, and RESET_OK answered.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,11 +40,17 @@ static void refuse(struct linkd *d, struct conn *c, uint16_t code,
 	conn_close(d, c, NULL);
 }
 
+static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
+				    const struct pool_epoch *master,
+				    const struct pool_epoch *slave);
+
 static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 {
 	struct pool *p = NULL;
 	struct proto_msg ok = { .type = PROTO_HELLO_OK };
 	char why[PROTO_TEXT_MAX + 1];
+	struct qkd_pool_info info;
+	enum recon_verdict v;
 
 	for (unsigned int i = 0; i < d->npools; i++)
 		if (!strcmp(d->pools[i].cfg.sae_id, m->slave) &&
@@ -67,6 +79,19 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	for (struct conn *o = d->conns; o; o = o->next)
 		if (o != c && o->server && o->pool == p && !o->dead)
 			conn_close(d, o, "replaced by a new connection");
+	/* The epoch must be of the pool that is there now. */
+	if (p->id && qkd_pool_get(d->qkd, p->id, NULL, &info))
+		p->id = 0;
+	if (!p->id)
+		kernel_sync(d);
+	if (!p->id) {
+		snprintf(why, sizeof(why), "pool %s: no kernel pool here yet",
+			 p->cfg.name);
+		refuse(d, c, PROTO_E_POOL, why);
+		return;
+	}
+	kernel_epoch(d, p, &ok.epoch);
+	v = reconcile(d, p, &m->epoch, &ok.epoch);
 	c->pool = p;
 	c->gen = ++p->in_gen;	/* jobs of older connections are void */
 	/*
@@ -74,13 +99,77 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	 * master that lost its journal starts again at 1.
 	 */
 	p->aborted_seq = 0;
+	p->in_master = m->epoch;
+	ok.reset = v != RECON_KEEP;
+	p->in_reset_due = ok.reset;
 	if (conn_send(c, &ok)) {
 		conn_close(d, c, "cannot send HELLO_OK");
 		return;
 	}
 	c->state = CONN_OPEN;
 	p->in_connected = true;
-	log_info("pool %s: peer %s connected (inbound)", p->cfg.name, c->peer);
+	log_info("pool %s: peer %s connected (inbound)%s", p->cfg.name, c->peer,
+		 v == RECON_KEEP ? "" : ": direction to be reset");
+}
+
+/* The verdict on the pair @master -> @slave, logged unless it keeps. */
+static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
+				    const struct pool_epoch *master,
+				    const struct pool_epoch *slave)
+{
+	struct recon_pair rec;
+	char err[1200], me[96], peer[96];
+	enum recon_verdict v;
+	int found;
+
+	found = recon_load(d->cfg->state_dir, p->cfg.name, &rec, err,
+			   sizeof(err));
+	if (found < 0)
+		log_warn("pool %s: %s: resetting the inbound direction",
+			 p->cfg.name, err);
+	v = recon_decide(found > 0 ? &rec : NULL, master, slave);
+	if (v != RECON_KEEP) {
+		epoch_format(master, peer, sizeof(peer));
+		epoch_format(slave, me, sizeof(me));
+		log_warn("pool %s: reconciling the inbound direction: %s (peer's pool %s, here %s): both sides wipe their keys of it",
+			 p->cfg.name, recon_reason(v), peer, me);
+	}
+	return v;
+}
+
+/* The master wiped its outbound side: wipe the twins, record the pair. */
+static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
+{
+	struct pool *p = c->pool;
+	struct proto_msg done = { .type = PROTO_RESET_OK };
+	struct recon_pair rec = { .master = p->in_master };
+	char err[1200];
+	int ret;
+
+	/*
+	 * dec_keys jobs of OFFERs before the RESET are void: their keys
+	 * would land after the flush.  (The master resets with no offer in
+	 * flight, so none is expected to be still queued.)
+	 */
+	c->gen = ++p->in_gen;
+	ret = qkd_key_flush(d->qkd, p->id, QKD_DIRECTION_IN, &done.count);
+	if (ret) {
+		log_err("pool %s: cannot wipe the inbound side for a reset: %s",
+			p->cfg.name, qkd_strerror(ret));
+		if (!kernel_check(d, ret))
+			conn_close(d, c, "reset failed");
+		return;
+	}
+	kernel_epoch(d, p, &rec.slave);
+	if (recon_save(d->cfg->state_dir, p->cfg.name, &rec, err, sizeof(err)))
+		/* Harmless: the next connection resets again. */
+		log_err("pool %s: %s", p->cfg.name, err);
+	p->in_reset_due = false;
+	p->st.resets++;
+	log_warn("pool %s: inbound direction reconciled: the peer wiped %u outbound keys, %u inbound keys wiped here",
+		 p->cfg.name, m->count, done.count);
+	if (conn_send(c, &done))
+		conn_close(d, c, "cannot send RESET_OK");
 }
 
 /* At most this many OFFERs wait for dec_keys per pool: then refused. */
@@ -145,9 +234,13 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 			 p->cfg.name, (unsigned long long)j->seq, j->n);
 		goto out;
 	}
-	if (j->kind == JOB_PASS) {
+	if (j->kind == JOB_PASS || p->in_reset_due) {
 		ack.status = PROTO_E_SEQ;
-		snprintf(ack.text, sizeof(ack.text), "%s", j->err);
+		if (j->kind == JOB_PASS)
+			snprintf(ack.text, sizeof(ack.text), "%s", j->err);
+		else
+			snprintf(ack.text, sizeof(ack.text), "offer %llu before the RESET asked for",
+				 (unsigned long long)j->seq);
 		goto answer;
 	}
 	if (j->ret) {
@@ -171,16 +264,21 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 		kernel_sync(d);
 	ret = p->id ? qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, j->keys,
 				  j->n) : -ENOENT;
-	if (ret && p->id && kernel_check(d, ret) && p->id)
-		ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_IN, j->keys,
-				  j->n);
+	/*
+	 * A pool created again closes this connection (kernel_sync()): the
+	 * master reconnects and both sides reconcile first.
+	 */
+	if (ret && p->id)
+		kernel_check(d, ret);
+	if (c->dead)
+		goto out;
 	if (ret) {
 		snprintf(ack.text, sizeof(ack.text), "inbound pool refused the keys: %s%s%s",
 			 qkd_strerror(ret), qkd_last_error(d->qkd)[0] ? ": " : "",
 			 qkd_last_error(d->qkd));
 		log_err("pool %s: offer %llu: %s", p->cfg.name,
 			(unsigned long long)j->seq, ack.text);
-		ack.status = PROTO_E_POOL;
+		ack.status = ret == -ENOSPC ? PROTO_E_FULL : PROTO_E_POOL;
 		goto answer;
 	}
 	p->kme_ok = true;
@@ -235,6 +333,9 @@ void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m)
 		break;
 	case PROTO_ABORT:
 		on_abort(d, c, m);
+		break;
+	case PROTO_RESET:
+		on_reset(d, c, m);
 		break;
 	default:
 		c->pool->st.peer_errors++;

@@ -25,6 +25,8 @@ static const char *mstate_name(enum master_state s)
 		return "offer-sent";
 	case M_WAIT_ABORTED:
 		return "aborting";
+	case M_WAIT_RESET:
+		return "resetting";
 	}
 	return "?";
 }

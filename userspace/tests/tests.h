@@ -16,5 +16,6 @@ Suite *linkd_policy_suite(void);
 Suite *linkd_status_suite(void);
 Suite *secmem_suite(void);
 Suite *linkd_async_suite(void);
+Suite *linkd_recon_suite(void);
 
 #endif
