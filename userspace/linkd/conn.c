@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Peer connections: non-blocking TCP and TLS driven by the event loop.
- * A master connects to its peer's listener (client), the peer accepts
- * (server).  Frames are read whole into a per-connection buffer and handed
- * to master.c (client connections) or slave.c (server connections).
- * Frames are small, so a send waits (at most SEND_TIMEOUT) rather than
- * queueing.  Closing marks a connection dead; conn_sweep() frees it.
+ * Peer connections: non-blocking TCP and TLS driven by the event loop
+ * (conn.h).  A master connects to its peer's listener (client), the peer
+ * accepts (server).  Frames are read whole into a per-connection buffer
+ * and handed to the connection's owner through its callbacks.  Frames are
+ * small, so a send waits (at most SEND_TIMEOUT) rather than queueing.
+ * Closing marks a connection dead; conn_sweep() frees it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,13 +22,24 @@
 #include <sys/socket.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include "linkd.h"
+#include "conn.h"
 #include "log.h"
+#include "policy.h"
+#include "tls.h"
 
 #define SEND_TIMEOUT	5000	/* ms */
 #define REFUSED_LOG	10.0	/* s between "connections refused" lines */
 
-static struct conn *conn_new(struct linkd *d, int fd, bool server)
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct conn *conn_new(struct conn_set *s, int fd, bool server,
+			     const struct conn_ops *ops, void *arg)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int one = 1;
@@ -36,32 +48,35 @@ static struct conn *conn_new(struct linkd *d, int fd, bool server)
 		return NULL;
 	c->fd = fd;
 	c->server = server;
-	c->deadline = conn_setup_deadline(server, d->cfg->handshake_timeout,
-					  now_mono());
+	c->ops = ops;
+	c->ctx = arg;
+	c->deadline = conn_setup_deadline(server, s->handshake_timeout, now());
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	c->next = d->conns;
-	d->conns = c;
+	c->next = s->conns;
+	s->conns = c;
 	return c;
 }
 
-static int start_tls(struct linkd *d, struct conn *c, SSL_CTX *ctx)
+static int start_tls(struct conn *c, SSL_CTX *ctx, const char *peer_name)
 {
-	(void)d;
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
-	if (!c->server) {
+	if (peer_name) {
 		/* The listener's certificate must name the peer's SAE ID. */
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(c->ssl, c->pool->cfg.peer_sae_id) != 1)
+		if (SSL_set1_host(c->ssl, peer_name) != 1)
 			return -1;
 	}
 	c->state = CONN_HANDSHAKE;
 	return 0;
 }
 
-struct conn *conn_connect(struct linkd *d, struct pool *p)
+struct conn *conn_connect(struct conn_set *s, const char *host,
+			  const char *port, SSL_CTX *ctx, const char *peer_name,
+			  const struct conn_ops *ops, void *arg,
+			  const char *label)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
@@ -69,10 +84,9 @@ struct conn *conn_connect(struct linkd *d, struct pool *p)
 	struct conn *c;
 	int fd, r;
 
-	r = getaddrinfo(p->cfg.peer_host, p->cfg.peer_port, &hints, &ai);
+	r = getaddrinfo(host, port, &hints, &ai);
 	if (r) {
-		log_err("pool %s: peer %s: %s", p->cfg.name, p->cfg.peer_host,
-			gai_strerror(r));
+		log_err("%s: peer %s: %s", label, host, gai_strerror(r));
 		return NULL;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -84,29 +98,33 @@ struct conn *conn_connect(struct linkd *d, struct pool *p)
 	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (r && errno != EINPROGRESS) {
-		log_warn("pool %s: peer %s:%s: connect: %s", p->cfg.name,
-			 p->cfg.peer_host, p->cfg.peer_port, strerror(errno));
+		log_warn("%s: peer %s:%s: connect: %s", label, host, port,
+			 strerror(errno));
 		close(fd);
 		return NULL;
 	}
-	c = conn_new(d, fd, false);
+	c = conn_new(s, fd, false, ops, arg);
 	if (!c) {
 		close(fd);
 		return NULL;
 	}
-	c->pool = p;
-	snprintf(c->peer, sizeof(c->peer), "%s:%s", p->cfg.peer_host,
-		 p->cfg.peer_port);
+	snprintf(c->label, sizeof(c->label), " %s", label);
+	snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+	/* The TLS session is made now; the handshake starts once connected. */
+	if (start_tls(c, ctx, peer_name)) {
+		conn_close(c, "TLS set-up failed");
+		return NULL;
+	}
 	c->state = CONN_CONNECTING;
 	c->want_write = true;
 	return c;
 }
 
-unsigned int conn_unauthenticated(const struct linkd *d, const char *src)
+unsigned int conn_unauthenticated(const struct conn_set *s, const char *src)
 {
 	unsigned int n = 0;
 
-	for (const struct conn *c = d->conns; c; c = c->next)
+	for (const struct conn *c = s->conns; c; c = c->next)
 		if (c->server && !c->dead && c->state != CONN_OPEN &&
 		    (!src || !strcmp(c->src, src)))
 			n++;
@@ -125,60 +143,63 @@ static void close_reset(int fd)
 	close(fd);
 }
 
-static int park(struct linkd *d, int fd)
+static int park(struct conn_set *s, int fd)
 {
-	if (!d->parked) {
-		d->parked = calloc(PARK_MAX, sizeof(*d->parked));
-		if (!d->parked)
+	if (!s->parked) {
+		s->parked = calloc(PARK_MAX, sizeof(*s->parked));
+		if (!s->parked)
 			return -1;
 	}
-	if (d->nparked >= PARK_MAX)
+	if (s->nparked >= PARK_MAX)
 		return -1;
-	d->parked[d->nparked++] = (struct parked){
+	s->parked[s->nparked++] = (struct parked){
 		.fd = fd,
-		.deadline = now_mono() + d->cfg->handshake_timeout,
+		.deadline = now() + s->handshake_timeout,
 	};
 	return 0;
 }
 
-void conn_unpark(struct linkd *d, bool all)
+void conn_unpark(struct conn_set *s, bool all)
 {
-	double now = now_mono();
+	double t = now();
 
-	for (unsigned int i = 0; i < d->nparked;) {
-		if (all || now >= d->parked[i].deadline) {
-			close_reset(d->parked[i].fd);
-			d->parked[i] = d->parked[--d->nparked];
+	for (unsigned int i = 0; i < s->nparked;) {
+		if (all || t >= s->parked[i].deadline) {
+			close_reset(s->parked[i].fd);
+			s->parked[i] = s->parked[--s->nparked];
 		} else {
 			i++;
 		}
 	}
 	if (all) {
-		free(d->parked);
-		d->parked = NULL;
+		free(s->parked);
+		s->parked = NULL;
 	}
 }
 
-double conn_park_deadline(const struct linkd *d, double t)
+double conn_next_deadline(const struct conn_set *s, double t)
 {
-	for (unsigned int i = 0; i < d->nparked; i++)
-		if (d->parked[i].deadline < t)
-			t = d->parked[i].deadline;
+	for (const struct conn *c = s->conns; c; c = c->next)
+		if (!c->dead && c->state != CONN_OPEN && c->deadline < t)
+			t = c->deadline;
+	for (unsigned int i = 0; i < s->nparked; i++)
+		if (s->parked[i].deadline < t)
+			t = s->parked[i].deadline;
 	return t;
 }
 
-static void refused(struct linkd *d, const char *src, enum admit why)
+static void refused(struct conn_set *s, const char *src, enum admit why)
 {
-	double now = now_mono();
+	double t = now();
 
-	d->refused++;
-	if (now < d->next_refused_log)
+	s->refused++;
+	if (t < s->next_refused_log)
 		return;
 	log_warn("listener: refusing connections: %s (%lu refused so far; this one from %s)",
 		 why == ADMIT_FULL ? "max_connections unauthenticated open" :
 		 "max_connections_per_source from one address",
-		 d->refused, src);
-	d->next_refused_log = now + REFUSED_LOG;
+		 s->refused, src);
+	s->next_refused_log = t + REFUSED_LOG;
 }
 
 /*
@@ -189,12 +210,12 @@ static void refused(struct linkd *d, const char *src, enum admit why)
  * closed at once when PARK_MAX are parked), before any TLS.  The caller leaves
  * the listener out of the poll set while it is full.
  */
-int conn_accept(struct linkd *d)
+int conn_accept(struct conn_set *s)
 {
-	unsigned int total = conn_unauthenticated(d, NULL);
+	unsigned int total = conn_unauthenticated(s, NULL);
 	int accepted = 0;
 
-	while (total < d->cfg->max_conns) {
+	while (total < s->max_conns) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		char src[64] = "?", port[8] = "?";
@@ -202,23 +223,23 @@ int conn_accept(struct linkd *d)
 		struct conn *c;
 		int fd;
 
-		fd = accept4(d->listen_fd, (struct sockaddr *)&ss, &sl,
+		fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			break;
 		if (conn_source_key((struct sockaddr *)&ss, sl, src, sizeof(src)))
 			snprintf(src, sizeof(src), "?");
-		a = conn_admit(total, conn_unauthenticated(d, src),
-			       d->cfg->max_conns, d->cfg->max_conns_per_source);
+		a = conn_admit(total, conn_unauthenticated(s, src),
+			       s->max_conns, s->max_conns_per_source);
 		if (a != ADMIT) {
-			refused(d, src, a);
-			if (a != ADMIT_SOURCE || park(d, fd))
+			refused(s, src, a);
+			if (a != ADMIT_SOURCE || park(s, fd))
 				close_reset(fd);
 			continue;
 		}
 		getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, port,
 			    sizeof(port), NI_NUMERICSERV);
-		c = conn_new(d, fd, true);
+		c = conn_new(s, fd, true, s->server_ops, s->server_arg);
 		if (!c) {
 			close(fd);
 			break;
@@ -228,29 +249,34 @@ int conn_accept(struct linkd *d)
 			 "[%s]:%s" : "%s:%s", src, port);
 		total++;
 		accepted++;
-		if (start_tls(d, c, d->server_ctx)) {
-			conn_close(d, c, "TLS set-up failed");
+		if (start_tls(c, s->server_ctx, NULL)) {
+			conn_close(c, "TLS set-up failed");
 			continue;
 		}
 	}
 	return accepted;
 }
 
-void conn_close(struct linkd *d, struct conn *c, const char *why)
+void conn_set_open(struct conn *c, const char *label)
 {
+	c->state = CONN_OPEN;
+	if (label)
+		snprintf(c->label, sizeof(c->label), " %s", label);
+}
+
+/* Close; @fault: for the peer's fault, which its owner counts. */
+static void end(struct conn *c, const char *why, bool fault)
+{
+	bool anonymous = c->server && c->state != CONN_OPEN;
+
 	if (c->dead)
 		return;
 	c->dead = true;
 	if (why)
-		log_info("peer %s%s%s: connection closed: %s", c->peer,
-			 c->pool ? " pool " : "",
-			 c->pool ? c->pool->cfg.name : "", why);
-	if (!c->server && c->pool && c->pool->out == c) {
-		c->pool->out = NULL;
-		master_on_close(d, c->pool);
-	}
-	if (c->server && c->pool)
-		c->pool->in_connected = false;
+		log_info("peer %s%s: connection closed: %s", c->peer, c->label,
+			 why);
+	if (c->ops && c->ops->closed)
+		c->ops->closed(c, fault);
 	if (c->ssl) {
 		if (c->state >= CONN_HELLO)
 			SSL_shutdown(c->ssl);	/* close_notify, best effort */
@@ -258,7 +284,7 @@ void conn_close(struct linkd *d, struct conn *c, const char *why)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
-	if (c->server && c->state != CONN_OPEN && !c->pool)
+	if (anonymous)
 		close_reset(c->fd);	/* never authenticated */
 	else
 		close(c->fd);
@@ -267,9 +293,38 @@ void conn_close(struct linkd *d, struct conn *c, const char *why)
 	c->inlen = 0;
 }
 
-void conn_sweep(struct linkd *d)
+void conn_close(struct conn *c, const char *why)
 {
-	struct conn **pp = &d->conns;
+	end(c, why, false);
+}
+
+void conn_close_all(struct conn_set *s)
+{
+	for (struct conn *c = s->conns; c; c = c->next)
+		conn_close(c, NULL);
+	conn_sweep(s);
+	conn_unpark(s, true);
+}
+
+void conn_expire(struct conn_set *s, double t)
+{
+	for (struct conn *c = s->conns; c; c = c->next) {
+		if (c->dead || c->state == CONN_OPEN || t <= c->deadline)
+			continue;
+		if (c->server) {
+			/* Unauthenticated: a flood must not flood the log. */
+			log_debug("peer %s: connection closed: set-up timeout",
+				  c->peer);
+			end(c, NULL, true);
+		} else {
+			end(c, "set-up timeout", true);
+		}
+	}
+}
+
+void conn_sweep(struct conn_set *s)
+{
+	struct conn **pp = &s->conns;
 
 	while (*pp) {
 		struct conn *c = *pp;
@@ -316,7 +371,7 @@ int conn_send(struct conn *c, const struct proto_msg *m)
 	return 0;
 }
 
-static void handshake(struct linkd *d, struct conn *c)
+static void handshake(struct conn *c)
 {
 	int r = c->server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
 	char what[400];
@@ -324,13 +379,8 @@ static void handshake(struct linkd *d, struct conn *c)
 	c->want_write = false;
 	if (r == 1) {
 		c->state = CONN_HELLO;
-		if (!c->server) {
-			struct proto_msg m;
-
-			master_hello(d, c->pool, &m);
-			if (conn_send(c, &m))
-				conn_close(d, c, "cannot send HELLO");
-		}
+		if (c->ops->opened)
+			c->ops->opened(c);
 		return;
 	}
 	switch (SSL_get_error(c->ssl, r)) {
@@ -340,48 +390,20 @@ static void handshake(struct linkd *d, struct conn *c)
 		c->want_write = true;
 		return;
 	default:
-		snprintf(what, sizeof(what), "peer %s%s%s: TLS handshake",
-			 c->peer, c->pool ? " pool " : "",
-			 c->pool ? c->pool->cfg.name : "");
+		snprintf(what, sizeof(what), "peer %s%s: TLS handshake", c->peer,
+			 c->label);
 		tls_log_errors(what, c->ssl, r);
-		if (c->pool)
-			c->pool->st.peer_errors++;
-		conn_close(d, c, NULL);
+		end(c, NULL, true);
 	}
-}
-
-static void dispatch(struct linkd *d, struct conn *c, struct proto_msg *m)
-{
-	if (c->server) {
-		slave_on_msg(d, c, m);
-		return;
-	}
-	if (c->state == CONN_HELLO) {
-		if (m->type == PROTO_HELLO_OK) {
-			c->state = CONN_OPEN;
-			log_info("pool %s: connected to peer %s (outbound)",
-				 c->pool->cfg.name, c->peer);
-			master_on_open(d, c->pool, m);
-			return;
-		}
-		if (m->type == PROTO_ERROR)
-			log_err("pool %s: peer %s refused us: %s",
-				c->pool->cfg.name, c->peer, m->text);
-		c->pool->st.peer_errors++;
-		conn_close(d, c, m->type == PROTO_ERROR ? NULL :
-			   "unexpected frame instead of HELLO_OK");
-		return;
-	}
-	master_on_msg(d, c->pool, m);
 }
 
 /*
  * A frame of another protocol version: say so in an ERROR of that version
  * (its layout is the same in all of them), so that the peer's log names
- * the problem, and close.  A version 1 peer gets no answer to the version
- * 2 HELLO it cannot decode: it closes, and this side's log says why.
+ * the problem, and close.  An older slave cannot decode this version's
+ * HELLO: it closes without a word, and this side's log says why.
  */
-static void other_version(struct linkd *d, struct conn *c)
+static void other_version(struct conn *c)
 {
 	unsigned int v = c->in[4];
 	uint8_t buf[PROTO_HDR_LEN + 3 + PROTO_TEXT_MAX];
@@ -390,18 +412,15 @@ static void other_version(struct linkd *d, struct conn *c)
 
 	snprintf(text, sizeof(text), "peer protocol version %u is not spoken here (version %u): upgrade qkd-linkd on both routers",
 		 v, PROTO_VERSION);
-	log_err("peer %s%s%s: speaks peer protocol version %u, this qkd-linkd version %u: upgrade qkd-linkd on both routers",
-		c->peer, c->pool ? " pool " : "", c->pool ? c->pool->cfg.name : "",
-		v, PROTO_VERSION);
-	if (c->pool)
-		c->pool->st.peer_errors++;
+	log_err("peer %s%s: speaks peer protocol version %u, this qkd-linkd version %u: upgrade qkd-linkd on both routers",
+		c->peer, c->label, v, PROTO_VERSION);
 	len = proto_encode_error(v, PROTO_E_VERSION, text, buf, sizeof(buf));
 	if (len > 0)
 		SSL_write(c->ssl, buf, len);	/* best effort */
-	conn_close(d, c, NULL);
+	end(c, NULL, true);
 }
 
-static void do_read(struct linkd *d, struct conn *c)
+static void do_read(struct conn *c)
 {
 	static struct proto_msg m;
 
@@ -421,10 +440,10 @@ static void do_read(struct linkd *d, struct conn *c)
 				break;
 			}
 			ERR_clear_error();
-			conn_close(d, c, e != SSL_ERROR_ZERO_RETURN &&
-					 e != SSL_ERROR_SYSCALL ? "TLS error" :
+			conn_close(c, e != SSL_ERROR_ZERO_RETURN &&
+				      e != SSL_ERROR_SYSCALL ? "TLS error" :
 				   !c->server && c->state == CONN_HELLO ?
-				   "closed by peer after our HELLO (a qkd-linkd speaking peer protocol version 1 closes so: check its version)" :
+				   "closed by peer after our HELLO (a qkd-linkd speaking an older peer protocol closes so: check its version)" :
 				   "closed by peer");
 			return;
 		}
@@ -433,27 +452,25 @@ static void do_read(struct linkd *d, struct conn *c)
 			int n = proto_decode(c->in, c->inlen, &m);
 
 			if (n == PROTO_OTHER_VERSION) {
-				other_version(d, c);
+				other_version(c);
 				return;
 			}
 			if (n < 0) {
-				if (c->pool)
-					c->pool->st.peer_errors++;
-				conn_close(d, c, "malformed frame");
+				end(c, "malformed frame", true);
 				return;
 			}
 			if (!n)
 				break;
 			memmove(c->in, c->in + n, c->inlen - n);
 			c->inlen -= n;
-			dispatch(d, c, &m);
+			c->ops->message(c, &m);
 			if (c->dead)
 				return;
 		}
 	}
 }
 
-void conn_progress(struct linkd *d, struct conn *c, short revents)
+void conn_progress(struct conn *c, short revents)
 {
 	if (c->dead)
 		return;
@@ -465,21 +482,18 @@ void conn_progress(struct linkd *d, struct conn *c, short revents)
 			return;
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
 		if (err) {
-			log_warn("pool %s: peer %s: connect: %s",
-				 c->pool->cfg.name, c->peer, strerror(err));
-			conn_close(d, c, NULL);
+			log_warn("peer %s%s: connect: %s", c->peer, c->label,
+				 strerror(err));
+			conn_close(c, NULL);
 			return;
 		}
-		if (start_tls(d, c, c->pool->client_ctx)) {
-			conn_close(d, c, "TLS set-up failed");
-			return;
-		}
+		c->state = CONN_HANDSHAKE;
 	}
 	if (c->state == CONN_HANDSHAKE) {
-		handshake(d, c);
+		handshake(c);
 		if (c->dead || c->state == CONN_HANDSHAKE)
 			return;
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR) || SSL_pending(c->ssl))
-		do_read(d, c);
+		do_read(c);
 }

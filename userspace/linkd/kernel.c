@@ -191,9 +191,10 @@ int kernel_sync(struct linkd *d)
 		if (len >= sizeof(names))
 			len = sizeof(names) - 1;
 		/* Both directions reconcile on their next HELLO. */
-		for (struct conn *c = d->conns; c; c = c->next)
-			if (c->pool == p && !c->dead)
-				conn_close(d, c, "pool created again: reconnecting to reconcile");
+		if (p->out)
+			conn_close(p->out, "pool created again: reconnecting to reconcile");
+		if (p->in)
+			conn_close(p->in, "pool created again: reconnecting to reconcile");
 		p->filling = true;
 		retry_reset(&p->retry, false);
 		p->next_try = now_mono();

@@ -10,53 +10,18 @@
 #include <time.h>
 #include <openssl/ssl.h>
 #include "config.h"
+#include "conn.h"
 #include "journal.h"
 #include "policy.h"
 #include "proto.h"
 #include "qkd.h"
 #include "recon.h"
 #include "source.h"
+#include "tls.h"
 #include "window.h"
 #include "worker.h"
 
-enum conn_state {
-	CONN_CONNECTING,	/* client: TCP connect in progress */
-	CONN_HANDSHAKE,		/* TLS handshake */
-	CONN_HELLO,		/* waiting for HELLO (server) / HELLO_OK (client) */
-	CONN_OPEN,
-};
-
-struct pool;
-
-/*
- * A connection over its source's limit: accepted, never read, closed at
- * @deadline (a tarpit: a flooder that re-opens what is closed is slowed to
- * its connections / handshake_timeout, instead of an accept and a close
- * per try at the rate it likes).
- */
-struct parked {
-	int fd;
-	double deadline;
-};
-
-#define PARK_MAX	256
-
-struct conn {
-	int fd;
-	SSL *ssl;
-	enum conn_state state;
-	bool server;
-	bool want_write;
-	bool dead;
-	struct pool *pool;	/* client: always; server: after HELLO */
-	uint64_t gen;		/* server: which HELLO of its pool (slave.c) */
-	double deadline;	/* for CONNECTING, HANDSHAKE and HELLO */
-	char peer[300];		/* address, for logs */
-	char src[64];		/* server: source address, for the limits */
-	size_t inlen;
-	uint8_t in[PROTO_MAX_FRAME];
-	struct conn *next;
-};
+struct linkd;
 
 enum master_state {
 	M_IDLE,			/* nothing in flight */
@@ -79,6 +44,7 @@ struct pool_stats {
 
 struct pool {
 	struct pool_cfg cfg;
+	struct linkd *d;
 	uint32_t id;			/* the kernel pool */
 	struct source src;
 	struct journal j;
@@ -98,7 +64,7 @@ struct pool {
 	/* slave side (inbound) */
 	uint64_t aborted_seq;		/* refuse OFFERs at or below */
 	bool in_connected;
-	uint64_t in_gen;		/* HELLOs accepted: tags dec_keys jobs */
+	uint64_t in_gen;		/* HELLOs and RESETs: tags dec_keys jobs */
 	unsigned int in_queued;		/* dec_keys jobs not yet answered */
 	/*
 	 * The source's calls run off the event loop (worker.h): the master's
@@ -111,6 +77,7 @@ struct pool {
 	struct source src_in;
 	struct worker *worker;
 	struct worker *worker_in;
+	struct conn *in;		/* the peer master's connection */
 	bool in_reset_due;		/* HELLO_OK asked for a RESET */
 	struct pool_epoch in_master;	/* the master's pool, from HELLO */
 	/* operators */
@@ -127,19 +94,13 @@ struct linkd {
 	const char *config_path;
 	struct config *cfg;
 	struct qkd *qkd;
-	SSL_CTX *server_ctx;
-	int listen_fd;
+	struct conn_set cs;		/* the listener, the peer connections */
 	int signal_fd;
 	int wake_fd;			/* eventfd: a worker finished a job */
 	struct pool *pools;
 	unsigned int npools;
-	struct conn *conns;
 	double next_status_write;
 	double next_rate_log;
-	unsigned long refused;		/* connections over a limit */
-	struct parked *parked;		/* over the per-source limit: held */
-	unsigned int nparked;
-	double next_refused_log;
 	uint8_t boot[EPOCH_BOOT_LEN];	/* this boot's ID */
 	uint64_t netns;			/* this network namespace's cookie */
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
@@ -149,44 +110,24 @@ struct linkd {
 
 double now_mono(void);
 
-/* tls.c */
-SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
-SSL_CTX *tls_client_ctx(const struct config *cfg, const struct pool_cfg *pc,
-			char *err, size_t errlen);
-int tls_peer_has_name(SSL *ssl, const char *name);
-void tls_log_errors(const char *what, SSL *ssl, int ret);
-
-/* conn.c */
-struct conn *conn_connect(struct linkd *d, struct pool *p);
-/* Accept what the limits allow; the number accepted. */
-int conn_accept(struct linkd *d);
-/* Server connections not yet through TLS and HELLO (for the limits). */
-unsigned int conn_unauthenticated(const struct linkd *d, const char *src);
-/* Close parked connections past their deadline (all with @all). */
-void conn_unpark(struct linkd *d, bool all);
-/* The earliest deadline of a parked connection, or @t. */
-double conn_park_deadline(const struct linkd *d, double t);
-void conn_progress(struct linkd *d, struct conn *c, short revents);
-int conn_send(struct conn *c, const struct proto_msg *m);
-void conn_close(struct linkd *d, struct conn *c, const char *why);
-void conn_sweep(struct linkd *d);
-
-/* master.c and slave.c */
+/* master.c: connects with its own struct conn_ops, the pool as ctx. */
 void master_step(struct linkd *d, struct pool *p);
-void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m);
-/* The HELLO of a new connection to the peer. */
-void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
-void master_on_open(struct linkd *d, struct pool *p, const struct proto_msg *m);
-void master_on_close(struct linkd *d, struct pool *p);
 int master_recover(struct linkd *d, struct pool *p);
 /* The earliest time master_step() has something to do. */
 double master_wakeup(const struct linkd *d, const struct pool *p);
-/* Wipe what is in flight (the daemon stops or reloads). */
+/* Wipe what is in flight (the daemon stops or reloads, the channel closed). */
 void master_drop(struct pool *p);
-void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m);
 /* A finished job of the pool's worker: to the master or the slave side. */
 void master_on_job(struct linkd *d, struct pool *p, struct job *j);
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
+/* The HELLO of a new connection to the peer (for the tests too). */
+void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
+
+/* slave.c: accepted connections, the struct linkd as ctx. */
+extern const struct conn_ops slave_conn_ops;
+
+/* The one place a pool's last error is recorded (status file). */
+void pool_set_error(struct pool *p, const char *err);
 
 /* kernel.c */
 /* The boot ID and network namespace cookie: 0, or -1 (logged). */

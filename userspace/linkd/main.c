@@ -69,7 +69,7 @@ static int open_listener(struct linkd *d)
 		return -1;
 	}
 	freeaddrinfo(ai);
-	d->listen_fd = fd;
+	d->cs.listen_fd = fd;
 	return 0;
 }
 
@@ -124,10 +124,7 @@ static int setup_pool(struct linkd *d, struct pool *p)
 
 static void teardown(struct linkd *d)
 {
-	for (struct conn *c = d->conns; c; c = c->next)
-		conn_close(d, c, NULL);
-	conn_sweep(d);
-	conn_unpark(d, true);
+	conn_close_all(&d->cs);
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 
@@ -146,11 +143,11 @@ static void teardown(struct linkd *d)
 	free(d->pools);
 	d->pools = NULL;
 	d->npools = 0;
-	SSL_CTX_free(d->server_ctx);
-	d->server_ctx = NULL;
-	if (d->listen_fd >= 0)
-		close(d->listen_fd);
-	d->listen_fd = -1;
+	SSL_CTX_free(d->cs.server_ctx);
+	d->cs.server_ctx = NULL;
+	if (d->cs.listen_fd >= 0)
+		close(d->cs.listen_fd);
+	d->cs.listen_fd = -1;
 }
 
 /* Build everything from d->cfg.  0, or -1 (logged). */
@@ -162,13 +159,18 @@ static int setup(struct linkd *d)
 		log_err("state_dir %s: %s", d->cfg->state_dir, strerror(errno));
 		return -1;
 	}
-	d->server_ctx = tls_server_ctx(d->cfg, err, sizeof(err));
-	if (!d->server_ctx) {
+	d->cs.server_ctx = tls_server_ctx(d->cfg, err, sizeof(err));
+	if (!d->cs.server_ctx) {
 		log_err("[linkd]: %s", err);
 		return -1;
 	}
 	if (open_listener(d))
 		return -1;
+	d->cs.server_ops = &slave_conn_ops;
+	d->cs.server_arg = d;
+	d->cs.max_conns = d->cfg->max_conns;
+	d->cs.max_conns_per_source = d->cfg->max_conns_per_source;
+	d->cs.handshake_timeout = d->cfg->handshake_timeout;
 	/* A module reload since the last look (SIGHUP after a reload). */
 	kernel_handle_check(d);
 	d->pools = calloc(d->cfg->npools, sizeof(*d->pools));
@@ -177,6 +179,7 @@ static int setup(struct linkd *d)
 	d->npools = d->cfg->npools;
 	for (unsigned int i = 0; i < d->npools; i++) {
 		d->pools[i].cfg = d->cfg->pools[i];
+		d->pools[i].d = d;
 		if (setup_pool(d, &d->pools[i]))
 			return -1;
 	}
@@ -225,12 +228,9 @@ static double next_wakeup(struct linkd *d)
 		if (w < t)
 			t = w;
 	}
-	for (struct conn *c = d->conns; c; c = c->next)
-		if (c->state != CONN_OPEN && c->deadline < t)
-			t = c->deadline;
 	if (d->kernel_stale && d->next_kernel_check < t)
 		t = d->next_kernel_check;
-	return conn_park_deadline(d, t);
+	return conn_next_deadline(&d->cs, t);
 }
 
 /* Hand @w's finished jobs to the master and slave sides, in order. */
@@ -277,7 +277,7 @@ static int run(struct linkd *d)
 		int n = 0, timeout, listen_at = -1;
 		size_t nc = 3;
 
-		for (struct conn *c = d->conns; c; c = c->next)
+		for (struct conn *c = d->cs.conns; c; c = c->next)
 			nc++;
 		if (nc > cap) {
 			struct pollfd *np = realloc(pfd, nc * sizeof(*pfd));
@@ -298,12 +298,12 @@ static int run(struct linkd *d)
 		pfd[n++] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
 		/* While full, the listener waits outside the poll set. */
-		if (conn_unauthenticated(d, NULL) < d->cfg->max_conns) {
+		if (conn_unauthenticated(&d->cs, NULL) < d->cs.max_conns) {
 			listen_at = n;
-			pfd[n++] = (struct pollfd){ .fd = d->listen_fd,
+			pfd[n++] = (struct pollfd){ .fd = d->cs.listen_fd,
 						    .events = POLLIN };
 		}
-		for (struct conn *c = d->conns; c; c = c->next) {
+		for (struct conn *c = d->cs.conns; c; c = c->next) {
 			cs[n] = c;
 			pfd[n++] = (struct pollfd){
 				.fd = c->fd,
@@ -337,27 +337,17 @@ static int run(struct linkd *d)
 			collect_jobs(d);
 		for (int i = listen_at < 0 ? 2 : 3; i < n; i++)
 			if (pfd[i].revents)
-				conn_progress(d, cs[i], pfd[i].revents);
+				conn_progress(cs[i], pfd[i].revents);
 		if (listen_at > 0 && pfd[listen_at].revents & POLLIN)
-			conn_accept(d);
-		conn_unpark(d, false);
+			conn_accept(&d->cs);
+		conn_unpark(&d->cs, false);
 		now = now_mono();
-		for (struct conn *c = d->conns; c; c = c->next)
-			if (!c->dead && c->state != CONN_OPEN && now > c->deadline) {
-				if (c->pool)
-					c->pool->st.peer_errors++;
-				/* Unauthenticated: a flood must not flood the log. */
-				if (c->server && !c->pool)
-					log_debug("peer %s: connection closed: set-up timeout",
-						  c->peer);
-				conn_close(d, c, c->server && !c->pool ? NULL :
-					   "set-up timeout");
-			}
+		conn_expire(&d->cs, now);
 		if (d->kernel_stale && now >= d->next_kernel_check)
 			kernel_sync(d);
 		for (unsigned int i = 0; i < d->npools; i++)
 			master_step(d, &d->pools[i]);
-		conn_sweep(d);
+		conn_sweep(&d->cs);
 		now = now_mono();
 		if (now >= d->next_status_write) {
 			status_write(d);
@@ -383,7 +373,8 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
-	struct linkd d = { .config_path = CFG_DEFAULT_PATH, .listen_fd = -1 };
+	struct linkd d = { .config_path = CFG_DEFAULT_PATH,
+			   .cs = { .listen_fd = -1 } };
 	char err[CFG_ERR_LEN];
 	bool test_only = false;
 	sigset_t mask;

@@ -46,6 +46,8 @@
 #define IDLE_CHECK	1.0	/* s between pool level checks when full */
 #define STATUS_EVERY	30.0	/* s between KME status requests */
 
+static const struct conn_ops master_conn_ops;
+
 static double jitter(void)
 {
 	uint32_t r = 0;
@@ -53,14 +55,6 @@ static double jitter(void)
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint32_t)rand();
 	return (double)r / 4294967296.0;
-}
-
-static void set_error(struct pool *p, const char *err)
-{
-	size_t n = strnlen(err, sizeof(p->last_error) - 1);
-
-	memcpy(p->last_error, err, n);
-	p->last_error[n] = '\0';
 }
 
 /* The source answered: log the way back from an outage once. */
@@ -87,7 +81,7 @@ static void kme_failed(struct pool *p, const char *err, const char *what)
 		log_debug("pool %s: %s%s", p->cfg.name, err, what);
 	p->kme_ok = false;
 	p->st.kme_errors++;
-	set_error(p, err);
+	pool_set_error(p, err);
 }
 
 /*
@@ -101,7 +95,7 @@ static void no_keys_yet(struct pool *p, const char *err)
 	else
 		log_debug("pool %s: %s", p->cfg.name, err);
 	source_ok(p);
-	set_error(p, err);
+	pool_set_error(p, err);
 }
 
 /*
@@ -135,7 +129,7 @@ static int save(struct linkd *d, struct pool *p)
 	if (journal_save(d->cfg->state_dir, p->cfg.name, &p->j, err,
 			 sizeof(err))) {
 		log_err("pool %s: %s", p->cfg.name, err);
-		set_error(p, err);
+		pool_set_error(p, err);
 		return -1;
 	}
 	return 0;
@@ -211,14 +205,14 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 		log_err("pool %s: cannot wipe the outbound side for a reset: %s",
 			p->cfg.name, qkd_strerror(ret));
 		if (!kernel_check(d, ret) && p->out)
-			conn_close(d, p->out, "reset failed");
+			conn_close(p->out, "reset failed");
 		return;
 	}
 	log_warn("pool %s: resetting the outbound direction (%s): %u outbound keys wiped here, asking the peer to wipe their twins",
 		 p->cfg.name, why, m.count);
 	p->st.resets++;
 	if (conn_send(p->out, &m)) {
-		conn_close(d, p->out, "cannot send RESET");
+		conn_close(p->out, "cannot send RESET");
 		return;
 	}
 	p->mstate = M_WAIT_RESET;
@@ -226,7 +220,8 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 	window_push(&p->win, 0, 0, now_mono(), NULL);
 }
 
-void master_on_open(struct linkd *d, struct pool *p, const struct proto_msg *m)
+static void master_on_open(struct linkd *d, struct pool *p,
+			   const struct proto_msg *m)
 {
 	window_reset(&p->win);
 	retry_reset(&p->retry, false);
@@ -259,9 +254,8 @@ static void on_reset_ok(struct linkd *d, struct pool *p,
 	p->next_try = now_mono();
 }
 
-void master_on_close(struct linkd *d, struct pool *p)
+static void master_on_close(struct pool *p)
 {
-	(void)d;
 	if (p->mstate == M_WAIT_ACK)
 		log_warn("pool %s: %u offer(s) from %llu lost with the connection: their keys are wiped here and will be aborted on the peer",
 			 p->cfg.name, p->win.count,
@@ -271,7 +265,7 @@ void master_on_close(struct linkd *d, struct pool *p)
 }
 
 /* ABORT every open offer of the journal, oldest first; answered in order. */
-static void send_aborts(struct linkd *d, struct pool *p)
+static void send_aborts(struct pool *p)
 {
 	static struct proto_msg m;
 	double now = now_mono();
@@ -285,7 +279,7 @@ static void send_aborts(struct linkd *d, struct pool *p)
 		m.n = o->n;
 		memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
 		if (conn_send(p->out, &m)) {
-			conn_close(d, p->out, "cannot send ABORT");
+			conn_close(p->out, "cannot send ABORT");
 			return;
 		}
 		window_push(&p->win, o->seq, o->n, now, NULL);
@@ -416,7 +410,7 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	window_push(&p->win, o->seq, o->n, now, j);
 	p->mstate = M_WAIT_ACK;
 	if (conn_send(p->out, &m)) {
-		conn_close(d, p->out, "cannot send OFFER");
+		conn_close(p->out, "cannot send OFFER");
 		return;
 	}
 	log_debug("pool %s: offer %llu: %u keys (%u in flight)", p->cfg.name,
@@ -483,14 +477,19 @@ void master_step(struct linkd *d, struct pool *p)
 					     window_oldest(&p->win)->n,
 					     d->cfg->handshake_timeout));
 		p->st.peer_errors++;
-		conn_close(d, p->out, "answer timeout");
+		conn_close(p->out, "answer timeout");
 		return;
 	}
 	if (p->mstate == M_WAIT_ABORTED || p->mstate == M_WAIT_RESET ||
 	    p->job_busy || now < p->next_try)
 		return;
 	if (!p->out) {
-		p->out = conn_connect(d, p);
+		char label[80];
+
+		snprintf(label, sizeof(label), "pool %s", p->cfg.name);
+		p->out = conn_connect(&d->cs, p->cfg.peer_host, p->cfg.peer_port,
+				      p->client_ctx, p->cfg.peer_sae_id,
+				      &master_conn_ops, p, label);
 		if (!p->out) {
 			p->st.peer_errors++;
 			back_off(p, RETRY_OTHER);
@@ -500,7 +499,7 @@ void master_step(struct linkd *d, struct pool *p)
 	if (p->out->state != CONN_OPEN)
 		return;
 	if (p->j.nopen && !p->win.count) {
-		send_aborts(d, p);
+		send_aborts(p);
 		return;
 	}
 	if (!window_has_room(&p->win, p->cfg.offer_window))
@@ -561,7 +560,7 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		/* The peer added nothing: the keys are discarded on both sides. */
 		log_err("pool %s: peer refused offer %llu: %s", p->cfg.name,
 			(unsigned long long)m->seq, m->text);
-		set_error(p, m->text);
+		pool_set_error(p, m->text);
 		p->st.refused += s.n;
 		p->st.peer_errors++;
 		job_free(j);
@@ -589,7 +588,7 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 */
 		p->next_try = now_mono();
 		if (p->out)	/* else: pool created again, reconcile */
-			conn_close(d, p->out, "outbound pool refused the keys");
+			conn_close(p->out, "outbound pool refused the keys");
 		return;
 	}
 	p->st.committed += s.n;
@@ -600,7 +599,7 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 * recognised at a restart, two would not be.  No further
 		 * commit until a save works: the later offers are aborted.
 		 */
-		conn_close(d, p->out, "cannot write the journal");
+		conn_close(p->out, "cannot write the journal");
 		return;
 	}
 	retry_reset(&p->retry, false);
@@ -623,7 +622,7 @@ static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
 	}
 }
 
-void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
+static void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
 {
 	struct window_slot *oldest = window_oldest(&p->win);
 	bool expected = oldest && m->seq == oldest->seq &&
@@ -655,5 +654,61 @@ void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
 			p->cfg.name, proto_type_name(m->type),
 			(unsigned long long)m->seq);
 	p->st.peer_errors++;
-	conn_close(d, p->out, "protocol error");
+	conn_close(p->out, "protocol error");
 }
+
+/* The connection's callbacks (conn.h): HELLO, HELLO_OK, then the pool's. */
+static void conn_opened(struct conn *c)
+{
+	struct pool *p = c->ctx;
+	static struct proto_msg m;
+
+	master_hello(p->d, p, &m);
+	if (conn_send(c, &m))
+		conn_close(c, "cannot send HELLO");
+}
+
+static void conn_message(struct conn *c, struct proto_msg *m)
+{
+	struct pool *p = c->ctx;
+
+	if (c->state == CONN_OPEN) {
+		master_on_msg(p->d, p, m);
+		return;
+	}
+	if (m->type == PROTO_HELLO_OK) {
+		conn_set_open(c, NULL);
+		log_info("pool %s: connected to peer %s (outbound)", p->cfg.name,
+			 c->peer);
+		master_on_open(p->d, p, m);
+		return;
+	}
+	if (m->type == PROTO_ERROR)
+		log_err("pool %s: peer %s refused us: %s", p->cfg.name, c->peer,
+			m->text);
+	p->st.peer_errors++;
+	conn_close(c, m->type == PROTO_ERROR ? NULL :
+		   "unexpected frame instead of HELLO_OK");
+}
+
+/*
+ * Closed by anyone (the transport, this file, kernel_sync()): the window's
+ * keys and jobs are freed here, by master_drop().
+ */
+static void conn_closed(struct conn *c, bool fault)
+{
+	struct pool *p = c->ctx;
+
+	if (fault)
+		p->st.peer_errors++;
+	if (p->out == c) {
+		p->out = NULL;
+		master_on_close(p);
+	}
+}
+
+static const struct conn_ops master_conn_ops = {
+	.opened = conn_opened,
+	.message = conn_message,
+	.closed = conn_closed,
+};

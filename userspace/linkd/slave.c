@@ -29,15 +29,14 @@
 #include "linkd.h"
 #include "log.h"
 
-static void refuse(struct linkd *d, struct conn *c, uint16_t code,
-		   const char *why)
+static void refuse(struct conn *c, uint16_t code, const char *why)
 {
 	struct proto_msg m = { .type = PROTO_ERROR, .status = code };
 
 	snprintf(m.text, sizeof(m.text), "%s", why);
 	log_err("peer %s: refused: %s", c->peer, why);
 	conn_send(c, &m);
-	conn_close(d, c, NULL);
+	conn_close(c, NULL);
 }
 
 static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
@@ -59,26 +58,25 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	if (!p) {
 		snprintf(why, sizeof(why), "no pool for master %.100s, slave %.100s",
 			 m->master, m->slave);
-		refuse(d, c, PROTO_E_PEER, why);
+		refuse(c, PROTO_E_PEER, why);
 		return;
 	}
 	if (!tls_peer_has_name(c->ssl, m->master)) {
 		snprintf(why, sizeof(why), "certificate does not name SAE %.127s",
 			 m->master);
 		p->st.peer_errors++;
-		refuse(d, c, PROTO_E_PEER, why);
+		refuse(c, PROTO_E_PEER, why);
 		return;
 	}
 	if (m->key_bits != p->cfg.key_bits) {
 		snprintf(why, sizeof(why), "pool %s: key size %u bits here, %u at the peer",
 			 p->cfg.name, p->cfg.key_bits, m->key_bits);
 		p->st.peer_errors++;
-		refuse(d, c, PROTO_E_PEER, why);
+		refuse(c, PROTO_E_PEER, why);
 		return;
 	}
-	for (struct conn *o = d->conns; o; o = o->next)
-		if (o != c && o->server && o->pool == p && !o->dead)
-			conn_close(d, o, "replaced by a new connection");
+	if (p->in && p->in != c)
+		conn_close(p->in, "replaced by a new connection");
 	/* The epoch must be of the pool that is there now. */
 	if (p->id && qkd_pool_get(d->qkd, p->id, NULL, &info))
 		p->id = 0;
@@ -87,13 +85,17 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	if (!p->id) {
 		snprintf(why, sizeof(why), "pool %s: no kernel pool here yet",
 			 p->cfg.name);
-		refuse(d, c, PROTO_E_POOL, why);
+		refuse(c, PROTO_E_POOL, why);
 		return;
 	}
 	kernel_epoch(d, p, &ok.epoch);
 	v = reconcile(d, p, &m->epoch, &ok.epoch);
-	c->pool = p;
-	c->gen = ++p->in_gen;	/* jobs of older connections are void */
+	snprintf(why, sizeof(why), "pool %s", p->cfg.name);
+	conn_set_open(c, why);
+	c->user = p;
+	p->in = c;
+	p->in_connected = true;
+	p->in_gen++;		/* jobs of older connections are void */
 	/*
 	 * Sequence numbers are per master lifetime and per connection: a
 	 * master that lost its journal starts again at 1.
@@ -103,11 +105,9 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	ok.reset = v != RECON_KEEP;
 	p->in_reset_due = ok.reset;
 	if (conn_send(c, &ok)) {
-		conn_close(d, c, "cannot send HELLO_OK");
+		conn_close(c, "cannot send HELLO_OK");
 		return;
 	}
-	c->state = CONN_OPEN;
-	p->in_connected = true;
 	log_info("pool %s: peer %s connected (inbound)%s", p->cfg.name, c->peer,
 		 v == RECON_KEEP ? "" : ": direction to be reset");
 }
@@ -140,7 +140,7 @@ static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
 /* The master wiped its outbound side: wipe the twins, record the pair. */
 static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 {
-	struct pool *p = c->pool;
+	struct pool *p = c->user;
 	struct proto_msg done = { .type = PROTO_RESET_OK };
 	struct recon_pair rec = { .master = p->in_master };
 	char err[1200];
@@ -148,16 +148,16 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 
 	/*
 	 * dec_keys jobs of OFFERs before the RESET are void: their keys
-	 * would land after the flush.  (The master resets with no offer in
-	 * flight, so none is expected to be still queued.)
+	 * would land after the flush.  (The master drops every offer in
+	 * flight when it resets and ignores their ACKs.)
 	 */
-	c->gen = ++p->in_gen;
+	p->in_gen++;
 	ret = qkd_key_flush(d->qkd, p->id, QKD_DIRECTION_IN, &done.count);
 	if (ret) {
 		log_err("pool %s: cannot wipe the inbound side for a reset: %s",
 			p->cfg.name, qkd_strerror(ret));
 		if (!kernel_check(d, ret))
-			conn_close(d, c, "reset failed");
+			conn_close(c, "reset failed");
 		return;
 	}
 	kernel_epoch(d, p, &rec.slave);
@@ -169,19 +169,19 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 	log_warn("pool %s: inbound direction reconciled: the peer wiped %u outbound keys, %u inbound keys wiped here",
 		 p->cfg.name, m->count, done.count);
 	if (conn_send(c, &done))
-		conn_close(d, c, "cannot send RESET_OK");
+		conn_close(c, "cannot send RESET_OK");
 }
 
 /* At most this many OFFERs wait for dec_keys per pool: then refused. */
 #define IN_QUEUED_MAX	(2 * WINDOW_MAX)
 
 /* The live connection a job of @p was for, or NULL. */
-static struct conn *job_conn(struct linkd *d, struct pool *p, uint64_t gen)
+static struct conn *job_conn(struct pool *p, uint64_t gen)
 {
-	for (struct conn *c = d->conns; c; c = c->next)
-		if (c->server && c->pool == p && c->gen == gen && !c->dead &&
-		    c->state == CONN_OPEN)
-			return c;
+	struct conn *c = p->in;
+
+	if (c && gen == p->in_gen && !c->dead && c->state == CONN_OPEN)
+		return c;
 	return NULL;
 }
 
@@ -189,14 +189,14 @@ static struct conn *job_conn(struct linkd *d, struct pool *p, uint64_t gen)
  * An OFFER goes to the worker even when it is refused at once (JOB_PASS),
  * so that its ACK cannot overtake those of the OFFERs before it.
  */
-static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_offer(struct conn *c, struct proto_msg *m)
 {
-	struct pool *p = c->pool;
+	struct pool *p = c->user;
 	struct job *j;
 
 	if (p->in_queued >= IN_QUEUED_MAX) {
 		p->st.peer_errors++;
-		refuse(d, c, PROTO_E_PROTO, "too many offers in flight");
+		refuse(c, PROTO_E_PROTO, "too many offers in flight");
 		return;
 	}
 	if (m->seq <= p->aborted_seq) {
@@ -212,11 +212,11 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 			memcpy(j->names, m->ids, (size_t)m->n * sizeof(m->ids[0]));
 	}
 	if (!j) {
-		refuse(d, c, PROTO_E_POOL, "out of memory");
+		refuse(c, PROTO_E_POOL, "out of memory");
 		return;
 	}
 	j->seq = m->seq;
-	j->gen = c->gen;
+	j->gen = p->in_gen;
 	p->in_queued++;
 	worker_submit(p->worker_in, j);
 }
@@ -224,7 +224,7 @@ static void on_offer(struct linkd *d, struct conn *c, struct proto_msg *m)
 /* dec_keys done (or an OFFER refused in order): add inbound, answer. */
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 {
-	struct conn *c = job_conn(d, p, j->gen);
+	struct conn *c = job_conn(p, j->gen);
 	struct proto_msg ack = { .type = PROTO_ACK, .seq = j->seq };
 	int ret;
 
@@ -246,7 +246,7 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 	if (j->ret) {
 		p->st.kme_errors++;
 		p->kme_ok = false;
-		snprintf(p->last_error, sizeof(p->last_error), "%s", j->err);
+		pool_set_error(p, j->err);
 		log_err("pool %s: offer %llu: %s (pool untouched)", p->cfg.name,
 			(unsigned long long)j->seq, j->err);
 		ack.status = PROTO_E_SOURCE;
@@ -287,14 +287,14 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 		  (unsigned long long)j->seq, j->n);
 answer:
 	if (conn_send(c, &ack))
-		conn_close(d, c, "cannot send ACK");
+		conn_close(c, "cannot send ACK");
 out:
 	job_free(j);
 }
 
 static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
 {
-	struct pool *p = c->pool;
+	struct pool *p = c->user;
 	struct proto_msg done = { .type = PROTO_ABORTED, .seq = m->seq };
 	struct qkd_key k;
 
@@ -315,21 +315,23 @@ static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
 	log_info("pool %s: peer aborted offer %llu: %u of %u keys removed from the inbound side",
 		 p->cfg.name, (unsigned long long)m->seq, done.n, m->n);
 	if (conn_send(c, &done))
-		conn_close(d, c, "cannot send ABORTED");
+		conn_close(c, "cannot send ABORTED");
 }
 
-void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void conn_message(struct conn *c, struct proto_msg *m)
 {
-	if (c->state == CONN_HELLO) {
+	struct linkd *d = c->ctx;
+
+	if (c->state != CONN_OPEN) {
 		if (m->type == PROTO_HELLO)
 			on_hello(d, c, m);
 		else
-			refuse(d, c, PROTO_E_PROTO, "expected HELLO");
+			refuse(c, PROTO_E_PROTO, "expected HELLO");
 		return;
 	}
 	switch (m->type) {
 	case PROTO_OFFER:
-		on_offer(d, c, m);
+		on_offer(c, m);
 		break;
 	case PROTO_ABORT:
 		on_abort(d, c, m);
@@ -338,7 +340,26 @@ void slave_on_msg(struct linkd *d, struct conn *c, struct proto_msg *m)
 		on_reset(d, c, m);
 		break;
 	default:
-		c->pool->st.peer_errors++;
-		refuse(d, c, PROTO_E_PROTO, "unexpected frame");
+		((struct pool *)c->user)->st.peer_errors++;
+		refuse(c, PROTO_E_PROTO, "unexpected frame");
 	}
 }
+
+static void conn_closed(struct conn *c, bool fault)
+{
+	struct pool *p = c->user;
+
+	if (!p)
+		return;		/* never identified: nobody to count it for */
+	if (fault)
+		p->st.peer_errors++;
+	if (p->in == c) {
+		p->in = NULL;
+		p->in_connected = false;
+	}
+}
+
+const struct conn_ops slave_conn_ops = {
+	.message = conn_message,
+	.closed = conn_closed,
+};

@@ -168,3 +168,11 @@ void status_log_rates(struct linkd *d, double interval)
 		p->st_last = p->st;
 	}
 }
+
+void pool_set_error(struct pool *p, const char *err)
+{
+	size_t n = strnlen(err, sizeof(p->last_error) - 1);
+
+	memcpy(p->last_error, err, n);
+	p->last_error[n] = '\0';
+}

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include "linkd.h"
+#include "tls.h"
 #include "log.h"
 
 static SSL_CTX *ctx_new(const SSL_METHOD *meth, const char *cert,
