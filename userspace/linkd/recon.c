@@ -129,8 +129,10 @@ static int parse_line(const char **p, const char *word, struct pool_epoch *e)
 		if (hex_byte(s + 2 * i, &e->boot[i]))
 			return -1;
 	s += 2 * EPOCH_BOOT_LEN;
-	if (*s != ' ' || strspn(s + 1, "0123456789abcdef") != 16 || s[17] != ' ' ||
-	    sscanf(s, " %16llx %5u %10u\n%n", &netns, &family, &pool, &off) != 3 ||
+	if (*s != ' ' || strspn(s + 1, "0123456789abcdef") != 16 ||
+	    s[17] != ' ' ||
+	    sscanf(s, " %16llx %5u %10u\n%n", &netns, &family, &pool,
+		   &off) != 3 ||
 	    !off || family > UINT16_MAX || s[off - 1] != '\n')
 		return -1;
 	e->netns = netns;

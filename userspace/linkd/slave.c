@@ -39,9 +39,30 @@ static void refuse(struct conn *c, uint16_t code, const char *why)
 	conn_close(c, NULL);
 }
 
+/* The verdict on the pair @master -> @slave, logged unless it keeps. */
 static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
 				    const struct pool_epoch *master,
-				    const struct pool_epoch *slave);
+				    const struct pool_epoch *slave)
+{
+	struct recon_pair rec;
+	char err[1200], me[96], peer[96];
+	enum recon_verdict v;
+	int found;
+
+	found = recon_load(d->cfg->state_dir, p->cfg.name, &rec, err,
+			   sizeof(err));
+	if (found < 0)
+		log_warn("pool %s: %s: resetting the inbound direction",
+			 p->cfg.name, err);
+	v = recon_decide(found > 0 ? &rec : NULL, master, slave);
+	if (v != RECON_KEEP) {
+		epoch_format(master, peer, sizeof(peer));
+		epoch_format(slave, me, sizeof(me));
+		log_warn("pool %s: reconciling the inbound direction: %s (peer's pool %s, here %s): both sides wipe their keys of it",
+			 p->cfg.name, recon_reason(v), peer, me);
+	}
+	return v;
+}
 
 static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 {
@@ -110,31 +131,6 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	}
 	log_info("pool %s: peer %s connected (inbound)%s", p->cfg.name, c->peer,
 		 v == RECON_KEEP ? "" : ": direction to be reset");
-}
-
-/* The verdict on the pair @master -> @slave, logged unless it keeps. */
-static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
-				    const struct pool_epoch *master,
-				    const struct pool_epoch *slave)
-{
-	struct recon_pair rec;
-	char err[1200], me[96], peer[96];
-	enum recon_verdict v;
-	int found;
-
-	found = recon_load(d->cfg->state_dir, p->cfg.name, &rec, err,
-			   sizeof(err));
-	if (found < 0)
-		log_warn("pool %s: %s: resetting the inbound direction",
-			 p->cfg.name, err);
-	v = recon_decide(found > 0 ? &rec : NULL, master, slave);
-	if (v != RECON_KEEP) {
-		epoch_format(master, peer, sizeof(peer));
-		epoch_format(slave, me, sizeof(me));
-		log_warn("pool %s: reconciling the inbound direction: %s (peer's pool %s, here %s): both sides wipe their keys of it",
-			 p->cfg.name, recon_reason(v), peer, me);
-	}
-	return v;
 }
 
 /* The master wiped its outbound side: wipe the twins, record the pair. */
