@@ -28,9 +28,9 @@
  * that asks for a reset (the slave's record names other pools: one side
  * lost its keys) makes the master wipe its outbound side, then send RESET;
  * the slave wipes its inbound side and answers RESET_OK.  Outbound first:
- * no key this node could still initiate with loses its twin.  An open
- * journal entry is settled by the reset (its keys are wiped on both
- * sides).  The same reset follows a refusal for want of room while the
+ * no key this node could still initiate with loses its twin.  The offers
+ * in flight (the window) go with it, and every open journal entry is
+ * settled by the reset (its keys are wiped on both sides).  The same reset follows a refusal for want of room while the
  * outbound side is empty: the peer's inbound keys are then orphans.
  */
 #include <errno.h>

@@ -195,11 +195,14 @@ static void on_offer(struct conn *c, struct proto_msg *m)
 		refuse(c, PROTO_E_PROTO, "too many offers in flight");
 		return;
 	}
-	if (m->seq <= p->aborted_seq) {
+	if (m->seq <= p->aborted_seq || p->in_reset_due) {
+		/* Refused without asking the KME for its keys. */
 		j = job_new(JOB_PASS, 0);
 		if (j) {
 			j->ret = -1;
-			snprintf(j->err, sizeof(j->err), "offer %llu was aborted",
+			snprintf(j->err, sizeof(j->err), p->in_reset_due ?
+				 "offer %llu before the RESET asked for" :
+				 "offer %llu was aborted",
 				 (unsigned long long)m->seq);
 		}
 	} else {
@@ -226,7 +229,7 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 
 	p->in_queued--;
 	if (!c) {
-		log_info("pool %s: offer %llu: its connection is gone: %zu keys wiped, none added",
+		log_info("pool %s: offer %llu: its connection is gone or was reset: %zu keys wiped, none added",
 			 p->cfg.name, (unsigned long long)j->seq, j->n);
 		goto out;
 	}
