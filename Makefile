@@ -9,7 +9,7 @@
 #   make check              (as root) everything: host packages, the trixie
 #                           build root, spec, W=1 build, checkpatch, sparse,
 #                           KUnit, userspace tests, VM tests
-#   make spec build style sparse kunit userspace kme-sim plugin vmtest
+#   make spec build style sparse kunit userspace kme-sim monitoring plugin vmtest
 #                           one suite of `make check` (with its set-up)
 #   make bench              (as root) build, run bench/ in the VM, print the
 #                           table of Documentation/bench.rst
@@ -48,7 +48,7 @@ clean:
 check:
 	tools/run-tests.sh
 
-spec build style sparse kunit userspace kme-sim plugin:
+spec build style sparse kunit userspace kme-sim monitoring plugin:
 	tools/run-tests.sh $@
 
 vmtest:
@@ -67,4 +67,4 @@ regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim plugin vmtest deb bench demo regen
+	kunit userspace kme-sim monitoring plugin vmtest deb bench demo regen

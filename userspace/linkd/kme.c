@@ -41,6 +41,12 @@ struct body {
 	size_t len, cap;
 };
 
+/*
+ * enc_keys answered 400 this many times in a row (about a minute at the
+ * 1-2 s of SRC_AGAIN) is a KME refusing the request, not an empty buffer.
+ */
+#define KME_AGAIN_MAX	30
+
 struct kme {
 	CURL *curl;
 	struct curl_slist *hdrs;
@@ -51,6 +57,7 @@ struct kme {
 	enum dec_method method;		/* DEC_POST or DEC_GET: the next try */
 	bool dec_auto;			/* may switch methods */
 	char status_note[KME_ERR_LEN];	/* the last one logged */
+	unsigned int again;		/* enc_keys 400s in a row */
 	struct body body;
 	atomic_bool stop;		/* set by kme_interrupt(), another thread */
 };
@@ -228,13 +235,22 @@ static int kme_get(void *priv, struct qkd_key *keys, struct keyid *names,
 	if (code == 400) {
 		/*
 		 * The request is valid (limits from status, sizes from the
-		 * standard): KMEs say 400 for an empty key buffer too.
+		 * standard): KMEs say 400 for an empty key buffer too.  But
+		 * not for ever: a KME that refuses every request is failing,
+		 * and must show as such (health, backoff), not as "up".
 		 */
 		size_t o = strnlen(err, errlen);
 
+		if (++k->again > KME_AGAIN_MAX) {
+			snprintf(err + o, errlen - o,
+				 " (%u times in a row: the KME refuses the request)",
+				 k->again);
+			return -1;
+		}
 		snprintf(err + o, errlen - o, " (no keys yet? asking again soon)");
 		return SRC_AGAIN;
 	}
+	k->again = 0;
 	if (code != 200)
 		return -1;
 	ret = kme_parse_keys(k->body.data, k->body.len, n, k->key_bits / 8,
@@ -276,13 +292,17 @@ out:
 	return code;
 }
 
-/* dec_keys by GET, one key per request.  The HTTP status or -1. */
+/*
+ * dec_keys by GET, one key per request.  The HTTP status or -1; *@done:
+ * the keys delivered before it stopped.
+ */
 static long dec_get(struct kme *k, const struct keyid *names,
-		    struct qkd_key *keys, size_t n, char *err, size_t errlen)
+		    struct qkd_key *keys, size_t n, size_t *done, char *err,
+		    size_t errlen)
 {
 	char perr[KME_ERR_LEN], path[3 * KEYID_MAX + 32];
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; *done = ++i) {
 		char *esc = curl_easy_escape(k->curl, names[i].s, names[i].len);
 		long code;
 
@@ -308,10 +328,13 @@ static long dec_get(struct kme *k, const struct keyid *names,
 	return 200;
 }
 
+/* *@done: keys delivered before a failure (POST: none, all or nothing). */
 static long dec_by(struct kme *k, enum dec_method m, const struct keyid *names,
-		   struct qkd_key *keys, size_t n, char *err, size_t errlen)
+		   struct qkd_key *keys, size_t n, size_t *done, char *err,
+		   size_t errlen)
 {
-	return m == DEC_GET ? dec_get(k, names, keys, n, err, errlen) :
+	*done = 0;
+	return m == DEC_GET ? dec_get(k, names, keys, n, done, err, errlen) :
 			      dec_post(k, names, keys, n, err, errlen);
 }
 
@@ -327,13 +350,20 @@ static int kme_get_by_id(void *priv, const struct keyid *names,
 {
 	struct kme *k = priv;
 	enum dec_method other = k->method == DEC_GET ? DEC_POST : DEC_GET;
-	long code = dec_by(k, k->method, names, keys, n, err, errlen);
+	size_t done;
+	long code = dec_by(k, k->method, names, keys, n, &done, err, errlen);
 
-	if (code != 200 && k->dec_auto && method_refused(code)) {
+	/*
+	 * Only a refusal of the very first request says the method is not
+	 * served: a 404 after keys were delivered is about that key ID (an
+	 * unknown one), and asking again by the other method would ask for
+	 * the delivered keys twice.
+	 */
+	if (code != 200 && k->dec_auto && method_refused(code) && !done) {
 		char first[SRC_ERR_LEN];
 
 		snprintf(first, sizeof(first), "%s", err);
-		code = dec_by(k, other, names, keys, n, err, errlen);
+		code = dec_by(k, other, names, keys, n, &done, err, errlen);
 		if (code == 200) {
 			log_warn("pool %s: %s: asking dec_keys by %s from now on",
 				 k->pool, first,

@@ -4,6 +4,7 @@
  * secmem.h.  (json-c has no allocator hooks: kme_json.c wipes its strings
  * in place.)
  */
+#include <errno.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,10 +12,24 @@
 #include <sys/mman.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include "log.h"
 #include "secmem.h"
 
 /* Written by the pools' worker threads too (worker.c). */
 static atomic_bool last_locked;
+static atomic_bool told_unlocked;
+
+/*
+ * Keys in memory that is not locked may reach swap: say so once, with
+ * what to do, rather than on every allocation (or never).
+ */
+static void unlocked(size_t n, int err)
+{
+	if (atomic_exchange(&told_unlocked, true))
+		return;
+	log_warn("cannot lock %zu bytes of key memory in RAM (mlock: %s): keys may be swapped out; raise RLIMIT_MEMLOCK (LimitMEMLOCK= in the unit: qkd-linkd(8))",
+		 n, strerror(err));
+}
 
 void *secmem_alloc(size_t n)
 {
@@ -27,7 +42,12 @@ void *secmem_alloc(size_t n)
 	if (p == MAP_FAILED)
 		return NULL;
 	madvise(p, n, MADV_DONTDUMP);
-	atomic_store(&last_locked, !mlock(p, n));
+	if (mlock(p, n)) {
+		atomic_store(&last_locked, false);
+		unlocked(n, errno);
+	} else {
+		atomic_store(&last_locked, true);
+	}
 	return p;		/* anonymous pages are zero */
 }
 
