@@ -476,7 +476,8 @@ def main():
     if not 1 <= args.peers <= 99 or args.children < args.peers or \
        args.children > args.peers * 250 or args.seconds < 5:
         ap.error("need 1 to 99 peers, 1 to 250 CHILD_SAs each, at least 5 s")
-    args.inflight = args.inflight or 2 * args.peers
+    # no more outstanding than there are CHILD_SAs to re-key
+    args.inflight = min(args.inflight or 2 * args.peers, args.children)
     # four figures, each call about the gap plus a round trip: 80% of the run
     args.probe_takes = args.probe_takes or max(
         100, int(args.seconds * 0.8 / 4 / ((args.probe_gap_us + 200) / 1e6)))
