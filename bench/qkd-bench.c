@@ -20,6 +20,12 @@
  *            checked against the sum of /proc/slabinfo; per key = growth /
  *            keys, overhead = per key - 32
  *
+ * --take-gap-us G pauses G us between the timed calls of the take and floor
+ * figures (outside the timing) and --takes-only leaves out add and memory:
+ * a light probe of take latency beside another load (bench/scale_bench.py
+ * runs it beside 18 peers' re-keys), where back-to-back calls would take a
+ * whole CPU from that load.
+ *
  * Prints a table with each figure's target and ratio; a missed target is
  * printed as MISSED.  Exit status: 0 when every figure was measured, 1 when
  * something could not be (a failed call, an unreadable /proc file), 2 for
@@ -51,9 +57,21 @@ struct opts {
 	unsigned int takes;		/* per take kind */
 	unsigned int pools;		/* memory test */
 	unsigned int per_dir;		/* keys per direction per pool */
+	unsigned int gap_us;		/* pause between timed calls */
 	int skip_mem;
 	int mem_only;
+	int takes_only;
 };
+
+/* The pause between two timed calls (--take-gap-us), outside the timing. */
+static void take_gap(const struct opts *o)
+{
+	struct timespec ts = { .tv_sec = o->gap_us / 1000000,
+			       .tv_nsec = (long)(o->gap_us % 1000000) * 1000 };
+
+	if (o->gap_us)
+		nanosleep(&ts, NULL);
+}
 
 static struct qkd *h;
 static uint64_t next_id_ctr;
@@ -309,6 +327,7 @@ static void bench_take(const struct opts *o, enum take_kind kind)
 		uint64_t t0, t1;
 		int ret;
 
+		take_gap(o);
 		t0 = now_ns();
 		if (kind == TAKE_OUT)
 			ret = qkd_key_take_next(h, pool, &got);
@@ -364,6 +383,7 @@ static void bench_floor(const struct opts *o)
 		uint64_t t0, t1;
 		int ret;
 
+		take_gap(o);
 		t0 = now_ns();
 		ret = qkd_pool_get(h, 0, "bench-no-such-pool", &info);
 		t1 = now_ns();
@@ -604,7 +624,8 @@ static void bench_mem(const struct opts *o)
 static void usage(void)
 {
 	fputs("usage: qkd-bench [--add-seconds S] [--takes N] [--pools N] [--per-dir N]\n"
-	      "                 [--no-mem | --mem-only]\n", stderr);
+	      "                 [--no-mem | --mem-only | --takes-only] [--take-gap-us G]\n",
+	      stderr);
 	exit(2);
 }
 
@@ -626,6 +647,11 @@ int main(int argc, char *argv[])
 			o.mem_only = 1;
 			continue;
 		}
+		if (!strcmp(a, "--takes-only")) {
+			o.takes_only = 1;
+			o.skip_mem = 1;
+			continue;
+		}
 		if (!v)
 			usage();
 		i++;
@@ -637,18 +663,22 @@ int main(int argc, char *argv[])
 			o.pools = (unsigned int)strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--per-dir"))
 			o.per_dir = (unsigned int)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--take-gap-us"))
+			o.gap_us = (unsigned int)strtoul(v, NULL, 10);
 		else
 			usage();
 	}
 	if (o.add_seconds <= 0 || o.takes < 100 || !o.pools || !o.per_dir ||
-	    o.per_dir > QKD_CAPACITY_MAX || (o.skip_mem && o.mem_only))
+	    o.per_dir > QKD_CAPACITY_MAX || (o.skip_mem && o.mem_only) ||
+	    (o.takes_only && o.mem_only) || o.gap_us > 1000000)
 		usage();
 
 	ret = qkd_open(&h);
 	if (ret)
 		die("cannot open the qkd family: %s",
 		    qkd_strerror(ret));
-	for (size_t i = 0; !o.mem_only && i < ARRAY_SIZE(batches); i++)
+	for (size_t i = 0; !o.mem_only && !o.takes_only &&
+	     i < ARRAY_SIZE(batches); i++)
 		bench_add(&o, batches[i]);
 	if (!o.mem_only) {
 		bench_take(&o, TAKE_OUT);

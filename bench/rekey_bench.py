@@ -29,6 +29,16 @@ CHILD_SA <name>" (the new SA installed both ways), so neither the client
 nor the deletion of the old SA (one more exchange, alike for all three,
 awaited before the next re-key) is in it.
 
+In the same rounds, tokyo re-keys four more IKE_SAs, one per IKE proposal
+with the same key exchanges (IKE_CASES: connections ike-qkd ... on tokyo,
+each with one CHILD_SA that is never re-keyed; osaka serves them all with
+its connection "lab"): from "vici rekey IKE_SA" to "IKE_SA ...[new]
+rekeyed between" in tokyo's log, then the old IKE_SA's deletion awaited on
+both routers, with the same checks as a CHILD_SA's (exchanges, keys taken,
+IDs, failures).  Both tables give the charons' CPU time per re-key
+(utime + stime of both, /proc/PID/stat, around each re-key and the old
+SA's deletion).
+
 A run is valid only if: every re-key completed (a child-rekey event, both
 log lines) with no failure logged by either charon; each new CHILD_SA has
 the proposal's key exchanges (the event's dh-group, ake1, ake2); the
@@ -69,6 +79,18 @@ CASES = [
     ("x25519", "bench-x25519", "aes256gcm16-x25519",
      "x25519", "CURVE_25519", None, None),
 ]
+# IKE_SA re-keys of the same four key exchange methods: one IKE_SA each,
+# (key, connection on tokyo, IKE proposal, label); each carries one CHILD_SA
+# (x25519, never re-keyed) because the IKE_AUTH exchange sets one up
+IKE_CASES = [
+    ("qkd", "ike-qkd", "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_qkd",
+     "x25519 + mlkem768 + qkd", 2),
+    ("combo", "ike-combo", "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd",
+     "x25519 + mlkem768qkd", 1),
+    ("mlkem", "ike-mlkem", "aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+     "x25519 + mlkem768", 1),
+    ("x25519", "ike-x25519", "aes256gcm16-prfsha384-x25519", "x25519", 0),
+]
 TARGET = 1.10           # qkd / (x25519 + mlkem768), at most
 TARGET_COMBO = 1.05     # mlkem768qkd / (x25519 + mlkem768), at most
 QKD_CASES = ("qkd", "combo")    # the cases that take one key per re-key
@@ -82,6 +104,7 @@ PSK = "qkd-rekey-bench-psk"
 REQ_RE = re.compile(r"generating (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) request (\d+)")
 RSP_RE = re.compile(r"parsed (CREATE_CHILD_SA|IKE_FOLLOWUP_KE) response (\d+)")
 EST_RE = re.compile(r"CHILD_SA (bench-\w+)\{(\d+)\} established")
+IKE_EST_RE = re.compile(r"IKE_SA (ike-\w+)\[(\d+)\] established")
 LINE_RE = re.compile(r"^(\d+\.\d{6}) \d+\[\w+\] (?:<[^>]*> )?(.*)$")
 
 
@@ -132,14 +155,57 @@ charon {
 				life_time = 3600s
 				start_action = none
 			}}"""
+        # the IKE_SA re-key cases: on tokyo a connection each, with one
+        # IKE proposal and one CHILD_SA; osaka serves them all with "lab"
+        # (every IKE proposal, tokyo offers one; their CHILD_SAs chosen by
+        # traffic selectors).  keyingtries differ so that charon does not
+        # take one connection's IKE_SA for another's (peer_cfg_t.equals()
+        # ignores the name)
+        ike_conns, proposals = "", labmod.PROPOSAL
+        for n, (_k, conn, prop, *_rest) in enumerate(IKE_CASES, start=6):
+            mine, theirs = f"10.{me}{n}.0.0/24", f"10.{3 - me}{n}.0.0/24"
+            child = f"""
+			{conn}-child {{
+				local_ts = {mine}
+				remote_ts = {theirs}
+				esp_proposals = aes256gcm16-x25519
+				rekey_time = 0s
+				life_time = 3600s
+				start_action = none
+			}}"""
+            if self.name == "osaka":
+                children += child
+                proposals += f", {prop}"
+                continue
+            ike_conns += f"""
+	{conn} {{
+		local_addrs = {labmod.WAN[self.name]}
+		remote_addrs = {labmod.WAN[peer]}
+		proposals = {prop}
+		rekey_time = 0s
+		dpd_delay = 0
+		unique = never
+		keyingtries = {n - 4}
+		local {{
+			auth = psk
+			id = {self.name}
+		}}
+		remote {{
+			auth = psk
+			id = {peer}
+		}}
+		children {{{child}
+		}}
+	}}"""
         with open(self.swanctl_conf, "w") as f:
-            f.write(f"""connections {{
+            f.write(f"""connections {{{ike_conns}
 	lab {{
 		local_addrs = {labmod.WAN[self.name]}
 		remote_addrs = {labmod.WAN[peer]}
-		proposals = {labmod.PROPOSAL}
+		proposals = {proposals}
 		rekey_time = 0s
 		dpd_delay = 0
+		unique = never
 		local {{
 			auth = psk
 			id = {self.name}
@@ -215,6 +281,13 @@ def exchanges(text):
     return [end[i] - start[i] for i in sorted(start, key=int) if i in end]
 
 
+def cpu_ticks(proc):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def pct(values, p):
     """Nearest-rank percentile."""
     s = sorted(values)
@@ -246,6 +319,11 @@ class Bench:
         self.client = {c[0]: [] for c in CASES}     # request -> event, s
         self.cycle = {c[0]: [] for c in CASES}      # request -> deletion done, s
         self.rounds = {c[0]: [] for c in CASES}     # exchange durations, s
+        self.cpu = {c[0]: 0 for c in CASES}         # both charons, clock ticks
+        self.ike = {c[0]: [] for c in IKE_CASES}    # IKE_SA re-keys, as results
+        self.ike_rounds = {c[0]: [] for c in IKE_CASES}
+        self.ike_cpu = {c[0]: 0 for c in IKE_CASES}
+        self.ike_ids = {}                           # connection -> IKE_SA unique ID
         self.retransmits = 0
         self.ids = {}                               # CHILD_SA name -> unique ID
         self.ake2 = None
@@ -297,6 +375,15 @@ class Bench:
         missing = [c[1] for c in CASES if c[1] not in self.ids]
         if missing:
             raise Invalid(f"CHILD_SAs not established: {missing}")
+        # one IKE_SA per IKE_SA re-key case (the qkd ones take a key each)
+        for c in IKE_CASES:
+            self.sess.request("initiate", {"child": f"{c[1]}-child", "ike": c[1],
+                                           "timeout": 60000})
+        for name, uid in IKE_EST_RE.findall(self.T.log_text()):
+            self.ike_ids[name] = uid
+        missing = [c[1] for c in IKE_CASES if c[1] not in self.ike_ids]
+        if missing:
+            raise Invalid(f"IKE_SAs not established: {missing}")
 
     # ------------------------------------------------------------- re-key
 
@@ -374,20 +461,81 @@ class Bench:
             self.cycle[key].append(t2 - t0)
             self.rounds[key].append(exchanges(tt))
 
+    def rekey_ike(self, case, measured):
+        """One IKE_SA re-key of case (IKE_CASES), checked as rekey() checks
+        a CHILD_SA's: from "vici rekey IKE_SA" to "IKE_SA ...[new] rekeyed
+        between" in tokyo's log, then the old IKE_SA's deletion awaited
+        on both routers."""
+        key, conn, _prop, label, nfollow = case
+        self.tlog.mark()
+        self.olog.mark()
+        old = self.ike_ids[conn]
+        res = self.sess.request("rekey", {"ike": conn, "ike-id": old})
+        if res.get("matches") != "1":
+            raise Invalid(f"ike {label}: vici rekey matched {res.get('matches')} IKE_SAs")
+        new_re = re.compile(rf"IKE_SA {re.escape(conn)}\[(\d+)\] rekeyed between")
+        gone_t = re.compile(rf"<{re.escape(conn)}\|{old}> IKE_SA deleted")
+        # osaka names all its IKE_SAs "lab"; one IKE_SA re-key at a time
+        gone_o = re.compile(r"IKE_SA deleted")
+        try:
+            labmod.wait_for(lambda: new_re.search(self.tlog.since()) and
+                            gone_t.search(self.tlog.since()) and
+                            gone_o.search(self.olog.since()), 60, step=0.01,
+                            what=f"{conn} re-keyed and its old IKE_SA deleted")
+        except TimeoutError as e:
+            raise Invalid(f"ike {label}: {e}:\n{self.tlog.since()[-3000:]}") from None
+        tt, ot = self.tlog.since(), self.olog.since()
+        self.ike_ids[conn] = new_re.search(tt).group(1)
+        fails = [("tokyo", ln) for ln in self.T.failures(tt)] + \
+                [("osaka", ln) for ln in self.O.failures(ot)]
+        if fails:
+            raise Invalid(f"ike {label}: charon logged failures:\n"
+                          + "\n".join(f"{r}: {ln}" for r, ln in fails[:10]))
+        self.retransmits += self.T.retransmits(tt) + self.O.retransmits(ot)
+        start = stamp(tt, f"vici rekey IKE_SA '{conn}'")
+        end = stamp(tt, "rekeyed between")
+        if start is None or end is None or end < start:
+            raise Invalid(f"ike {label}: no 'vici rekey' / 'rekeyed between' lines in "
+                          f"tokyo's log ({start}, {end}):\n{tt[-3000:]}")
+        reqs = set(REQ_RE.findall(tt))
+        creates = sum(1 for x, _ in reqs if x == "CREATE_CHILD_SA")
+        followups = sum(1 for x, _ in reqs if x == "IKE_FOLLOWUP_KE")
+        if (creates, followups) != (1, nfollow):
+            raise Invalid(f"ike {label}: tokyo sent {creates} CREATE_CHILD_SA and "
+                          f"{followups} IKE_FOLLOWUP_KE requests, expected (1, {nfollow}):\n"
+                          f"{tt[-4000:]}")
+        ti, orr = self.T.acks(tt, "initiator"), self.O.acks(ot, "responder")
+        fb = self.T.fallbacks(tt) + self.O.fallbacks(ot)
+        nq = 1 if key in QKD_CASES else 0
+        if fb or len(ti) != nq or len(orr) != nq or \
+           [a[1] for a in ti] != [a[1] for a in orr]:
+            raise Invalid(f"ike {label}: qkd exchanges: tokyo {len(ti)}, osaka {len(orr)} "
+                          f"keys used, {len(fb)} fallbacks; expected {nq} and none")
+        if measured:
+            self.ike[key].append(end - start)
+            self.ike_rounds[key].append(exchanges(tt))
+
     def round(self, measured):
         """One re-key of each CHILD_SA, in CASES' order; the taken
         counters read around each: one key each side for qkd and combo,
         none for the others."""
         zero = {"T.out": 0, "T.in": 0, "O.out": 0, "O.in": 0}
         one = {"T.out": 1, "T.in": 0, "O.out": 0, "O.in": 1}
-        for c in CASES:
+        procs = (self.T.proc, self.O.proc)
+        for c in CASES + IKE_CASES:
+            ike = c in IKE_CASES
             b = self.taken()
-            self.rekey(c, measured)
+            c0 = sum(cpu_ticks(p) for p in procs)
+            (self.rekey_ike if ike else self.rekey)(c, measured)
+            c1 = sum(cpu_ticks(p) for p in procs)
             a = self.taken()
             d = {k: a[k] - b[k] for k in a}
             want = one if c[0] in QKD_CASES else zero
             if d != want:
-                raise Invalid(f"{c[3]} re-key: keys taken {d}, expected {want}")
+                raise Invalid(f"{'ike' if ike else 'esp'} {c[3]} re-key: keys taken {d}, "
+                              f"expected {want}")
+            if measured:
+                (self.ike_cpu if ike else self.cpu)[c[0]] += c1 - c0
 
     def no_leak(self):
         logs = (self.T.log_text() + self.O.log_text()).lower()
@@ -425,12 +573,22 @@ class Bench:
             diag(f"{key} / (x25519 + mlkem768) per round: median "
                  f"{statistics.median(paired):.3f}, p10 {pct(paired, 10):.3f}, "
                  f"p90 {pct(paired, 90):.3f}")
+        for key, _conn, _prop, label, _n in IKE_CASES:
+            ex = self.ike_rounds[key]
+            k = min(len(e) for e in ex)
+            parts = [statistics.median(e[j] for e in ex) * 1e3 for j in range(k)]
+            diag(f"ike {label}: exchanges p50 " + " + ".join(f"{x:.1f}" for x in parts)
+                 + f" ms; log min {min(self.ike[key]) * 1e3:.1f} max "
+                 f"{max(self.ike[key]) * 1e3:.1f} ms")
+        tick = os.sysconf("SC_CLK_TCK")
         print()
-        print(f"{'measure (CHILD_SA re-key)':32} {'p50':10} {'p90':10} re-keys/s")
+        print(f"{'measure (CHILD_SA re-key)':32} {'p50':10} {'p90':10} {'re-keys/s':10} "
+              "charon CPU/re-key")
         for key in ("x25519", "mlkem", "qkd", "combo"):
             label, p50, p90, rate = rows[key]
+            cpu = self.cpu[key] / tick / n * 1e3
             print(f"{'esp ' + label:32} {f'{p50 * 1e3:.1f} ms':10} "
-                  f"{f'{p90 * 1e3:.1f} ms':10} {rate:.1f}")
+                  f"{f'{p90 * 1e3:.1f} ms':10} {f'{rate:.1f}':10} {cpu:.1f} ms")
         q = rows["qkd"][1] / rows["mlkem"][1]
         c = rows["combo"][1] / rows["mlkem"][1]
         m = rows["mlkem"][1] / rows["x25519"][1]
@@ -441,6 +599,27 @@ class Bench:
         print(f"{'mlkem768qkd / (x25519 + mlkem768)':34} {f'{c:.3f}x':10} "
               f"{f'<= {TARGET_COMBO:.2f}x':10} {'met' if c <= TARGET_COMBO else 'MISSED'}")
         print(f"{'(x25519 + mlkem768) / x25519':34} {f'{m:.3f}x':10} {'-':10} -")
+        # the IKE_SA re-keys, in the same rounds
+        ik = {}
+        for key, _conn, _prop, label, _n in IKE_CASES:
+            v = self.ike[key]
+            ik[key] = (label, statistics.median(v), pct(v, 90), len(v) / sum(v),
+                       self.ike_cpu[key] / tick / len(v) * 1e3)
+        print()
+        print(f"{'measure (IKE_SA re-key)':32} {'p50':10} {'p90':10} {'re-keys/s':10} "
+              "charon CPU/re-key")
+        for key in ("x25519", "mlkem", "qkd", "combo"):
+            label, p50, p90, rate, cpu = ik[key]
+            print(f"{'ike ' + label:32} {f'{p50 * 1e3:.1f} ms':10} "
+                  f"{f'{p90 * 1e3:.1f} ms':10} {f'{rate:.1f}':10} {cpu:.1f} ms")
+        print()
+        print(f"{'ratio (IKE_SA re-key)':38} {'value':10} {'target':10} verdict")
+        for what, i in (("p50", 1), ("CPU", 4)):
+            q, c = ik["qkd"][i] / ik["mlkem"][i], ik["combo"][i] / ik["mlkem"][i]
+            print(f"{'qkd / (x25519 + mlkem768) ' + what:38} {f'{q:.3f}x':10} "
+                  f"{f'<= {TARGET:.2f}x':10} {'met' if q <= TARGET else 'MISSED'}")
+            print(f"{'mlkem768qkd / (x25519 + mlkem768) ' + what:38} {f'{c:.3f}x':10} "
+                  f"{f'<= {TARGET_COMBO:.2f}x':10} {'met' if c <= TARGET_COMBO else 'MISSED'}")
 
 
 def run(b, keys, args, what, sizes, measure):
@@ -496,7 +675,9 @@ def main():
     # every qkd and combo re-key takes one key, the IKE_SA one more, the
     # combo CHILD_SA's CREATE_CHILD_SA one; a margin for nothing in
     # particular: a shortfall would show as a fallback anyway
-    keys = 2 + 2 * (args.warmup + args.rounds) + 16
+    # the IKE_SA re-key cases: their qkd and combo IKE_SAs one each, and
+    # each of their re-keys one
+    keys = 4 + 4 * (args.warmup + args.rounds) + 16
     return run(b, keys, args, "re-key bench", f"{args.warmup} + {args.rounds} rounds",
                f"{'measure (CHILD_SA re-key)':32}")
 

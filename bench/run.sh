@@ -11,7 +11,8 @@
 # build/bench/qkd-bench, then qkd-linkd against the KME simulator
 # (tests/vm/bench_linkd.py), then the CHILD_SA re-key bench on the
 # plugin's lab (bench/rekey_bench.py: latency, one at a time; then
-# bench/rekey_throughput.py: capacity, many at once), and unloads the
+# bench/rekey_throughput.py: capacity, many at once; bench/scale_bench.py:
+# 1,000 CHILD_SAs over 18 peers re-keyed continuously), and unloads the
 # module.  Prints the benches' diagnostics ("# ...") and then their
 # tables.  Exit status: 0 when every figure was measured, whatever the
 # targets; 1 when a figure is missing, a run was invalid, or the module
@@ -74,6 +75,11 @@ fi
 # The same proposals' re-key capacity: N CHILD_SAs on N IKE_SAs re-keyed
 # at once (bench/rekey_throughput.py, its own lab).
 "${QKD_PYTHON:-python3}" "$repo/bench/rekey_throughput.py" || status=1
+
+# One router with 1,000 CHILD_SAs over 18 peers' pools, re-keyed
+# continuously, and the pool take latency beside that load
+# (bench/scale_bench.py, its own namespaces and charons).
+"${QKD_PYTHON:-python3}" "$repo/bench/scale_bench.py" || status=1
 
 rmmod qkdpool || status=1
 exit "$status"

@@ -26,8 +26,8 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 
 tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
 tools/inroot.sh make -C /src/userspace
-# the re-key benches run two charons with the plugin (bench/rekey_bench.py,
-# bench/rekey_throughput.py)
+# the re-key benches run charons with the plugin (bench/rekey_bench.py,
+# bench/rekey_throughput.py, bench/scale_bench.py)
 tools/inroot.sh make -C /src/strongswan-plugin
 tools/inroot.sh make -C /src/bench
 
@@ -37,7 +37,8 @@ tools/vm-run.sh --name bench --timeout "${QKD_BENCH_TIMEOUT:-1800}" \
 
 echo
 # every table from the first one on (qkd-bench, qkd-linkd, CHILD_SA re-key
-# latency, then re-key throughput), without the diagnostics
+# latency (ESP, then IKE), re-key throughput, the scale bench), without the
+# diagnostics
 echo "the benches in the VM (qemu TCG, 2 CPUs), from build/vm/bench.out:"
 sed -n '/^measure /,/^@@QKD-VM@@/p' build/vm/bench.out | grep -v '^@@QKD-VM@@\|^#' || true
 exit "$status"
