@@ -49,6 +49,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "vm", "plugin"))
 
 import lab as labmod  # noqa: E402
 import vici  # noqa: E402
+# the re-key bench's diagnostics, INVALID exception and percentile
+from rekey_bench import Invalid, diag, pct  # noqa: E402
 
 IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd"
 ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768qkd"
@@ -59,15 +61,6 @@ CHILD_EST_RE = re.compile(r"CHILD_SA (c\d+)\{(\d+)\} established")
 IKE_EST_RE = re.compile(r"IKE_SA (to-s\d+)\[(\d+)\] established")
 HEX_RE = re.compile(r"[0-9a-f]{16,}")
 COLON_RE = re.compile(r"(?:[0-9a-f]{2}:){7,}[0-9a-f]{2}")
-
-
-def diag(msg):
-    for ln in str(msg).splitlines():
-        print(f"# {ln}", flush=True)
-
-
-class Invalid(Exception):
-    pass
 
 
 def peer_name(i):
@@ -209,11 +202,6 @@ def leaked(texts, materials):
             colon.update(":".join(b[i:i + 8]) for i in range(len(b) - 7))
     return sum(1 for m in materials
                if m[:8].hex() in plain or labmod.hexid(m[:8]) in colon)
-
-
-def pct(values, p):
-    s = sorted(values)
-    return s[max(0, -(-p * len(s) // 100) - 1)]
 
 
 class Scale:
