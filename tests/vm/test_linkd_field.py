@@ -25,7 +25,6 @@ Times and CPU shares are printed; the assertions on them are generous
 (qemu TCG on a loaded 2-core machine): they catch a daemon that needs a
 restart, spins, or backs off for tens of seconds, not a slow emulator."""
 
-import errno
 import json
 import os
 import select
@@ -35,15 +34,13 @@ import subprocess
 import time
 import urllib.request
 
-import qkdtest
-from qkdtest import test, main, check, eq, diag, Skip
-import test_linkd as L
+import qkdlab.linkpair as L
+from qkdlab import REPO
+from qkdlab.pools import reset_family_cache
+from qkdlab.tap import Skip, check, diag, eq, main, test
 
-# Only this file's tests: importing test_linkd registered its own.
-qkdtest._tests.clear()
-
-KO = os.environ.get("QKD_KO", os.path.join(qkdtest.REPO, "kmod/qkdpool.ko"))
-QKDCTL = os.path.join(qkdtest.REPO, "build/userspace/qkdctl")
+KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
+QKDCTL = os.path.join(REPO, "build/userspace/qkdctl")
 FLOOD_SRC = "10.9.0.3"
 FLOOD_N = 300
 
@@ -175,7 +172,7 @@ def _():
     subprocess.run(["insmod", KO], check=True, capture_output=True)
     t0 = time.monotonic()
     L.fam.clear()           # the test's own ynl handles are stale too,
-    qkdtest.reset_family_cache()    # and ynl's cache of family IDs
+    reset_family_cache()    # and ynl's cache of family IDs
     L.wait(L.full, 120, "both directions full after the reload")
     dt = time.monotonic() - t0
     diag(f"reload: both directions at the high watermark {dt:.1f} s after insmod")

@@ -19,12 +19,8 @@ both, nothing is one-sided.  The logs show the foreign behaviour noticed
 import os
 import time
 
-import qkdtest
-from qkdtest import test, main, check, diag, Skip
-import test_linkd as L
-
-# Only this file's tests: importing test_linkd registered its own.
-qkdtest._tests.clear()
+import qkdlab.linkpair as L
+from qkdlab.tap import Skip, check, diag, main, test
 
 OFF = {q: False for q in ("status_missing_fields", "numbers_as_strings",
                           "status_error", "uppercase_ids", "non_uuid_ids",

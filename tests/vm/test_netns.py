@@ -24,8 +24,9 @@ import json
 import os
 import subprocess
 
-from qkdtest import (test, main, family, monitor, events, clean_pools, keys,
-                     key_id, cli_do, cli, eq, check, expect_error, take_key)
+from qkdlab.tap import check, eq, main, test
+from qkdlab.pools import (clean_pools, cli, cli_do, events, expect_error, family, keys, monitor,
+                          take_key)
 
 NS = ("qkd-ns-a", "qkd-ns-b")
 

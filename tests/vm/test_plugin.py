@@ -38,13 +38,13 @@ build/strongswan-plugin/trixie/libstrongswan-qkd.so and -qkd-mlkem.so
 
 import os
 import re
-import sys
 import time
 
-from qkdtest import test, main, check, eq, diag, log_materials
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import Lab, PLUGIN, QKDCTL, hexid, wait_for  # noqa: E402
+from qkdlab.proc import wait_for
+from qkdlab.routers import Lab, PLUGIN, QKDCTL, hexid
 
 # timed re-keys (tokyo initiates; osaka never re-keys on its own, so that
 # every exchange has one initiator and the counts are exact)

@@ -32,13 +32,12 @@ skips, saying why.
 """
 
 import os
-import sys
 
-from qkdtest import test, main, check, eq, diag, log_materials, Skip
+from qkdlab.tap import Skip, check, diag, eq, main, test
+from qkdlab.pools import log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import (Lab, QKDCTL, SWAN_ROOT, SWAN_PLUGINS, CHARON, hexid,  # noqa: E402
-                 plugin_path, wait_for)
+from qkdlab.proc import wait_for
+from qkdlab.routers import CHARON, Lab, QKDCTL, SWAN_PLUGINS, SWAN_ROOT, hexid, plugin_path
 
 VERSIONS = {"tokyo": ("trixie", "6.0.1"), "osaka": ("forky", "6.1.0")}
 MLKEM_FROM = {"trixie": "qkd-mlkem", "forky": "openssl"}
