@@ -70,7 +70,7 @@ from qkdlab.tap import check, diag, eq, main, test
 from qkdlab.pools import log_materials
 
 from qkdlab.proc import sh, wait_for
-from qkdlab.routers import Lab, NAT_ADDR, NAT_NS, PLUGIN, QKDCTL, hexid
+from qkdlab.routers import Lab, NAT_ADDR, NAT_NS, PLUGIN, QKDCTL, hexid, leaked
 
 # the plugin's line when the qkdpool module (its generic netlink family)
 # comes back after a reload, e.g. "qkd: the qkdpool module is back ..."
@@ -818,10 +818,8 @@ def _():
 def _():
     down_lab()
     logs = "".join(LOGS)
-    low = logs.lower()
-    leaked = [mt for mt in MATERIALS
-              if mt.hex() in low or hexid(mt) in low or mt[:8].hex() in low]
-    check(not leaked, f"{len(leaked)} key materials found in the charon logs")
+    found = leaked(MATERIALS, logs)
+    check(not found, f"{len(found)} key materials found in the charon logs")
     diag(f"{len(MATERIALS)} materials checked against {len(logs)} bytes of logs")
 
 
@@ -840,8 +838,4 @@ def finish(failed):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        finish(e.code not in (0, None))
-        raise
+    main(finish)

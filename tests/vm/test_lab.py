@@ -354,21 +354,8 @@ def _():
 def finish(failed):
     if state["pinger"]:
         state["pinger"].stop()
-    if failed or os.environ.get("QKD_LAB_LOGS"):
-        for n, r in lab.routers.items():
-            diag(f"--- {n}'s charon log (end)")
-            diag("\n".join(r.log_text().splitlines()[-40:]))
-            diag(f"--- {n}'s linkd log (end)")
-            diag("\n".join(lab.linkd[n].log_text().splitlines()[-20:]))
-    try:
-        lab.teardown()
-    except Exception as e:      # noqa: BLE001
-        diag(f"teardown: {e}")
+    lab.finish(failed)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        finish(e.code not in (0, None))
-        raise
+    main(finish)

@@ -3,15 +3,8 @@
 """qkd-linkd end to end: two routers, their KMEs (the simulator), the peer
 channel, outages, crashes and KME faults.
 
-        lk-kme: kme_sim.py (control on 127.0.0.1:9000)
-        KME_A 10.9.1.10:8443          KME_B 10.9.2.10:8444
-              |  (QKD link KME_A-KME_B, rate unlimited)  |
-        10.9.1.1                                   10.9.2.1
-    +---------------------+   10.9.0.0/24   +---------------------+
-    | lk-a  qkd-linkd     |-----------------| lk-b  qkd-linkd     |
-    | SAE_A, pool "link"  | .1   mTLS   .2  | SAE_B, pool "link"  |
-    | out: A->B  in: B->A |      :7600      | out: B->A  in: A->B |
-    +---------------------+                 +---------------------+
+The routers, the simulator and the peer channel: tests/lib/qkdlab/linkpair.py
+(picture there).
 
 Keys are compared through a test-only path: the test takes a key from one
 router's outbound ring and the same ID from the other's inbound side (the
@@ -29,19 +22,15 @@ import signal
 import subprocess
 import time
 
-from qkdlab.linkpair import (KME, LINK, LINKD, NS, OTHER, TMP, certs, cleanup, conf, consume,
+from qkdlab.linkpair import (KME, LINK, LINKD, NS, OTHER, TMP, cleanup, conf, consume,
                              ctl, fam, full, health, healthy, idle, levels, log_text, materials,
-                             pool, procs, reconcile, start, start_sim, status, topology, wait)
-from qkdlab.tap import Skip, check, diag, eq, main, test
+                             pool, procs, reconcile, start, status, up, wait)
+from qkdlab.tap import check, diag, eq, main, test
 
 
 @test("linkd: set-up: namespaces, certificates from mkcerts.sh, simulator")
 def _():
-    if not os.access(LINKD, os.X_OK):
-        raise Skip(f"{LINKD} not built")
-    topology()
-    certs()
-    start_sim()
+    up()
 
 
 @test("linkd: a bad configuration is refused with its file and line number")
@@ -306,7 +295,4 @@ def _():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
+    main(lambda failed: cleanup())

@@ -37,7 +37,7 @@ import urllib.request
 import qkdlab.linkpair as L
 from qkdlab import REPO
 from qkdlab.pools import reset_family_cache
-from qkdlab.tap import Skip, check, diag, eq, main, test
+from qkdlab.tap import check, diag, eq, main, test
 
 KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
 QKDCTL = os.path.join(REPO, "build/userspace/qkdctl")
@@ -66,11 +66,7 @@ def daemon_pid(x):
 
 @test("linkd field: set-up: the lab of test_linkd.py, both routers full")
 def _():
-    if not os.access(L.LINKD, os.X_OK):
-        raise Skip(f"{L.LINKD} not built")
-    L.topology()
-    L.certs()
-    L.start_sim()
+    L.up()
     L.start("a")
     L.start("b")
     L.wait(L.full, 240, "all four directions at the high watermark")
@@ -496,12 +492,5 @@ def _():
     diag(f"link2: {n} key pairs identical on both routers")
 
 
-def cleanup():
-    L.cleanup()
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
+    main(lambda failed: L.cleanup())

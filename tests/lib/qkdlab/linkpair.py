@@ -29,7 +29,7 @@ import urllib.request
 from qkdlab import REPO
 from qkdlab.pools import family, log_materials
 from qkdlab.proc import in_ns, sh
-from qkdlab.tap import check, diag, eq
+from qkdlab.tap import Skip, check, diag, eq
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
@@ -105,6 +105,16 @@ def start_sim():
         check(procs["sim"].poll() is None, "the simulator exited")
         check(time.monotonic() < deadline, "the simulator did not start")
         time.sleep(0.2)
+
+
+def up():
+    """The namespaces, the certificates and the simulator; Skip when
+    qkd-linkd is not built."""
+    if not os.access(LINKD, os.X_OK):
+        raise Skip(f"{LINKD} not built")
+    topology()
+    certs()
+    start_sim()
 
 
 def conf(x, stream=None, **over):

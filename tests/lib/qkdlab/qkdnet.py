@@ -29,6 +29,7 @@ import urllib.request
 
 from qkdlab import REPO
 from qkdlab.proc import in_ns, sh, stop_process, wait_for
+from qkdlab.tap import diag
 from qkdlab.routers import FALLBACK_RE, KEY_RE, LANS, WAN, WORK, Lab
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
@@ -317,6 +318,13 @@ class QkdLab(Lab):
                 return None
             return {"pools": a, "counters": c, "text": txt}
         return wait_for(read, timeout, step=0.05, what="a moment without qkd exchanges")
+
+    def show_logs(self, lines):
+        """Each router's charon log and its qkd-linkd log (half as much)."""
+        super().show_logs(lines)
+        for n, linkd in self.linkd.items():
+            diag(f"--- {n}'s linkd log (end)")
+            diag("\n".join(linkd.log_text().splitlines()[-(lines // 2):]))
 
     def teardown(self):
         for lk in self.linkd.values():

@@ -35,6 +35,7 @@ import time
 
 from qkdlab import REPO
 from qkdlab.proc import sh, wait_for, stop_process
+from qkdlab.tap import Fail, diag
 
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 PLUGIN = os.environ.get("QKD_PLUGIN",
@@ -116,6 +117,14 @@ REASON_NCOLS = DUMP_NCOLS + len(KE_COLS)
 
 def hexid(kid):
     return ":".join(f"{b:02x}" for b in kid)
+
+
+def leaked(materials, text):
+    """The key materials found in text (a log): as hex, as a colon-separated
+    key ID, or their first 8 bytes as hex."""
+    low = text.lower()
+    return [m for m in materials
+            if m.hex() in low or hexid(m) in low or m[:8].hex() in low]
 
 
 class Router:
@@ -744,6 +753,23 @@ class Lab:
             r.stop()
         self.teardown_net()
 
+    def show_logs(self, lines):
+        """The end of each router's charon log, as TAP diagnostics."""
+        for r in self.routers.values():
+            diag(f"--- {r.name}'s charon log (end)")
+            diag("\n".join(r.log_text().splitlines()[-lines:]))
+
+    def finish(self, failed, lines=40, env="QKD_LAB_LOGS"):
+        """A test file's last step: the logs' ends when it failed (or when
+        the environment variable env is set), then the teardown (whose
+        failure is only reported: the results are in)."""
+        if failed or os.environ.get(env):
+            self.show_logs(lines)
+        try:
+            self.teardown()
+        except Exception as e:      # noqa: BLE001
+            diag(f"teardown: {e}")
+
     def ping(self, count=5, interval=0.2, timeout=30, src="tokyo", dst="osaka"):
         """Ping host-dst from host-src; returns (sent, received)."""
         p = subprocess.run(["ip", "netns", "exec", f"host-{src}", "busybox", "ping", "-q",
@@ -754,6 +780,35 @@ class Lab:
         if not m:
             return count, 0
         return int(m.group(1)), int(m.group(2))
+
+    def esp_ping(self, count=5, tries=3):
+        """ping host-tokyo -> host-osaka; every echo and reply must pass
+        through ESP on both routers: the packet counters (ip -s xfrm state)
+        of the states there before and after the ping grow by count or
+        more.  A re-key during the ping replaces the states (their counters
+        go with them): then it pings again, up to tries times.  Returns the
+        growth per "ROUTER DIRECTION"; fails when a ping is
+        lost or a counter grew less (tap.Fail)."""
+        t, o = self.routers["tokyo"], self.routers["osaka"]
+        for _ in range(tries):
+            bt, bo = t.esp_states(), o.esp_states()
+            sent, recv = self.ping(count)
+            at, ao = t.esp_states(), o.esp_states()
+            if (sent, recv) != (count, count):
+                raise Fail(f"ping host-tokyo -> host-osaka: {recv} of {sent} "
+                                   f"replies, {count} sent")
+            if set(at) == set(bt) and set(ao) == set(bo):
+                break
+            diag("the XFRM states changed during the ping (a re-key): again")
+        got = {}
+        for r, b, a in (("tokyo", bt, at), ("osaka", bo, ao)):
+            for d in ("out", "in"):
+                got[f"{r} {d}"] = sum(pk - b[spi][1] for spi, (dd, pk) in a.items()
+                                      if dd == d and spi in b)
+        if not all(v >= count for v in got.values()):
+            raise Fail(f"ESP packet counters (ip -s xfrm state) grew by {got}, "
+                               f"expected >= {count} each")
+        return got
 
     def ping_background(self, interval=0.2):
         return subprocess.Popen(["ip", "netns", "exec", "host-tokyo", "busybox", "ping", "-q",

@@ -44,7 +44,9 @@ def diag(text):
         print("# " + ln, flush=True)
 
 
-def main():
+def main(finish=None):
+    """Run the registered tests, print their TAP lines, exit 1 if any
+    failed.  finish(failed), when given, runs last (logs, teardown)."""
     failed = 0
     for name, fn in _tests:
         t0 = time.monotonic()
@@ -65,4 +67,6 @@ def main():
         print(f"ok - {name}", flush=True)
         if dt > 5:
             diag(f"{name}: {dt:.1f} s")
+    if finish is not None:
+        finish(failed > 0)
     sys.exit(1 if failed else 0)
