@@ -11,7 +11,8 @@
 # Suites:
 #   spec       the uapi header and policies match the YAML spec (ynl-regen --check)
 #   build      the module builds with W=1 and no warning
-#   style      checkpatch --strict on kmod/ (generated files excluded)
+#   style      checkpatch --strict on kmod/ (generated files excluded);
+#              pyflakes on every Python file
 #   sparse     sparse (C=2) on the module, no warning
 #   kunit      tools/kunit.sh: KUnit under UML
 #   userspace  make -C userspace check, inside the build root
@@ -96,11 +97,26 @@ suite_style() {
 	fi
 	# checkpatch also reads kmod/.checkpatch.conf-style options from
 	# /src/.checkpatch.conf: the place for a justified --ignore.
-	one_test tools/inroot.sh /bin/bash -c '
+	local p=0 f=0
+	if tools/inroot.sh /bin/bash -c '
 		ksrc=$(/src/tools/linux-src.sh)
 		exec perl "$ksrc/scripts/checkpatch.pl" --strict --no-tree \
 			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
-			--show-types -f "$@"' checkpatch "${files[@]}"
+			--show-types -f "$@"' checkpatch "${files[@]}"; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+	fi
+	# The Python of the tests, the harness, the benches, the demo and the
+	# tools: pyflakes (undefined and unused names, a harness refactor's
+	# usual slips), on the host (tools/host-deps.sh installs it).
+	if git ls-files -z '*.py' | xargs -0 pyflakes3; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+	fi
+	counts "$p" "$f" 0
+	[ "$f" -eq 0 ]
 }
 
 suite_sparse() {

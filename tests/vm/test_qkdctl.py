@@ -895,7 +895,7 @@ def _():
     write_keys(kf, "FULL", 0, 60)
     rc, _, err = ctl("keys", "add", "delta", "in", "--from", kf)
     check(rc == 1 and "do not fit" in err, f"over capacity: {rc} {err!r}")
-    ks = write_keys(kf, "DUPE", 0, 1)
+    write_keys(kf, "DUPE", 0, 1)
     ok_run("keys", "add", "delta", "out", "--from", kf)
     rc, _, err = ctl("keys", "add", "delta", "in", "--from", kf)
     check(rc == 1 and "already" in err, f"duplicate ID: {rc} {err!r}")

@@ -31,7 +31,6 @@ qkdctl dump; nothing is estimated.
 """
 
 import json
-import os
 import sys
 import threading
 import time
@@ -333,7 +332,7 @@ def main():
     lab.cut()
     timeline["cut"] = round(time.monotonic() - t0, 2)
     watch(lab.empty, POOL_CFG["max_age"] + 30, "the pools to drain")
-    say(f"  pools empty; re-keys go on over x25519 + ML-KEM-768")
+    say("  pools empty; re-keys go on over x25519 + ML-KEM-768")
     at_empty = (len(T.log_text()), len(O.log_text()))
     watch(lambda: len(initiated(at_empty)) >= MIN_FALLBACK, MIN_FALLBACK * CHILD_REKEY + 30,
           "re-keys with empty pools")

@@ -671,18 +671,18 @@ class Lab:
             sh("ip", "addr", "add", f"{NAT_INSIDE[n]}.254/24", "dev", f"in-{n}", ns=NAT_NS)
             sh("ip", "link", "set", f"in-{n}", "up", ns=NAT_NS)
         sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NAT_NS)
-        sh(NFT, "-f", "-", ns=NAT_NS, stdin=f"""table ip lab_nat {{
-	chain postrouting {{
+        sh(NFT, "-f", "-", ns=NAT_NS, stdin="""table ip lab_nat {
+	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan0" ip protocol udp counter masquerade
 		oifname "wan0" counter masquerade
-	}}
-	chain forward {{
+	}
+	chain forward {
 		type filter hook forward priority filter; policy accept;
 		iifname "wan0" udp dport 4500 counter
 		oifname "wan0" udp sport 4500 counter
-	}}
-}}
+	}
+}
 """)
 
     def nat_counters(self):
