@@ -58,7 +58,7 @@ bench:
 	tools/bench.sh
 
 demo:
-	tools/demo.sh
+	tools/demo/demo.sh
 
 deb:
 	tools/deb.sh

@@ -3,7 +3,7 @@
 """CHILD_SA re-keys per second, with and without the qkd round, in the VM.
 
 Runs from bench/run.sh (the qkdpool module loaded), on the plugin's
-two-router lab (tests/vm/plugin/lab.py): one IKE_SA between router-tokyo
+two-router lab (tests/lib/qkdlab/routers.py): one IKE_SA between router-tokyo
 and router-osaka, and four CHILD_SAs on it, one per ESP proposal:
 
   qkd     aes256gcm16-x25519-ke1_mlkem768-ke2_qkd
@@ -21,7 +21,7 @@ pool take on each side); several CHILD_SAs in parallel would measure how
 charon's thread pool overlaps them on two emulated CPUs instead, and the
 exchanges of one IKE_SA are serialized anyway (window size 1).
 
-Each re-key is driven over vici (bench/vici.py: one socket, no process per
+Each re-key is driven over vici (tests/lib/qkdlab/vici.py: one socket, no process per
 re-key): a `rekey` command, then the `child-rekey` event.  Its duration is
 read from tokyo's charon log (time_format %s, time_precision us): from
 "vici rekey CHILD_SA '<name>'" (the request reaches charon) to "rekeyed
@@ -60,12 +60,8 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "vm", "plugin"))
-
-import lab as labmod  # noqa: E402
-import vici  # noqa: E402
+from qkdlab import routers, vici
+from qkdlab.proc import wait_for
 
 # (key, CHILD_SA name, ESP proposal, label, dh-group, ake1, ake2 expected)
 # ake None: absent; "*": present (the plugin's methods have private IDs)
@@ -117,7 +113,7 @@ class Invalid(Exception):
     pass
 
 
-class BenchRouter(labmod.Router):
+class BenchRouter(routers.Router):
     """The lab's router with log timestamps in microseconds and the
     benchmark's three CHILD_SAs instead of the lab's one.  Subclasses
     (bench/rekey_throughput.py) replace write_swanctl()."""
@@ -161,7 +157,7 @@ charon {
         # traffic selectors).  keyingtries differ so that charon does not
         # take one connection's IKE_SA for another's (peer_cfg_t.equals()
         # ignores the name)
-        ike_conns, proposals = "", labmod.PROPOSAL
+        ike_conns, proposals = "", routers.PROPOSAL
         for n, (_k, conn, prop, *_rest) in enumerate(IKE_CASES, start=6):
             mine, theirs = f"10.{me}{n}.0.0/24", f"10.{3 - me}{n}.0.0/24"
             child = f"""
@@ -179,8 +175,8 @@ charon {
                 continue
             ike_conns += f"""
 	{conn} {{
-		local_addrs = {labmod.WAN[self.name]}
-		remote_addrs = {labmod.WAN[peer]}
+		local_addrs = {routers.WAN[self.name]}
+		remote_addrs = {routers.WAN[peer]}
 		proposals = {prop}
 		rekey_time = 0s
 		dpd_delay = 0
@@ -200,8 +196,8 @@ charon {
         with open(self.swanctl_conf, "w") as f:
             f.write(f"""connections {{{ike_conns}
 	lab {{
-		local_addrs = {labmod.WAN[self.name]}
-		remote_addrs = {labmod.WAN[peer]}
+		local_addrs = {routers.WAN[self.name]}
+		remote_addrs = {routers.WAN[peer]}
 		proposals = {proposals}
 		rekey_time = 0s
 		dpd_delay = 0
@@ -309,7 +305,7 @@ def new_child(ev, child):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.lab = labmod.Lab()
+        self.lab = routers.Lab()
         # the lab's Router, configured for the benchmark
         self.lab.routers = {n: BenchRouter(self.lab, n) for n in ("tokyo", "osaka")}
         self.T, self.O = self.lab.tokyo, self.lab.osaka
@@ -347,7 +343,7 @@ class Bench:
         self.T.add_keys("out", keys)
 
     def setup(self, keys):
-        for path, what in ((labmod.PLUGIN, "the plugin"), (labmod.QKDCTL, "qkdctl")):
+        for path, what in ((routers.PLUGIN, "the plugin"), (routers.QKDCTL, "qkdctl")):
             if not os.path.exists(path):
                 raise Invalid(f"{what} is not built ({path})")
         self.lab.setup()
@@ -418,7 +414,7 @@ class Bench:
         # the old SA's deletion done on both routers before the next re-key
         dre = done_re(child, old)
         try:
-            labmod.wait_for(lambda: dre.search(self.tlog.since()) and
+            wait_for(lambda: dre.search(self.tlog.since()) and
                             dre.search(self.olog.since()), 60, step=0.01,
                             what=f"the rekeyed {child} to be deleted")
         except TimeoutError as e:
@@ -478,7 +474,7 @@ class Bench:
         # osaka names all its IKE_SAs "lab"; one IKE_SA re-key at a time
         gone_o = re.compile(r"IKE_SA deleted")
         try:
-            labmod.wait_for(lambda: new_re.search(self.tlog.since()) and
+            wait_for(lambda: new_re.search(self.tlog.since()) and
                             gone_t.search(self.tlog.since()) and
                             gone_o.search(self.olog.since()), 60, step=0.01,
                             what=f"{conn} re-keyed and its old IKE_SA deleted")
@@ -540,7 +536,7 @@ class Bench:
     def no_leak(self):
         logs = (self.T.log_text() + self.O.log_text()).lower()
         leaked = sum(1 for m in self.materials if m.hex() in logs or m[:8].hex() in logs
-                     or labmod.hexid(m[:8]) in logs)
+                     or routers.hexid(m[:8]) in logs)
         if leaked:
             raise Invalid(f"{leaked} key materials found in the charon logs")
 

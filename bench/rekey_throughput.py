@@ -21,7 +21,7 @@ A batch is one proposal's N = ikes x per-ike CHILD_SAs (the exchanges of
 one IKE_SA are serialized, window size 1: the IKE_SAs give ikes re-keys
 in flight, each with more queued behind it): N vici `rekey` requests
 sent back to back, before any response is
-read (bench/vici.py Session.pipeline), then the N child-rekey events, then
+read (tests/lib/qkdlab/vici.py Session.pipeline), then the N child-rekey events, then
 the old SAs' deletion on both routers.  Its time comes from the charon
 logs (time_format %s, time_precision us, one clock: both routers are
 namespaces of one guest): from tokyo's first "vici rekey CHILD_SA" line to
@@ -60,15 +60,12 @@ import re
 import statistics
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import rekey_bench as rb  # noqa: E402  (also puts the lab on sys.path)
-from rekey_bench import (CASES, QKD_CASES, TARGET, TARGET_COMBO, Invalid,  # noqa: E402
+import rekey_bench as rb
+from qkdlab import routers, vici
+from qkdlab.proc import wait_for
+from rekey_bench import (CASES, QKD_CASES, TARGET, TARGET_COMBO, Invalid,
                          LogTail, diag, done_re, ke_matches, pct, run)
 
-labmod = rb.labmod
-vici = rb.vici
 
 # "<tp3|4> generating CREATE_CHILD_SA request 7 [ ... ]": the IKE_SA's
 # name and unique ID, for counting requests per IKE_SA
@@ -142,9 +139,9 @@ charon {{
             name = f"tp{g[0]}" if self.name == "tokyo" else "tp"
             conns.append(f"""
 	{name} {{
-		local_addrs = {labmod.WAN[self.name]}
-		remote_addrs = {labmod.WAN[self.peer]}
-		proposals = {labmod.PROPOSAL}
+		local_addrs = {routers.WAN[self.name]}
+		remote_addrs = {routers.WAN[self.peer]}
+		proposals = {routers.PROPOSAL}
 		rekey_time = 0s
 		dpd_delay = 0
 		unique = never
@@ -213,7 +210,7 @@ class Throughput:
         self.ikes, self.per = args.ikes, args.per_ike
         self.n = args.ikes * args.per_ike          # re-keys per batch
         TputRouter.n_ike, TputRouter.per_ike = args.ikes, args.per_ike
-        self.lab = labmod.Lab()
+        self.lab = routers.Lab()
         self.lab.routers = {n: TputRouter(self.lab, n) for n in ("tokyo", "osaka")}
         self.T, self.O = self.lab.tokyo, self.lab.osaka
         self.tlog, self.olog = LogTail(self.T.log), LogTail(self.O.log)
@@ -231,7 +228,7 @@ class Throughput:
     # --------------------------------------------------------------- setup
 
     def setup(self, keys):
-        for path, what in ((labmod.PLUGIN, "the plugin"), (labmod.QKDCTL, "qkdctl")):
+        for path, what in ((routers.PLUGIN, "the plugin"), (routers.QKDCTL, "qkdctl")):
             if not os.path.exists(path):
                 raise Invalid(f"{what} is not built ({path})")
         self.lab.setup()
@@ -300,7 +297,7 @@ class Throughput:
                     return False
             return True
         try:
-            labmod.wait_for(done, 60 + 5 * len(names), step=0.5,
+            wait_for(done, 60 + 5 * len(names), step=0.5,
                             what=f"{len(names)} CHILD_SAs to be established")
         except TimeoutError as e:
             missing = {r.name: sorted(set(names) - {m for m, _ in EST_RE.findall(
@@ -366,7 +363,7 @@ class Throughput:
                     pending.discard((s, c))
             return not pending
         try:
-            labmod.wait_for(deleted, 120, step=0.05,
+            wait_for(deleted, 120, step=0.05,
                             what=f"the {len(pending)} rekeyed {key} CHILD_SAs to be deleted")
         except TimeoutError as e:
             raise Invalid(f"{label}: {e}: {sorted(pending)}") from None
@@ -406,7 +403,7 @@ class Throughput:
                     closing.discard((s, c))
             return not closing
         try:
-            labmod.wait_for(closed, 30 + CLOSE_DELAY, step=0.1,
+            wait_for(closed, 30 + CLOSE_DELAY, step=0.1,
                             what=f"the old {key} inbound SAs to close")
         except TimeoutError as e:
             raise Invalid(f"{label}: {e}: {sorted(closing)}") from None
@@ -475,7 +472,7 @@ class Throughput:
     def no_leak(self):
         logs = (self.T.log_text() + self.O.log_text()).lower()
         leaked = sum(1 for m in self.materials if m.hex() in logs or m[:8].hex() in logs
-                     or labmod.hexid(m[:8]) in logs)
+                     or routers.hexid(m[:8]) in logs)
         if leaked:
             raise Invalid(f"{leaked} key materials found in the charon logs")
 

@@ -4,35 +4,27 @@
 # The benchmark, inside the VM (tools/bench.sh, behind `make bench`, boots
 # it with tools/vm-run.sh):
 #
-#	tools/vm-run.sh --name bench bench/run.sh
+#	tools/vm-run.sh --name bench --module mem_limit=1073741824 bench/run.sh
 #
-# Loads /src/kmod/qkdpool.ko with a mem_limit of 1 GiB (the memory figure
-# holds 10,000 pools of 100 keys: about 90 MiB of key storage), runs
+# With the module loaded (a mem_limit of 1 GiB: the memory figure holds
+# 10,000 pools of 100 keys, about 90 MiB of key storage), runs
 # build/bench/qkd-bench, then qkd-linkd against the KME simulator
-# (tests/vm/bench_linkd.py), then the CHILD_SA re-key bench on the
+# (bench/linkd_bench.py), then the CHILD_SA re-key bench on the
 # plugin's lab (bench/rekey_bench.py: latency, one at a time; then
 # bench/rekey_throughput.py: capacity, many at once; bench/scale_bench.py:
-# 1,000 CHILD_SAs over 18 peers re-keyed continuously), and unloads the
-# module.  Prints the benches' diagnostics ("# ...") and then their
+# 1,000 CHILD_SAs over 18 peers re-keyed continuously).  Prints the benches' diagnostics ("# ...") and then their
 # tables.  Exit status: 0 when every figure was measured, whatever the
-# targets; 1 when a figure is missing, a run was invalid, or the module
-# could not be loaded or unloaded.
+# targets; 1 when a figure is missing or a run was invalid.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-ko=${QKD_KO:-$repo/kmod/qkdpool.ko}
 bench=${QKD_BENCH:-$repo/build/bench/qkd-bench}
 
 if [ ! -x "$bench" ]; then
 	echo "bench: $bench is not built (make bench builds it)" >&2
 	exit 1
 fi
-if [ -e /sys/module/qkdpool ]; then
-	rmmod qkdpool || exit 1
-fi
-insmod "$ko" mem_limit=$((1 << 30)) || exit 1
-
 echo "# kernel $(uname -r), $(nproc) CPUs," \
 	"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
 out=$(mktemp)
@@ -41,7 +33,7 @@ status=${PIPESTATUS[0]}
 
 # qkd-linkd against the KME simulator, in the same boot, so that a key
 # fetched from the KME can be set beside a key taken from the pool.
-linkd=$("${QKD_PYTHON:-python3}" "$repo/tests/vm/bench_linkd.py" 2>&1) || status=1
+linkd=$("${QKD_PYTHON:-python3}" "$repo/bench/linkd_bench.py" 2>&1) || status=1
 printf '%s\n' "$linkd" | grep '^#'
 rtt=$(printf '%s\n' "$linkd" | awk '$1 == "enc_keys_rtt_us" { print $2 }')
 fill=$(printf '%s\n' "$linkd" | awk '$1 == "linkd_fill_rate" { print $2 }')
@@ -81,5 +73,4 @@ fi
 # (bench/scale_bench.py, its own namespaces and charons).
 "${QKD_PYTHON:-python3}" "$repo/bench/scale_bench.py" || status=1
 
-rmmod qkdpool || status=1
 exit "$status"

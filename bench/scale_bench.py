@@ -8,12 +8,12 @@ Runs from bench/run.sh (the qkdpool module loaded).  Router-osaka holds
 keyed with aes256gcm16-x25519-ke1_mlkem768qkd (the combined method).  Each
 peer is a namespace of its own with its own charon (router-s01 ...), on one
 bridge with osaka's backhaul address; osaka has one pool per peer, each
-peer one pool for osaka, filled by hand (qkdctl, tests/vm/plugin/lab.py's
+peer one pool for osaka, filled by hand (qkdctl, tests/lib/qkdlab/routers.py's
 Router.add_keys), osaka's outbound side of each and the peer's inbound side
 with the same keys.
 
 Osaka then re-keys its CHILD_SAs for --seconds (default 60) over vici
-(bench/vici.py), round robin, keeping --inflight requests (default 2 per
+(tests/lib/qkdlab/vici.py), round robin, keeping --inflight requests (default 2 per
 peer: each IKE_SA's exchanges are serialized, so one queued behind the one
 in flight keeps every IKE_SA busy) outstanding: a new `rekey` as each
 `child-rekey` event comes.  Printed: re-keys per second (completed events
@@ -43,20 +43,16 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "vm", "plugin"))
-
-import lab as labmod  # noqa: E402
-import vici  # noqa: E402
+from qkdlab import REPO, routers, vici
+from qkdlab.proc import sh, wait_for
 # the re-key bench's diagnostics, INVALID exception and percentile
-from rekey_bench import Invalid, diag, pct  # noqa: E402
+from rekey_bench import Invalid, diag
 
 IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd"
 ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768qkd"
 PSK = "qkd-scale-bench-psk"
 BRIDGE = "br0"
-QKD_BENCH = os.environ.get("QKD_BENCH", os.path.join(labmod.REPO, "build/bench/qkd-bench"))
+QKD_BENCH = os.environ.get("QKD_BENCH", os.path.join(REPO, "build/bench/qkd-bench"))
 CHILD_EST_RE = re.compile(r"CHILD_SA (c\d+)\{(\d+)\} established")
 IKE_EST_RE = re.compile(r"IKE_SA (to-s\d+)\[(\d+)\] established")
 HEX_RE = re.compile(r"[0-9a-f]{16,}")
@@ -67,7 +63,7 @@ def peer_name(i):
     return f"s{i:02d}"
 
 
-class ScaleRouter(labmod.Router):
+class ScaleRouter(routers.Router):
     """The lab's Router (its charon, vici socket, pool and log helpers)
     with the scale bench's connections: on osaka one per peer ("to-sNN")
     with its share of the CHILD_SAs, each with /32 traffic selectors of
@@ -82,10 +78,10 @@ class ScaleRouter(labmod.Router):
         with open(self.conf, "a") as f:
             # more worker threads than the 18 IKE_SAs' exchanges in flight
             f.write("charon {\n\tthreads = 32\n}\n")
-        if self.name == labmod.HUB:
-            conns = "".join(self.conn(p, f"to-{p}", labmod.WAN[p], p) for p in self.peers)
+        if self.name == routers.HUB:
+            conns = "".join(self.conn(p, f"to-{p}", routers.WAN[p], p) for p in self.peers)
         else:
-            conns = self.conn(self.name, "osaka", labmod.WAN["osaka"], "osaka")
+            conns = self.conn(self.name, "osaka", routers.WAN["osaka"], "osaka")
         ids = "".join(f"\t\tid-{n} = {n}\n" for n in self.lab.routers)
         with open(self.swanctl_conf, "w") as f:
             f.write(f"""connections {{{conns}
@@ -99,7 +95,7 @@ secrets {{
 
     def conn(self, peer, name, raddr, rid):
         i = int(peer[1:])
-        hub = self.name == labmod.HUB
+        hub = self.name == routers.HUB
         if hub:
             kids = "".join(f"""
 			{c} {{
@@ -140,7 +136,7 @@ secrets {{
 	}}"""
 
 
-class ScaleLab(labmod.Lab):
+class ScaleLab(routers.Lab):
     """Osaka and n peers: a namespace each, osaka's backhaul address on a
     bridge in its namespace, each peer's wan0 a veth port of it.  No
     hosts or LANs: the bench moves no traffic, and charon installs no
@@ -151,40 +147,40 @@ class ScaleLab(labmod.Lab):
         for i, p in enumerate(names, start=1):
             # the lab's tables, for Router's strongswan.conf (pool and
             # addresses of each peer's plugin section)
-            labmod.WAN[p] = f"192.0.2.{10 + i}"
-            labmod.LANS[p] = f"10.1.{i}"
-            labmod.PEER[p] = labmod.HUB
+            routers.WAN[p] = f"192.0.2.{10 + i}"
+            routers.LANS[p] = f"10.1.{i}"
+            routers.PEER[p] = routers.HUB
         self.nat = ()
-        self.routers = {labmod.HUB: ScaleRouter(self, labmod.HUB)}
+        self.routers = {routers.HUB: ScaleRouter(self, routers.HUB)}
         for p in names:
             self.routers[p] = ScaleRouter(self, p)
-        self.routers[labmod.HUB].peers = names
+        self.routers[routers.HUB].peers = names
         self.namespaces = [r.ns for r in self.routers.values()]
 
     def setup(self):
         import shutil
         for mod in ("esp4", "xfrm_user", "veth", "bridge"):
-            labmod.sh("modprobe", mod, check=False)
+            sh("modprobe", mod, check=False)
         self.teardown_net()
-        shutil.rmtree(labmod.WORK, ignore_errors=True)
+        shutil.rmtree(routers.WORK, ignore_errors=True)
         for r in self.routers.values():
             os.makedirs(r.dir)
         for ns in self.namespaces:
-            labmod.sh("ip", "netns", "add", ns)
-            labmod.sh("ip", "link", "set", "lo", "up", ns=ns)
-        hub = self.routers[labmod.HUB]
-        labmod.sh("ip", "link", "add", BRIDGE, "type", "bridge", ns=hub.ns)
-        labmod.sh("ip", "addr", "add", f"{hub.wan}/24", "dev", BRIDGE, ns=hub.ns)
-        labmod.sh("ip", "link", "set", BRIDGE, "up", ns=hub.ns)
+            sh("ip", "netns", "add", ns)
+            sh("ip", "link", "set", "lo", "up", ns=ns)
+        hub = self.routers[routers.HUB]
+        sh("ip", "link", "add", BRIDGE, "type", "bridge", ns=hub.ns)
+        sh("ip", "addr", "add", f"{hub.wan}/24", "dev", BRIDGE, ns=hub.ns)
+        sh("ip", "link", "set", BRIDGE, "up", ns=hub.ns)
         for p in hub.peers:
             r = self.routers[p]
-            labmod.sh("ip", "link", "add", "qkdlab-a", "type", "veth", "peer", "name",
+            sh("ip", "link", "add", "qkdlab-a", "type", "veth", "peer", "name",
                       "qkdlab-b")
-            labmod.sh("ip", "link", "set", "qkdlab-a", "netns", r.ns, "name", "wan0")
-            labmod.sh("ip", "link", "set", "qkdlab-b", "netns", hub.ns, "name", f"wan-{p}")
-            labmod.sh("ip", "link", "set", f"wan-{p}", "master", BRIDGE, "up", ns=hub.ns)
-            labmod.sh("ip", "addr", "add", f"{r.wan}/24", "dev", "wan0", ns=r.ns)
-            labmod.sh("ip", "link", "set", "wan0", "up", ns=r.ns)
+            sh("ip", "link", "set", "qkdlab-a", "netns", r.ns, "name", "wan0")
+            sh("ip", "link", "set", "qkdlab-b", "netns", hub.ns, "name", f"wan-{p}")
+            sh("ip", "link", "set", f"wan-{p}", "master", BRIDGE, "up", ns=hub.ns)
+            sh("ip", "addr", "add", f"{r.wan}/24", "dev", "wan0", ns=r.ns)
+            sh("ip", "link", "set", "wan0", "up", ns=r.ns)
 
 
 def leaked(texts, materials):
@@ -201,7 +197,7 @@ def leaked(texts, materials):
             b = run.split(":")
             colon.update(":".join(b[i:i + 8]) for i in range(len(b) - 7))
     return sum(1 for m in materials
-               if m[:8].hex() in plain or labmod.hexid(m[:8]) in colon)
+               if m[:8].hex() in plain or routers.hexid(m[:8]) in colon)
 
 
 class Scale:
@@ -282,7 +278,7 @@ class Scale:
         def count():
             return len(set(m[0] for m in rx.findall(self.O.log_text())))
         try:
-            labmod.wait_for(lambda: count() >= n, timeout, step=1,
+            wait_for(lambda: count() >= n, timeout, step=1,
                             what=f"{n} {what} established")
         except TimeoutError:
             fails = self.O.failures(self.O.log_text())
@@ -373,7 +369,7 @@ class Scale:
         def idle():
             return not re.search(r"^\s+(queued|active|passive):", self.O.sas(), re.M)
         try:
-            labmod.wait_for(idle, 120, step=1, what="osaka's exchanges to finish")
+            wait_for(idle, 120, step=1, what="osaka's exchanges to finish")
         except TimeoutError as e:
             diag(f"scale: {e}")
 
@@ -383,7 +379,7 @@ class Scale:
         for n, t in texts.items():
             fails += [f"{n}: {ln}" for ln in self.lab.routers[n].failures(t)]
         retrans = sum(self.lab.routers[n].retransmits(t) for n, t in texts.items())
-        o_acks = self.O.acks(texts[labmod.HUB], "initiator")
+        o_acks = self.O.acks(texts[routers.HUB], "initiator")
         fb = sum(len(self.lab.routers[n].fallbacks(t)) for n, t in texts.items())
         bad = []
         for p in self.peers:
@@ -469,7 +465,7 @@ def main():
     # four figures, each call about the gap plus a round trip: 80% of the run
     args.probe_takes = args.probe_takes or max(
         100, int(args.seconds * 0.8 / 4 / ((args.probe_gap_us + 200) / 1e6)))
-    for path, what in ((labmod.PLUGIN, "the plugin"), (labmod.QKDCTL, "qkdctl"),
+    for path, what in ((routers.PLUGIN, "the plugin"), (routers.QKDCTL, "qkdctl"),
                        (QKD_BENCH, "qkd-bench")):
         if not os.path.exists(path):
             diag(f"scale: {what} is not built ({path})")

@@ -20,20 +20,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: run as root (it makes a chroot and boots a VM)" >&2
 	exit 1
 fi
-tools/host-deps.sh
-root=$(tools/mkroot.sh)
-kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
-
-tools/inroot.sh make -C /src KDIR="/lib/modules/$kver/build" modules
-tools/inroot.sh make -C /src/userspace
 # the re-key benches run charons with the plugin (bench/rekey_bench.py,
 # bench/rekey_throughput.py, bench/scale_bench.py)
-tools/inroot.sh make -C /src/strongswan-plugin
-tools/inroot.sh make -C /src/bench
+tools/build.sh module userspace plugin bench
 
+# mem_limit 1 GiB: the memory figure holds 10,000 pools of 100 keys (about
+# 90 MiB of key storage)
 status=0
 tools/vm-run.sh --name bench --timeout "${QKD_BENCH_TIMEOUT:-1800}" \
-	bench/run.sh || status=$?
+	--module mem_limit=$((1 << 30)) bench/run.sh "$@" || status=$?
 
 echo
 # every table from the first one on (qkd-bench, qkd-linkd, CHILD_SA re-key

@@ -27,7 +27,13 @@ if [ "${1:-}" = --if-stale ]; then
 fi
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(trixie forky)
-tools/host-deps.sh || exit 1
+# the host's packages and the roots, as every build (tools/build.sh)
+for suite in "${suites[@]}"; do
+	case $suite in
+	trixie) tools/build.sh root || exit 1 ;;
+	*) tools/build.sh "$suite-root" || exit 1 ;;
+	esac
+done
 version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 
 tree_files() { git ls-files -z -co --exclude-standard | grep -zv '^build/'; }

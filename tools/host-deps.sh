@@ -5,7 +5,7 @@
 # and boot the test VM, if anything is missing.  Runs as root.
 set -euo pipefail
 
-pkgs="debootstrap qemu-system-x86 cpio xz-utils zstd make"
+pkgs="debootstrap qemu-system-x86 cpio xz-utils zstd make pyflakes3"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

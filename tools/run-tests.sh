@@ -11,7 +11,8 @@
 # Suites:
 #   spec       the uapi header and policies match the YAML spec (ynl-regen --check)
 #   build      the module builds with W=1 and no warning
-#   style      checkpatch --strict on kmod/ (generated files excluded)
+#   style      checkpatch --strict on kmod/ (generated files excluded);
+#              pyflakes on every Python file
 #   sparse     sparse (C=2) on the module, no warning
 #   kunit      tools/kunit.sh: KUnit under UML
 #   userspace  make -C userspace check, inside the build root
@@ -30,7 +31,9 @@
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
 # that exits non-zero without counting a failure, or writes no counts, counts
 # as one failure.  Each suite's output is also in build/results/SUITE.log.
-# Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800).
+# Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800),
+# QKD_TESTS (the vm suite runs only these files of tests/vm/TESTS, e.g.
+# QKD_TESTS="test_lab.py test_field.py").
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,11 +97,26 @@ suite_style() {
 	fi
 	# checkpatch also reads kmod/.checkpatch.conf-style options from
 	# /src/.checkpatch.conf: the place for a justified --ignore.
-	one_test tools/inroot.sh /bin/bash -c '
+	local p=0 f=0
+	if tools/inroot.sh /bin/bash -c '
 		ksrc=$(/src/tools/linux-src.sh)
 		exec perl "$ksrc/scripts/checkpatch.pl" --strict --no-tree \
 			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
-			--show-types -f "$@"' checkpatch "${files[@]}"
+			--show-types -f "$@"' checkpatch "${files[@]}"; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+	fi
+	# The Python of the tests, the harness, the benches, the demo and the
+	# tools: pyflakes (undefined and unused names, a harness refactor's
+	# usual slips), on the host (tools/host-deps.sh installs it).
+	if git ls-files -z '*.py' | xargs -0 pyflakes3; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+	fi
+	counts "$p" "$f" 0
+	[ "$f" -eq 0 ]
 }
 
 suite_sparse() {
@@ -170,26 +188,21 @@ tap_counts() {
 suite_vm() {
 	local script=tests/vm/run.sh
 	# The VM runs what the root built: the module, the userspace tools
-	# (qkdctl, qkd-linkd) and the strongSwan plugin, so that `make vmtest`
-	# alone works on a fresh clone.
-	tools/inroot.sh make -C /src KDIR="$(root_kdir)" modules || return 1
-	tools/inroot.sh make -C /src/userspace || return 1
-	tools/inroot.sh make -C /src/strongswan-plugin || return 1
-	# test_packages.py installs the trixie packages of this tree
-	tools/deb.sh --if-stale trixie || return 1
+	# (qkdctl, qkd-linkd), the strongSwan plugin, the trixie packages
+	# (test_packages.py installs them) and ynl from Debian's kernel source,
+	# so that `make vmtest` alone works on a fresh clone.
+	tools/build.sh module userspace plugin debs ynl || return 1
 	# test_versions.py runs forky's charon with the plugins of the forky
 	# root; in `make check` the forky root must be there (vm-run.sh would
 	# boot without it and the test would only skip).
 	local forky=0
-	if tools/mkroot.sh forky >/dev/null; then
-		QKD_SUITE=forky tools/inroot.sh make -C /src/strongswan-plugin || forky=1
-	else
-		say "no forky root: tests/vm/test_versions.py cannot run"
+	if ! tools/build.sh forky-root plugin-forky; then
+		say "no forky root or plugin: tests/vm/test_versions.py cannot run"
 		forky=1
 	fi
-	# The VM tests use ynl from Debian's kernel source, unpacked in the root.
-	tools/inroot.sh tools/linux-src.sh >/dev/null || return 1
-	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "$script"
+	local env=()
+	[ -z "${QKD_TESTS:-}" ] || env=(--env "QKD_TESTS=$QKD_TESTS")
+	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "${env[@]}" "$script"
 	local status=$?
 	local c
 	c=$(tap_counts build/vm/vm.out)
@@ -212,13 +225,11 @@ setup() {
 		say "run as root (it installs packages, makes a chroot and mounts)"
 		return 1
 	fi
-	tools/host-deps.sh || return 1
-	QKD_ROOT=$(tools/mkroot.sh) || return 1
-	export QKD_ROOT
+	tools/build.sh root || return 1
 	# The forky root (the plugin's second strongSwan): its absence fails
 	# the plugin and vm suites, not the whole run.
 	local t=$SECONDS
-	if tools/mkroot.sh forky >/dev/null; then
+	if tools/build.sh forky-root; then
 		say "forky root ready after $((SECONDS - t)) s"
 	else
 		say "no forky root: the plugin and vm suites will count failures"

@@ -3,10 +3,11 @@
 #
 # PID 1 of the test VM (started by tools/vm-init.sh in the build root, with
 # the repository at /src).  Mounts what a Debian system expects, then runs
-# each script named by qkd.run=A,B,... on the kernel command line from /src
-# with a clean environment.  A script's output goes to the second serial
-# port (/dev/ttyS1), which tools/vm-run.sh prints; the kernel's console is
-# the first (/dev/ttyS0).  After each script a marker line
+# the command of the file named by qkd.cmd=PATH on the kernel command line
+# (written by tools/vm-run.sh: environment, module to load, script and
+# arguments) from /src with a clean environment.  The script's output goes
+# to the second serial port (/dev/ttyS1), which tools/vm-run.sh prints; the
+# kernel's console is the first (/dev/ttyS0).  At the end a marker line
 #	@@QKD-VM@@ exit SCRIPT STATUS
 # tells the host how it ended.  Then the VM powers off.
 
@@ -31,10 +32,10 @@ mkdir -p /run/netns /run/lock
 hostname qkd-vm
 ip link set lo up
 
-scripts=
+cmdfile=
 for word in $(cat /proc/cmdline); do
 	case $word in
-	qkd.run=*) scripts=${word#qkd.run=} ;;
+	qkd.cmd=*) cmdfile=/src/${word#qkd.cmd=} ;;
 	esac
 done
 
@@ -43,20 +44,53 @@ exec 3>/dev/ttyS1
 read -r up _ </proc/uptime
 kmsg "userspace up at ${up}s"
 
-IFS=, read -r -a list <<<"$scripts"
-for s in "${list[@]}"; do
-	kmsg "running $s"
-	if [ -x "/src/$s" ]; then
-		cmd=("./$s")
-	else
-		cmd=(/bin/bash "./$s")
+# The command tools/vm-run.sh wrote: NUL-separated records "env VAR=VALUE",
+# "module PATH", "modparam PARAM=VALUE" and "argv SCRIPT ARG...".
+envs=() argv=() module= modparams=()
+if [ -n "$cmdfile" ] && mapfile -d '' -t words <"$cmdfile"; then
+	i=0
+	while [ $i -lt ${#words[@]} ]; do
+		case ${words[i]} in
+		env) envs+=("${words[i + 1]}"); i=$((i + 2)) ;;
+		module) module=${words[i + 1]}; i=$((i + 2)) ;;
+		modparam) modparams+=("${words[i + 1]}"); i=$((i + 2)) ;;
+		argv) argv=("${words[@]:i+1}"); break ;;
+		*) kmsg "bad record '${words[i]}' in $cmdfile"; break ;;
+		esac
+	done
+fi
+
+status=0
+script=${argv[0]:-}
+if [ -z "$script" ]; then
+	echo "vm-guest: no command in ${cmdfile:-the kernel command line}" >&3
+	status=2
+elif [ -n "$module" ]; then
+	[ -e /sys/module/qkdpool ] && rmmod qkdpool
+	if ! out=$(insmod "/src/$module" "${modparams[@]}" 2>&1); then
+		echo "vm-guest: insmod /src/$module ${modparams[*]}: $out" >&3
+		status=1
 	fi
+fi
+
+if [ $status -eq 0 ]; then
+	kmsg "running ${argv[*]}"
+	case $script in
+	*.py) cmd=(python3 "./$script") ;;
+	*) if [ -x "/src/$script" ]; then cmd=("./$script"); else cmd=(/bin/bash "./$script"); fi ;;
+	esac
 	(cd /src && exec env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-		PATH="$PATH" QKD_VM=1 "${cmd[@]}") </dev/null >&3 2>&3
+		PATH="$PATH" QKD_VM=1 QKD_REPO=/src PYTHONPATH=/src/tests/lib \
+		PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+		"${envs[@]}" "${cmd[@]}" "${argv[@]:1}") </dev/null >&3 2>&3
 	status=$?
-	printf '\n@@QKD-VM@@ exit %s %d\n' "$s" "$status" >&3
-	kmsg "$s exited with status $status"
-done
+	kmsg "$script exited with status $status"
+	if [ -n "$module" ] && [ -e /sys/module/qkdpool ] && ! out=$(rmmod qkdpool 2>&1); then
+		echo "vm-guest: rmmod qkdpool: $out" >&3
+		[ $status -ne 0 ] || status=1
+	fi
+fi
+printf '\n@@QKD-VM@@ exit %s %d\n' "$script" "$status" >&3
 
 sync
 kmsg "done"

@@ -1,27 +1,36 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run test scripts in a VM: Debian's trixie kernel from the build root
+# Run one command in a VM: Debian's trixie kernel from the build root
 # under qemu (TCG), with the build root as its root filesystem (9p,
 # read-only, under a tmpfs overlay), this repository read-only at /src, and
 # the forky root (tools/mkroot.sh forky, made first if need be) under a
 # tmpfs overlay at /forky, where tests run forky's charon chrooted.  When
 # the forky root cannot be made, the VM boots without /forky (the tests
 # that need it skip, saying so).
-# Each SCRIPT (a path relative to the repository) runs in turn in one boot,
-# from /src, as root, with a clean environment; its output is printed here
-# as it comes.
+# SCRIPT (a path relative to the repository) runs with ARGs, from /src, as
+# root, with a clean environment plus the --env settings and
+# PYTHONPATH=/src/tests/lib (the harness, tests/lib/qkdlab); its output
+# is printed here as it comes.  A *.py SCRIPT runs with python3, any other
+# that is not executable with bash.
 #
-# Usage: tools/vm-run.sh [--timeout SEC] [--name NAME] SCRIPT [SCRIPT...]
+# Usage: tools/vm-run.sh [--timeout SEC] [--name NAME] [--env VAR=VALUE]...
+#                        [--module [PARAM=VALUE...]] SCRIPT [ARG...]
 #
-# Exit status: the first failing script's status, or 0 when all passed;
-# 1 when the scripts passed but the kernel logged a WARNING, oops, BUG,
-# KASAN, UBSAN or kmemleak report; 124 when the VM was stopped after the
-# timeout (default 600 s); 125 when the VM ended before a script finished.
+#   --module     insmod kmod/qkdpool.ko (or $QKD_KO, a path under /src) with
+#                the PARAMs (one option word each: --module mem_limit=1073741824)
+#                before SCRIPT, and rmmod it after; a failed insmod or rmmod
+#                fails the run.
+#
+# Exit status: SCRIPT's status, or 0; 1 when the script passed but the
+# kernel logged a WARNING, oops, BUG, KASAN, UBSAN or kmemleak report, or
+# the module did not load or unload; 124 when the VM was stopped after the
+# timeout (default 600 s); 125 when the VM ended before the script finished.
 # Data lines for the host ("@@TIMELINE@@ ...": the demo's timeline) are
 # kept in NAME.out and not printed.
 # Logs: build/vm/NAME.log (the kernel console), build/vm/NAME.out (the
-# scripts' output); NAME defaults to the first script's base name.
+# script's output); NAME defaults to the script's base name.  The command
+# goes to the VM in build/vm/NAME.cmd (NUL-separated words).
 # Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2),
 # QKD_VM_FORKY=0 (no forky root: neither made nor shared).
 set -euo pipefail
@@ -29,7 +38,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 timeout=600
 name=
-scripts=()
+envs=()
+module=
+modparams=()
 
 usage() { sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -38,19 +49,32 @@ while [ $# -gt 0 ]; do
 	--timeout=*) timeout=${1#*=}; shift ;;
 	--name) name=${2:?}; shift 2 ;;
 	--name=*) name=${1#*=}; shift ;;
+	--env)
+		case ${2:-} in
+		[A-Za-z_]*=*) envs+=("$2") ;;
+		*) echo "vm-run: --env wants VAR=VALUE, not '${2:-}'" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
+	--module)
+		module=1; shift
+		while [ $# -gt 0 ] && [[ $1 == [a-z_]*=* ]]; do modparams+=("$1"); shift; done ;;
 	-h|--help) usage ;;
+	--) shift; break ;;
 	-*) echo "vm-run: unknown option $1" >&2; usage ;;
-	*) scripts+=("$1"); shift ;;
+	*) break ;;
 	esac
 done
-[ ${#scripts[@]} -gt 0 ] || usage
-for s in "${scripts[@]}"; do
-	case $s in
-	/*|*..*|*,*|*' '*) echo "vm-run: $s: give a path relative to the repository, without spaces or commas" >&2; exit 2 ;;
-	esac
-	[ -f "$repo/$s" ] || { echo "vm-run: $repo/$s does not exist" >&2; exit 2; }
-done
-[ -n "$name" ] || name=$(basename "${scripts[0]}" .sh)
+[ $# -gt 0 ] || usage
+script=$1
+shift
+case $script in
+/*|*..*) echo "vm-run: $script: give a path relative to the repository" >&2; exit 2 ;;
+esac
+[ -f "$repo/$script" ] || { echo "vm-run: $repo/$script does not exist" >&2; exit 2; }
+[ -n "$name" ] || name=$(basename "$script" | sed 's/\.[a-z]*$//')
+case $name in
+*[!A-Za-z0-9_.-]*) echo "vm-run: --name $name: letters, digits, '_', '.', '-' only" >&2; exit 2 ;;
+esac
 
 root=$("$repo/tools/mkroot.sh")
 initrd=$("$repo/tools/vm-initramfs.sh" "$root")
@@ -66,18 +90,29 @@ log=$repo/build/vm/$name.log
 out=$repo/build/vm/$name.out
 : >"$log"
 
-run=$(IFS=,; echo "${scripts[*]}")
+# The command, for tools/vm-guest.sh: NUL-separated records
+#	env VAR=VALUE ...  module [PARAM=VALUE ...]  argv SCRIPT ARG...
+# (NUL-separated so that any argument or value passes unchanged).
+cmd=$repo/build/vm/$name.cmd
+{
+	for e in "${envs[@]}"; do printf 'env\0%s\0' "$e"; done
+	if [ -n "$module" ]; then
+		printf 'module\0%s\0' "${QKD_KO:-kmod/qkdpool.ko}"
+		for m in "${modparams[@]}"; do printf 'modparam\0%s\0' "$m"; done
+	fi
+	printf 'argv\0%s\0' "$script" "$@"
+} >"$cmd"
 # loglevel=7: the whole kernel log reaches the console, so that no report
 # is missed; panic=-1 with -no-reboot ends qemu on a panic.
 append="console=ttyS0 loglevel=7 panic=-1 oops=panic mitigations=off \
-i8042.noaux i8042.nokbd i8042.nopnp qkd.run=$run"
+i8042.noaux i8042.nokbd i8042.nopnp qkd.cmd=build/vm/$name.cmd"
 # qemu 7.2 names the property readonly=on; the 9p shares are all
 # read-only, the VM writes only to its tmpfs overlays.
 share="security_model=none,readonly=on,multidevs=remap"
 extra=()
 [ -z "$forky" ] || extra+=(-virtfs "local,path=$forky,mount_tag=qkdforky,$share")
 
-echo "vm-run: booting $(basename "$kernel") for ${scripts[*]} (timeout ${timeout}s, log $log)" >&2
+echo "vm-run: booting $(basename "$kernel") for $script $* (timeout ${timeout}s, log $log)" >&2
 start=$(date +%s%N)
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
@@ -98,23 +133,18 @@ elapsed=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 
 status=0
 if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
-	echo "vm-run: TIMEOUT: ${scripts[*]} did not finish within ${timeout}s; qemu was killed (kernel log: $log)" >&2
+	echo "vm-run: TIMEOUT: $script did not finish within ${timeout}s; qemu was killed (kernel log: $log)" >&2
 	status=124
 fi
 
-# One marker per script that finished.
-for s in "${scripts[@]}"; do
-	line=$(grep -a "^@@QKD-VM@@ exit $s " "$out" | tail -n 1 || true)
-	if [ -z "$line" ]; then
-		[ $status -ne 0 ] || status=125
-		echo "vm-run: $s did not finish (no exit marker)" >&2
-		continue
-	fi
-	s_status=${line##* }
-	if [ "$s_status" -ne 0 ] && [ $status -eq 0 ]; then
-		status=$s_status
-	fi
-done
+# The guest's marker says how the script (and the module) ended.
+line=$(grep -a "^@@QKD-VM@@ exit " "$out" | tail -n 1 || true)
+if [ -z "$line" ]; then
+	[ $status -ne 0 ] || status=125
+	echo "vm-run: $script did not finish (no exit marker)" >&2
+elif [ "${line##* }" -ne 0 ] && [ $status -eq 0 ]; then
+	status=${line##* }
+fi
 if [ $status -eq 125 ]; then
 	echo "vm-run: the VM ended early; the end of its kernel log:" >&2
 	tail -n 40 "$log" | sed 's/^/    /' >&2
@@ -128,5 +158,5 @@ if grep -aqE "$pattern" "$log"; then
 	[ $status -ne 0 ] || status=1
 fi
 
-echo "vm-run: ${scripts[*]}: exit status $status after ${elapsed}s" >&2
+echo "vm-run: $script: exit status $status after ${elapsed}s" >&2
 exit $status

@@ -17,41 +17,20 @@
 # other output into diagnostics, and reports a file that exits non-zero
 # without a failing test as a failure of its own.
 #
-# Files (each usable alone once the module is loaded):
-#   qkdtest.py       helpers: ynl paths, family open, expect_error, TAP
-#   test_ops.py      every operation and notification (CLI and library)
-#   test_errors.py   every error: errno, extack, nothing changed
-#   test_perm.py     callers without CAP_NET_ADMIN
-#   test_netns.py    two network namespaces (picture in the file)
-#   test_bulk.py     100,000 keys, counters reconciled, material checked
-#   test_memlimit.py the mem_limit parameter (reloads the module)
-#   test_unload.sh   rmmod with full pools, reload (picture in the file)
-#   test_qkdctl.py   every qkdctl subcommand, its output checked (reloads)
-#   test_linkd.py    qkd-linkd: two routers and the KME simulator (picture in the file)
-#   test_linkd_field.py qkd-linkd in the field: module reload, listener flood,
-#                    KME outage and fast restore (picture in the file)
-#   test_linkd_foreign.py qkd-linkd against foreign KMEs: upper-case and non-UUID
-#                    key IDs, one dec_keys method only, odd status answers
-#   test_plugin.py   the strongSwan plugin: two routers re-keying from the pools
-#   test_lab.py      the whole lab: KME simulator, qkd-linkd, charon; QKD link cut and restored
-#   test_versions.py the plugin in trixie's charon 6.0.1 and forky's 6.1.0 (at /forky) re-keying
-#   test_field.py    the plugin in the field: %any identities, NAT, two peers behind
-#                    one NAT address, module reload (pictures in the file)
-#   test_packages.py the Debian packages (make deb) installed: DKMS, modules-load,
-#                    the lab from the installed binaries, purge (reloads)
-#   test_log.py      no key material in the kernel log
+# The files and what each tests: tests/vm/TESTS, in the order run.
+# Each is usable alone once the module is loaded; the helpers they share
+# are the package tests/lib/qkdlab (on PYTHONPATH in the VM).
 #
-# Environment: QKD_KO (module path), QKD_TESTS (space-separated subset).
+# Environment: QKD_KO (module path), QKD_TESTS (space-separated subset of
+# tests/vm/TESTS), e.g. tools/vm-run.sh --env QKD_TESTS=test_lab.py tests/vm/run.sh
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export QKD_REPO=$repo QKD_KO=${QKD_KO:-$repo/kmod/qkdpool.ko}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-tests=${QKD_TESTS:-test_ops.py test_errors.py test_perm.py test_netns.py \
-test_bulk.py test_memlimit.py test_unload.sh test_qkdctl.py test_linkd.py \
-test_linkd_field.py test_linkd_foreign.py test_plugin.py test_lab.py test_field.py \
-test_versions.py test_packages.py test_log.py}
+export PYTHONPATH=$repo/tests/lib${PYTHONPATH:+:$PYTHONPATH}
+tests=${QKD_TESTS:-$(awk '!/^#/ && NF { print $1 }' "$here/TESTS")}
 
 n=0
 failed=0

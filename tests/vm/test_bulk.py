@@ -19,8 +19,9 @@ import random
 import socket
 import time
 
-from qkdtest import (test, main, family, monitor, events, clean_pools, keys,
-                     key_id, material, tag, eq, check, expect_error, diag)
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import (clean_pools, events, expect_error, family, key_id, keys, material,
+                          monitor, tag)
 
 SO_RCVBUFFORCE = 33        # <asm-generic/socket.h>; Python lacks the name
 TOTAL = 100_000

@@ -5,8 +5,8 @@ and nothing changed (levels and counters compared before and after)."""
 
 import errno
 
-from qkdtest import (test, main, family, clean_pools, keys, key_id, eq, check,
-                     expect_error, extack_of, stats, NlError)
+from qkdlab.tap import check, eq, main, test
+from qkdlab.pools import clean_pools, expect_error, extack_of, family, key_id, keys, stats
 
 E = errno
 fam = family()

@@ -64,14 +64,13 @@ nft in the VM's root (the nftables package) for topology B.
 import os
 import re
 import subprocess
-import sys
 import time
 
-from qkdtest import test, main, check, eq, diag, log_materials
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import (Lab, PLUGIN, QKDCTL, NAT_ADDR, NAT_NS, hexid, wait_for,  # noqa: E402
-                 sh)
+from qkdlab.proc import sh, wait_for
+from qkdlab.routers import Lab, NAT_ADDR, NAT_NS, PLUGIN, QKDCTL, hexid, leaked
 
 # the plugin's line when the qkdpool module (its generic netlink family)
 # comes back after a reload, e.g. "qkd: the qkdpool module is back ..."
@@ -819,10 +818,8 @@ def _():
 def _():
     down_lab()
     logs = "".join(LOGS)
-    low = logs.lower()
-    leaked = [mt for mt in MATERIALS
-              if mt.hex() in low or hexid(mt) in low or mt[:8].hex() in low]
-    check(not leaked, f"{len(leaked)} key materials found in the charon logs")
+    found = leaked(MATERIALS, logs)
+    check(not found, f"{len(found)} key materials found in the charon logs")
     diag(f"{len(MATERIALS)} materials checked against {len(logs)} bytes of logs")
 
 
@@ -841,8 +838,4 @@ def finish(failed):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        finish(e.code not in (0, None))
-        raise
+    main(finish)

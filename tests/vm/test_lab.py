@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The two-router lab fed by a QKD network: the KME simulator, qkd-linkd
 on each router, charon re-keying with the qkd plugin, and a QKD link
-outage (picture: tests/vm/plugin/lab.py, "The QKD network mode").
+outage (picture: tests/lib/qkdlab/qkdnet.py).
 
 tokyo re-keys its CHILD_SA every CHILD_REKEY s and its IKE_SA every
 IKE_REKEY s (osaka never re-keys on its own, so that every exchange has one
@@ -35,15 +35,15 @@ import base64
 import os
 import re
 import subprocess
-import sys
 import time
 
-from qkdtest import test, main, check, eq, diag, family, log_materials
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import family, log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import (QkdLab, PLUGIN, QKDCTL, LINKD, POOL_CFG, QKD_RATE,  # noqa: E402
-                 exchanges, rekey_counters, tally, wait_for, _in_ns)
-from lab import snapshot as lab_snapshot  # noqa: E402
+from qkdlab.proc import in_ns, wait_for
+from qkdlab.routers import PLUGIN, QKDCTL
+from qkdlab.qkdnet import LINKD, POOL_CFG, QKD_RATE, QkdLab, exchanges, rekey_counters, tally
+from qkdlab.qkdnet import snapshot as lab_snapshot
 
 CHILD_REKEY = 3
 IKE_REKEY = 20
@@ -332,7 +332,7 @@ def _():
     lab.cut()
     wait_for(lambda: all(s.get("master_state") == "idle" and not s.get("journal_open")
                          for s in lab.linkd_status().values()), 60, what="linkd idle")
-    fam = {n: _in_ns(r.ns, family) for n, r in lab.routers.items()}
+    fam = {n: in_ns(r.ns, family) for n, r in lab.routers.items()}
     mats = take_all(fam, "tokyo", "osaka") + take_all(fam, "osaka", "tokyo")
     log_materials(mats)
     check(len(mats) >= POOL_CFG["high_watermark"],
@@ -354,21 +354,8 @@ def _():
 def finish(failed):
     if state["pinger"]:
         state["pinger"].stop()
-    if failed or os.environ.get("QKD_LAB_LOGS"):
-        for n, r in lab.routers.items():
-            diag(f"--- {n}'s charon log (end)")
-            diag("\n".join(r.log_text().splitlines()[-40:]))
-            diag(f"--- {n}'s linkd log (end)")
-            diag("\n".join(lab.linkd[n].log_text().splitlines()[-20:]))
-    try:
-        lab.teardown()
-    except Exception as e:      # noqa: BLE001
-        diag(f"teardown: {e}")
+    lab.finish(failed)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        finish(e.code not in (0, None))
-        raise
+    main(finish)

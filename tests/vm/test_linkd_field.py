@@ -25,7 +25,6 @@ Times and CPU shares are printed; the assertions on them are generous
 (qemu TCG on a loaded 2-core machine): they catch a daemon that needs a
 restart, spins, or backs off for tens of seconds, not a slow emulator."""
 
-import errno
 import json
 import os
 import select
@@ -35,15 +34,13 @@ import subprocess
 import time
 import urllib.request
 
-import qkdtest
-from qkdtest import test, main, check, eq, diag, Skip
-import test_linkd as L
+import qkdlab.linkpair as L
+from qkdlab import REPO
+from qkdlab.pools import reset_family_cache
+from qkdlab.tap import check, diag, eq, main, test
 
-# Only this file's tests: importing test_linkd registered its own.
-qkdtest._tests.clear()
-
-KO = os.environ.get("QKD_KO", os.path.join(qkdtest.REPO, "kmod/qkdpool.ko"))
-QKDCTL = os.path.join(qkdtest.REPO, "build/userspace/qkdctl")
+KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
+QKDCTL = os.path.join(REPO, "build/userspace/qkdctl")
 FLOOD_SRC = "10.9.0.3"
 FLOOD_N = 300
 
@@ -69,11 +66,7 @@ def daemon_pid(x):
 
 @test("linkd field: set-up: the lab of test_linkd.py, both routers full")
 def _():
-    if not os.access(L.LINKD, os.X_OK):
-        raise Skip(f"{L.LINKD} not built")
-    L.topology()
-    L.certs()
-    L.start_sim()
+    L.up()
     L.start("a")
     L.start("b")
     L.wait(L.full, 240, "all four directions at the high watermark")
@@ -175,7 +168,7 @@ def _():
     subprocess.run(["insmod", KO], check=True, capture_output=True)
     t0 = time.monotonic()
     L.fam.clear()           # the test's own ynl handles are stale too,
-    qkdtest.reset_family_cache()    # and ynl's cache of family IDs
+    reset_family_cache()    # and ynl's cache of family IDs
     L.wait(L.full, 120, "both directions full after the reload")
     dt = time.monotonic() - t0
     diag(f"reload: both directions at the high watermark {dt:.1f} s after insmod")
@@ -499,12 +492,5 @@ def _():
     diag(f"link2: {n} key pairs identical on both routers")
 
 
-def cleanup():
-    L.cleanup()
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
+    main(lambda failed: L.cleanup())

@@ -16,15 +16,10 @@ every key on both routers: the same key ID gives the same material on
 both, nothing is one-sided.  The logs show the foreign behaviour noticed
 (warnings) and no error."""
 
-import os
 import time
 
-import qkdtest
-from qkdtest import test, main, check, diag, Skip
-import test_linkd as L
-
-# Only this file's tests: importing test_linkd registered its own.
-qkdtest._tests.clear()
+import qkdlab.linkpair as L
+from qkdlab.tap import check, diag, main, test
 
 OFF = {q: False for q in ("status_missing_fields", "numbers_as_strings",
                           "status_error", "uppercase_ids", "non_uuid_ids",
@@ -77,11 +72,7 @@ def fill_round(what, expect, before):
 
 @test("linkd foreign: set-up: the lab of test_linkd.py, the simulator's link cut")
 def _():
-    if not os.access(L.LINKD, os.X_OK):
-        raise Skip(f"{L.LINKD} not built")
-    L.topology()
-    L.certs()
-    L.start_sim()
+    L.up()
     L.ctl("POST", f"/links/{L.LINK}/cut")
     quirks(uppercase_ids=True, dec_post_only=True, status_missing_fields=True)
     L.start("a")
@@ -114,12 +105,5 @@ def _():
                f"{x}: status to say the KME is fine after the restore")
 
 
-def cleanup():
-    L.cleanup()
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
+    main(lambda failed: L.cleanup())

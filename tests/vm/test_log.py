@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Run last: no key material of any earlier test (logged by qkdtest.keys in
+"""Run last: no key material of any earlier test (logged by qkdlab.pools.keys in
 /tmp/qkd-test-materials) appears in the kernel log, in any hex spelling
 (aabbcc, aa bb cc, aa:bb:cc, upper case)."""
 
@@ -8,7 +8,8 @@ import os
 import re
 import subprocess
 
-from qkdtest import test, main, check, diag, MATERIALS_LOG
+from qkdlab.tap import check, diag, main, test
+from qkdlab.pools import MATERIALS_LOG
 
 
 @test("log: no key material in dmesg")

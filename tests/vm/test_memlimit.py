@@ -13,8 +13,8 @@ import errno
 import os
 import subprocess
 
-from qkdtest import (test, main, family, clean_pools, keys, reset_family_cache,
-                     eq, check, expect_error, diag, settled)
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import clean_pools, expect_error, family, keys, reset_family_cache, settled
 
 KO = os.environ.get("QKD_KO", "/src/kmod/qkdpool.ko")
 PARAM = "/sys/module/qkdpool/parameters/mem_limit"

@@ -21,36 +21,19 @@ WARNING or oops)."""
 
 import errno
 import json
-import os
 import subprocess
 
-from qkdtest import (test, main, family, monitor, events, clean_pools, keys,
-                     key_id, cli_do, cli, eq, check, expect_error, take_key)
+from qkdlab.proc import in_ns, sh
+from qkdlab.tap import check, eq, main, test
+from qkdlab.pools import (clean_pools, cli, cli_do, events, expect_error, family, keys, monitor,
+                          take_key)
 
 NS = ("qkd-ns-a", "qkd-ns-b")
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True)
-
-
 for ns in NS:
-    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    sh("ip", "netns", "del", ns, check=False)
     sh("ip", "netns", "add", ns)
-
-init_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
-
-
-def in_ns(ns, fn):
-    """Run fn with the process in namespace ns; sockets made there stay there."""
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        os.setns(fd, os.CLONE_NEWNET)
-        return fn()
-    finally:
-        os.setns(init_fd, os.CLONE_NEWNET)
-        os.close(fd)
-
 
 root = family()
 clean_pools(root)

@@ -5,14 +5,14 @@ spec and the CLI agree with the module) and its Python library; every
 notification, read by a subscriber to the "monitor" group."""
 
 import json
-import os
 import subprocess
 import sys
 import time
 
-from qkdtest import (CLI, SPEC, wait_subscribed, test, main, family, monitor, events, clean_pools, cli,
-                     cli_do, keys, cleanup, settled, key_id, material, tag, take_key, stats,
-                     eq, check, no_material, expect_error, NlError, diag)
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import (CLI, SPEC, clean_pools, cleanup, cli, cli_do, events,
+                          expect_error, family, key_id, keys, monitor, no_material,
+                          settled, stats, tag, take_key, wait_subscribed)
 import errno
 
 fam = family(validate=True)      # the spec validates against genetlink.yaml

@@ -28,19 +28,18 @@ loaded again.  Needs `make deb` first (make check runs it)."""
 import glob
 import os
 import subprocess
-import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEB_DIR = os.path.join(REPO, "build/deb/trixie")
-# the lab runs what the packages installed (lab.py reads these at import)
+# the lab runs what the packages installed (qkdlab reads these at import)
 os.environ["QKD_LINKD"] = "/usr/sbin/qkd-linkd"
 os.environ["QKDCTL"] = "/usr/sbin/qkdctl"
 
-from qkdtest import test, main, check, eq, diag  # noqa: E402
+from qkdlab.tap import check, diag, eq, main, test
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import QkdLab, snapshot, wait_for  # noqa: E402
+from qkdlab.proc import wait_for
+from qkdlab.qkdnet import QkdLab, snapshot
 
 KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
 PACKAGES = ["qkdpool-dkms", "libqkd0", "libqkd-dev", "qkdctl", "qkd-linkd",

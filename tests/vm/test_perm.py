@@ -16,8 +16,8 @@ import os
 import subprocess
 import sys
 
-from qkdtest import (test, main, family, clean_pools, keys, key_id, material,
-                     eq, check, NlError, diag, settled)
+from qkdlab.tap import check, eq, main, test
+from qkdlab.pools import NlError, clean_pools, family, key_id, keys, material, settled
 
 SETPRIV_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                   "--inh-caps=-all", "--bounding-set=-all", "--"]

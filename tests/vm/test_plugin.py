@@ -38,13 +38,13 @@ build/strongswan-plugin/trixie/libstrongswan-qkd.so and -qkd-mlkem.so
 
 import os
 import re
-import sys
 import time
 
-from qkdtest import test, main, check, eq, diag, log_materials
+from qkdlab.tap import check, diag, eq, main, test
+from qkdlab.pools import log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import Lab, PLUGIN, QKDCTL, hexid, wait_for  # noqa: E402
+from qkdlab.proc import wait_for
+from qkdlab.routers import Lab, PLUGIN, QKDCTL, hexid, leaked
 
 # timed re-keys (tokyo initiates; osaka never re-keys on its own, so that
 # every exchange has one initiator and the counts are exact)
@@ -171,26 +171,6 @@ def sa_up(timeout=30):
         check(T.child_installed() and O.child_installed(), "CHILD_SA net not INSTALLED on both")
 
 
-def ping_esp(count=5, tries=3):
-    """ping host-tokyo -> host-osaka; every echo and reply through ESP.  A
-    re-key during the ping replaces the XFRM states (their counters go with
-    them): then ping again."""
-    for attempt in range(tries):
-        bt, bo = T.esp_states(), O.esp_states()
-        sent, recv = lab.ping(count)
-        at, ao = T.esp_states(), O.esp_states()
-        eq((sent, recv), (count, count), "ping host-tokyo -> host-osaka (sent, received)")
-        if set(at) == set(bt) and set(ao) == set(bo):
-            break
-        diag("the XFRM states changed during the ping (a re-key): again")
-    got = {}
-    for r, b, a in (("tokyo", bt, at), ("osaka", bo, ao)):
-        for d in ("out", "in"):
-            got[f"{r} {d}"] = sum(pk - b[spi][1] for spi, (dd, pk) in a.items()
-                                  if dd == d and spi in b)
-    check(all(v >= count for v in got.values()),
-          f"ESP packet counters (ip -s xfrm state) grew by {got}, expected >= {count} each")
-    return got
 
 
 def snapshot(pt, po, timeout=120):
@@ -319,7 +299,7 @@ def _():
 @test("ping host-tokyo -> host-osaka goes through ESP (ip -s xfrm state counters)")
 @need_up
 def _():
-    got = ping_esp(10)
+    got = lab.esp_ping(10)
     diag(f"ESP packets: {got}")
 
 
@@ -349,7 +329,7 @@ def _():
     check(not T.fallbacks(tt) and not O.fallbacks(ot), "a qkd exchange fell back")
     no_failures(pt, po)
     sa_up()
-    ping_esp(5)
+    lab.esp_ping(5)
 
 
 @test(f"timed re-keys (CHILD {CHILD_REKEY} s, IKE {IKE_REKEY} s) for {TIMED} s with ping "
@@ -431,7 +411,7 @@ def _():
     eq(t["out"]["state"], "empty", "tokyo's outbound state")
     no_failures(pt, po)
     sa_up()
-    ping_esp(5)
+    lab.esp_ping(5)
 
 
 @test("pools refilled: the next re-key uses a QKD key again, on both routers")
@@ -560,7 +540,7 @@ def _():
         check(ti[0][2] in sas and ti[0][3] in sas,
               f"the IKE_SA's SPIs {ti[0][2]}/{ti[0][3]} not in swanctl --list-sas:\n{sas}")
         no_failures(pt, po)
-        ping_esp(5)
+        lab.esp_ping(5)
         # the next test starts without an SA, as after the refill test
         lab.down()
     finally:
@@ -623,7 +603,7 @@ def _():
     eq((len(ta), len(oa)), (1, 1), "qkd key log lines once keys are back")
     ids_match(ta, oa, "t2o", "require, keys back")
     sa_up()
-    ping_esp(5)
+    lab.esp_ping(5)
     no_failures(pt, po)
 
 
@@ -673,7 +653,7 @@ def _():
     eq(T.counters()["child-rekey"] - ct0["child-rekey"], 1, "CHILD_SA re-keyed")
     no_failures(pt, po)
     sa_up()
-    ping_esp(5)
+    lab.esp_ping(5)
 
 
 @test("both routers re-key at the same moment (CHILD and IKE): no key used twice, each "
@@ -713,34 +693,17 @@ def _():
           "a qkd exchange fell back: " + str(T.fallbacks(tt) + O.fallbacks(ot)))
     no_failures(pt, po)
     sa_up()
-    ping_esp(5)
+    lab.esp_ping(5)
 
 
 @test("no key material in either charon's log")
 @need_up
 def _():
     logs = T.log_text() + O.log_text()
-    low = logs.lower()
-    leaked = [m for m in MATERIALS
-              if m.hex() in low or hexid(m) in low or m[:8].hex() in low]
-    check(not leaked, f"{len(leaked)} key materials found in the charon logs")
+    found = leaked(MATERIALS, logs)
+    check(not found, f"{len(found)} key materials found in the charon logs")
     diag(f"{len(MATERIALS)} materials checked against {len(logs)} bytes of logs")
 
 
-def finish(failed):
-    if failed or os.environ.get("QKD_PLUGIN_LOGS"):
-        for r in (T, O):
-            diag(f"--- {r.name}'s charon log (end)")
-            diag("\n".join(r.log_text().splitlines()[-80:]))
-    try:
-        lab.teardown()
-    except Exception as e:      # noqa: BLE001
-        diag(f"teardown: {e}")
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        finish(e.code not in (0, None))
-        raise
+    main(lambda failed: lab.finish(failed, lines=80, env="QKD_PLUGIN_LOGS"))

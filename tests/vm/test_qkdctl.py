@@ -29,8 +29,9 @@ import subprocess
 import tempfile
 import time
 
-from qkdtest import (test, main, family, clean_pools, cleanup, keys, key_id, eq,
-                     check, diag, Skip, NlError, REPO)
+from qkdlab import REPO
+from qkdlab.tap import Skip, check, diag, eq, main, test
+from qkdlab.pools import NlError, clean_pools, cleanup, family, key_id, keys
 
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 TMP = tempfile.mkdtemp(prefix="qkdctl-test.")
@@ -796,7 +797,7 @@ def stop_monitor(p, path, argv):
 
 
 def wait_subscribed(p):
-    from qkdtest import wait_subscribed as ws
+    from qkdlab.pools import wait_subscribed as ws
     check(ws(p.pid, 30), "monitor did not subscribe within 30 s")
 
 
@@ -894,7 +895,7 @@ def _():
     write_keys(kf, "FULL", 0, 60)
     rc, _, err = ctl("keys", "add", "delta", "in", "--from", kf)
     check(rc == 1 and "do not fit" in err, f"over capacity: {rc} {err!r}")
-    ks = write_keys(kf, "DUPE", 0, 1)
+    write_keys(kf, "DUPE", 0, 1)
     ok_run("keys", "add", "delta", "out", "--from", kf)
     rc, _, err = ctl("keys", "add", "delta", "in", "--from", kf)
     check(rc == 1 and "already" in err, f"duplicate ID: {rc} {err!r}")
@@ -1018,7 +1019,7 @@ def _():
             check("module not loaded" in err and "modprobe qkdpool" in err, f"stderr {err!r}")
     finally:
         r = subprocess.run(["insmod", ko], capture_output=True, text=True)
-        from qkdtest import reset_family_cache
+        from qkdlab.pools import reset_family_cache
         reset_family_cache()
     check(r.returncode == 0, f"insmod: {r.stderr}")
     global fam

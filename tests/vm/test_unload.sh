@@ -43,8 +43,7 @@ trap cleanup EXIT
 fill() {
 	python3 - "$@" <<'PY'
 import os, sys
-sys.path.insert(0, os.environ["QKD_HERE"])
-from qkdtest import family, keys
+from qkdlab.pools import family, keys
 name, tag = sys.argv[1], sys.argv[2]
 if len(sys.argv) > 3:
     os.setns(os.open("/run/netns/" + sys.argv[3], os.O_RDONLY), os.CLONE_NEWNET)
@@ -56,7 +55,7 @@ p = f.do("pool-get", {"id": pid})
 print(p["stats-out"]["level"], p["stats-in"]["level"])
 PY
 }
-export QKD_HERE=$here
+export PYTHONPATH=$repo/tests/lib${PYTHONPATH:+:$PYTHONPATH}
 
 pp ip netns add "$ns" || not_ok "netns add"
 

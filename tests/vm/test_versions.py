@@ -32,13 +32,12 @@ skips, saying why.
 """
 
 import os
-import sys
 
-from qkdtest import test, main, check, eq, diag, log_materials, Skip
+from qkdlab.tap import Skip, check, diag, eq, main, test
+from qkdlab.pools import log_materials
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin"))
-from lab import (Lab, QKDCTL, SWAN_ROOT, SWAN_PLUGINS, CHARON, hexid,  # noqa: E402
-                 plugin_path, wait_for)
+from qkdlab.proc import wait_for
+from qkdlab.routers import CHARON, Lab, QKDCTL, SWAN_PLUGINS, SWAN_ROOT, hexid, plugin_path
 
 VERSIONS = {"tokyo": ("trixie", "6.0.1"), "osaka": ("forky", "6.1.0")}
 MLKEM_FROM = {"trixie": "qkd-mlkem", "forky": "openssl"}
@@ -122,26 +121,6 @@ def exchange(ini, action, what, new_ike=False):
     diag(f"{what}: QKD key {ia[0][1]}")
 
 
-def ping_esp(count=5, tries=3):
-    """ping host-tokyo -> host-osaka; every echo and reply through ESP on
-    both routers (ip -s xfrm state packet counters of the states that were
-    there before and after the ping)."""
-    for _ in range(tries):
-        bt, bo = T.esp_states(), O.esp_states()
-        sent, recv = lab.ping(count)
-        at, ao = T.esp_states(), O.esp_states()
-        eq((sent, recv), (count, count), "ping host-tokyo -> host-osaka (sent, received)")
-        if set(at) == set(bt) and set(ao) == set(bo):
-            break
-        diag("the XFRM states changed during the ping (a re-key): again")
-    got = {}
-    for r, b, a in (("tokyo", bt, at), ("osaka", bo, ao)):
-        for d in ("out", "in"):
-            got[f"{r} {d}"] = sum(pk - b[spi][1] for spi, (dd, pk) in a.items()
-                                  if dd == d and spi in b)
-    check(all(v >= count for v in got.values()),
-          f"ESP packet counters (ip -s xfrm state) grew by {got}, expected >= {count} each")
-    return got
 
 
 @test("versions lab: tokyo runs trixie's charon 6.0.1 with qkd + qkd-mlkem, osaka runs "
@@ -200,7 +179,7 @@ def _():
         sas = r.sas()
         check("KE1_ML_KEM_768" in sas, f"{r.name}: IKE_SA not keyed with KE1_ML_KEM_768:\n{sas}")
         check(r.child_installed(), f"{r.name}: CHILD_SA not INSTALLED:\n{sas}")
-    diag(f"ESP packets: {ping_esp(5)}")
+    diag(f"ESP packets: {lab.esp_ping(5)}")
 
 
 @test("CHILD_SA re-keyed from tokyo (6.0.1), then from osaka (6.1.0): QKD each time, "
@@ -212,7 +191,7 @@ def _():
         exchange(r, r.rekey_child, f"CHILD_SA re-key from {r.name}")
         wait_for(lambda: not set(T.esp_states()) & old, 30,
                  what="the old ESP states to go")
-        diag(f"after the re-key from {r.name}: ESP packets {ping_esp(5)}")
+        diag(f"after the re-key from {r.name}: ESP packets {lab.esp_ping(5)}")
 
 
 @test("IKE_SA re-keyed from tokyo (6.0.1), then from osaka (6.1.0): QKD + ML-KEM-768 "
@@ -225,7 +204,7 @@ def _():
             sas = x.sas()
             check("KE1_ML_KEM_768" in sas, f"{x.name}: new IKE_SA without ML-KEM-768:\n{sas}")
             check(x.child_installed(), f"{x.name}: CHILD_SA lost:\n{sas}")
-    ping_esp(5)
+    lab.esp_ping(5)
 
 
 @test("both logs: the same key IDs, the pools' counters match them, no key material")

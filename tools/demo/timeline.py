@@ -4,10 +4,10 @@
 direction over time, each re-key marked QKD-keyed, ML-KEM only or failed,
 the QKD link's outage shaded, ping loss below.
 
-Usage: demo-timeline.py TIMELINE.json OUTDIR
+Usage: timeline.py TIMELINE.json OUTDIR
 
-TIMELINE.json is what tests/vm/plugin/demo.py prints after "@@TIMELINE@@"
-(tools/demo.sh extracts it):
+TIMELINE.json is what tools/demo/lab_demo.py prints after "@@TIMELINE@@"
+(tools/demo/demo.sh extracts it):
 
     {"capacity": N, "high": N, "low": N,
      "samples": [[t, {"tokyo": [out, in], "osaka": [out, in]}, sent, lost], ...],
@@ -73,7 +73,7 @@ def script(tl, routers, out):
                  "fs solid 0.35 noborder behind\n"
                  f"set label 1 'QKD link cut' at {tl['cut']:.2f}, graph 0.84 offset 0.5,0 "
                  "font ',10'\n")
-    return f"""# The demo's timeline (tools/demo-timeline.py); redraw: gnuplot timeline.gp
+    return f"""# The demo's timeline (tools/demo/timeline.py); redraw: gnuplot timeline.gp
 set datafile commentschars '#'
 set termoption noenhanced
 set multiplot
@@ -126,7 +126,7 @@ def main():
                             "timeline.gp"], cwd=out, capture_output=True, text=True)
         if p.returncode:
             sys.exit(f"gnuplot ({name}): {p.stderr}")
-    print(f"demo-timeline: {out}/timeline.svg, {out}/timeline.png")
+    print(f"timeline: {out}/timeline.svg, {out}/timeline.png")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Helpers for the VM tests of the qkdpool module.
+"""The pools through the kernel's own ynl: family, notifications, keys,
+errors with their extack, the ynl CLI.
 
 The client is the kernel's own ynl (tools/net/ynl of Debian's linux-source
 tree) reading Documentation/netlink/specs/qkd.yaml: nobody in this project
-wrote it, so a test passing means the spec and the module agree.
-
-This file is named qkdtest, not lib, because ynl's library is the package
-"lib" and must stay importable as such.
-
-Each test file registers functions with @test("name") and calls main(); it
-prints unnumbered TAP lines ("ok - name", "not ok - name", "# ...") that
-run.sh numbers across files.
+wrote it, so a test passing means the spec and the module agree.  ynl's
+library is the package "lib", put on sys.path here (tests/lib itself is not
+a package, so the name stays free for it).
 """
 
 import errno
@@ -23,10 +19,10 @@ import select
 import subprocess
 import sys
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.environ.get("QKD_REPO", os.path.normpath(os.path.join(HERE, "..", "..")))
+from qkdlab import REPO
+from qkdlab.tap import Fail, check
+
 SPEC = os.path.join(REPO, "Documentation/netlink/specs/qkd.yaml")
 
 
@@ -47,7 +43,6 @@ CLI = os.path.join(YNL_DIR, "cli.py")
 SCHEMA = os.path.join(KSRC, "Documentation/netlink/genetlink.yaml")
 
 sys.path.insert(0, YNL_DIR)
-import lib as ynl_lib          # noqa: E402  (the kernel's ynl library)
 from lib import YnlFamily, NlError   # noqa: E402,F401
 import lib.ynl as ynl_mod      # noqa: E402
 
@@ -210,26 +205,6 @@ def stats(fam, pid, direction="out"):
     return p["stats-" + direction]
 
 
-# ------------------------------------------------------------ checks
-
-class Skip(Exception):
-    pass
-
-
-class Fail(AssertionError):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail(f"{what}: expected {want!r}, got {got!r}")
-
-
 def extack_of(e):
     return e.nl_msg.extack or {}
 
@@ -326,44 +301,3 @@ def wait_subscribed(pid, timeout):
 
 def cli_do(op, attrs, **kw):
     return cli("--do", op, "--json", json.dumps(attrs), **kw)
-
-
-# ------------------------------------------------------------- TAP
-
-_tests = []
-
-
-def test(name):
-    def reg(fn):
-        _tests.append((name, fn))
-        return fn
-    return reg
-
-
-def diag(text):
-    for ln in str(text).splitlines():
-        print("# " + ln, flush=True)
-
-
-def main():
-    failed = 0
-    for name, fn in _tests:
-        t0 = time.monotonic()
-        try:
-            fn()
-        except Skip as s:
-            print(f"ok - {name} # SKIP {s}", flush=True)
-            continue
-        except Exception as e:          # noqa: BLE001
-            failed += 1
-            print(f"not ok - {name}", flush=True)
-            if isinstance(e, Fail):
-                diag(str(e))
-            else:
-                diag("".join(traceback.format_exception(e)).rstrip())
-            continue
-        dt = time.monotonic() - t0
-        print(f"ok - {name}", flush=True)
-        if dt > 5:
-            diag(f"{name}: {dt:.1f} s")
-    sys.exit(1 if failed else 0)

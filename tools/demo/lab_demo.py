@@ -25,20 +25,17 @@ both routers' logs, the pools' taken counters and charon's re-key
 counters, and the first refill and QKD-keyed re-key within
 MAX_RESTORE_REFILL and MAX_RESTORE_QKD seconds of the restore.
 
-Every count comes from the plugin's log lines on both routers (lab.py's
+Every count comes from the plugin's log lines on both routers (qkdlab's
 KEY_RE / FALLBACK_RE) and charon's counters plugin; pool levels from
 qkdctl dump; nothing is estimated.
 """
 
 import json
-import os
 import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import (QkdLab, POOL_CFG, QKD_RATE, exchanges,  # noqa: E402
-                 snapshot, tally, wait_for)
+from qkdlab.qkdnet import POOL_CFG, QKD_RATE, QkdLab, exchanges, snapshot, tally
 
 # the combined method (ML-KEM-768 and QKD in one KE payload): one
 # IKE_FOLLOWUP_KE per re-key, as x25519-ke1_mlkem768 alone
@@ -64,7 +61,7 @@ lab = QkdLab(rate=QKD_RATE)
 T, O = lab.tokyo, lab.osaka
 t0 = time.monotonic()
 run = {"phase": "setup", "start": (0, 0), "pinger": None}
-# what tools/demo-timeline.py draws (printed after "@@TIMELINE@@" at the
+# what tools/demo/timeline.py draws (printed after "@@TIMELINE@@" at the
 # end): a sample of the levels and ping per live line, each re-key with
 # the time of the live line that first saw it, the cut and the restore
 timeline = {"capacity": POOL_CFG["capacity"], "high": POOL_CFG["high_watermark"],
@@ -335,7 +332,7 @@ def main():
     lab.cut()
     timeline["cut"] = round(time.monotonic() - t0, 2)
     watch(lab.empty, POOL_CFG["max_age"] + 30, "the pools to drain")
-    say(f"  pools empty; re-keys go on over x25519 + ML-KEM-768")
+    say("  pools empty; re-keys go on over x25519 + ML-KEM-768")
     at_empty = (len(T.log_text()), len(O.log_text()))
     watch(lambda: len(initiated(at_empty)) >= MIN_FALLBACK, MIN_FALLBACK * CHILD_REKEY + 30,
           "re-keys with empty pools")

@@ -3,7 +3,7 @@
 """qkd-linkd figures for the benchmark (not a test): run inside the VM with
 the qkdpool module loaded, e.g. from bench/run.sh:
 
-	QKD_LINKD=/src/build/userspace/qkd-linkd python3 tests/vm/bench_linkd.py
+	QKD_LINKD=/src/build/userspace/qkd-linkd python3 bench/linkd_bench.py
 
 Sets up test_linkd.py's topology (two routers, the simulator with an
 unlimited link) and prints "# ..." lines and four "key value unit" lines:
@@ -38,11 +38,9 @@ import os
 import ssl
 import statistics
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_linkd as t     # noqa: E402  (its topology and helpers)
+import qkdlab.linkpair as t
 
 
 def enc_keys_rtt(n=200):
