@@ -17,5 +17,6 @@ Suite *linkd_status_suite(void);
 Suite *secmem_suite(void);
 Suite *linkd_async_suite(void);
 Suite *linkd_recon_suite(void);
+Suite *relay_crypto_suite(void);
 
 #endif
