@@ -18,5 +18,6 @@ Suite *secmem_suite(void);
 Suite *linkd_async_suite(void);
 Suite *linkd_recon_suite(void);
 Suite *relay_crypto_suite(void);
+Suite *relay_frame_suite(void);
 
 #endif
