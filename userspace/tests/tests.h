@@ -19,5 +19,6 @@ Suite *linkd_async_suite(void);
 Suite *linkd_recon_suite(void);
 Suite *relay_crypto_suite(void);
 Suite *relay_frame_suite(void);
+Suite *route_suite(void);
 
 #endif
