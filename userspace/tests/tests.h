@@ -20,5 +20,6 @@ Suite *linkd_recon_suite(void);
 Suite *relay_crypto_suite(void);
 Suite *relay_frame_suite(void);
 Suite *route_suite(void);
+Suite *relay_config_suite(void);
 
 #endif
