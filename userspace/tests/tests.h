@@ -21,5 +21,6 @@ Suite *relay_crypto_suite(void);
 Suite *relay_frame_suite(void);
 Suite *route_suite(void);
 Suite *relay_config_suite(void);
+Suite *relay_hop_suite(void);
 
 #endif
