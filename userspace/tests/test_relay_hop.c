@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * relay_hop and relay_budget over fake link pools: a transfer along
+ * relay_hop, relay_budget and relay_xfer over fake link pools: a transfer along
  * tokyo - nagoya - osaka - kobe delivers the origin's keys, consumes
  * exactly its link keys on both sides of every hop and nothing else; a
  * changed frame, a missing link key, a used-up share, a cut link or a
@@ -8,12 +8,14 @@
  * key on one side only.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "tests.h"
 #include "../linkd/relay_budget.h"
 #include "../linkd/relay_hop.h"
+#include "../linkd/relay_xfer.h"
 
 #define NKEYS	200	/* link keys per direction */
 
@@ -355,6 +357,119 @@ START_TEST(budget_share_and_reserve)
 }
 END_TEST
 
+/*
+ * End to end: tokyo's transfer is committed only on kobe's ACK, and what
+ * tokyo commits to its outbound side is what kobe added to its inbound.
+ */
+START_TEST(xfer_end_to_end)
+{
+	static struct relay_origin o;
+	static uint8_t committed[RELAY_MAX_KEYS * RELAY_KEY_MAX];
+	static uint8_t cids[RELAY_MAX_KEYS][RELAY_ID_LEN];
+	struct relay_far far = { 0 };
+	struct relay_xfer *x;
+	uint16_t n = 0;
+	size_t len, len2;
+	int r;
+
+	relay_origin_init(&o, 1);
+	r = originate(8, 32);		/* fills f.ids, sent */
+	ck_assert_int_gt(r, 0);
+	x = relay_origin_begin(&o, 8, 32, (const uint8_t (*)[RELAY_ID_LEN])f.ids,
+			       10.0);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_uint_eq(x->transfer, 1);
+	/* The daemon originates with x->transfer; here the frame had 7. */
+	memcpy(x->keys, sent, 8 * 32);
+	ck_assert_int_eq(receive(1, 0, (size_t)r, &len), RELAY_FORWARD);
+	ck_assert_int_eq(receive(2, 1, len, &len2), RELAY_FORWARD);
+	ck_assert_int_eq(receive(3, 0, len2, &len), RELAY_DELIVER);
+	ck_assert_int_eq(relay_far_accept(&far, x->transfer), 0);
+	ck_assert_int_eq(relay_origin_ack(&o, 1, RELAY_OK, 8, committed, &n,
+					  cids), RELAY_ACK_COMMIT);
+	ck_assert_uint_eq(n, 8);
+	ck_assert_mem_eq(committed, got, 8 * 32);
+	ck_assert_mem_eq(cids, g.ids, 8 * RELAY_ID_LEN);
+	ck_assert_uint_eq(o.committed, 1);
+	/* A second ACK for it finds nothing. */
+	ck_assert_int_eq(relay_origin_ack(&o, 1, RELAY_OK, 8, committed, &n,
+					  cids), RELAY_ACK_UNKNOWN);
+	relay_origin_clear(&o);
+}
+END_TEST
+
+START_TEST(xfer_window_errors_and_expiry)
+{
+	static struct relay_origin o;
+	static uint8_t keys[RELAY_MAX_KEYS * RELAY_KEY_MAX];
+	static uint8_t ids[RELAY_MAX_KEYS][RELAY_ID_LEN];
+	struct relay_xfer *x[RELAY_XFER_WINDOW];
+	uint16_t n;
+
+	memset(ids, 0x33, sizeof(ids));
+	relay_origin_init(&o, 41);
+	for (int i = 0; i < RELAY_XFER_WINDOW; i++) {
+		x[i] = relay_origin_begin(&o, 4, 32,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  i < 2 ? 5.0 : 50.0);
+		ck_assert_ptr_nonnull(x[i]);
+		ck_assert_uint_eq(x[i]->transfer, 41 + i);
+		memset(x[i]->keys, i + 1, 4 * 32);
+	}
+	ck_assert_ptr_null(relay_origin_begin(&o, 4, 32,
+					      (const uint8_t (*)[RELAY_ID_LEN])ids,
+					      50.0));
+	/* An error status: dropped, nothing to abort (the far end added nothing). */
+	ck_assert_int_eq(relay_origin_ack(&o, 43, RELAY_E_TAG, 0, keys, &n, ids),
+			 RELAY_ACK_DROPPED);
+	ck_assert_ptr_null(relay_origin_abort_next(&o));
+	/* ACK 0 with the wrong count: dropped and aborted. */
+	ck_assert_int_eq(relay_origin_ack(&o, 44, RELAY_OK, 3, keys, &n, ids),
+			 RELAY_ACK_DROPPED);
+	ck_assert_uint_eq(relay_origin_abort_next(&o)->transfer, 44);
+	ck_assert_int_eq(relay_origin_aborted(&o, 44), 0);
+	/* Two past their deadline. */
+	ck_assert_uint_eq(relay_origin_expire(&o, 4.9), 0);
+	ck_assert_uint_eq(relay_origin_expire(&o, 5.0), 2);
+	ck_assert_uint_eq(o.expired, 2);
+	ck_assert_uint_eq(relay_origin_abort_next(&o)->transfer, 41);
+	ck_assert_uint_eq(relay_origin_abort_next(&o)->n, 4);
+	/* Their late ACKs commit nothing. */
+	ck_assert_int_eq(relay_origin_ack(&o, 41, RELAY_OK, 4, keys, &n, ids),
+			 RELAY_ACK_UNKNOWN);
+	/* Nothing new while an ABORT is pending. */
+	ck_assert_ptr_null(relay_origin_begin(&o, 4, 32,
+					      (const uint8_t (*)[RELAY_ID_LEN])ids,
+					      50.0));
+	ck_assert_int_eq(relay_origin_aborted(&o, 41), 0);
+	ck_assert_int_eq(relay_origin_aborted(&o, 41), -1);
+	ck_assert_int_eq(relay_origin_aborted(&o, 42), 0);
+	/* The others still commit their own keys. */
+	ck_assert_int_eq(relay_origin_ack(&o, 46, RELAY_OK, 4, keys, &n, ids),
+			 RELAY_ACK_COMMIT);
+	for (int i = 0; i < 4 * 32; i++)
+		ck_assert_uint_eq(keys[i], 6);
+	/* A path change: every open transfer goes to ABORT. */
+	ck_assert_uint_eq(relay_origin_expire(&o, INFINITY), 3);
+	ck_assert_uint_eq(relay_origin_abort_next(&o)->transfer, 45);
+	relay_origin_clear(&o);
+}
+END_TEST
+
+START_TEST(xfer_far_end_refuses_stale)
+{
+	struct relay_far far = { 0 };
+
+	ck_assert_int_eq(relay_far_accept(&far, 5), 0);
+	relay_far_abort(&far, 7);
+	ck_assert_int_eq(relay_far_accept(&far, 6), -RELAY_E_STALE);
+	ck_assert_int_eq(relay_far_accept(&far, 7), -RELAY_E_STALE);
+	ck_assert_int_eq(relay_far_accept(&far, 8), 0);
+	relay_far_abort(&far, 3);
+	ck_assert_int_eq(relay_far_accept(&far, 7), -RELAY_E_STALE);
+}
+END_TEST
+
 Suite *relay_hop_suite(void)
 {
 	Suite *s = suite_create("relay_hop");
@@ -367,6 +482,9 @@ Suite *relay_hop_suite(void)
 	tcase_add_test(tc, budget_and_cut);
 	tcase_add_test(tc, wrong_neighbour);
 	tcase_add_test(tc, budget_share_and_reserve);
+	tcase_add_test(tc, xfer_end_to_end);
+	tcase_add_test(tc, xfer_window_errors_and_expiry);
+	tcase_add_test(tc, xfer_far_end_refuses_stale);
 	suite_add_tcase(s, tc);
 	return s;
 }
