@@ -25,6 +25,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    cfg.pools[i].high > cfg.pools[i].capacity ||
 			    cfg.pools[i].key_bits % 8)
 				abort();
+		/* The relay sections: every reference resolved. */
+		for (unsigned int i = 0; i < cfg.relay.npools; i++) {
+			const struct relay_pool_cfg *rp = &cfg.relay.pools[i];
+
+			if (!cfg.relay.line || rp->peer_node < 0 ||
+			    rp->peer_node == cfg.relay.self_node ||
+			    (rp->npath && (rp->path_nodes[0] !=
+					   cfg.relay.self_node ||
+					   rp->path_nodes[rp->npath - 1] !=
+					   rp->peer_node)))
+				abort();
+		}
 	} else if (strncmp(err, "fuzz.conf:", 10)) {
 		abort();	/* every refusal names the file and line */
 	}

@@ -167,12 +167,40 @@ static const struct key_def pool_keys[] = {
 	  offsetof(struct pool_cfg, dec_method), 0, 0, 0, false },
 	{ "offer_window",   K_UINT, offsetof(struct pool_cfg, offer_window), 0,
 	  1, WINDOW_MAX, false },
+	/* Trusted-node relay (relay_config.h), checked at the end of the file. */
+	{ "relay_node",	    K_STR, P(relay_node), 0, 0, false },
+	{ "relay_share",    K_UINT, offsetof(struct pool_cfg, relay_share), 0,
+	  0, 100, false },
+	{ "relay_reserve",  K_UINT, offsetof(struct pool_cfg, relay_reserve), 0,
+	  0, CAPACITY_MAX, false },
+};
+
+#define R(f)	offsetof(struct relay_pool_cfg, f), \
+		sizeof(((struct relay_pool_cfg *)0)->f)
+
+/* [relay NAME]: an end-to-end pool. */
+static const struct key_def relay_keys[] = {
+	{ "peer",	    K_STR, R(peer), 0, 0, true },
+	{ "path",	    K_STR, R(path), 0, 0, false },
+	{ "key_size",	    K_UINT, offsetof(struct relay_pool_cfg, key_bits), 0,
+	  KEY_BITS_MIN, KEY_BITS_MAX, false },
+	{ "capacity",	    K_UINT, offsetof(struct relay_pool_cfg, capacity), 0,
+	  1, CAPACITY_MAX, false },
+	{ "low_watermark",  K_UINT, offsetof(struct relay_pool_cfg, low), 0,
+	  0, CAPACITY_MAX, false },
+	{ "high_watermark", K_UINT, offsetof(struct relay_pool_cfg, high), 0,
+	  1, CAPACITY_MAX, false },
+	{ "batch_size",	    K_UINT, offsetof(struct relay_pool_cfg, batch), 0,
+	  1, RELAY_MAX_KEYS, false },
+	{ "max_age",	    K_UINT, offsetof(struct relay_pool_cfg, max_age), 0,
+	  0, 365 * 86400, false },
 };
 
 #define KEY_DEC_METHOD	18	/* index of dec_keys_method above */
 
 #define NGLOBAL	(sizeof(global_keys) / sizeof(global_keys[0]))
 #define NPOOL	(sizeof(pool_keys) / sizeof(pool_keys[0]))
+#define NRELAY	(sizeof(relay_keys) / sizeof(relay_keys[0]))
 
 static int set_value(struct parser *p, const struct key_def *k, void *base,
 		     const char *v)
@@ -277,6 +305,7 @@ struct section {
 	int line;
 	const char *what;	/* "[linkd]" or the pool's name */
 	int seen[32];		/* line of each key, 0 = not given */
+	bool topology;		/* [topology]: lines go to relay_config.c */
 };
 
 static void defaults(struct pool_cfg *pc)
@@ -291,6 +320,7 @@ static void defaults(struct pool_cfg *pc)
 	pc->max_age = MAX_AGE_DEFAULT;
 	pc->fast_retry = 60;
 	pc->offer_window = WINDOW_DEFAULT;
+	pc->relay_reserve = RELAY_RESERVE_DEFAULT;
 }
 
 static int check_pool(struct parser *p, struct section *s)
@@ -342,7 +372,9 @@ static int check_pool(struct parser *p, struct section *s)
 static int end_section(struct parser *p, struct config *cfg,
 		       struct section *s)
 {
-	if (!s->base)
+	char msg[CFG_ERR_LEN];
+
+	if (!s->base || s->topology)
 		return 0;
 	for (size_t i = 0; i < s->nkeys; i++)
 		if (s->keys[i].required && !s->seen[i])
@@ -361,6 +393,8 @@ static int end_section(struct parser *p, struct config *cfg,
 					    cfg->pools[i].line);
 		}
 	}
+	if (s->keys == relay_keys && relay_pool_check(s->base, msg, sizeof(msg)))
+		return fail(p, s->line, "%s", msg);
 	return 0;
 }
 
@@ -374,6 +408,34 @@ static char *trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
+}
+
+/* [relay NAME]: an end-to-end pool. */
+static int relay_header(struct parser *p, struct config *cfg,
+			struct section *s, const char *name)
+{
+	struct relay_cfg *rc = &cfg->relay;
+	struct relay_pool_cfg *rp;
+
+	if (!valid_name(name, CFG_NAME_LEN))
+		return fail(p, p->line, "relay pool name '%s' is not 1 to %d of A-Z a-z 0-9 . _ -",
+			    name, CFG_NAME_LEN);
+	for (unsigned int i = 0; i < rc->npools; i++)
+		if (!strcmp(rc->pools[i].name, name))
+			return fail(p, p->line, "relay %s already defined on line %d",
+				    name, rc->pools[i].line);
+	if (rc->npools == RELAY_CFG_MAX_POOLS)
+		return fail(p, p->line, "more than %d relay pools",
+			    RELAY_CFG_MAX_POOLS);
+	rp = &rc->pools[rc->npools++];
+	relay_pool_defaults(rp);
+	snprintf(rp->name, sizeof(rp->name), "%s", name);
+	rp->line = p->line;
+	s->keys = relay_keys;
+	s->nkeys = NRELAY;
+	s->base = rp;
+	s->what = rp->name;
+	return 0;
 }
 
 static int header(struct parser *p, struct config *cfg, struct section *s,
@@ -398,8 +460,20 @@ static int header(struct parser *p, struct config *cfg, struct section *s,
 		s->what = "[linkd]";
 		return 0;
 	}
+	if (!strcmp(inner, "topology")) {
+		if (cfg->relay.line)
+			return fail(p, p->line, "second [topology] section (first on line %d)",
+				    cfg->relay.line);
+		cfg->relay.line = p->line;
+		s->base = &cfg->relay;
+		s->topology = true;
+		s->what = "[topology]";
+		return 0;
+	}
+	if (!strncmp(inner, "relay", 5) && (inner[5] == ' ' || inner[5] == '\t'))
+		return relay_header(p, cfg, s, trim(inner + 5));
 	if (strncmp(inner, "pool", 4) || (inner[4] != ' ' && inner[4] != '\t'))
-		return fail(p, p->line, "unknown section [%s] (expected [linkd] or [pool NAME])",
+		return fail(p, p->line, "unknown section [%s] (expected [linkd], [pool NAME], [topology] or [relay NAME])",
 			    inner);
 	inner = trim(inner + 4);
 	if (!valid_name(inner, CFG_NAME_LEN))
@@ -470,6 +544,18 @@ int config_parse(const char *name, const char *text, size_t len,
 		v = trim(eq + 1);
 		if (!s.base)
 			return fail(&p, p.line, "'%s' outside of any section", k);
+		if (s.topology) {
+			char msg[CFG_ERR_LEN];
+
+			if (!*v)
+				return fail(&p, p.line, "'%s' has no value", k);
+			if (relay_topology_line(&cfg->relay, k, v, msg,
+						sizeof(msg)))
+				return fail(&p, p.line, "%s", msg);
+			if (!strcmp(k, "self"))
+				cfg->relay.self_line = p.line;
+			continue;
+		}
 		size_t i;
 
 		for (i = 0; i < s.nkeys; i++)
@@ -477,7 +563,8 @@ int config_parse(const char *name, const char *text, size_t len,
 				break;
 		if (i == s.nkeys)
 			return fail(&p, p.line, "unknown key '%s' in %s%s", k,
-				    s.keys == pool_keys ? "pool " : "", s.what);
+				    s.keys == pool_keys ? "pool " :
+				    s.keys == relay_keys ? "relay " : "", s.what);
 		if (s.seen[i])
 			return fail(&p, p.line, "'%s' given twice (first on line %d)",
 				    k, s.seen[i]);
@@ -493,6 +580,13 @@ int config_parse(const char *name, const char *text, size_t len,
 		return fail(&p, p.line ? p.line : 1, "no [linkd] section");
 	if (!cfg->npools)
 		return fail(&p, p.line ? p.line : 1, "no [pool NAME] section");
+	{
+		char msg[CFG_ERR_LEN];
+		int at = 1;
+
+		if (relay_config_check(cfg, &at, msg, sizeof(msg)))
+			return fail(&p, at, "%s", msg);
+	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #define LINKD_CONFIG_H
 
 #include <stddef.h>
+#include "relay_config.h"
 
 #define CFG_DEFAULT_PATH	"/etc/qkd/linkd.conf"
 #define CFG_MAX_POOLS		64
@@ -64,6 +65,10 @@ struct pool_cfg {
 	unsigned int max_age;
 	unsigned int fast_retry;		/* s of fast KME probes after an outage */
 	unsigned int offer_window;		/* offers in flight at most */
+	/* trusted-node relay over this link (relay_config.h) */
+	char relay_node[CFG_NAME_LEN + 1];	/* the node at the other end */
+	unsigned int relay_share;		/* percent of the added keys */
+	unsigned int relay_reserve;		/* keys kept for IPsec */
 };
 
 struct config {
@@ -80,6 +85,7 @@ struct config {
 	unsigned int handshake_timeout;		/* s: TLS and HELLO */
 	unsigned int npools;
 	struct pool_cfg pools[CFG_MAX_POOLS];
+	struct relay_cfg relay;			/* [topology], [relay NAME] */
 };
 
 /*

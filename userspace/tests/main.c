@@ -24,6 +24,11 @@ int main(int argc, char *argv[])
 	srunner_add_suite(sr, secmem_suite());
 	srunner_add_suite(sr, linkd_async_suite());
 	srunner_add_suite(sr, linkd_recon_suite());
+	srunner_add_suite(sr, relay_crypto_suite());
+	srunner_add_suite(sr, relay_frame_suite());
+	srunner_add_suite(sr, route_suite());
+	srunner_add_suite(sr, relay_config_suite());
+	srunner_add_suite(sr, relay_hop_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

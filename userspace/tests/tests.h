@@ -17,5 +17,10 @@ Suite *linkd_status_suite(void);
 Suite *secmem_suite(void);
 Suite *linkd_async_suite(void);
 Suite *linkd_recon_suite(void);
+Suite *relay_crypto_suite(void);
+Suite *relay_frame_suite(void);
+Suite *route_suite(void);
+Suite *relay_config_suite(void);
+Suite *relay_hop_suite(void);
 
 #endif
