@@ -132,9 +132,10 @@ void qkd_store_get_params(const struct qkd_store *store,
  * bad watermarks give -EINVAL.  A new capacity or key size allocates new
  * storage first (GFP_KERNEL, the cap charged with the growth: -ENOSPC,
  * -ENOMEM) and moves the keys over, outbound order kept.  Watermark events
- * that the new watermarks cause are raised.  A new max_age takes effect at
- * the next qkd_store_expire(): run it (or reschedule) after a change.  On
- * failure the store is unchanged.
+ * that the new watermarks cause are raised.  A new max_age applies to
+ * takes at once, and wipes the keys it makes too old at the next
+ * qkd_store_expire(): run it (or reschedule) after a change.  On failure
+ * the store is unchanged.
  */
 int qkd_store_configure(struct qkd_store *store,
 			const struct qkd_store_params *params, u64 now,
