@@ -16,10 +16,13 @@
 #include "pool.h"
 #include "store.h"
 
-static unsigned long mem_limit = 256UL << 20;
+/* The default and why it is that: store.h (QKD_DEFAULT_MEM_LIMIT). */
+static unsigned long mem_limit = QKD_DEFAULT_MEM_LIMIT;
 module_param(mem_limit, ulong, 0444);
 MODULE_PARM_DESC(mem_limit,
 		 "Bytes of key storage for all pools of all namespaces (default 256 MiB)");
+static_assert(QKD_DEFAULT_MEM_LIMIT == 256UL << 20,
+	      "mem_limit's description names the default");
 
 static int __init qkd_init(void)
 {

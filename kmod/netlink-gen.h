@@ -14,6 +14,21 @@
 /* Common nested types */
 extern const struct nla_policy qkd_key_nl_policy[QKD_A_KEY_MATERIAL + 1];
 
+int qkd_nl_pre_doit_by_name(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info);
+int qkd_nl_pre_doit_key_add(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info);
+int qkd_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+		    struct genl_info *info);
+int qkd_nl_pre_doit_opt(const struct genl_split_ops *ops, struct sk_buff *skb,
+			struct genl_info *info);
+void
+qkd_nl_post_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+		 struct genl_info *info);
+void
+qkd_nl_post_doit_key_add(const struct genl_split_ops *ops, struct sk_buff *skb,
+			 struct genl_info *info);
+
 int qkd_nl_pool_new_doit(struct sk_buff *skb, struct genl_info *info);
 int qkd_nl_pool_set_doit(struct sk_buff *skb, struct genl_info *info);
 int qkd_nl_pool_get_doit(struct sk_buff *skb, struct genl_info *info);

@@ -5,8 +5,9 @@
  * in the caller's network namespace.
  *
  * Key material is in two places only: key-add requests, whose material
- * attributes are wiped in the request before the handler returns, and
- * key-take replies.  It is never in a dump, a notification or a log.
+ * attributes are wiped in the request by the operation's pre or post hook
+ * (whichever runs last), and key-take replies.  It is never in a dump, a
+ * notification or a log.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -31,41 +32,118 @@
 	__missing;							\
 })
 
+/* How an operation names its pool (the pre hooks below). */
+enum qkd_nl_pool_ref {
+	QKD_NL_POOL_BY_ID,		/* id, required */
+	QKD_NL_POOL_BY_ID_OR_NAME,	/* id, or else name */
+	QKD_NL_POOL_OPTIONAL,		/* id, or no pool */
+};
+
 /*
- * The pool a request is for: by ID, or by name where the operation allows
- * it.  Returns a referenced pool or an ERR_PTR, with an extack message.
+ * Look up the pool a request is for, once, before its handler runs: the
+ * spec declares these as the operations' pre hooks, and the handler finds
+ * the pool, referenced, in info->user_ptr[0] (NULL only for an optional
+ * pool that was not named).  The post hook drops the reference.  A failed
+ * lookup ends the request with an extack message; the handler and the post
+ * hook do not run.
  */
-static struct qkd_pool *qkd_nl_get_pool(struct genl_info *info, bool by_name)
+static int qkd_nl_pre(struct genl_info *info, enum qkd_nl_pool_ref ref)
 {
 	struct nlattr *id_attr = info->attrs[QKD_A_POOL_ID];
 	struct nlattr *name_attr = info->attrs[QKD_A_POOL_NAME];
 	struct net *net = genl_info_net(info);
 	struct qkd_pool *pool;
 
+	info->user_ptr[0] = NULL;
+	if (ref != QKD_NL_POOL_BY_ID_OR_NAME)
+		name_attr = NULL;
+	if (!id_attr && !name_attr) {
+		if (ref == QKD_NL_POOL_OPTIONAL)
+			return 0;
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, QKD_A_POOL_ID);
+		if (ref == QKD_NL_POOL_BY_ID_OR_NAME)
+			GENL_SET_ERR_MSG(info, "pool ID or name required");
+		else
+			GENL_SET_ERR_MSG(info, "pool ID required");
+		return -EINVAL;
+	}
+
+	/* With both, the ID names the pool (pool-set renames it). */
 	if (id_attr) {
 		pool = qkd_pool_get_by_id(net, nla_get_u32(id_attr));
 		if (!pool) {
 			NL_SET_ERR_MSG_ATTR(info->extack, id_attr,
 					    "no pool with this ID");
-			return ERR_PTR(-ENOENT);
+			return -ENOENT;
 		}
-		return pool;
-	}
-	if (by_name && name_attr) {
+	} else {
 		pool = qkd_pool_get_by_name(net, nla_data(name_attr));
 		if (!pool) {
 			NL_SET_ERR_MSG_ATTR(info->extack, name_attr,
 					    "no pool with this name");
-			return ERR_PTR(-ENOENT);
+			return -ENOENT;
 		}
-		return pool;
 	}
-	NL_SET_ERR_ATTR_MISS(info->extack, NULL, QKD_A_POOL_ID);
-	if (by_name)
-		GENL_SET_ERR_MSG(info, "pool ID or name required");
-	else
-		GENL_SET_ERR_MSG(info, "pool ID required");
-	return ERR_PTR(-EINVAL);
+	info->user_ptr[0] = pool;
+	return 0;
+}
+
+int qkd_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+		    struct genl_info *info)
+{
+	return qkd_nl_pre(info, QKD_NL_POOL_BY_ID);
+}
+
+int qkd_nl_pre_doit_by_name(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info)
+{
+	return qkd_nl_pre(info, QKD_NL_POOL_BY_ID_OR_NAME);
+}
+
+int qkd_nl_pre_doit_opt(const struct genl_split_ops *ops,
+			struct sk_buff *skb, struct genl_info *info)
+{
+	return qkd_nl_pre(info, QKD_NL_POOL_OPTIONAL);
+}
+
+void qkd_nl_post_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+		      struct genl_info *info)
+{
+	qkd_pool_put(info->user_ptr[0]);
+}
+
+/* Wipe the key material of a key-add request, whatever became of it. */
+static void qkd_nl_wipe_request(struct genl_info *info)
+{
+	struct nlattr *key, *attr;
+	int rem, krem;
+
+	nla_for_each_attr_type(key, QKD_A_POOL_KEY, genlmsg_data(info->genlhdr),
+			       genlmsg_len(info->genlhdr), rem)
+		nla_for_each_nested(attr, key, krem)
+			if (nla_type(attr) == QKD_A_KEY_MATERIAL)
+				memzero_explicit(nla_data(attr), nla_len(attr));
+}
+
+/*
+ * key-add: the handler and the post hook do not run when the lookup fails,
+ * so the material is wiped here then, and by the post hook otherwise.
+ */
+int qkd_nl_pre_doit_key_add(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info)
+{
+	int err = qkd_nl_pre(info, QKD_NL_POOL_BY_ID);
+
+	if (err)
+		qkd_nl_wipe_request(info);
+	return err;
+}
+
+void qkd_nl_post_doit_key_add(const struct genl_split_ops *ops,
+			      struct sk_buff *skb, struct genl_info *info)
+{
+	qkd_nl_wipe_request(info);
+	qkd_nl_post_doit(ops, skb, info);
 }
 
 static int qkd_nl_check_name(struct genl_info *info)
@@ -80,13 +158,57 @@ static int qkd_nl_check_name(struct genl_info *info)
 	return 0;
 }
 
+/* The u32 settings of pool-new and pool-set: attribute, flag, field. */
+static const struct {
+	int attr;
+	unsigned int flag;
+	size_t offset;
+} qkd_nl_settings[] = {
+	{ QKD_A_POOL_KEY_SIZE, QKD_SET_KEY_SIZE,
+	  offsetof(struct qkd_store_params, key_size) },
+	{ QKD_A_POOL_CAPACITY, QKD_SET_CAPACITY,
+	  offsetof(struct qkd_store_params, capacity) },
+	{ QKD_A_POOL_LOW_WATERMARK, QKD_SET_LOW,
+	  offsetof(struct qkd_store_params, low_watermark) },
+	{ QKD_A_POOL_HIGH_WATERMARK, QKD_SET_HIGH,
+	  offsetof(struct qkd_store_params, high_watermark) },
+	{ QKD_A_POOL_MAX_AGE, QKD_SET_MAX_AGE,
+	  offsetof(struct qkd_store_params, max_age) },
+};
+
+/*
+ * The one parser of the settings pool-new and pool-set share.  The policy
+ * checked each value's range already; the store checks them together.
+ * With @with_name the name is a setting too (pool-new's name, pool-set's
+ * rename) and is checked here; otherwise it only named the pool to find.
+ */
+static int qkd_nl_parse_settings(struct genl_info *info, bool with_name,
+				 struct qkd_pool_settings *set)
+{
+	struct nlattr **attrs = info->attrs;
+	unsigned int i;
+	int err;
+
+	memset(set, 0, sizeof(*set));
+	if (with_name && attrs[QKD_A_POOL_NAME]) {
+		err = qkd_nl_check_name(info);
+		if (err)
+			return err;
+		set->name = nla_data(attrs[QKD_A_POOL_NAME]);
+	}
+	for (i = 0; i < ARRAY_SIZE(qkd_nl_settings); i++) {
+		if (!attrs[qkd_nl_settings[i].attr])
+			continue;
+		*(u32 *)((u8 *)&set->params + qkd_nl_settings[i].offset) =
+			nla_get_u32(attrs[qkd_nl_settings[i].attr]);
+		set->mask |= qkd_nl_settings[i].flag;
+	}
+	return 0;
+}
+
 int qkd_nl_pool_new_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct qkd_store_params params = {
-		.key_size = QKD_DEFAULT_KEY_SIZE,
-		.capacity = QKD_DEFAULT_CAPACITY,
-	};
-	struct nlattr **attrs = info->attrs;
+	struct qkd_pool_settings set;
 	struct qkd_pool *pool;
 	struct sk_buff *msg;
 	void *hdr;
@@ -95,21 +217,9 @@ int qkd_nl_pool_new_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (QKD_NL_REQUIRE(info, QKD_A_POOL_NAME, "pool name required"))
 		return -EINVAL;
-	err = qkd_nl_check_name(info);
+	err = qkd_nl_parse_settings(info, true, &set);
 	if (err)
 		return err;
-	if (attrs[QKD_A_POOL_KEY_SIZE])
-		params.key_size = nla_get_u32(attrs[QKD_A_POOL_KEY_SIZE]);
-	if (attrs[QKD_A_POOL_CAPACITY])
-		params.capacity = nla_get_u32(attrs[QKD_A_POOL_CAPACITY]);
-	if (attrs[QKD_A_POOL_LOW_WATERMARK])
-		params.low_watermark =
-			nla_get_u32(attrs[QKD_A_POOL_LOW_WATERMARK]);
-	if (attrs[QKD_A_POOL_HIGH_WATERMARK])
-		params.high_watermark =
-			nla_get_u32(attrs[QKD_A_POOL_HIGH_WATERMARK]);
-	if (attrs[QKD_A_POOL_MAX_AGE])
-		params.max_age = nla_get_u32(attrs[QKD_A_POOL_MAX_AGE]);
 
 	/* The reply exists before the pool, so that it cannot be lost. */
 	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
@@ -124,8 +234,7 @@ int qkd_nl_pool_new_doit(struct sk_buff *skb, struct genl_info *info)
 		goto err_free;
 	}
 
-	err = qkd_pool_create(genl_info_net(info), nla_data(attrs[QKD_A_POOL_NAME]),
-			      &params, &id, info->extack);
+	err = qkd_pool_create(genl_info_net(info), &set, &id, info->extack);
 	if (err)
 		goto err_free;
 
@@ -150,47 +259,14 @@ err_free:
 
 int qkd_nl_pool_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr **attrs = info->attrs;
-	struct qkd_pool_settings set = {};
-	struct qkd_pool *pool;
+	struct qkd_pool_settings set;
 	int err;
 
-	/* With an ID, a name renames the pool; without, it finds the pool. */
-	if (attrs[QKD_A_POOL_ID] && attrs[QKD_A_POOL_NAME]) {
-		err = qkd_nl_check_name(info);
-		if (err)
-			return err;
-		set.name = nla_data(attrs[QKD_A_POOL_NAME]);
-	}
-	if (attrs[QKD_A_POOL_KEY_SIZE]) {
-		set.params.key_size = nla_get_u32(attrs[QKD_A_POOL_KEY_SIZE]);
-		set.mask |= QKD_SET_KEY_SIZE;
-	}
-	if (attrs[QKD_A_POOL_CAPACITY]) {
-		set.params.capacity = nla_get_u32(attrs[QKD_A_POOL_CAPACITY]);
-		set.mask |= QKD_SET_CAPACITY;
-	}
-	if (attrs[QKD_A_POOL_LOW_WATERMARK]) {
-		set.params.low_watermark =
-			nla_get_u32(attrs[QKD_A_POOL_LOW_WATERMARK]);
-		set.mask |= QKD_SET_LOW;
-	}
-	if (attrs[QKD_A_POOL_HIGH_WATERMARK]) {
-		set.params.high_watermark =
-			nla_get_u32(attrs[QKD_A_POOL_HIGH_WATERMARK]);
-		set.mask |= QKD_SET_HIGH;
-	}
-	if (attrs[QKD_A_POOL_MAX_AGE]) {
-		set.params.max_age = nla_get_u32(attrs[QKD_A_POOL_MAX_AGE]);
-		set.mask |= QKD_SET_MAX_AGE;
-	}
-
-	pool = qkd_nl_get_pool(info, true);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	err = qkd_pool_configure(pool, &set, info->extack);
-	qkd_pool_put(pool);
-	return err;
+	/* With an ID, a name renames the pool; without, it found the pool. */
+	err = qkd_nl_parse_settings(info, !!info->attrs[QKD_A_POOL_ID], &set);
+	if (err)
+		return err;
+	return qkd_pool_configure(info->user_ptr[0], &set, info->extack);
 }
 
 static int qkd_nl_put_stats(struct sk_buff *skb, int attrtype,
@@ -295,16 +371,11 @@ static int qkd_nl_put_pool(struct sk_buff *skb, const struct qkd_pool_info *pi)
 int qkd_nl_pool_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkd_pool_info pi;
-	struct qkd_pool *pool;
 	struct sk_buff *msg;
 	void *hdr;
 	int err;
 
-	pool = qkd_nl_get_pool(info, true);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	err = qkd_pool_info(pool, &pi);
-	qkd_pool_put(pool);
+	err = qkd_pool_info(info->user_ptr[0], &pi);
 	if (err) {
 		GENL_SET_ERR_MSG(info, "the pool was deleted");
 		return err;
@@ -327,7 +398,7 @@ int qkd_nl_pool_get_doit(struct sk_buff *skb, struct genl_info *info)
 
 /* Dump cursor, kept in cb->ctx between the passes of one dump. */
 struct qkd_nl_dump_ctx {
-	unsigned long next_id;
+	u64 next_id;		/* see cursor.h: does not wrap after U32_MAX */
 };
 
 struct qkd_nl_dump_arg {
@@ -372,36 +443,15 @@ int qkd_nl_pool_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 
 int qkd_nl_pool_del_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct qkd_pool *pool;
-	int err;
-
-	pool = qkd_nl_get_pool(info, true);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	err = qkd_pool_delete(pool, info->extack);
-	qkd_pool_put(pool);
-	return err;
+	return qkd_pool_delete(info->user_ptr[0], info->extack);
 }
 
-/* Wipe the key material of a key-add request, whatever became of it. */
-static void qkd_nl_wipe_request(struct genl_info *info)
-{
-	struct nlattr *key, *attr;
-	int rem, krem;
-
-	nla_for_each_attr_type(key, QKD_A_POOL_KEY, genlmsg_data(info->genlhdr),
-			       genlmsg_len(info->genlhdr), rem)
-		nla_for_each_nested(attr, key, krem)
-			if (nla_type(attr) == QKD_A_KEY_MATERIAL)
-				memzero_explicit(nla_data(attr), nla_len(attr));
-}
-
+/* The post hook wipes the request's key material on every path. */
 int qkd_nl_key_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[QKD_A_KEY_MAX + 1];
 	struct qkd_key_ref *keys = NULL;
 	enum qkd_direction dir;
-	struct qkd_pool *pool;
 	unsigned int n = 0;
 	struct nlattr *key;
 	int rem, err;
@@ -454,16 +504,9 @@ int qkd_nl_key_add_doit(struct sk_buff *skb, struct genl_info *info)
 		n++;
 	}
 
-	pool = qkd_nl_get_pool(info, false);
-	if (IS_ERR(pool)) {
-		err = PTR_ERR(pool);
-		goto out;
-	}
-	err = qkd_pool_add_keys(pool, dir, keys, n, info->extack);
-	qkd_pool_put(pool);
+	err = qkd_pool_add_keys(info->user_ptr[0], dir, keys, n, info->extack);
 out:
 	kfree(keys);			/* pointers into the request only */
-	qkd_nl_wipe_request(info);
 	return err;
 }
 
@@ -502,10 +545,10 @@ int qkd_nl_key_take_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
 	u8 material[QKD_KEY_SIZE_MAX];
+	struct qkd_pool *pool = info->user_ptr[0];
 	const u8 *want_id = NULL, *tag = NULL;
 	u8 id[QKD_KEY_ID_LEN];
 	enum qkd_direction dir;
-	struct qkd_pool *pool;
 	struct nlattr *nest;
 	struct sk_buff *msg;
 	bool taken = false;
@@ -530,16 +573,12 @@ int qkd_nl_key_take_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 
-	pool = qkd_nl_get_pool(info, false);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-
 	/* The whole reply is ready before the key leaves the pool. */
 	msg = genlmsg_new(qkd_nl_take_reply_size(), GFP_KERNEL);
 	if (!msg) {
 		GENL_SET_ERR_MSG(info, "out of memory for the reply");
 		err = -ENOMEM;
-		goto out_put;
+		goto out;
 	}
 	hdr = genlmsg_iput(msg, info);
 	if (!hdr ||
@@ -574,14 +613,13 @@ int qkd_nl_key_take_doit(struct sk_buff *skb, struct genl_info *info)
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
 	err = genlmsg_reply(msg, info);
-	goto out_put;
+	goto out;
 
 out_free:
 	if (taken)
 		memzero_explicit(msg->data, msg->len);
 	nlmsg_free(msg);
-out_put:
-	qkd_pool_put(pool);
+out:
 	memzero_explicit(material, sizeof(material));
 	return err;
 }
@@ -590,7 +628,6 @@ int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *dir_attr = info->attrs[QKD_A_POOL_DIRECTION];
 	enum qkd_direction dir = QKD_DIRECTION_OUT;
-	struct qkd_pool *pool;
 	struct sk_buff *msg;
 	u32 count = 0;
 	void *hdr;
@@ -599,15 +636,10 @@ int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info)
 	if (dir_attr)
 		dir = nla_get_u32(dir_attr);
 
-	pool = qkd_nl_get_pool(info, false);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-
 	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
 	if (!msg) {
 		GENL_SET_ERR_MSG(info, "out of memory for the reply");
-		err = -ENOMEM;
-		goto out_put;
+		return -ENOMEM;
 	}
 	hdr = genlmsg_iput(msg, info);
 	if (!hdr) {
@@ -615,7 +647,8 @@ int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EMSGSIZE;
 		goto out_free;
 	}
-	err = qkd_pool_flush(pool, dir, !dir_attr, &count, info->extack);
+	err = qkd_pool_flush(info->user_ptr[0], dir, !dir_attr, &count,
+			     info->extack);
 	if (err)
 		goto out_free;
 	if (nla_put_u32(msg, QKD_A_POOL_COUNT, count)) {
@@ -624,13 +657,10 @@ int qkd_nl_key_flush_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out_free;
 	}
 	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
-	goto out_put;
+	return genlmsg_reply(msg, info);
 
 out_free:
 	nlmsg_free(msg);
-out_put:
-	qkd_pool_put(pool);
 	return err;
 }
 
@@ -638,8 +668,7 @@ int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *reason_attr = info->attrs[QKD_A_POOL_KE_REASON];
 	u32 outcome, reason = QKD_KE_REASON_NONE;
-	bool has_pool = !!info->attrs[QKD_A_POOL_ID];
-	struct qkd_pool *pool;
+	struct qkd_pool *pool = info->user_ptr[0];
 	int err;
 
 	if (QKD_NL_REQUIRE(info, QKD_A_POOL_KE_OUTCOME, "outcome required"))
@@ -648,7 +677,7 @@ int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
 	outcome = nla_get_u32(info->attrs[QKD_A_POOL_KE_OUTCOME]);
 	if (reason_attr)
 		reason = nla_get_u32(reason_attr);
-	err = qkd_ke_check(outcome, reason, has_pool, info->extack);
+	err = qkd_ke_check(outcome, reason, !!pool, info->extack);
 	if (err) {
 		/* The reason with outcome qkd, or qkd without a pool. */
 		if (reason != QKD_KE_REASON_NONE)
@@ -659,16 +688,11 @@ int qkd_nl_ke_report_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 
 	/* No pool ID: an exchange that had no pool, counted per namespace. */
-	if (!has_pool) {
+	if (!pool) {
 		qkd_net_ke_report(genl_info_net(info), outcome, reason);
 		return 0;
 	}
-	pool = qkd_nl_get_pool(info, false);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	err = qkd_pool_ke_report(pool, outcome, reason, info->extack);
-	qkd_pool_put(pool);
-	return err;
+	return qkd_pool_ke_report(pool, outcome, reason, info->extack);
 }
 
 int qkd_nl_ke_stats_get_doit(struct sk_buff *skb, struct genl_info *info)

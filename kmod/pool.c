@@ -19,6 +19,7 @@
 #include <linux/stringhash.h>
 #include <net/netns/generic.h>
 
+#include "cursor.h"
 #include "netlink.h"
 #include "pool.h"
 
@@ -200,14 +201,37 @@ static void qkd_pool_expiry_work(struct work_struct *work)
 	qkd_pool_notify(pool, name, &events);
 }
 
-int qkd_pool_create(struct net *net, const char *name,
-		    const struct qkd_store_params *params, u32 *id,
-		    struct netlink_ext_ack *extack)
+/* Overwrite the settings of @params that @set carries. */
+static void qkd_pool_settings_apply(const struct qkd_pool_settings *set,
+				    struct qkd_store_params *params)
 {
+	if (set->mask & QKD_SET_KEY_SIZE)
+		params->key_size = set->params.key_size;
+	if (set->mask & QKD_SET_CAPACITY)
+		params->capacity = set->params.capacity;
+	if (set->mask & QKD_SET_LOW)
+		params->low_watermark = set->params.low_watermark;
+	if (set->mask & QKD_SET_HIGH)
+		params->high_watermark = set->params.high_watermark;
+	if (set->mask & QKD_SET_MAX_AGE)
+		params->max_age = set->params.max_age;
+}
+
+int qkd_pool_create(struct net *net, const struct qkd_pool_settings *set,
+		    u32 *id, struct netlink_ext_ack *extack)
+{
+	/* 0 watermarks: qkd_store_create() derives them from the capacity. */
+	struct qkd_store_params params = {
+		.key_size = QKD_DEFAULT_KEY_SIZE,
+		.capacity = QKD_DEFAULT_CAPACITY,
+	};
 	struct qkd_net *qn = qkd_net(net);
+	const char *name = set->name;
 	struct qkd_store *store;
 	struct qkd_pool *pool;
 	int err;
+
+	qkd_pool_settings_apply(set, &params);
 
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL_ACCOUNT);
 	if (!pool) {
@@ -227,7 +251,7 @@ int qkd_pool_create(struct net *net, const char *name,
 		err = -EEXIST;
 		goto err_unlock;
 	}
-	store = qkd_store_create(params, ktime_get_boottime_ns(), extack);
+	store = qkd_store_create(&params, ktime_get_boottime_ns(), extack);
 	if (IS_ERR(store)) {
 		err = PTR_ERR(store);
 		goto err_unlock;
@@ -333,16 +357,7 @@ int qkd_pool_configure(struct qkd_pool *pool,
 
 	mutex_lock(&pool->lock);
 	qkd_store_get_params(pool->store, &params);
-	if (set->mask & QKD_SET_KEY_SIZE)
-		params.key_size = set->params.key_size;
-	if (set->mask & QKD_SET_CAPACITY)
-		params.capacity = set->params.capacity;
-	if (set->mask & QKD_SET_LOW)
-		params.low_watermark = set->params.low_watermark;
-	if (set->mask & QKD_SET_HIGH)
-		params.high_watermark = set->params.high_watermark;
-	if (set->mask & QKD_SET_MAX_AGE)
-		params.max_age = set->params.max_age;
+	qkd_pool_settings_apply(set, &params);
 	now = ktime_get_boottime_ns();
 	err = qkd_store_configure(pool->store, &params, now, &events, extack);
 	if (err)
@@ -389,28 +404,33 @@ int qkd_pool_info(struct qkd_pool *pool, struct qkd_pool_info *info)
 	return 0;
 }
 
-int qkd_pool_for_each(struct net *net, unsigned long *cursor,
-		      unsigned int *gen,
+struct qkd_pool_walk {
+	int (*fn)(const struct qkd_pool_info *info, void *arg);
+	void *arg;
+	struct qkd_pool_info info;
+};
+
+static int qkd_pool_walk_one(unsigned long id, void *entry, void *arg)
+{
+	struct qkd_pool_walk *walk = arg;
+	int err;
+
+	/* Linked pools always have a store: this cannot fail. */
+	err = qkd_pool_info(entry, &walk->info);
+	return err ?: walk->fn(&walk->info, walk->arg);
+}
+
+int qkd_pool_for_each(struct net *net, u64 *cursor, unsigned int *gen,
 		      int (*fn)(const struct qkd_pool_info *info, void *arg),
 		      void *arg)
 {
 	struct qkd_net *qn = qkd_net(net);
-	struct qkd_pool_info info;
-	struct qkd_pool *pool;
-	unsigned long id;
-	int err = 0;
+	struct qkd_pool_walk walk = { .fn = fn, .arg = arg };
+	int err;
 
 	mutex_lock(&qn->lock);
 	*gen = qn->gen;
-	xa_for_each_start(&qn->pools, id, pool, *cursor) {
-		/* Linked pools always have a store: this cannot fail. */
-		err = qkd_pool_info(pool, &info);
-		if (!err)
-			err = fn(&info, arg);
-		if (err)
-			break;
-		*cursor = id + 1;
-	}
+	err = qkd_cursor_walk(&qn->pools, cursor, qkd_pool_walk_one, &walk);
 	mutex_unlock(&qn->lock);
 	return err;
 }
@@ -469,6 +489,9 @@ int qkd_pool_take(struct qkd_pool *pool, enum qkd_direction dir,
 		if (!err)
 			memcpy(id, want_id, QKD_KEY_ID_LEN);
 	}
+	/* The take wiped keys too old: the expiry run reports them. */
+	if (qkd_store_expired_unreported(pool->store))
+		qkd_pool_queue_expiry(pool, now, now);
 	strscpy(name, pool->name);
 	mutex_unlock(&pool->lock);
 

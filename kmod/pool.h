@@ -73,7 +73,12 @@ struct qkd_net {
 	struct qkd_ke_stats ke_no_pool;
 };
 
-/* What pool-set changes: the fields of qkd_store_params flagged in mask. */
+/*
+ * The settings a pool-new or pool-set request carries (one parser in
+ * netlink.c fills this for both): the fields of params flagged in mask,
+ * and a name.  pool-new starts from the defaults, pool-set from the pool's
+ * current settings.
+ */
 enum {
 	QKD_SET_KEY_SIZE	= BIT(0),
 	QKD_SET_CAPACITY	= BIT(1),
@@ -85,7 +90,7 @@ enum {
 struct qkd_pool_settings {
 	struct qkd_store_params params;
 	unsigned int mask;
-	const char *name;		/* new name, or NULL */
+	const char *name;		/* (new) name, or NULL */
 };
 
 /* A consistent copy of a pool, for replies and dumps: no key material. */
@@ -105,10 +110,12 @@ struct qkd_net *qkd_net(const struct net *net);
 
 bool qkd_pool_name_valid(const char *name);
 
-/* @name must be valid (qkd_pool_name_valid()); the new ID goes to @id. */
-int qkd_pool_create(struct net *net, const char *name,
-		    const struct qkd_store_params *params, u32 *id,
-		    struct netlink_ext_ack *extack);
+/*
+ * A pool named @set->name (valid: qkd_pool_name_valid()) with the settings
+ * of @set over the defaults; the new ID goes to @id.
+ */
+int qkd_pool_create(struct net *net, const struct qkd_pool_settings *set,
+		    u32 *id, struct netlink_ext_ack *extack);
 /*
  * Lookups return a referenced pool, or NULL; drop it with qkd_pool_put().
  * A pool deleted meanwhile stays valid memory, and every call below then
@@ -128,9 +135,9 @@ int qkd_pool_info(struct qkd_pool *pool, struct qkd_pool_info *info);
 /*
  * Call @fn with a copy of each pool from ID *@cursor on, under the
  * namespace's mutex; *@gen gets the generation of the indexes.  Stops at
- * the first error of @fn, with *@cursor at that pool.
+ * the first error of @fn, with *@cursor at that pool; see cursor.h.
  */
-int qkd_pool_for_each(struct net *net, unsigned long *cursor,
+int qkd_pool_for_each(struct net *net, u64 *cursor,
 		      unsigned int *gen,
 		      int (*fn)(const struct qkd_pool_info *info, void *arg),
 		      void *arg);

@@ -4,11 +4,15 @@
  *
  * Layout: each direction has a preallocated array of fixed-size slots
  * (header plus material inline).  Outbound slots form a ring (head index
- * and level, modulo capacity).  Inbound slots are handed out from a stack
- * of free indices.  One hash table, keyed by a per-store random siphash key
- * so that chosen IDs cannot make long chains, indexes the slots of BOTH
- * directions by key ID: that gives the O(1) take by ID and the pool-wide
- * uniqueness check.  A slot's direction follows from its address.
+ * and level, modulo capacity), so they are in order of age.  Inbound slots
+ * are taken in any order, so their indices are linked in an array of their
+ * own (struct qkd_link): slots in use on a list in the order they were
+ * added, which is the order of age, and free slots on a free list.  Expiry
+ * pops the old ends of the ring and of that list: it costs O(keys expired),
+ * whatever the pool holds.  One hash table, keyed by a per-store random
+ * siphash key so that chosen IDs cannot make long chains, indexes the slots
+ * of BOTH directions by key ID: that gives the O(1) take by ID and the
+ * pool-wide uniqueness check.  A slot's direction follows from its address.
  *
  * A slot that is not in use holds only zeroes: every slot is wiped with
  * memzero_explicit() the moment its key leaves (taken, expired, flushed),
@@ -39,9 +43,18 @@ struct qkd_slot {
 };
 
 /*
+ * Links between inbound slot indices.  Entry capacity is the head of the
+ * age list (next: the oldest key, prev: the newest); an index equal to the
+ * capacity ends a list.  A free slot uses next only, for the free list.
+ */
+struct qkd_link {
+	u32 prev, next;
+};
+
+/*
  * Everything allocated for a given capacity and key size; replaced as a
  * whole on a resize.  It is one block (both slot arrays, the hash buckets
- * and the free stack), so that a small pool pays slab rounding once, and a
+ * and the inbound links), so that a small pool pays slab rounding once, and a
  * large one comes from vmalloc, page-rounded, rather than from a
  * power-of-two kmalloc that would waste up to half of it.
  */
@@ -53,7 +66,8 @@ struct qkd_storage {
 	size_t bytes;			/* its real size, charged to the cap */
 	u8 *slots[QKD_NUM_DIRS];
 	struct hlist_head *buckets;
-	u32 *in_free;			/* stack of free inbound indices */
+	struct qkd_link *in_link;	/* capacity + 1 entries */
+	u32 in_free;			/* first free inbound slot */
 	unsigned int hash_bits;
 };
 
@@ -65,6 +79,8 @@ struct qkd_dir {
 	 */
 	bool empty_raised;
 	u64 added, taken, expired, flushed, rejected, missed;
+	/* Keys a take found too old and wiped, for the next expired event. */
+	u32 expired_unreported;
 	u64 bytes_added, bytes_taken;
 	/* Keys in and out during window win_idx and the window before it. */
 	u64 win_idx;
@@ -75,7 +91,6 @@ struct qkd_store {
 	struct qkd_store_params params;
 	struct qkd_storage st;
 	u32 out_head;			/* ring index of the oldest outbound key */
-	u32 in_free_top;		/* free inbound indices in st.in_free */
 	siphash_key_t hash_key;
 	struct qkd_dir dir[QKD_NUM_DIRS];
 };
@@ -131,12 +146,12 @@ static unsigned int qkd_hash_bits(u32 capacity)
 	return capacity > 1 ? order_base_2(capacity) : 1;
 }
 
-/* Bytes the block needs: slots, then buckets, then the free stack. */
+/* Bytes the block needs: slots, then buckets, then the inbound links. */
 static size_t qkd_storage_need(u32 capacity, u32 key_size)
 {
 	return QKD_NUM_DIRS * (size_t)capacity * qkd_slot_size(key_size) +
 	       (sizeof(struct hlist_head) << qkd_hash_bits(capacity)) +
-	       (size_t)capacity * sizeof(u32);
+	       ((size_t)capacity + 1) * sizeof(struct qkd_link);
 }
 
 /*
@@ -190,11 +205,49 @@ static int qkd_storage_alloc(struct qkd_storage *st, u32 capacity,
 	st->slots[QKD_DIRECTION_OUT] = p;
 	st->slots[QKD_DIRECTION_IN] = p + slots_len;
 	st->buckets = (struct hlist_head *)(p + QKD_NUM_DIRS * slots_len);
-	st->in_free = (u32 *)(st->buckets + (1U << st->hash_bits));
-	/* Hand out low indices first: the top of the stack is the end. */
+	st->in_link = (struct qkd_link *)(st->buckets + (1U << st->hash_bits));
+	/* An empty age list; every slot free, low indices handed out first. */
+	st->in_link[capacity].prev = capacity;
+	st->in_link[capacity].next = capacity;
 	for (i = 0; i < capacity; i++)
-		st->in_free[i] = capacity - 1 - i;
+		st->in_link[i].next = i + 1;
+	st->in_free = 0;
 	return 0;
+}
+
+/*
+ * The inbound lists.  The age list is in order of age because "now" never
+ * goes back (CLOCK_BOOTTIME) and a key is appended when it is added.
+ */
+static u32 qkd_in_oldest(const struct qkd_storage *st)
+{
+	return st->in_link[st->capacity].next;
+}
+
+/* Take the first free slot and append it to the age list as the newest. */
+static u32 qkd_in_use_first_free(struct qkd_storage *st)
+{
+	struct qkd_link *head = &st->in_link[st->capacity];
+	u32 idx = st->in_free;
+
+	st->in_free = st->in_link[idx].next;
+	st->in_link[idx].prev = head->prev;
+	st->in_link[idx].next = st->capacity;
+	st->in_link[head->prev].next = idx;
+	head->prev = idx;
+	return idx;
+}
+
+/* Unlink slot @idx from the age list and put it on the free list. */
+static void qkd_in_release(struct qkd_storage *st, u32 idx)
+{
+	struct qkd_link *l = &st->in_link[idx];
+
+	st->in_link[l->prev].next = l->next;
+	st->in_link[l->next].prev = l->prev;
+	l->prev = 0;
+	l->next = st->in_free;
+	st->in_free = idx;
 }
 
 static struct qkd_slot *qkd_slot(const struct qkd_storage *st,
@@ -209,6 +262,13 @@ static bool qkd_slot_is_in(const struct qkd_storage *st,
 	const u8 *p = (const u8 *)slot, *base = st->slots[QKD_DIRECTION_IN];
 
 	return p >= base && p < base + (size_t)st->capacity * st->slot_size;
+}
+
+static u32 qkd_in_index(const struct qkd_storage *st,
+			const struct qkd_slot *slot)
+{
+	return ((const u8 *)slot - st->slots[QKD_DIRECTION_IN]) /
+	       st->slot_size;
 }
 
 static struct hlist_head *qkd_bucket(const struct qkd_store *store,
@@ -386,7 +446,6 @@ struct qkd_store *qkd_store_create(const struct qkd_store_params *params,
 		goto free_store;
 
 	store->params = p;
-	store->in_free_top = p.capacity;
 	get_random_bytes(&store->hash_key, sizeof(store->hash_key));
 	for (d = 0; d < QKD_NUM_DIRS; d++) {
 		store->dir[d].state = QKD_STATE_EMPTY;
@@ -424,7 +483,7 @@ static void qkd_store_migrate(struct qkd_store *store, struct qkd_storage *nst)
 {
 	struct qkd_storage *ost = &store->st;
 	struct qkd_slot *from, *to;
-	u32 i, n;
+	u32 i;
 
 	for (i = 0; i < store->dir[QKD_DIRECTION_OUT].level; i++) {
 		from = qkd_slot(ost, QKD_DIRECTION_OUT,
@@ -435,21 +494,17 @@ static void qkd_store_migrate(struct qkd_store *store, struct qkd_storage *nst)
 		to->added = from->added;
 		hlist_add_head(&to->node, qkd_bucket(store, nst, to->id));
 	}
-	for (i = 0, n = 0; i < ost->capacity; i++) {
+	/* Oldest first, so that the new age list is in the same order. */
+	for (i = qkd_in_oldest(ost); i != ost->capacity;
+	     i = ost->in_link[i].next) {
 		from = qkd_slot(ost, QKD_DIRECTION_IN, i);
-		if (hlist_unhashed(&from->node))
-			continue;
-		to = qkd_slot(nst, QKD_DIRECTION_IN, n++);
+		to = qkd_slot(nst, QKD_DIRECTION_IN,
+			      qkd_in_use_first_free(nst));
 		memcpy(to->id, from->id, QKD_KEY_ID_LEN);
 		memcpy(to->material, from->material, ost->key_size);
 		to->added = from->added;
 		hlist_add_head(&to->node, qkd_bucket(store, nst, to->id));
 	}
-	/* Inbound keys now sit in 0..n-1; the free stack already ends with
-	 * them (qkd_storage_alloc() stacked indices with 0 on top), so it is
-	 * enough to pop n.
-	 */
-	store->in_free_top = nst->capacity - n;
 	store->out_head = 0;
 }
 
@@ -522,13 +577,32 @@ static void qkd_add_rejected(struct qkd_store *store, enum qkd_direction dir,
 	store->dir[dir].rejected += n;
 }
 
+/*
+ * The slot the @i-th key of a batch goes to while the batch is not yet
+ * committed: past the ring's end, or the next on the inbound free list,
+ * which @free walks (start it at st->in_free).
+ */
+static u32 qkd_batch_slot(const struct qkd_store *store,
+			  enum qkd_direction dir, unsigned int i, u32 *free)
+{
+	const struct qkd_storage *st = &store->st;
+	u32 idx;
+
+	if (dir == QKD_DIRECTION_OUT)
+		return (store->out_head + store->dir[dir].level + i) %
+		       st->capacity;
+	idx = *free;
+	*free = st->in_link[idx].next;
+	return idx;
+}
+
 int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
 		  const struct qkd_key_ref *keys, unsigned int n, u64 now,
 		  struct qkd_events *events, struct netlink_ext_ack *extack)
 {
 	struct qkd_storage *st = &store->st;
 	struct qkd_slot *slot, *dup;
-	u32 added = qkd_now_sec(now), idx;
+	u32 added = qkd_now_sec(now), idx, free;
 	struct qkd_dir *d;
 	unsigned int i, j;
 
@@ -562,17 +636,14 @@ int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
 	/*
 	 * Fill the slots past the current end and hash them as we go, so
 	 * that the lookup also finds duplicates within the batch.  Nothing is
-	 * committed (level, free stack) until all of them went in.
+	 * committed (level, inbound lists) until all of them went in.
 	 */
+	free = st->in_free;
 	for (i = 0; i < n; i++) {
 		dup = qkd_lookup(store, keys[i].id);
 		if (dup)
 			goto duplicate;
-		if (dir == QKD_DIRECTION_OUT)
-			idx = (store->out_head + d->level + i) % st->capacity;
-		else
-			idx = st->in_free[store->in_free_top - 1 - i];
-		slot = qkd_slot(st, dir, idx);
+		slot = qkd_slot(st, dir, qkd_batch_slot(store, dir, i, &free));
 		memcpy(slot->id, keys[i].id, QKD_KEY_ID_LEN);
 		memcpy(slot->material, keys[i].material, st->key_size);
 		slot->added = added;
@@ -580,7 +651,8 @@ int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
 	}
 
 	if (dir == QKD_DIRECTION_IN)
-		store->in_free_top -= n;
+		for (i = 0; i < n; i++)
+			qkd_in_use_first_free(st);
 	d->level += n;
 	d->added += n;
 	d->bytes_added += (u64)n * st->key_size;
@@ -593,11 +665,9 @@ duplicate:
 			   i, keys[i].id,
 			   qkd_dir_name[qkd_slot_is_in(st, dup) ?
 					QKD_DIRECTION_IN : QKD_DIRECTION_OUT]);
+	free = st->in_free;
 	for (j = 0; j < i; j++) {
-		if (dir == QKD_DIRECTION_OUT)
-			idx = (store->out_head + d->level + j) % st->capacity;
-		else
-			idx = st->in_free[store->in_free_top - 1 - j];
+		idx = qkd_batch_slot(store, dir, j, &free);
 		qkd_slot_wipe(store, qkd_slot(st, dir, idx));
 	}
 	qkd_add_rejected(store, dir, n);
@@ -622,60 +692,11 @@ static void qkd_take_slot(struct qkd_store *store, enum qkd_direction dir,
 	qkd_update_state(store, dir, events);
 }
 
-int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
-			u64 now, struct qkd_events *events,
-			struct netlink_ext_ack *extack)
-{
-	struct qkd_dir *d = &store->dir[QKD_DIRECTION_OUT];
-	struct qkd_slot *slot;
-
-	if (!d->level) {
-		d->missed++;
-		NL_SET_ERR_MSG(extack, "no outbound key left");
-		return -ENOENT;
-	}
-	slot = qkd_slot(&store->st, QKD_DIRECTION_OUT, store->out_head);
-	store->out_head = (store->out_head + 1) % store->st.capacity;
-	qkd_take_slot(store, QKD_DIRECTION_OUT, slot, id, material, now,
-		      events);
-	return 0;
-}
-
-int qkd_store_take_id(struct qkd_store *store, const u8 *id, const u8 *tag,
-		      u8 *material, u64 now, struct qkd_events *events,
-		      struct netlink_ext_ack *extack)
-{
-	struct qkd_dir *d = &store->dir[QKD_DIRECTION_IN];
-	struct qkd_slot *slot = qkd_lookup(store, id);
-	u32 idx;
-
-	/* An outbound key is not the peer's to take. */
-	if (!slot || !qkd_slot_is_in(&store->st, slot)) {
-		d->missed++;
-		NL_SET_ERR_MSG_FMT(extack, "no inbound key with ID %16phN", id);
-		return -ENOENT;
-	}
-	if (tag && !qkd_tag_verify(tag, slot->material, store->st.key_size,
-				   slot->id)) {
-		d->rejected++;
-		NL_SET_ERR_MSG_FMT(extack,
-				   "confirmation tag does not match key %16phN",
-				   id);
-		return -EKEYREJECTED;
-	}
-	idx = ((u8 *)slot - store->st.slots[QKD_DIRECTION_IN]) /
-	      store->st.slot_size;
-	qkd_take_slot(store, QKD_DIRECTION_IN, slot, NULL, material, now,
-		      events);
-	store->st.in_free[store->in_free_top++] = idx;
-	return 0;
-}
-
 /*
- * Remove keys from @dir that @pred selects (all of them when @pred is NULL)
- * and return how many.  The ring loses keys only from its head, so the
- * outbound side stops at the first key @pred keeps: keys are in order of
- * age there.
+ * Remove keys from @dir, oldest first, while @pred selects them (all of
+ * them when @pred is NULL), and return how many.  Both directions keep
+ * their keys in order of age (the ring, the inbound age list), so this
+ * stops at the first key @pred keeps: O(keys removed).
  */
 static u32 qkd_remove(struct qkd_store *store, enum qkd_direction dir,
 		      bool (*pred)(const struct qkd_slot *, u32), u32 arg)
@@ -683,49 +704,23 @@ static u32 qkd_remove(struct qkd_store *store, enum qkd_direction dir,
 	struct qkd_storage *st = &store->st;
 	struct qkd_dir *d = &store->dir[dir];
 	struct qkd_slot *slot;
-	u32 i, n = 0;
+	u32 idx, n = 0;
 
-	if (dir == QKD_DIRECTION_OUT) {
-		while (d->level) {
-			slot = qkd_slot(st, dir, store->out_head);
-			if (pred && !pred(slot, arg))
-				break;
-			qkd_slot_wipe(store, slot);
-			store->out_head = (store->out_head + 1) % st->capacity;
-			d->level--;
-			n++;
-		}
-		return n;
-	}
-
-	/* Inbound keys are in no order: scan the slots, O(capacity). */
-	for (i = 0; i < st->capacity && d->level; i++) {
-		slot = qkd_slot(st, dir, i);
-		if (hlist_unhashed(&slot->node) || (pred && !pred(slot, arg)))
-			continue;
+	while (d->level) {
+		idx = dir == QKD_DIRECTION_OUT ? store->out_head :
+						 qkd_in_oldest(st);
+		slot = qkd_slot(st, dir, idx);
+		if (pred && !pred(slot, arg))
+			break;
 		qkd_slot_wipe(store, slot);
-		st->in_free[store->in_free_top++] = i;
+		if (dir == QKD_DIRECTION_OUT)
+			store->out_head = (store->out_head + 1) % st->capacity;
+		else
+			qkd_in_release(st, idx);
 		d->level--;
 		n++;
 	}
 	return n;
-}
-
-u32 qkd_store_flush(struct qkd_store *store, enum qkd_direction dir,
-		    bool both, u64 now, struct qkd_events *events)
-{
-	u32 n, total = 0;
-	int d;
-
-	for (d = 0; d < QKD_NUM_DIRS; d++) {
-		if (!both && d != dir)
-			continue;
-		n = qkd_remove(store, d, NULL, 0);
-		store->dir[d].flushed += n;
-		total += n;
-		qkd_update_state(store, d, events);
-	}
-	return total;
 }
 
 /* Expired once @arg (the first second it is too old) is reached. */
@@ -753,52 +748,198 @@ u32 qkd_store_lifetime(const struct qkd_store_params *params,
 					  params->max_age;
 }
 
+/*
+ * The last second a key of @dir added then is too old at @now, in
+ * @deadline; false when no key can be too old yet (or none ever is).  Ages
+ * are kept in whole seconds, so a key expires between life - 1 and life
+ * seconds after it was added: early rather than late.
+ */
+static bool qkd_expiry_deadline(const struct qkd_store *store,
+				enum qkd_direction dir, u64 now, u32 *deadline)
+{
+	u32 life = qkd_store_lifetime(&store->params, dir);
+	u32 now_s = qkd_now_sec(now);
+
+	if (!store->params.max_age || now_s < life)
+		return false;
+	*deadline = now_s - life;
+	return true;
+}
+
+/* Is @slot of @dir too old at @now?  O(1): one comparison. */
+static bool qkd_slot_too_old(const struct qkd_store *store,
+			     enum qkd_direction dir,
+			     const struct qkd_slot *slot, u64 now)
+{
+	u32 deadline;
+
+	return qkd_expiry_deadline(store, dir, now, &deadline) &&
+	       qkd_slot_expired(slot, deadline);
+}
+
+/*
+ * Wipe the keys of @dir that are too old at @now and count them as
+ * expired; the caller updates the watermark state.  O(keys expired), O(1)
+ * when none is: only the oldest key is looked at.
+ */
+static u32 qkd_expire_dir(struct qkd_store *store, enum qkd_direction dir,
+			  u64 now)
+{
+	struct qkd_dir *d = &store->dir[dir];
+	u32 deadline, n;
+
+	if (!qkd_expiry_deadline(store, dir, now, &deadline))
+		return 0;
+	n = qkd_remove(store, dir, qkd_slot_expired, deadline);
+	if (n) {
+		d->expired += n;
+		qkd_rate_add(d, now, 0, n);
+	}
+	return n;
+}
+
+/*
+ * A take runs the expiry of its direction first, so that it never hands
+ * out a key past its lifetime when the expiry work is late (a suspend, a
+ * stalled workqueue).  The keys it wipes are reported by the next
+ * qkd_store_expire(), which keeps expired events at one per expiry run.
+ */
+static u32 qkd_take_expire(struct qkd_store *store, enum qkd_direction dir,
+			   u64 now, struct qkd_events *events)
+{
+	u32 n = qkd_expire_dir(store, dir, now);
+
+	if (n) {
+		store->dir[dir].expired_unreported += n;
+		qkd_update_state(store, dir, events);
+	}
+	return n;
+}
+
+int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
+			u64 now, struct qkd_events *events,
+			struct netlink_ext_ack *extack)
+{
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_OUT];
+	struct qkd_slot *slot;
+	u32 expired;
+
+	expired = qkd_take_expire(store, QKD_DIRECTION_OUT, now, events);
+	if (!d->level) {
+		d->missed++;
+		if (expired)
+			NL_SET_ERR_MSG_FMT(extack,
+					   "no outbound key left: %u were older than max-age and expired",
+					   expired);
+		else
+			NL_SET_ERR_MSG(extack, "no outbound key left");
+		return -ENOENT;
+	}
+	slot = qkd_slot(&store->st, QKD_DIRECTION_OUT, store->out_head);
+	store->out_head = (store->out_head + 1) % store->st.capacity;
+	qkd_take_slot(store, QKD_DIRECTION_OUT, slot, id, material, now,
+		      events);
+	return 0;
+}
+
+int qkd_store_take_id(struct qkd_store *store, const u8 *id, const u8 *tag,
+		      u8 *material, u64 now, struct qkd_events *events,
+		      struct netlink_ext_ack *extack)
+{
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_IN];
+	struct qkd_slot *slot = qkd_lookup(store, id);
+	u32 idx;
+
+	/* An outbound key is not the peer's to take. */
+	if (!slot || !qkd_slot_is_in(&store->st, slot)) {
+		d->missed++;
+		NL_SET_ERR_MSG_FMT(extack, "no inbound key with ID %16phN", id);
+		return -ENOENT;
+	}
+	/* Too old: it goes, with every older inbound key. */
+	if (qkd_slot_too_old(store, QKD_DIRECTION_IN, slot, now)) {
+		qkd_take_expire(store, QKD_DIRECTION_IN, now, events);
+		d->missed++;
+		NL_SET_ERR_MSG_FMT(extack,
+				   "inbound key %16phN was older than max-age and expired",
+				   id);
+		return -ENOENT;
+	}
+	if (tag && !qkd_tag_verify(tag, slot->material, store->st.key_size,
+				   slot->id)) {
+		d->rejected++;
+		NL_SET_ERR_MSG_FMT(extack,
+				   "confirmation tag does not match key %16phN",
+				   id);
+		return -EKEYREJECTED;
+	}
+	idx = qkd_in_index(&store->st, slot);
+	qkd_take_slot(store, QKD_DIRECTION_IN, slot, NULL, material, now,
+		      events);
+	qkd_in_release(&store->st, idx);
+	return 0;
+}
+
+u32 qkd_store_flush(struct qkd_store *store, enum qkd_direction dir,
+		    bool both, u64 now, struct qkd_events *events)
+{
+	u32 n, total = 0;
+	int d;
+
+	for (d = 0; d < QKD_NUM_DIRS; d++) {
+		if (!both && d != dir)
+			continue;
+		n = qkd_remove(store, d, NULL, 0);
+		store->dir[d].flushed += n;
+		total += n;
+		qkd_update_state(store, d, events);
+	}
+	return total;
+}
+
+bool qkd_store_expired_unreported(const struct qkd_store *store)
+{
+	return store->dir[QKD_DIRECTION_OUT].expired_unreported ||
+	       store->dir[QKD_DIRECTION_IN].expired_unreported;
+}
+
+/* When the oldest key of @dir expires (s), or U64_MAX when it has none. */
+static u64 qkd_next_expiry_dir(const struct qkd_store *store,
+			       enum qkd_direction dir)
+{
+	const struct qkd_storage *st = &store->st;
+	u32 idx;
+
+	if (!store->dir[dir].level)
+		return U64_MAX;
+	idx = dir == QKD_DIRECTION_OUT ? store->out_head : qkd_in_oldest(st);
+	return (u64)qkd_slot(st, dir, idx)->added +
+	       qkd_store_lifetime(&store->params, dir);
+}
+
 u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		     struct qkd_events *events)
 {
-	u32 life, n, i, total = 0, now_s = qkd_now_sec(now);
-	u32 oldest_in = U32_MAX;
 	u64 next = U64_MAX;
-	struct qkd_slot *slot;
-	int d;
+	u32 n, report, total = 0;
+	struct qkd_dir *d;
+	int dir;
 
 	*next_expiry = 0;
-	if (!store->params.max_age)
-		return 0;
-
-	/*
-	 * Ages are kept in whole seconds, so a key expires between life - 1
-	 * and life seconds after it was added: early rather than late.
-	 */
-	for (d = 0; d < QKD_NUM_DIRS; d++) {
-		life = qkd_store_lifetime(&store->params, d);
-		n = now_s >= life ?
-		    qkd_remove(store, d, qkd_slot_expired, now_s - life) : 0;
-		if (n) {
-			store->dir[d].expired += n;
-			total += n;
-			qkd_rate_add(&store->dir[d], now, 0, n);
-			qkd_event(events, d, QKD_EVENT_EXPIRED, n);
-			qkd_update_state(store, d, events);
-		}
+	for (dir = 0; dir < QKD_NUM_DIRS; dir++) {
+		d = &store->dir[dir];
+		n = qkd_expire_dir(store, dir, now);
+		total += n;
+		/* With the keys takes found too old since the last run. */
+		report = n + d->expired_unreported;
+		d->expired_unreported = 0;
+		if (report)
+			qkd_event(events, dir, QKD_EVENT_EXPIRED, report);
+		if (n)
+			qkd_update_state(store, dir, events);
+		next = min(next, qkd_next_expiry_dir(store, dir));
 	}
-
-	/* The oldest key of a direction is the next to go from it. */
-	if (store->dir[QKD_DIRECTION_OUT].level)
-		next = (u64)qkd_slot(&store->st, QKD_DIRECTION_OUT,
-				     store->out_head)->added +
-		       qkd_store_lifetime(&store->params, QKD_DIRECTION_OUT);
-	for (i = 0; i < store->st.capacity && store->dir[QKD_DIRECTION_IN].level;
-	     i++) {
-		slot = qkd_slot(&store->st, QKD_DIRECTION_IN, i);
-		if (!hlist_unhashed(&slot->node))
-			oldest_in = min(oldest_in, slot->added);
-	}
-	if (oldest_in != U32_MAX)
-		next = min(next, (u64)oldest_in +
-				 qkd_store_lifetime(&store->params,
-						    QKD_DIRECTION_IN));
-	if (next != U64_MAX)
+	if (store->params.max_age && next != U64_MAX)
 		*next_expiry = next * NSEC_PER_SEC;
 	return total;
 }

@@ -18,10 +18,11 @@
  * workqueue (delayed_work), not from a timer or softirq.
  *
  * Memory: the slot arrays of both directions, the hash table and the free
- * list are allocated in full at create (and at a resize), so adding keys
+ * links are allocated in full at create (and at a resize), so adding keys
  * never allocates.  Per key: a 40-byte slot header (hash node, age, ID),
- * the material inline, 4 bytes of inbound free list and at most 8 bytes of
- * hash bucket per key of a full pool.
+ * the material inline, 8 bytes of inbound links (age list and free list)
+ * per inbound key, and at most 8 bytes of hash bucket per key of a full
+ * pool.
  */
 #ifndef _QKD_STORE_H
 #define _QKD_STORE_H
@@ -92,11 +93,17 @@ struct qkd_store;
 
 /*
  * The memory cap shared by all pools of all namespaces, in bytes: the sum of
- * every store's allocation (as requested, not as rounded by the allocator).
- * main.c sets it from a module parameter; until then it is
- * QKD_DEFAULT_MEM_LIMIT.
+ * every store's allocation (as rounded by the allocator, see store.c).
+ * main.c sets it from its mem_limit parameter, whose default this is.
+ *
+ * Why 256 MiB: it is the smallest power of two that holds one pool of the
+ * largest capacity (QKD_CAPACITY_MAX in both directions) at the default
+ * key size, about 160 MiB, with room for a few ordinary pools beside it;
+ * so no setting the API accepts at the defaults is refused by the cap.  It
+ * is a ceiling, not a reservation: memory is taken only as pools are
+ * created.  A router with many large pools raises it (modprobe.d).
  */
-#define QKD_DEFAULT_MEM_LIMIT	(64UL << 20)
+#define QKD_DEFAULT_MEM_LIMIT	(256UL << 20)
 
 void qkd_store_set_mem_limit(unsigned long bytes);
 unsigned long qkd_store_mem_used(void);
@@ -125,9 +132,10 @@ void qkd_store_get_params(const struct qkd_store *store,
  * bad watermarks give -EINVAL.  A new capacity or key size allocates new
  * storage first (GFP_KERNEL, the cap charged with the growth: -ENOSPC,
  * -ENOMEM) and moves the keys over, outbound order kept.  Watermark events
- * that the new watermarks cause are raised.  A new max_age takes effect at
- * the next qkd_store_expire(): run it (or reschedule) after a change.  On
- * failure the store is unchanged.
+ * that the new watermarks cause are raised.  A new max_age applies to
+ * takes at once, and wipes the keys it makes too old at the next
+ * qkd_store_expire(): run it (or reschedule) after a change.  On failure
+ * the store is unchanged.
  */
 int qkd_store_configure(struct qkd_store *store,
 			const struct qkd_store_params *params, u64 now,
@@ -147,8 +155,12 @@ int qkd_store_add(struct qkd_store *store, enum qkd_direction dir,
 
 /*
  * Take the oldest outbound key into @id and @material (the key size); its
- * slot is wiped at once, and the caller wipes @material when done.
- * -ENOENT when the ring is empty (counted as missed).
+ * slot is wiped at once, and the caller wipes @material when done.  Keys
+ * past their lifetime (qkd_store_lifetime()) are never handed out, even
+ * when qkd_store_expire() is late: the take wipes them first and counts
+ * them as expired (O(1) when there are none; see
+ * qkd_store_expired_unreported()).  -ENOENT when no key is left (counted as
+ * missed).
  */
 int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
 			u64 now, struct qkd_events *events,
@@ -158,7 +170,9 @@ int qkd_store_take_next(struct qkd_store *store, u8 *id, u8 *material,
  * Take the inbound key @id into @material.  With @tag (QKD_TAG_LEN bytes),
  * only if the tag matches, compared in constant time; otherwise
  * -EKEYREJECTED (counted as rejected) and the key stays.  -ENOENT when no
- * such key (counted as missed).
+ * such key (counted as missed), and when the key is past its lifetime:
+ * then it is wiped and counted as expired (and the take as missed), with
+ * any older inbound key, as in qkd_store_take_next().
  */
 int qkd_store_take_id(struct qkd_store *store, const u8 *id, const u8 *tag,
 		      u8 *material, u64 now, struct qkd_events *events,
@@ -188,13 +202,19 @@ u32 qkd_store_lifetime(const struct qkd_store_params *params,
  * Wipe keys older than their lifetime (qkd_store_lifetime()).  Returns the
  * number wiped, and in @next_expiry the time (ns) the next key expires, or
  * 0 when none will.  Ages are whole seconds: a key goes between lifetime - 1
- * and lifetime seconds after it came, early rather than late.  The outbound
- * ring is in order of age (O(keys expired)); inbound keys are in no order,
- * so they are found by a scan of the slots, O(capacity): run it once a
- * second or less.
+ * and lifetime seconds after it came, early rather than late.  Both
+ * directions are kept in order of age, so this is O(keys expired).  One
+ * expired event per direction counts the keys wiped here and those the
+ * takes wiped since the last call.
  */
 u32 qkd_store_expire(struct qkd_store *store, u64 now, u64 *next_expiry,
 		     struct qkd_events *events);
+
+/*
+ * True when takes wiped keys too old that no expired event reported yet:
+ * the caller runs qkd_store_expire() soon (within its rate limit).
+ */
+bool qkd_store_expired_unreported(const struct qkd_store *store);
 
 /*
  * Counters and rates of @dir.  Rates are those of the last complete window

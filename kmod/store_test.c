@@ -787,9 +787,23 @@ static void qkd_store_test_rates(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, s.has_time_to_empty);
 }
 
+/*
+ * How often the mix below runs the expiry: every step, or rarely, so that
+ * takes find too old keys first.
+ */
+static const u32 qkd_counters_periods[] = { 1, 97 };
+
+static void qkd_counters_desc(const u32 *period, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "expiry every %u steps", *period);
+}
+
+KUNIT_ARRAY_PARAM(qkd_counters, qkd_counters_periods, qkd_counters_desc);
+
 /* A fixed pseudo-random mix of every operation; the books must balance. */
 static void qkd_store_test_counters(struct kunit *test)
 {
+	u32 period = *(const u32 *)test->param_value;
 	struct qkd_store *store = qkd_test_store(test, 64, 8, 48, 30);
 	u8 id[QKD_KEY_ID_LEN], material[T_KEY];
 	u32 state = 12345, next = 0, op, i;
@@ -815,7 +829,8 @@ static void qkd_store_test_counters(struct kunit *test)
 		} else if (state & 0x1000000) {
 			qkd_store_flush(store, d, false, now, NULL);
 		}
-		qkd_store_expire(store, now, &exp, NULL);
+		if (i % period == 0)
+			qkd_store_expire(store, now, &exp, NULL);
 	}
 	for (d = 0; d < QKD_NUM_DIRS; d++) {
 		qkd_store_stats(store, d, now, &s);
@@ -1014,6 +1029,175 @@ static void qkd_store_test_wiped(struct kunit *test)
 							   0, st->slot_size));
 }
 
+/*
+ * The expiry work is late (a suspend, a stalled workqueue): a take never
+ * hands out a key past its lifetime.  It wipes the too old keys at the head
+ * of the ring, counts them as expired, and takes the first fresh one.
+ */
+static void qkd_store_test_take_next_too_old(struct kunit *test)
+{
+	struct qkd_store *store = qkd_test_store(test, 8, 1, 4, 10);
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_OUT];
+	u8 id[QKD_KEY_ID_LEN], material[T_KEY];
+	struct netlink_ext_ack extack = {};
+	struct qkd_events ev = {};
+	u64 next;
+	u32 i;
+
+	qkd_test_fill(test, store, QKD_DIRECTION_OUT, 0, 3, T_SEC(100), NULL);
+	qkd_test_fill(test, store, QKD_DIRECTION_OUT, 3, 2, T_SEC(105), NULL);
+
+	/* At 108 s keys 0..2 are 8 s old: the outbound lifetime. */
+	qkd_test_expect_next(test, store, 3, T_SEC(108));
+	KUNIT_EXPECT_EQ(test, d->expired, 3);
+	KUNIT_EXPECT_EQ(test, d->taken, 1);
+	KUNIT_EXPECT_EQ(test, d->missed, 0);
+	KUNIT_EXPECT_EQ(test, d->level, 1);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_NULL(test, memchr_inv(qkd_slot(&store->st,
+							    QKD_DIRECTION_OUT,
+							    i),
+						   0, store->st.slot_size));
+	KUNIT_EXPECT_TRUE(test, qkd_store_expired_unreported(store));
+
+	/* Only too old keys left: nothing is handed out. */
+	memset(material, 0xa5, sizeof(material));
+	KUNIT_EXPECT_EQ(test, -ENOENT,
+			qkd_store_take_next(store, id, material, T_SEC(500),
+					    &ev, &extack));
+	KUNIT_EXPECT_NOT_NULL(test, extack._msg);
+	KUNIT_EXPECT_EQ(test, d->expired, 4);
+	KUNIT_EXPECT_EQ(test, d->missed, 1);
+	KUNIT_EXPECT_EQ(test, d->level, 0);
+	KUNIT_EXPECT_EQ(test, d->added, d->taken + d->expired + d->flushed +
+					d->level);
+	/* The level events come at once; no expired event yet. */
+	KUNIT_ASSERT_EQ(test, ev.n, 2);
+	KUNIT_EXPECT_EQ(test, ev.ev[0].event, QKD_EVENT_LOW);
+	KUNIT_EXPECT_EQ(test, ev.ev[1].event, QKD_EVENT_EMPTY);
+
+	/* The next expiry run reports the four in one expired event. */
+	ev.n = 0;
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store, T_SEC(501), &next,
+						  &ev));
+	KUNIT_ASSERT_EQ(test, ev.n, 1);
+	KUNIT_EXPECT_EQ(test, ev.ev[0].event, QKD_EVENT_EXPIRED);
+	KUNIT_EXPECT_EQ(test, ev.ev[0].dir, QKD_DIRECTION_OUT);
+	KUNIT_EXPECT_EQ(test, ev.ev[0].count, 4);
+	KUNIT_EXPECT_FALSE(test, qkd_store_expired_unreported(store));
+	ev.n = 0;
+	qkd_store_expire(store, T_SEC(502), &next, &ev);
+	KUNIT_EXPECT_EQ(test, ev.n, 0);
+}
+
+/* The same for an inbound key taken by ID. */
+static void qkd_store_test_take_id_too_old(struct kunit *test)
+{
+	struct qkd_store *store = qkd_test_store(test, 8, 1, 4, 10);
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_IN];
+	struct netlink_ext_ack extack = {};
+	u8 id[QKD_KEY_ID_LEN], material[T_KEY], want[T_KEY];
+	struct qkd_events ev = {};
+	u64 next;
+
+	qkd_test_fill(test, store, QKD_DIRECTION_IN, 0, 4, T_SEC(100), NULL);
+	qkd_test_fill(test, store, QKD_DIRECTION_IN, 4, 2, T_SEC(105), NULL);
+
+	/* A fresh key is taken though older ones wait for the expiry. */
+	KUNIT_EXPECT_EQ(test, 0, qkd_test_take_id(store, 4, material,
+						  T_SEC(110), NULL));
+	qkd_test_material(want, 4);
+	KUNIT_EXPECT_MEMEQ(test, material, want, T_KEY);
+	KUNIT_EXPECT_EQ(test, d->expired, 0);
+
+	/* Key 2 is 10 s old: refused, wiped with every older key. */
+	qkd_test_id(id, 2);
+	memset(material, 0xa5, sizeof(material));
+	KUNIT_EXPECT_EQ(test, -ENOENT,
+			qkd_store_take_id(store, id, NULL, material, T_SEC(110),
+					  &ev, &extack));
+	KUNIT_EXPECT_NOT_NULL(test, extack._msg);
+	KUNIT_EXPECT_EQ(test, d->expired, 4);
+	KUNIT_EXPECT_EQ(test, d->missed, 1);
+	KUNIT_EXPECT_EQ(test, d->level, 1);
+	KUNIT_EXPECT_EQ(test, -ENOENT, qkd_test_take_id(store, 0, material,
+							T_SEC(110), NULL));
+	KUNIT_EXPECT_EQ(test, d->added, d->taken + d->expired + d->flushed +
+					d->level);
+	qkd_test_expect_unchanged(test, store, 0, 1);
+
+	KUNIT_EXPECT_EQ(test, 0, qkd_test_take_id(store, 5, material,
+						  T_SEC(114), NULL));
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store, T_SEC(115), &next,
+						  &ev));
+	KUNIT_ASSERT_GE(test, ev.n, 1);
+	KUNIT_EXPECT_EQ(test, ev.ev[ev.n - 1].event, QKD_EVENT_EXPIRED);
+	KUNIT_EXPECT_EQ(test, ev.ev[ev.n - 1].count, 4);
+	KUNIT_EXPECT_EQ(test, next, 0);
+}
+
+/*
+ * Inbound keys expire oldest first whatever was taken from among them, and
+ * the next expiry is that of the oldest key left; a resize keeps the order.
+ */
+static void qkd_store_test_inbound_age_order(struct kunit *test)
+{
+	static const u32 taken[] = { 1, 5, 9 };
+	static const u32 left[] = { 8, 10, 11 };
+	struct qkd_store *store = qkd_test_store(test, 16, 1, 8, 10);
+	struct qkd_dir *d = &store->dir[QKD_DIRECTION_IN];
+	struct qkd_store_params p;
+	u8 material[T_KEY];
+	unsigned int i;
+	u64 next;
+
+	/* Freed slots are reused last freed first: keys 0..3 go to 3..0. */
+	qkd_test_fill(test, store, QKD_DIRECTION_IN, 100, 4, T_SEC(90), NULL);
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, 0, qkd_test_take_id(store, 100 + i,
+							  material, T_SEC(90),
+							  NULL));
+	for (i = 0; i < 3; i++)
+		qkd_test_fill(test, store, QKD_DIRECTION_IN, 4 * i, 4,
+			      T_SEC(100 + i), NULL);
+	for (i = 0; i < ARRAY_SIZE(taken); i++)
+		KUNIT_ASSERT_EQ(test, 0, qkd_test_take_id(store, taken[i],
+							  material, T_SEC(102),
+							  NULL));
+
+	/* Grow, then expire what was added at 100 s and 101 s. */
+	qkd_store_get_params(store, &p);
+	p.capacity = 32;
+	KUNIT_ASSERT_EQ(test, 0, qkd_store_configure(store, &p, T_SEC(102),
+						     NULL, NULL));
+	KUNIT_EXPECT_EQ(test, 0, qkd_store_expire(store, T_SEC(109), &next,
+						  NULL));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(110));
+	KUNIT_EXPECT_EQ(test, 6, qkd_store_expire(store, T_SEC(111), &next,
+						  NULL));
+	KUNIT_EXPECT_EQ(test, d->expired, 6);
+	KUNIT_EXPECT_EQ(test, d->level, ARRAY_SIZE(left));
+	KUNIT_EXPECT_EQ(test, next, T_SEC(112));
+	qkd_test_expect_unchanged(test, store, 0, ARRAY_SIZE(left));
+	for (i = 0; i < ARRAY_SIZE(left); i++)
+		KUNIT_EXPECT_EQ(test, 0, qkd_test_take_id(store, left[i],
+							  material, T_SEC(111),
+							  NULL));
+	KUNIT_EXPECT_EQ(test, d->added, d->taken + d->expired + d->flushed +
+					d->level);
+}
+
+/* The default cap holds the largest pool at the default key size. */
+static void qkd_store_test_default_cap(struct kunit *test)
+{
+	size_t big = sizeof(struct qkd_store) +
+		     qkd_storage_bytes(QKD_CAPACITY_MAX, QKD_DEFAULT_KEY_SIZE);
+
+	KUNIT_EXPECT_LE(test, big, QKD_DEFAULT_MEM_LIMIT);
+	/* ... and is the smallest power of two that does. */
+	KUNIT_EXPECT_GT(test, big, QKD_DEFAULT_MEM_LIMIT / 2);
+}
+
 static struct kunit_case qkd_store_test_cases[] = {
 	KUNIT_CASE(qkd_store_test_defaults),
 	KUNIT_CASE_PARAM(qkd_store_test_bad_params, qkd_bad_params_gen_params),
@@ -1032,10 +1216,14 @@ static struct kunit_case qkd_store_test_cases[] = {
 	KUNIT_CASE(qkd_store_test_mem_cap),
 	KUNIT_CASE(qkd_store_test_overhead),
 	KUNIT_CASE(qkd_store_test_rates),
-	KUNIT_CASE(qkd_store_test_counters),
+	KUNIT_CASE_PARAM(qkd_store_test_counters, qkd_counters_gen_params),
 	KUNIT_CASE(qkd_store_test_configure),
 	KUNIT_CASE(qkd_store_test_configure_events),
 	KUNIT_CASE_PARAM(qkd_store_test_wiped, qkd_wipe_gen_params),
+	KUNIT_CASE(qkd_store_test_take_next_too_old),
+	KUNIT_CASE(qkd_store_test_take_id_too_old),
+	KUNIT_CASE(qkd_store_test_inbound_age_order),
+	KUNIT_CASE(qkd_store_test_default_cap),
 	{}
 };
 

@@ -55,15 +55,16 @@ sync_file() {
 	cmp -s "$1" "$2" || cp "$1" "$2"
 }
 
-for f in store.c store.h tag.c tag.h ke.c ke.h store_test.c tag_test.c \
-	ke_test.c Kconfig .kunitconfig; do
+for f in store.c store.h tag.c tag.h ke.c ke.h cursor.c cursor.h \
+	store_test.c tag_test.c ke_test.c cursor_test.c Kconfig .kunitconfig; do
 	sync_file "/src/kmod/$f" "$dst/$f"
 done
 # The uapi header lives under the driver, not in the tree's include/: the
 # tree stays Debian's apart from the two hooks below.
 sync_file /src/include/uapi/linux/qkd.h "$dst/include/uapi/linux/qkd.h"
 
-# KUnit covers the store, the tag and the key exchange counters; netlink
+# KUnit covers the store, the tag, the key exchange counters and the dump
+# cursor; netlink
 # and the rest of the module are tested against the real module in the VM.
 makefile=$(mktemp)
 cat >"$makefile" <<'EOF'
@@ -71,7 +72,7 @@ cat >"$makefile" <<'EOF'
 # Written by tools/kunit.sh of qkd-ipsec.
 ccflags-y += -I$(src)/include
 obj-$(CONFIG_QKDPOOL) += qkdpool.o
-qkdpool-y := store.o tag.o ke.o
+qkdpool-y := store.o tag.o ke.o cursor.o
 EOF
 sync_file "$makefile" "$dst/Makefile"
 rm -f "$makefile"

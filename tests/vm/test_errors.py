@@ -127,7 +127,11 @@ def _():
                                    "key": keys("UNKN", 0, 1)}),
                       ("key-take", {"id": 999999, "direction": "out"}),
                       ("key-flush", {"id": 999999}),
-                      ("ke-report", {"id": 999999, "ke-outcome": "qkd"})]:
+                      ("ke-report", {"id": 999999, "ke-outcome": "qkd"}),
+                      # the pool is looked up first (the pre hook): the
+                      # direction these lack is not what is reported
+                      ("key-take", {"id": 999999}),
+                      ("key-add", {"id": 999999, "key": keys("UNKN", 1, 1)})]:
         expect_error(do(op, attrs), E.ENOENT, msg=("pool", "no such", "not found",
                                                    "unknown"),
                      what=f"{op} {attrs.get('id', attrs.get('name'))}")

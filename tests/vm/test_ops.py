@@ -392,6 +392,78 @@ def _():
     fam.do("pool-del", {"id": pid})
 
 
+def boottime():
+    """CLOCK_BOOTTIME, the clock of the module's key ages."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@test("expiry: a take never hands out a key past max-age, even before the expiry work ran")
+@cleanup("stale-out", "stale-in")
+def _():
+    # Ages are whole seconds, early rather than late: with max-age 1, a key
+    # added at k + 0.7 s is past its lifetime from k + 1 s on, while the
+    # expiry work is queued a lifetime after the add, for k + 1.7 s.  A take
+    # in that window must find the keys too old itself: no key, ENOENT
+    # naming max-age, the keys counted as expired (the take as missed); the
+    # take queues the work at once, which sends one expired event.  Two
+    # pools: the work a take queues would expire the other direction too.
+    mon = monitor()
+    settings = {"capacity": 8, "low-watermark": 1, "high-watermark": 4, "max-age": 1}
+    pids = {d: fam.do("pool-new", dict(settings, name="stale-" + d))["id"]
+            for d in ("out", "in")}
+    n = {"out": 3, "in": 2}
+    tries = []
+    for attempt in range(3):
+        ks = keys(f"STL{attempt}", 0, 5)
+        time.sleep((0.7 - boottime() % 1) % 1)
+        t_add = boottime()
+        add(pids["out"], "out", ks[:3])
+        add(pids["in"], "in", ks[3:])
+        t_added = boottime()
+        before = {d: stats(reader, pids[d], d) for d in ("out", "in")}
+        time.sleep(max(0.0, int(t_add) + 1.05 - boottime()))
+        t_take = boottime()
+        # The window: after the second of the adds, before the work can run.
+        if int(t_added) != int(t_add) or t_take >= t_add + 0.95:
+            tries.append((round(t_add % 1, 2), round(t_added - t_add, 2),
+                          round(t_take - t_add, 2)))
+            for pid in pids.values():
+                fam.do("key-flush", {"id": pid})
+            events(mon, timeout=1.5)
+            continue
+        expect_error(lambda: fam.do("key-take", {"id": pids["out"], "direction": "out"}),
+                     errno.ENOENT, msg="max-age", what="take of outbound keys past max-age")
+        expect_error(lambda: fam.do("key-take", {"id": pids["in"], "direction": "in",
+                                                 "key-id": ks[4]["id"]}),
+                     errno.ENOENT, msg="max-age", what="take of an inbound key past max-age")
+        t_done = boottime()
+        for d in ("out", "in"):
+            s = stats(reader, pids[d], d)
+            eq((s["level"], s["expired"] - before[d]["expired"],
+                s["missed"] - before[d]["missed"], s["taken"]),
+               (0, n[d], 1, 0), f"{d}: level, expired, missed, taken after the take")
+            eq(s["added"], s["taken"] + s["expired"] + s["flushed"] + s["level"],
+               f"{d}: added = taken + expired + flushed + level")
+        # The work reports them, once (merged): nothing more after that.
+        got, deadline = [], time.monotonic() + 3
+        while time.monotonic() < deadline and \
+                sum(e["event"] == "expired" for e in got) < 2:
+            got += events(mon, want=1, timeout=deadline - time.monotonic())
+        got += events(mon, timeout=1.5)
+        eq(sorted((e["name"], e["direction"], e["count"]) for e in got
+                  if e["event"] == "expired"),
+           [("stale-in", "in", 2), ("stale-out", "out", 3)],
+           "expired events, one per pool")
+        no_material(mon.sock.data, [k["material"] for k in ks], "notifications")
+        diag(f"adds at k + {t_add % 1:.2f} s, takes from {t_take - t_add:.2f} s"
+             f" to {t_done - t_add:.2f} s later (missed windows: {tries})")
+        break
+    else:
+        check(False, f"no take landed in the window (add frac, add s, take s): {tries}")
+    for pid in pids.values():
+        fam.do("pool-del", {"id": pid})
+
+
 @test("expiry: outbound keys go a guard (2 s) before inbound ones added with them")
 @cleanup("guard")
 def _():
