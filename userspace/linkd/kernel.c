@@ -191,13 +191,13 @@ int kernel_sync(struct linkd *d)
 		if (len >= sizeof(names))
 			len = sizeof(names) - 1;
 		/* Both directions reconcile on their next HELLO. */
-		if (p->out)
-			conn_close(p->out, "pool created again: reconnecting to reconcile");
-		if (p->in)
-			conn_close(p->in, "pool created again: reconnecting to reconcile");
-		p->filling = true;
-		retry_reset(&p->retry, false);
-		p->next_try = now_mono();
+		if (p->master.out)
+			conn_close(p->master.out, "pool created again: reconnecting to reconcile");
+		if (p->slave.conn)
+			conn_close(p->slave.conn, "pool created again: reconnecting to reconcile");
+		p->master.filling = true;
+		retry_reset(&p->master.retry, false);
+		p->master.next_try = now_mono();
 	}
 	if (redone)
 		log_warn("kernel pools gone (%s): re-created from the configuration: %s; reconciling with the peers, then refilling",
