@@ -124,17 +124,50 @@ void master_drop(struct pool *p)
 	p->master.state = M_IDLE;
 }
 
+/*
+ * Write the journal.  A failed write leaves the journal dirty (the disk
+ * says less than memory: an offer settled here may still be open there):
+ * then no offer is committed or made until a write succeeds, since a
+ * commit on top of a stale record could make a restart take a refused
+ * offer for a committed one (journal.h: only the oldest open offer may
+ * have been committed).  Logged once per outage.
+ */
 static int save(struct linkd *d, struct pool *p)
 {
 	char err[512];
 
 	if (journal_save(d->cfg->state_dir, p->cfg.name, &p->master.j, err,
 			 sizeof(err))) {
-		log_err("pool %s: %s", p->cfg.name, err);
+		if (!p->master.journal_dirty)
+			log_err("pool %s: %s: no offer or commit until the journal can be written again",
+				p->cfg.name, err);
+		else
+			log_debug("pool %s: %s", p->cfg.name, err);
 		health_set_error(&p->master.health, err);
+		p->master.journal_dirty = true;
 		return -1;
 	}
+	if (p->master.journal_dirty)
+		log_info("pool %s: journal written again: offers resume",
+			 p->cfg.name);
+	p->master.journal_dirty = false;
 	return 0;
+}
+
+/*
+ * An offer was settled (refused, aborted, reset): record it.  When the
+ * record fails, the connection closes (what is in flight goes back to the
+ * journal's rule: aborted on the next connection) and the journal stays
+ * dirty.  Nothing is lost: on disk the offer is still open, and aborting
+ * it again removes nothing the peer still holds.  False when closed.
+ */
+static bool settle_saved(struct linkd *d, struct pool *p)
+{
+	if (!save(d, p))
+		return true;
+	if (p->master.out)
+		conn_close(p->master.out, "cannot write the journal");
+	return false;
 }
 
 static int out_added(struct linkd *d, struct pool *p, uint64_t *added,
@@ -218,8 +251,12 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 		return;
 	}
 	p->master.state = M_WAIT_RESET;
-	/* In the window (no keys) for its answer's deadline. */
-	window_push(&p->master.win, 0, 0, now_mono(), NULL);
+	/* In the (emptied) window, no keys, for its answer's deadline. */
+	if (window_push(&p->master.win, 0, 0, now_mono(), NULL)) {
+		log_err("pool %s: the window of offers in flight refused the RESET",
+			p->cfg.name);
+		conn_close(p->master.out, "window of offers in flight full");
+	}
 }
 
 static void master_on_open(struct linkd *d, struct pool *p,
@@ -248,7 +285,8 @@ static void on_reset_ok(struct linkd *d, struct pool *p,
 			p->st.aborted += p->master.j.open[0].n;
 			journal_close_oldest(&p->master.j, false);
 		}
-		save(d, p);
+		if (!settle_saved(d, p))
+			return;
 	}
 	p->master.state = M_IDLE;
 	p->master.filling = true;
@@ -280,11 +318,17 @@ static void send_aborts(struct pool *p)
 		m.seq = o->seq;
 		m.n = o->n;
 		memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+		/* Tracked before it leaves: its answer must find it. */
+		if (window_push(&p->master.win, o->seq, o->n, now, NULL)) {
+			log_err("pool %s: the window of offers in flight refused the ABORT of offer %llu",
+				p->cfg.name, (unsigned long long)o->seq);
+			conn_close(p->master.out, "window of offers in flight full");
+			return;
+		}
 		if (conn_send(p->master.out, &m)) {
 			conn_close(p->master.out, "cannot send ABORT");
 			return;
 		}
-		window_push(&p->master.win, o->seq, o->n, now, NULL);
 	}
 	p->master.state = M_WAIT_ABORTED;
 }
@@ -408,8 +452,20 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	m.seq = o->seq;
 	m.n = o->n;
 	memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+	if (window_push(&p->master.win, o->seq, o->n, now, j)) {
+		/*
+		 * Journaled but never sent: its keys are wiped here, and the
+		 * open entry is aborted on the next connection (the peer
+		 * removes nothing), as for any offer of unknown outcome.
+		 */
+		log_err("pool %s: the window of offers in flight refused offer %llu (%u in flight): not sent, its keys wiped; reconnecting",
+			p->cfg.name, (unsigned long long)o->seq,
+			p->master.win.count);
+		job_free(j);
+		conn_close(p->master.out, "window of offers in flight full");
+		return;
+	}
 	p->st.offers++;
-	window_push(&p->master.win, o->seq, o->n, now, j);
 	p->master.state = M_WAIT_ACK;
 	if (conn_send(p->master.out, &m)) {
 		conn_close(p->master.out, "cannot send OFFER");
@@ -500,6 +556,11 @@ void master_step(struct linkd *d, struct pool *p)
 	}
 	if (p->master.out->state != CONN_OPEN)
 		return;
+	/* Nothing leaves while the journal on disk is behind (save()). */
+	if (p->master.journal_dirty && save(d, p)) {
+		back_off(p, RETRY_OTHER);
+		return;
+	}
 	if (p->master.j.nopen && !p->master.win.count) {
 		send_aborts(p);
 		return;
@@ -567,7 +628,8 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		p->st.peer_errors++;
 		job_free(j);
 		journal_close_oldest(&p->master.j, false);
-		save(d, p);
+		if (!settle_saved(d, p))
+			return;
 		back_off(p, RETRY_OTHER);
 		/*
 		 * No room at the peer while nothing is left here: whatever it
@@ -577,6 +639,12 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		if (m->status == PROTO_E_FULL && !out_added(d, p, &added, &level) &&
 		    !level && p->master.out)
 			start_reset(d, p, "the peer's inbound side is full while the outbound side here is empty: orphans there");
+		return;
+	}
+	/* A dirty journal first: else this commit could not be told apart. */
+	if (p->master.journal_dirty && save(d, p)) {
+		job_free(j);
+		conn_close(p->master.out, "cannot write the journal");
 		return;
 	}
 	ret = commit(d, p, j, m->seq);
@@ -617,7 +685,8 @@ static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 p->cfg.name, (unsigned long long)m->seq, m->n, s.n);
 	p->st.aborted += s.n;
 	journal_close_oldest(&p->master.j, false);
-	save(d, p);
+	if (!settle_saved(d, p))
+		return;
 	if (!p->master.win.count) {
 		p->master.state = M_IDLE;
 		p->master.next_try = now_mono();

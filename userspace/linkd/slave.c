@@ -216,6 +216,7 @@ static void on_offer(struct conn *c, struct proto_msg *m)
 	}
 	j->seq = m->seq;
 	j->gen = p->slave.gen;
+	j->live_gen = &p->slave.gen;
 	p->slave.queued++;
 	worker_submit(p->worker_in, j);
 }
@@ -229,8 +230,9 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 
 	p->slave.queued--;
 	if (!c) {
-		log_info("pool %s: offer %llu: its connection is gone or was reset: %zu keys wiped, none added",
-			 p->cfg.name, (unsigned long long)j->seq, j->n);
+		log_info("pool %s: offer %llu: its connection is gone or was reset: %s, none added",
+			 p->cfg.name, (unsigned long long)j->seq,
+			 j->skipped ? "no KME request made" : "its keys wiped");
 		goto out;
 	}
 	if (j->kind == JOB_PASS || p->slave.reset_due) {
@@ -358,6 +360,7 @@ static void conn_closed(struct conn *c, bool fault)
 	if (p->slave.conn == c) {
 		p->slave.conn = NULL;
 		p->slave.connected = false;
+		p->slave.gen++;		/* its queued dec_keys: skipped */
 	}
 }
 
