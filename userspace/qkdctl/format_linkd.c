@@ -59,9 +59,17 @@ void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour)
 	case LINKD_RUNNING:
 		break;
 	}
-	fprintf(f, "  qkd-linkd: %s %s%s%s, ", h->stream ? "stream" : "KME",
-		h->kme_up ? "" : warn(colour, C_RED),
-		h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off);
+	if (!h->kme_in_known || h->kme_in_up == h->kme_up)
+		fprintf(f, "  qkd-linkd: %s %s%s%s, ", h->stream ? "stream" : "KME",
+			h->kme_up ? "" : warn(colour, C_RED),
+			h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off);
+	else	/* enc_keys (out) and dec_keys (in) disagree: both */
+		fprintf(f, "  qkd-linkd: %s out %s%s%s, in %s%s%s, ",
+			h->stream ? "stream" : "KME",
+			h->kme_up ? "" : warn(colour, C_RED),
+			h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off,
+			h->kme_in_up ? "" : warn(colour, C_RED),
+			h->kme_in_up ? "up" : "DOWN", h->kme_in_up ? "" : off);
 	if (pc[0] && pc[1])
 		fputs("peer connected", f);
 	else if (!pc[0] && !pc[1])
@@ -83,6 +91,9 @@ void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour)
 			h->last_error_time ? age : "",
 			h->last_error_time ? ")" : "", h->last_error);
 	}
+	if (h->last_error_in[0])
+		fprintf(f, "  qkd-linkd last error in (dec_keys for the peer): %s\n",
+			h->last_error_in);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -123,6 +134,9 @@ void fmt_linkd_json(FILE *f, const struct linkd_health *h)
 	fputs(",\"last_error\":", f);
 	fmt_json_string(f, h->last_error);
 	json_time(f, "last_error_time", h->last_error_time);
+	fprintf(f, ",\"kme_in_up\":%s,\"last_error_in\":",
+		!h->kme_in_known ? "null" : h->kme_in_up ? "true" : "false");
+	fmt_json_string(f, h->last_error_in);
 	fprintf(f, ",\"kme_errors\":%" PRIu64 ",\"peer_errors\":%" PRIu64 "}",
 		h->kme_errors, h->peer_errors);
 }
