@@ -136,6 +136,12 @@ struct linkd {
 	double next_rate_log;
 	uint8_t boot[EPOCH_BOOT_LEN];	/* this boot's ID */
 	uint64_t netns;			/* this network namespace's cookie */
+	/*
+	 * kernel_sync() re-created @p's kernel pool (the keys are gone): the
+	 * roles recover and reconnect.  0, or -1 to be tried again later.
+	 * Set by main.c: kernel.c knows neither role.
+	 */
+	int (*pool_recreated)(struct linkd *d, struct pool *p);
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
 	bool kernel_gone;		/* the family is not registered */
 	double next_kernel_check;
@@ -155,9 +161,17 @@ void master_on_job(struct linkd *d, struct pool *p, struct job *j);
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
 /* The HELLO of a new connection to the peer (for the tests too). */
 void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
+/*
+ * The kernel pool was created again under the daemon: the journal is
+ * read against the new pool, the connection closed (reconcile first),
+ * the fill restarted.  0 or -1.
+ */
+int master_pool_recreated(struct linkd *d, struct pool *p);
 
 /* slave.c: accepted connections, the struct linkd as ctx. */
 extern const struct conn_ops slave_conn_ops;
+/* The kernel pool was created again: the peer reconnects, reconciles. */
+void slave_pool_recreated(struct pool *p);
 
 /* The one place a role's last error is recorded (status file). */
 void health_set_error(struct pool_health *h, const char *err);

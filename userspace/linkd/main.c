@@ -73,6 +73,15 @@ static int open_listener(struct linkd *d)
 	return 0;
 }
 
+/* kernel.c's event, dispatched to both roles (struct linkd). */
+static int pool_recreated(struct linkd *d, struct pool *p)
+{
+	if (master_pool_recreated(d, p))
+		return -1;
+	slave_pool_recreated(p);
+	return 0;
+}
+
 static int setup_pool(struct linkd *d, struct pool *p)
 {
 	char err[512];
@@ -374,7 +383,8 @@ static void usage(FILE *f)
 int main(int argc, char *argv[])
 {
 	struct linkd d = { .config_path = CFG_DEFAULT_PATH,
-			   .cs = { .listen_fd = -1 } };
+			   .cs = { .listen_fd = -1 },
+			   .pool_recreated = pool_recreated };
 	char err[CFG_ERR_LEN];
 	bool test_only = false;
 	sigset_t mask;

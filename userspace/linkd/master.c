@@ -212,6 +212,19 @@ int master_recover(struct linkd *d, struct pool *p)
 	return 0;
 }
 
+int master_pool_recreated(struct linkd *d, struct pool *p)
+{
+	if (master_recover(d, p))
+		return -1;
+	/* The peer holds twins of keys gone here: reconcile on HELLO. */
+	if (p->master.out)
+		conn_close(p->master.out, "pool created again: reconnecting to reconcile");
+	p->master.filling = true;
+	retry_reset(&p->master.retry, false);
+	p->master.next_try = now_mono();
+	return 0;
+}
+
 void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
 {
 	memset(m, 0, offsetof(struct proto_msg, ids));

@@ -364,6 +364,13 @@ static void conn_closed(struct conn *c, bool fault)
 	}
 }
 
+void slave_pool_recreated(struct pool *p)
+{
+	/* Its master reconnects; HELLO then finds the pair changed. */
+	if (p->slave.conn)
+		conn_close(p->slave.conn, "pool created again: reconnecting to reconcile");
+}
+
 const struct conn_ops slave_conn_ops = {
 	.message = conn_message,
 	.closed = conn_closed,

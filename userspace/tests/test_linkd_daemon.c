@@ -13,7 +13,8 @@
  *   - dec_keys jobs of a dead connection make no KME request;
  *   - a slave's dec_keys error leaves the master's health alone, and the
  *     status file shows both;
- *   - a window that refuses an offer: nothing sent, keys wiped.
+ *   - a window that refuses an offer: nothing sent, keys wiped;
+ *   - the kernel's "pool re-created" event: both roles reconnect.
  */
 #include <errno.h>
 #include <poll.h>
@@ -611,6 +612,34 @@ START_TEST(window_refuses_offer)
 }
 END_TEST
 
+/* kernel.c's event (struct linkd's pool_recreated): both roles reconnect. */
+START_TEST(pool_recreated_event)
+{
+	struct conn *in;
+
+	master_connect(false);
+	offer_until(1);
+	in = slave_connect();
+	/* A new pool: its counters start at 0, the keys are gone. */
+	memset(fk_state.added, 0, sizeof(fk_state.added));
+	memset(fk_state.level, 0, sizeof(fk_state.level));
+	ck_assert_int_eq(master_pool_recreated(&d, P), 0);
+	slave_pool_recreated(P);
+	ck_assert_ptr_null(P->master.out);
+	ck_assert_ptr_null(P->slave.conn);
+	ck_assert(in->dead);
+	ck_assert_msg(strstr(fk_state.last_close, "pool created again"),
+		      "closed: %s", fk_state.last_close);
+	/* The offer in flight: wiped here, aborted on the next connection. */
+	ck_assert_uint_eq(P->master.win.count, 0);
+	ck_assert_uint_eq(P->master.j.nopen, 1);
+	ck_assert(P->master.filling);
+	master_connect(false);
+	master_step(&d, P);
+	ck_assert_uint_eq(fake_count_sent(PROTO_ABORT), 1);
+}
+END_TEST
+
 Suite *linkd_daemon_suite(void)
 {
 	Suite *s = suite_create("linkd_daemon");
@@ -627,6 +656,7 @@ Suite *linkd_daemon_suite(void)
 	tcase_add_test(tc, reset_voids_queued_dec_keys);
 	tcase_add_test(tc, slave_error_keeps_master_health);
 	tcase_add_test(tc, window_refuses_offer);
+	tcase_add_test(tc, pool_recreated_event);
 	suite_add_tcase(s, tc);
 	return s;
 }
