@@ -160,7 +160,7 @@ void master_drop(struct pool *p);
 void master_on_job(struct linkd *d, struct pool *p, struct job *j);
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
 /* The HELLO of a new connection to the peer (for the tests too). */
-void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
+void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m);
 /*
  * The kernel pool was created again under the daemon: the journal is
  * read against the new pool, the connection closed (reconcile first),

@@ -48,6 +48,9 @@
 
 static const struct conn_ops master_conn_ops;
 
+/* Frames are encoded here (OFFER and ABORT may be 64 KiB). */
+static uint8_t frame[PROTO_MAX_FRAME];
+
 static double jitter(void)
 {
 	uint32_t r = 0;
@@ -225,10 +228,9 @@ int master_pool_recreated(struct linkd *d, struct pool *p)
 	return 0;
 }
 
-void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
+void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m)
 {
-	memset(m, 0, offsetof(struct proto_msg, ids));
-	m->type = PROTO_HELLO;
+	memset(m, 0, sizeof(*m));
 	m->key_bits = p->cfg.key_bits;
 	snprintf(m->master, sizeof(m->master), "%s", p->cfg.sae_id);
 	snprintf(m->slave, sizeof(m->slave), "%s", p->cfg.peer_sae_id);
@@ -244,7 +246,7 @@ void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
  */
 static void start_reset(struct linkd *d, struct pool *p, const char *why)
 {
-	struct proto_msg m = { .type = PROTO_RESET };
+	struct proto_reset m = { 0 };
 	int ret;
 
 	master_drop(p);
@@ -259,7 +261,8 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 	log_warn("pool %s: resetting the outbound direction (%s): %u outbound keys wiped here, asking the peer to wipe their twins",
 		 p->cfg.name, why, m.count);
 	p->st.resets++;
-	if (conn_send(p->master.out, &m)) {
+	if (conn_send(p->master.out, frame,
+		      proto_encode_reset(&m, frame, sizeof(frame)))) {
 		conn_close(p->master.out, "cannot send RESET");
 		return;
 	}
@@ -273,7 +276,7 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 }
 
 static void master_on_open(struct linkd *d, struct pool *p,
-			   const struct proto_msg *m)
+			   const struct proto_hello_ok *m)
 {
 	window_reset(&p->master.win);
 	retry_reset(&p->master.retry, false);
@@ -283,7 +286,7 @@ static void master_on_open(struct linkd *d, struct pool *p,
 }
 
 static void on_reset_ok(struct linkd *d, struct pool *p,
-			const struct proto_msg *m)
+			const struct proto_reset *m)
 {
 	log_info("pool %s: outbound direction reconciled: the peer wiped %u inbound keys; refilling",
 		 p->cfg.name, m->count);
@@ -320,17 +323,13 @@ static void master_on_close(struct pool *p)
 /* ABORT every open offer of the journal, oldest first; answered in order. */
 static void send_aborts(struct pool *p)
 {
-	static struct proto_msg m;
 	double now = now_mono();
 
 	window_reset(&p->master.win);
 	for (unsigned int i = 0; i < p->master.j.nopen; i++) {
 		const struct journal_offer *o = &p->master.j.open[i];
 
-		m.type = PROTO_ABORT;
-		m.seq = o->seq;
-		m.n = o->n;
-		memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+		struct proto_ids m = { .seq = o->seq, .n = o->n, .ids = o->ids };
 		/* Tracked before it leaves: its answer must find it. */
 		if (window_push(&p->master.win, o->seq, o->n, now, NULL)) {
 			log_err("pool %s: the window of offers in flight refused the ABORT of offer %llu",
@@ -338,7 +337,8 @@ static void send_aborts(struct pool *p)
 			conn_close(p->master.out, "window of offers in flight full");
 			return;
 		}
-		if (conn_send(p->master.out, &m)) {
+		if (conn_send(p->master.out, frame,
+			      proto_encode_abort(&m, frame, sizeof(frame)))) {
 			conn_close(p->master.out, "cannot send ABORT");
 			return;
 		}
@@ -418,7 +418,7 @@ static void fetch(struct linkd *d, struct pool *p)
 /* The source delivered a batch: journal it, offer it, keep it until ACK. */
 static void get_done(struct linkd *d, struct pool *p, struct job *j)
 {
-	static struct proto_msg m;
+	struct proto_ids m;
 	const struct journal_offer *o;
 	uint64_t added = 0;
 	double now = now_mono();
@@ -461,10 +461,7 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 		back_off(p, RETRY_OTHER);
 		return;
 	}
-	m.type = PROTO_OFFER;
-	m.seq = o->seq;
-	m.n = o->n;
-	memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+	m = (struct proto_ids){ .seq = o->seq, .n = o->n, .ids = o->ids };
 	if (window_push(&p->master.win, o->seq, o->n, now, j)) {
 		/*
 		 * Journaled but never sent: its keys are wiped here, and the
@@ -480,7 +477,8 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 	}
 	p->st.offers++;
 	p->master.state = M_WAIT_ACK;
-	if (conn_send(p->master.out, &m)) {
+	if (conn_send(p->master.out, frame,
+		      proto_encode_offer(&m, frame, sizeof(frame)))) {
 		conn_close(p->master.out, "cannot send OFFER");
 		return;
 	}
@@ -619,7 +617,7 @@ static int commit(struct linkd *d, struct pool *p, struct job *j,
 	return ret;
 }
 
-static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
+static void on_ack(struct linkd *d, struct pool *p, const struct proto_ack *m)
 {
 	struct window_slot s;
 	struct job *j;
@@ -689,13 +687,14 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 	p->master.next_try = now_mono();
 }
 
-static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
+static void on_aborted(struct linkd *d, struct pool *p,
+		       const struct proto_aborted *m)
 {
 	struct window_slot s;
 
 	window_pop(&p->master.win, now_mono(), &s);
 	log_info("pool %s: offer %llu aborted: peer removed %u of its %u keys",
-		 p->cfg.name, (unsigned long long)m->seq, m->n, s.n);
+		 p->cfg.name, (unsigned long long)m->seq, m->removed, s.n);
 	p->st.aborted += s.n;
 	journal_close_oldest(&p->master.j, false);
 	if (!settle_saved(d, p))
@@ -706,37 +705,77 @@ static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
 	}
 }
 
-static void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
+/* Is @seq the answer the master waits for: its oldest offer or abort? */
+static bool expected(struct pool *p, uint64_t seq)
 {
 	struct window_slot *oldest = window_oldest(&p->master.win);
-	bool expected = oldest && m->seq == oldest->seq &&
-			p->master.j.nopen && p->master.j.open[0].seq == m->seq;
 
-	if (m->type == PROTO_ACK && p->master.state == M_WAIT_ACK && expected) {
-		on_ack(d, p, m);
-		return;
+	return oldest && seq == oldest->seq && p->master.j.nopen &&
+	       p->master.j.open[0].seq == seq;
+}
+
+/* An open connection's frame: each type decoded by its own decoder. */
+static void master_on_msg(struct linkd *d, struct pool *p,
+			  const struct proto_frame *f)
+{
+	enum master_state st = p->master.state;
+	struct proto_aborted ab;
+	struct proto_reset rs;
+	struct proto_error er;
+	struct proto_ack ack;
+
+	switch (f->type) {
+	case PROTO_ACK:
+		if (proto_decode_ack(f, &ack))
+			break;
+		if (st == M_WAIT_ACK && expected(p, ack.seq)) {
+			on_ack(d, p, &ack);
+			return;
+		}
+		if (st == M_WAIT_RESET) {
+			/* Sent before our RESET: its keys go with the reset. */
+			log_debug("pool %s: answer to offer %llu ignored: reset under way",
+				  p->cfg.name, (unsigned long long)ack.seq);
+			return;
+		}
+		log_err("pool %s: unexpected ACK (seq %llu) from peer",
+			p->cfg.name, (unsigned long long)ack.seq);
+		goto protocol_error;
+	case PROTO_ABORTED:
+		if (proto_decode_aborted(f, &ab))
+			break;
+		if (st == M_WAIT_ABORTED && expected(p, ab.seq)) {
+			on_aborted(d, p, &ab);
+			return;
+		}
+		log_err("pool %s: unexpected ABORTED (seq %llu) from peer",
+			p->cfg.name, (unsigned long long)ab.seq);
+		goto protocol_error;
+	case PROTO_RESET_OK:
+		if (proto_decode_reset_ok(f, &rs))
+			break;
+		if (st == M_WAIT_RESET) {
+			on_reset_ok(d, p, &rs);
+			return;
+		}
+		log_err("pool %s: unexpected RESET_OK from peer", p->cfg.name);
+		goto protocol_error;
+	case PROTO_ERROR:
+		if (proto_decode_error(f, &er))
+			break;
+		log_err("pool %s: peer error: %s", p->cfg.name, er.text);
+		goto protocol_error;
+	default:
+		log_err("pool %s: unexpected %s from peer", p->cfg.name,
+			proto_type_name(f->type));
+		goto protocol_error;
 	}
-	if (m->type == PROTO_ABORTED && p->master.state == M_WAIT_ABORTED &&
-	    expected) {
-		on_aborted(d, p, m);
-		return;
-	}
-	if (m->type == PROTO_RESET_OK && p->master.state == M_WAIT_RESET) {
-		on_reset_ok(d, p, m);
-		return;
-	}
-	if (m->type == PROTO_ACK && p->master.state == M_WAIT_RESET) {
-		/* Sent before our RESET: its keys go with the reset there. */
-		log_debug("pool %s: answer to offer %llu ignored: reset under way",
-			  p->cfg.name, (unsigned long long)m->seq);
-		return;
-	}
-	if (m->type == PROTO_ERROR)
-		log_err("pool %s: peer error: %s", p->cfg.name, m->text);
-	else
-		log_err("pool %s: unexpected %s (seq %llu) from peer",
-			p->cfg.name, proto_type_name(m->type),
-			(unsigned long long)m->seq);
+	/* A frame of its type that does not decode: the peer's fault. */
+	log_err("pool %s: malformed %s from peer", p->cfg.name,
+		proto_type_name(f->type));
+	conn_fault(p->master.out, "malformed frame");
+	return;
+protocol_error:
 	p->st.peer_errors++;
 	conn_close(p->master.out, "protocol error");
 }
@@ -745,33 +784,38 @@ static void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
 static void conn_opened(struct conn *c)
 {
 	struct pool *p = c->ctx;
-	static struct proto_msg m;
+	struct proto_hello m;
 
 	master_hello(p->d, p, &m);
-	if (conn_send(c, &m))
+	if (conn_send(c, frame, proto_encode_hello(&m, frame, sizeof(frame))))
 		conn_close(c, "cannot send HELLO");
 }
 
-static void conn_message(struct conn *c, struct proto_msg *m)
+static void conn_message(struct conn *c, const struct proto_frame *f)
 {
 	struct pool *p = c->ctx;
+	struct proto_hello_ok ok;
+	struct proto_error er;
 
 	if (c->state == CONN_OPEN) {
-		master_on_msg(p->d, p, m);
+		master_on_msg(p->d, p, f);
 		return;
 	}
-	if (m->type == PROTO_HELLO_OK) {
+	if (!proto_decode_hello_ok(f, &ok)) {
 		conn_set_open(c, NULL);
 		log_info("pool %s: connected to peer %s (outbound)", p->cfg.name,
 			 c->peer);
-		master_on_open(p->d, p, m);
+		master_on_open(p->d, p, &ok);
 		return;
 	}
-	if (m->type == PROTO_ERROR)
-		log_err("pool %s: peer %s refused us: %s", p->cfg.name, c->peer,
-			m->text);
 	p->st.peer_errors++;
-	conn_close(c, m->type == PROTO_ERROR ? NULL :
+	if (!proto_decode_error(f, &er)) {
+		log_err("pool %s: peer %s refused us: %s", p->cfg.name, c->peer,
+			er.text);
+		conn_close(c, NULL);
+		return;
+	}
+	conn_close(c, f->type == PROTO_HELLO_OK ? "malformed HELLO_OK" :
 		   "unexpected frame instead of HELLO_OK");
 }
 

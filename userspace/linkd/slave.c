@@ -29,13 +29,14 @@
 #include "linkd.h"
 #include "log.h"
 
+/* Frames are encoded here (an ACK's text, an ERROR's). */
+static uint8_t frame[PROTO_HDR_LEN + 16 + PROTO_TEXT_MAX + EPOCH_WIRE_LEN];
+
 static void refuse(struct conn *c, uint16_t code, const char *why)
 {
-	struct proto_msg m = { .type = PROTO_ERROR, .status = code };
-
-	snprintf(m.text, sizeof(m.text), "%s", why);
 	log_err("peer %s: refused: %s", c->peer, why);
-	conn_send(c, &m);
+	conn_send(c, frame, proto_encode_error(PROTO_VERSION, code, why, frame,
+					       sizeof(frame)));
 	conn_close(c, NULL);
 }
 
@@ -64,10 +65,11 @@ static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
 	return v;
 }
 
-static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_hello(struct linkd *d, struct conn *c,
+		     const struct proto_hello *m)
 {
 	struct pool *p = NULL;
-	struct proto_msg ok = { .type = PROTO_HELLO_OK };
+	struct proto_hello_ok ok = { 0 };
 	char why[PROTO_TEXT_MAX + 1];
 	struct qkd_pool_info info;
 	enum recon_verdict v;
@@ -125,7 +127,8 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	p->slave.master_epoch = m->epoch;
 	ok.reset = v != RECON_KEEP;
 	p->slave.reset_due = ok.reset;
-	if (conn_send(c, &ok)) {
+	if (conn_send(c, frame,
+		      proto_encode_hello_ok(&ok, frame, sizeof(frame)))) {
 		conn_close(c, "cannot send HELLO_OK");
 		return;
 	}
@@ -134,10 +137,11 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 }
 
 /* The master wiped its outbound side: wipe the twins, record the pair. */
-static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_reset(struct linkd *d, struct conn *c,
+		     const struct proto_reset *m)
 {
 	struct pool *p = c->user;
-	struct proto_msg done = { .type = PROTO_RESET_OK };
+	struct proto_reset done = { 0 };
 	struct recon_pair rec = { .master = p->slave.master_epoch };
 	char err[1200];
 	int ret;
@@ -164,7 +168,8 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 	p->st.resets++;
 	log_warn("pool %s: inbound direction reconciled: the peer wiped %u outbound keys, %u inbound keys wiped here",
 		 p->cfg.name, m->count, done.count);
-	if (conn_send(c, &done))
+	if (conn_send(c, frame,
+		      proto_encode_reset_ok(&done, frame, sizeof(frame))))
 		conn_close(c, "cannot send RESET_OK");
 }
 
@@ -185,7 +190,7 @@ static struct conn *job_conn(struct pool *p, uint64_t gen)
  * An OFFER goes to the worker even when it is refused at once (JOB_PASS),
  * so that its ACK cannot overtake those of the OFFERs before it.
  */
-static void on_offer(struct conn *c, struct proto_msg *m)
+static void on_offer(struct conn *c, const struct proto_ids *m)
 {
 	struct pool *p = c->user;
 	struct job *j;
@@ -225,7 +230,7 @@ static void on_offer(struct conn *c, struct proto_msg *m)
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 {
 	struct conn *c = job_conn(p, j->gen);
-	struct proto_msg ack = { .type = PROTO_ACK, .seq = j->seq };
+	struct proto_ack ack = { .seq = j->seq };
 	int ret;
 
 	p->slave.queued--;
@@ -290,16 +295,17 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 	log_debug("pool %s: offer %llu: %zu keys added inbound", p->cfg.name,
 		  (unsigned long long)j->seq, j->n);
 answer:
-	if (conn_send(c, &ack))
+	if (conn_send(c, frame, proto_encode_ack(&ack, frame, sizeof(frame))))
 		conn_close(c, "cannot send ACK");
 out:
 	job_free(j);
 }
 
-static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_abort(struct linkd *d, struct conn *c,
+		     const struct proto_ids *m)
 {
 	struct pool *p = c->user;
-	struct proto_msg done = { .type = PROTO_ABORTED, .seq = m->seq };
+	struct proto_aborted done = { .seq = m->seq };
 	struct qkd_key k;
 
 	for (unsigned int i = 0; i < m->n; i++) {
@@ -311,42 +317,60 @@ static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
 
 		qkd_key_wipe(&k, 1);
 		if (!ret)
-			done.n++;
+			done.removed++;
 	}
 	if (m->seq > p->slave.aborted_seq)
 		p->slave.aborted_seq = m->seq;
-	p->st.removed += done.n;
+	p->st.removed += done.removed;
 	log_info("pool %s: peer aborted offer %llu: %u of %u keys removed from the inbound side",
-		 p->cfg.name, (unsigned long long)m->seq, done.n, m->n);
-	if (conn_send(c, &done))
+		 p->cfg.name, (unsigned long long)m->seq, done.removed, m->n);
+	if (conn_send(c, frame,
+		      proto_encode_aborted(&done, frame, sizeof(frame))))
 		conn_close(c, "cannot send ABORTED");
 }
 
-static void conn_message(struct conn *c, struct proto_msg *m)
+/* OFFER and ABORT IDs, decoded in place of a 33 KiB stack array. */
+static struct keyid ids[PROTO_MAX_IDS];
+
+/* An accepted connection's frame: each type decoded by its own decoder. */
+static void conn_message(struct conn *c, const struct proto_frame *f)
 {
 	struct linkd *d = c->ctx;
+	struct proto_hello hello;
+	struct proto_reset rs;
+	struct proto_ids m;
 
 	if (c->state != CONN_OPEN) {
-		if (m->type == PROTO_HELLO)
-			on_hello(d, c, m);
-		else
+		if (f->type != PROTO_HELLO)
 			refuse(c, PROTO_E_PROTO, "expected HELLO");
+		else if (proto_decode_hello(f, &hello))
+			conn_fault(c, "malformed HELLO");
+		else
+			on_hello(d, c, &hello);
 		return;
 	}
-	switch (m->type) {
+	switch (f->type) {
 	case PROTO_OFFER:
-		on_offer(c, m);
-		break;
+		if (proto_decode_offer(f, &m, ids))
+			break;
+		on_offer(c, &m);
+		return;
 	case PROTO_ABORT:
-		on_abort(d, c, m);
-		break;
+		if (proto_decode_abort(f, &m, ids))
+			break;
+		on_abort(d, c, &m);
+		return;
 	case PROTO_RESET:
-		on_reset(d, c, m);
-		break;
+		if (proto_decode_reset(f, &rs))
+			break;
+		on_reset(d, c, &rs);
+		return;
 	default:
 		((struct pool *)c->user)->st.peer_errors++;
 		refuse(c, PROTO_E_PROTO, "unexpected frame");
+		return;
 	}
+	conn_fault(c, "malformed frame");
 }
 
 static void conn_closed(struct conn *c, bool fault)

@@ -124,19 +124,96 @@ struct conn *conn_connect(struct conn_set *s, const char *host,
 	return fake_conn(ops, arg, false);
 }
 
-int conn_send(struct conn *c, const struct proto_msg *m)
+/* Sent frames are decoded back (proto.c), their fields recorded. */
+int conn_send(struct conn *c, const uint8_t *buf, int len)
 {
+	static struct keyid ids[PROTO_MAX_IDS];
+	struct proto_frame f;
 	struct fake_sent *s;
 
-	if (c->dead)
+	if (len < 0 || c->dead)
 		return -1;
-	if (fk_state.nsent == FAKE_MAX_SENT)
+	if (fk_state.nsent == FAKE_MAX_SENT ||
+	    proto_frame_split(buf, (size_t)len, &f) != len)
 		abort();
 	s = &fk_state.sent[fk_state.nsent++];
-	*s = (struct fake_sent){ .type = m->type, .seq = m->seq,
-				 .status = m->status, .n = m->n,
-				 .count = m->count, .reset = m->reset };
+	memset(s, 0, sizeof(*s));
+	s->type = f.type;
+	switch (f.type) {
+	case PROTO_HELLO: {
+		struct proto_hello m;
+
+		if (proto_decode_hello(&f, &m))
+			abort();
+		break;
+	}
+	case PROTO_HELLO_OK: {
+		struct proto_hello_ok m;
+
+		if (proto_decode_hello_ok(&f, &m))
+			abort();
+		s->reset = m.reset;
+		break;
+	}
+	case PROTO_OFFER:
+	case PROTO_ABORT: {
+		struct proto_ids m;
+
+		if (f.type == PROTO_OFFER ? proto_decode_offer(&f, &m, ids) :
+		    proto_decode_abort(&f, &m, ids))
+			abort();
+		s->seq = m.seq;
+		s->n = m.n;
+		break;
+	}
+	case PROTO_ACK: {
+		struct proto_ack m;
+
+		if (proto_decode_ack(&f, &m))
+			abort();
+		s->seq = m.seq;
+		s->status = m.status;
+		break;
+	}
+	case PROTO_ABORTED: {
+		struct proto_aborted m;
+
+		if (proto_decode_aborted(&f, &m))
+			abort();
+		s->seq = m.seq;
+		s->n = m.removed;
+		break;
+	}
+	case PROTO_ERROR: {
+		struct proto_error m;
+
+		if (proto_decode_error(&f, &m))
+			abort();
+		s->status = m.code;
+		break;
+	}
+	case PROTO_RESET:
+	case PROTO_RESET_OK: {
+		struct proto_reset m;
+
+		if (f.type == PROTO_RESET ? proto_decode_reset(&f, &m) :
+		    proto_decode_reset_ok(&f, &m))
+			abort();
+		s->count = m.count;
+		break;
+	}
+	}
 	return 0;
+}
+
+void conn_fault(struct conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	fk_state.closes++;
+	snprintf(fk_state.last_close, sizeof(fk_state.last_close), "%s", why);
+	c->ops->closed(c, true);
 }
 
 void conn_set_open(struct conn *c, const char *label)

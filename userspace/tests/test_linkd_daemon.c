@@ -132,7 +132,17 @@ static struct config cfg;
 static struct pool *P;
 static char dir[64];
 static char good_dir[CFG_PATH_LEN];
-static struct proto_msg msg;	/* large: static */
+static uint8_t frame[PROTO_MAX_FRAME];
+
+/* Hand @len bytes of one encoded frame to @c's owner, as conn.c does. */
+static void deliver(struct conn *c, int len)
+{
+	struct proto_frame f;
+
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(proto_frame_split(frame, (size_t)len, &f), len);
+	c->ops->message(c, &f);
+}
 
 static void setup(void)
 {
@@ -247,10 +257,11 @@ static struct conn *master_connect(bool reset)
 	ck_assert_ptr_nonnull(c);
 	c->ops->opened(c);
 	ck_assert_ptr_nonnull(fake_last_sent(PROTO_HELLO));
-	memset(&msg, 0, sizeof(msg));
-	msg.type = PROTO_HELLO_OK;
-	msg.reset = reset;
-	c->ops->message(c, &msg);
+	{
+		struct proto_hello_ok ok = { .reset = reset };
+
+		deliver(c, proto_encode_hello_ok(&ok, frame, sizeof(frame)));
+	}
 	ck_assert_int_eq(c->state, CONN_OPEN);
 	return c;
 }
@@ -272,17 +283,28 @@ static void offer_until(unsigned int k)
 	ck_assert_uint_eq(fake_count_sent(PROTO_OFFER), sent);
 }
 
+/* An answer to the master: ACK (@status), ABORTED or RESET_OK (@count). */
 static void to_master(uint8_t type, uint64_t seq, uint16_t status,
 		      uint32_t count)
 {
-	memset(&msg, 0, sizeof(msg));
-	msg.type = type;
-	msg.seq = seq;
-	msg.status = status;
-	msg.count = count;
-	snprintf(msg.text, sizeof(msg.text), "refused for the test");
+	int len = -1;
+
 	ck_assert_ptr_nonnull(P->master.out);
-	P->master.out->ops->message(P->master.out, &msg);
+	if (type == PROTO_ACK) {
+		struct proto_ack m = { .seq = seq, .status = status };
+
+		snprintf(m.text, sizeof(m.text), "refused for the test");
+		len = proto_encode_ack(&m, frame, sizeof(frame));
+	} else if (type == PROTO_ABORTED) {
+		struct proto_aborted m = { .seq = seq };
+
+		len = proto_encode_aborted(&m, frame, sizeof(frame));
+	} else if (type == PROTO_RESET_OK) {
+		struct proto_reset m = { .count = count };
+
+		len = proto_encode_reset_ok(&m, frame, sizeof(frame));
+	}
+	deliver(P->master.out, len);
 }
 
 /* The journal as it is on disk. */
@@ -461,19 +483,14 @@ END_TEST
 static struct conn *slave_connect(void)
 {
 	struct conn *c = fake_conn(&slave_conn_ops, &d, true);
+	struct proto_hello h = { .master = "B", .slave = "A", .key_bits = 256,
+				 .epoch.pool = 3 };
+	struct proto_reset r = { 0 };
 
-	memset(&msg, 0, sizeof(msg));
-	msg.type = PROTO_HELLO;
-	snprintf(msg.master, sizeof(msg.master), "B");
-	snprintf(msg.slave, sizeof(msg.slave), "A");
-	msg.key_bits = 256;
-	msg.epoch.pool = 3;
-	c->ops->message(c, &msg);
+	deliver(c, proto_encode_hello(&h, frame, sizeof(frame)));
 	ck_assert_int_eq(c->state, CONN_OPEN);
 	ck_assert_ptr_eq(P->slave.conn, c);
-	memset(&msg, 0, sizeof(msg));
-	msg.type = PROTO_RESET;
-	c->ops->message(c, &msg);
+	deliver(c, proto_encode_reset(&r, frame, sizeof(frame)));
 	ck_assert_ptr_nonnull(fake_last_sent(PROTO_RESET_OK));
 	ck_assert(!P->slave.reset_due);
 	return c;
@@ -481,15 +498,13 @@ static struct conn *slave_connect(void)
 
 static void to_slave(struct conn *c, uint64_t seq)
 {
+	struct keyid id;
+	struct proto_ids m = { .seq = seq, .n = 1, .ids = &id };
 	char s[32];
 	int len = snprintf(s, sizeof(s), "peer-%llu", (unsigned long long)seq);
 
-	memset(&msg, 0, sizeof(msg));
-	msg.type = PROTO_OFFER;
-	msg.seq = seq;
-	msg.n = 1;
-	keyid_set(&msg.ids[0], s, (size_t)len);
-	c->ops->message(c, &msg);
+	keyid_set(&id, s, (size_t)len);
+	deliver(c, proto_encode_offer(&m, frame, sizeof(frame)));
 }
 
 /* b: the dec_keys jobs of a connection that died make no KME request. */
@@ -527,9 +542,11 @@ START_TEST(reset_voids_queued_dec_keys)
 	while (!fs.waiting)
 		pthread_cond_wait(&fs.cond, &fs.lock);
 	pthread_mutex_unlock(&fs.lock);
-	memset(&msg, 0, sizeof(msg));
-	msg.type = PROTO_RESET;
-	c->ops->message(c, &msg);
+	{
+		struct proto_reset r = { 0 };
+
+		deliver(c, proto_encode_reset(&r, frame, sizeof(frame)));
+	}
 	fs_interrupt(NULL);
 	ck_assert_int_eq(dispatch(P->worker_in, 2), 2);
 	ck_assert_uint_eq(fs.by_id_calls, 1);
