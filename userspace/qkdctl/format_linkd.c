@@ -59,17 +59,19 @@ void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour)
 	case LINKD_RUNNING:
 		break;
 	}
-	if (!h->kme_in_known || h->kme_in_up == h->kme_up)
+	/*
+	 * The master's view first: it probes the KME on its own schedule.
+	 * The slave's dec_keys only runs when the peer offers, so its "up"
+	 * may be old news in an outage; its failure while the master's
+	 * calls work (an ID the KME does not know) is shown apart.
+	 */
+	if (!(h->kme_up && h->kme_in_known && !h->kme_in_up))
 		fprintf(f, "  qkd-linkd: %s %s%s%s, ", h->stream ? "stream" : "KME",
 			h->kme_up ? "" : warn(colour, C_RED),
 			h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off);
-	else	/* enc_keys (out) and dec_keys (in) disagree: both */
-		fprintf(f, "  qkd-linkd: %s out %s%s%s, in %s%s%s, ",
-			h->stream ? "stream" : "KME",
-			h->kme_up ? "" : warn(colour, C_RED),
-			h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off,
-			h->kme_in_up ? "" : warn(colour, C_RED),
-			h->kme_in_up ? "up" : "DOWN", h->kme_in_up ? "" : off);
+	else
+		fprintf(f, "  qkd-linkd: %s out up, in %sDOWN%s, ",
+			h->stream ? "stream" : "KME", warn(colour, C_RED), off);
 	if (pc[0] && pc[1])
 		fputs("peer connected", f);
 	else if (!pc[0] && !pc[1])

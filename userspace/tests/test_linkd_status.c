@@ -438,9 +438,22 @@ START_TEST(show_lines)
 "  qkd-linkd: KME out up, in DOWN, peer connected, last refill out never, in never\n"
 "  qkd-linkd last error in (dec_keys for the peer): KME dec_keys: HTTP 400: key not found\n");
 	free(out);
-	/* Both the same again: one word, as before. */
+	/* The master's calls failing too: the KME is down, one word. */
+	h[0].kme_up = false;
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME DOWN, peer connected, last refill out never, in never\n"
+"  qkd-linkd last error in (dec_keys for the peer): KME dec_keys: HTTP 400: key not found\n");
+	free(out);
+	/* The slave's last dec_keys worked, the master's calls fail: down. */
 	h[0].kme_in_up = true;
 	h[0].last_error_in[0] = '\0';
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME DOWN, peer connected, last refill out never, in never\n");
+	free(out);
+	/* Both up again: one word, as before. */
+	h[0].kme_up = true;
 	out = render(SHOW, p, h, 1);
 	ck_assert_str_eq(out,
 "  qkd-linkd: KME up, peer connected, last refill out never, in never\n");
