@@ -30,6 +30,8 @@ import os
 import select
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import time
 import urllib.request
@@ -118,6 +120,77 @@ def reboot(x):
          f"{f1[1] - f0[1]} inbound keys")
     check(dt < 30, f"recovery after the reboot of {x} took {dt:.1f} s")
     return dt
+
+
+OLD_VERSION = 2
+E_VERSION = 7           # ERROR code: another protocol version (proto.h)
+
+
+def old_master_hello():
+    """A qkd-linkd of peer protocol 2 as A's master: mutual TLS to B's
+    listener with A's SAE certificate, then that version's HELLO (the SAE
+    IDs and the key size, no epoch).  Returns the frames B answered with,
+    as (version, type, payload) tuples, until B closed."""
+    def run():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_cert_chain(f"{L.PKI}/SAE_A.crt", f"{L.PKI}/SAE_A.key")
+        ctx.load_verify_locations(f"{L.PKI}/ca.crt")
+        data = b""
+        with socket.create_connection((L.ADDR["b"], 7600), timeout=15) as raw:
+            with ctx.wrap_socket(raw, server_hostname="SAE_B") as s:
+                body = (bytes([5]) + b"SAE_A" + bytes([5]) + b"SAE_B"
+                        + struct.pack(">H", 256))
+                s.sendall(struct.pack(">IBBH", 4 + len(body), OLD_VERSION, 1, 0)
+                          + body)
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                except (ssl.SSLError, OSError):
+                    pass            # closed without close_notify
+        return data
+    data = L.in_ns(L.NS["a"], run)
+    frames = []
+    while len(data) >= 8:
+        n, = struct.unpack(">I", data[:4])
+        frames.append((data[4], data[5], data[8:4 + n]))
+        data = data[4 + n:]
+    return frames
+
+
+@test("linkd field: a peer of protocol version 2 (emulated) is told to upgrade, in its own version; both logs say so; no key moves")
+def _():
+    L.wait(L.full, 120, "full before the old peer")
+    before = {x: (L.pool(x)["stats-out"]["added"], L.pool(x)["stats-in"]["added"])
+              for x in "ab"}
+    mark = len(L.log_text("b"))
+    frames = old_master_hello()
+    check(frames, "B sent nothing back to the old peer")
+    version, ftype, body = frames[0]
+    eq(version, OLD_VERSION, "the answer's version: the old peer's own")
+    eq(ftype, 7, "the answer's type (ERROR)")
+    code, = struct.unpack(">H", body[:2])
+    eq(code, E_VERSION, "the ERROR's code")
+    text = body[3:3 + body[2]].decode()
+    # What the old peer's log says (its master logs "peer ... refused us: TEXT").
+    old_log = f"pool link: peer {L.ADDR['b']}:7600 refused us: {text}"
+    with open(os.path.join(L.TMP, "old-peer.log"), "a") as f:
+        f.write(old_log + "\n")
+    check("upgrade qkd-linkd on both routers" in old_log, f"the old peer's log: {old_log}")
+    L.wait(lambda: "upgrade qkd-linkd on both routers" in L.log_text("b")[mark:],
+           10, "B's log line")
+    line = [ln for ln in L.log_text("b")[mark:].splitlines()
+            if "upgrade qkd-linkd on both routers" in ln][0]
+    check(f"speaks peer protocol version {OLD_VERSION}, this qkd-linkd version 3" in line,
+          f"B: {line}")
+    time.sleep(2)
+    after = {x: (L.pool(x)["stats-out"]["added"], L.pool(x)["stats-in"]["added"])
+             for x in "ab"}
+    eq(after, before, "keys added (out, in) on both routers across the old peer's try")
+    L.wait(L.full, 30, "still full")
+    diag(f"old peer told: {text!r}; B: {line.strip()}")
 
 
 @test("linkd field: reboot of A twice in a row (pool gone, qkd-linkd restarted): both directions reconciled and full, no operator action")

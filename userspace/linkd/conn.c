@@ -338,10 +338,13 @@ void conn_sweep(struct conn_set *s)
 	}
 }
 
-int conn_send(struct conn *c, const struct proto_msg *m)
+void conn_fault(struct conn *c, const char *why)
 {
-	uint8_t buf[PROTO_MAX_FRAME];
-	int len = proto_encode(m, buf, sizeof(buf));
+	end(c, why, true);
+}
+
+int conn_send(struct conn *c, const uint8_t *buf, int len)
+{
 	int off = 0;
 
 	if (len < 0 || c->dead || c->state < CONN_HELLO)
@@ -422,7 +425,7 @@ static void other_version(struct conn *c)
 
 static void do_read(struct conn *c)
 {
-	static struct proto_msg m;
+	struct proto_frame f;
 
 	for (;;) {
 		int r = SSL_read(c->ssl, c->in + c->inlen,
@@ -449,7 +452,7 @@ static void do_read(struct conn *c)
 		}
 		/* Hand over every whole frame. */
 		for (;;) {
-			int n = proto_decode(c->in, c->inlen, &m);
+			int n = proto_frame_split(c->in, c->inlen, &f);
 
 			if (n == PROTO_OTHER_VERSION) {
 				other_version(c);
@@ -461,11 +464,12 @@ static void do_read(struct conn *c)
 			}
 			if (!n)
 				break;
-			memmove(c->in, c->in + n, c->inlen - n);
-			c->inlen -= n;
-			c->ops->message(c, &m);
+			/* The payload is read in place: consumed after. */
+			c->ops->message(c, &f);
 			if (c->dead)
 				return;
+			memmove(c->in, c->in + n, c->inlen - n);
+			c->inlen -= n;
 		}
 	}
 }

@@ -29,8 +29,13 @@ struct conn;
 struct conn_ops {
 	/* The TLS handshake completed (a client sends its HELLO now). */
 	void (*opened)(struct conn *c);
-	/* A whole, well-formed frame. */
-	void (*message)(struct conn *c, struct proto_msg *m);
+	/*
+	 * A whole frame of this version with a known type; its payload is
+	 * the owner's to decode (proto.h, one decoder per type), valid
+	 * during the call only.  A payload that does not decode is the
+	 * peer's fault: conn_fault().
+	 */
+	void (*message)(struct conn *c, const struct proto_frame *f);
 	/*
 	 * Closed, once, by anyone; @fault when the transport closed it for
 	 * the peer's fault (TLS failure, malformed frame, set-up timeout).
@@ -105,7 +110,13 @@ double conn_next_deadline(const struct conn_set *s, double t);
 /* Close connections past their set-up deadline. */
 void conn_expire(struct conn_set *s, double now);
 void conn_progress(struct conn *c, short revents);
-int conn_send(struct conn *c, const struct proto_msg *m);
+/*
+ * Send a frame (proto.h's encoders give @buf and @len: a negative @len,
+ * an encoder's failure, is refused).  0 or -1.
+ */
+int conn_send(struct conn *c, const uint8_t *buf, int len);
+/* Close for the peer's fault (a malformed payload): counted as such. */
+void conn_fault(struct conn *c, const char *why);
 /* The peer identified itself: no set-up deadline, out of the limits. */
 void conn_set_open(struct conn *c, const char *label);
 void conn_close(struct conn *c, const char *why);

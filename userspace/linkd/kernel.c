@@ -13,8 +13,12 @@
  * family is not registered at all it looks again every second.
  *
  * The peer still holds the twins of the keys a re-created pool lost: the
- * pool's connections are closed, so that both directions reconcile
- * (recon.h) on the next HELLO before any key flows again.
+ * pool's connections must close, so that both directions reconcile
+ * (recon.h) on the next HELLO before any key flows again.  That is the
+ * roles' business, not this file's: kernel_sync() reports each pool it
+ * re-created through the daemon's pool_recreated callback (struct linkd),
+ * which main.c points at the master's and the slave's handlers, so that
+ * this file calls neither master.c nor slave.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,7 +185,8 @@ int kernel_sync(struct linkd *d)
 
 		if (p->id && !qkd_pool_get(d->qkd, p->id, NULL, &info))
 			continue;
-		if (kernel_pool_setup(d, p) || master_recover(d, p)) {
+		/* The roles learn of it through the daemon's callback. */
+		if (kernel_pool_setup(d, p) || d->pool_recreated(d, p)) {
 			failed++;
 			continue;
 		}
@@ -190,14 +195,6 @@ int kernel_sync(struct linkd *d)
 				len ? ", " : "", p->cfg.name, p->id);
 		if (len >= sizeof(names))
 			len = sizeof(names) - 1;
-		/* Both directions reconcile on their next HELLO. */
-		if (p->out)
-			conn_close(p->out, "pool created again: reconnecting to reconcile");
-		if (p->in)
-			conn_close(p->in, "pool created again: reconnecting to reconcile");
-		p->filling = true;
-		retry_reset(&p->retry, false);
-		p->next_try = now_mono();
 	}
 	if (redone)
 		log_warn("kernel pools gone (%s): re-created from the configuration: %s; reconciling with the peers, then refilling",
@@ -213,7 +210,7 @@ int kernel_sync(struct linkd *d)
 
 int kernel_check(struct linkd *d, int ret)
 {
-	static bool syncing;	/* kernel_sync() -> master_recover() -> here */
+	static bool syncing;	/* kernel_sync() -> pool_recreated -> here */
 	int r;
 
 	if (ret != -ENOENT || syncing)

@@ -5,6 +5,7 @@
 #ifndef LINKD_H
 #define LINKD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -42,30 +43,63 @@ struct pool_stats {
 	uint64_t peer_errors;
 };
 
-struct pool {
-	struct pool_cfg cfg;
-	struct linkd *d;
-	uint32_t id;			/* the kernel pool */
-	struct source src;
-	struct journal j;
-	/* master side (outbound) */
+/*
+ * What one role (the master's outbound fill, the slave's inbound fetch)
+ * last saw of its key source, for operators: each role keeps its own, so
+ * that a dec_keys error for the peer's offer does not mark this side's
+ * enc_keys KME down, nor the other way round.
+ */
+#define HEALTH_ERR_LEN	256
+struct pool_health {
+	bool known;			/* the source answered or failed once */
+	bool kme_ok;			/* its last call succeeded */
+	char last_error[HEALTH_ERR_LEN];	/* "" none yet */
+};
+
+/* The master role: fills this node's outbound direction (master.c). */
+struct pool_master {
 	SSL_CTX *client_ctx;		/* this SAE's certificate */
-	struct conn *out;
-	enum master_state mstate;
+	struct conn *out;		/* to the peer's listener */
+	enum master_state state;
 	struct window win;		/* in flight: OFFERs or ABORTs */
+	struct journal j;
+	/*
+	 * The journal on disk is not the one in memory (a write failed): no
+	 * commit and no new offer until a write succeeds (master.c, save()).
+	 */
+	bool journal_dirty;
 	bool job_busy;			/* a status or enc_keys job queued */
 	double next_try;
 	struct retry retry;
 	double next_status;
 	unsigned int max_batch;		/* from the source's status */
 	bool filling;
-	bool kme_ok;
 	bool was_kme_ok;
-	/* slave side (inbound) */
+	struct pool_health health;	/* status and enc_keys */
+};
+
+/* The slave role: the peer's outbound direction, this node's inbound. */
+struct pool_slave {
+	struct conn *conn;		/* the peer master's connection */
+	bool connected;
 	uint64_t aborted_seq;		/* refuse OFFERs at or below */
-	bool in_connected;
-	uint64_t in_gen;		/* HELLOs and RESETs: tags dec_keys jobs */
-	unsigned int in_queued;		/* dec_keys jobs not yet answered */
+	/*
+	 * Bumped by every HELLO, RESET and close of the connection: a
+	 * dec_keys job carries the value at its OFFER and the worker skips
+	 * (no KME request) a job whose value is no longer this one.  Written
+	 * on the event loop, read by the worker thread.
+	 */
+	_Atomic uint64_t gen;
+	unsigned int queued;		/* dec_keys jobs not yet answered */
+	bool reset_due;			/* HELLO_OK asked for a RESET */
+	struct pool_epoch master_epoch;	/* the master's pool, from HELLO */
+	struct pool_health health;	/* dec_keys */
+};
+
+struct pool {
+	struct pool_cfg cfg;
+	struct linkd *d;
+	uint32_t id;			/* the kernel pool */
 	/*
 	 * The source's calls run off the event loop (worker.h): the master's
 	 * on @worker, the slave's on @worker_in.  A KME gets a second source
@@ -74,16 +108,15 @@ struct pool {
 	 * is one instance (one file of read positions): @worker_in is then
 	 * @worker and @src_in unused.
 	 */
+	struct source src;
 	struct source src_in;
 	struct worker *worker;
 	struct worker *worker_in;
-	struct conn *in;		/* the peer master's connection */
-	bool in_reset_due;		/* HELLO_OK asked for a RESET */
-	struct pool_epoch in_master;	/* the master's pool, from HELLO */
+	struct pool_master master;
+	struct pool_slave slave;
 	/* operators */
 	struct pool_stats st;
 	struct pool_stats st_last;	/* at the last rate log */
-	char last_error[256];
 	/* status.c: what changed since the last status write, and when */
 	struct pool_stats st_status;
 	time_t last_refill[2];		/* out, in; 0 = none yet */
@@ -103,6 +136,12 @@ struct linkd {
 	double next_rate_log;
 	uint8_t boot[EPOCH_BOOT_LEN];	/* this boot's ID */
 	uint64_t netns;			/* this network namespace's cookie */
+	/*
+	 * kernel_sync() re-created @p's kernel pool (the keys are gone): the
+	 * roles recover and reconnect.  0, or -1 to be tried again later.
+	 * Set by main.c: kernel.c knows neither role.
+	 */
+	int (*pool_recreated)(struct linkd *d, struct pool *p);
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
 	bool kernel_gone;		/* the family is not registered */
 	double next_kernel_check;
@@ -121,13 +160,21 @@ void master_drop(struct pool *p);
 void master_on_job(struct linkd *d, struct pool *p, struct job *j);
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j);
 /* The HELLO of a new connection to the peer (for the tests too). */
-void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m);
+void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m);
+/*
+ * The kernel pool was created again under the daemon: the journal is
+ * read against the new pool, the connection closed (reconcile first),
+ * the fill restarted.  0 or -1.
+ */
+int master_pool_recreated(struct linkd *d, struct pool *p);
 
 /* slave.c: accepted connections, the struct linkd as ctx. */
 extern const struct conn_ops slave_conn_ops;
+/* The kernel pool was created again: the peer reconnects, reconciles. */
+void slave_pool_recreated(struct pool *p);
 
-/* The one place a pool's last error is recorded (status file). */
-void pool_set_error(struct pool *p, const char *err);
+/* The one place a role's last error is recorded (status file). */
+void health_set_error(struct pool_health *h, const char *err);
 
 /* kernel.c */
 /* The boot ID and network namespace cookie: 0, or -1 (logged). */

@@ -73,6 +73,15 @@ static int open_listener(struct linkd *d)
 	return 0;
 }
 
+/* kernel.c's event, dispatched to both roles (struct linkd). */
+static int pool_recreated(struct linkd *d, struct pool *p)
+{
+	if (master_pool_recreated(d, p))
+		return -1;
+	slave_pool_recreated(p);
+	return 0;
+}
+
 static int setup_pool(struct linkd *d, struct pool *p)
 {
 	char err[512];
@@ -101,19 +110,19 @@ static int setup_pool(struct linkd *d, struct pool *p)
 		log_err("pool %s: cannot start its worker threads", p->cfg.name);
 		return -1;
 	}
-	p->client_ctx = tls_client_ctx(d->cfg, &p->cfg, err, sizeof(err));
-	if (!p->client_ctx) {
+	p->master.client_ctx = tls_client_ctx(d->cfg, &p->cfg, err, sizeof(err));
+	if (!p->master.client_ctx) {
 		log_err("pool %s: %s", p->cfg.name, err);
 		return -1;
 	}
-	if (journal_load(d->cfg->state_dir, p->cfg.name, &p->j, err,
+	if (journal_load(d->cfg->state_dir, p->cfg.name, &p->master.j, err,
 			 sizeof(err))) {
 		log_err("pool %s: %s", p->cfg.name, err);
 		return -1;
 	}
 	if (p->id && master_recover(d, p))
 		return -1;
-	p->next_try = now_mono();
+	p->master.next_try = now_mono();
 	log_info("pool %s: %s source, SAE %s, peer SAE %s at %s:%s, watermarks %u..%u, %u-bit keys",
 		 p->cfg.name,
 		 p->cfg.source == SOURCE_ETSI014 ? "ETSI 014" : "stream",
@@ -138,7 +147,7 @@ static void teardown(struct linkd *d)
 			p->src.ops->destroy(p->src.priv);
 		if (p->src_in.ops)
 			p->src_in.ops->destroy(p->src_in.priv);
-		SSL_CTX_free(p->client_ctx);
+		SSL_CTX_free(p->master.client_ctx);
 	}
 	free(d->pools);
 	d->pools = NULL;
@@ -374,7 +383,8 @@ static void usage(FILE *f)
 int main(int argc, char *argv[])
 {
 	struct linkd d = { .config_path = CFG_DEFAULT_PATH,
-			   .cs = { .listen_fd = -1 } };
+			   .cs = { .listen_fd = -1 },
+			   .pool_recreated = pool_recreated };
 	char err[CFG_ERR_LEN];
 	bool test_only = false;
 	sigset_t mask;

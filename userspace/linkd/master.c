@@ -48,6 +48,9 @@
 
 static const struct conn_ops master_conn_ops;
 
+/* Frames are encoded here (OFFER and ABORT may be 64 KiB). */
+static uint8_t frame[PROTO_MAX_FRAME];
+
 static double jitter(void)
 {
 	uint32_t r = 0;
@@ -60,13 +63,14 @@ static double jitter(void)
 /* The source answered: log the way back from an outage once. */
 static void source_ok(struct pool *p)
 {
-	retry_reset(&p->retry, true);
-	if (!p->kme_ok && p->was_kme_ok)
+	retry_reset(&p->master.retry, true);
+	if (!p->master.health.kme_ok && p->master.was_kme_ok)
 		log_info("pool %s: key source reachable again", p->cfg.name);
-	else if (!p->was_kme_ok)
+	else if (!p->master.was_kme_ok)
 		log_info("pool %s: key source reachable", p->cfg.name);
-	p->kme_ok = true;
-	p->was_kme_ok = true;
+	p->master.health.known = true;
+	p->master.health.kme_ok = true;
+	p->master.was_kme_ok = true;
 }
 
 /*
@@ -75,13 +79,14 @@ static void source_ok(struct pool *p)
  */
 static void kme_failed(struct pool *p, const char *err, const char *what)
 {
-	if (p->kme_ok || strcmp(err, p->last_error))
+	if (p->master.health.kme_ok || strcmp(err, p->master.health.last_error))
 		log_err("pool %s: %s%s", p->cfg.name, err, what);
 	else
 		log_debug("pool %s: %s%s", p->cfg.name, err, what);
-	p->kme_ok = false;
+	p->master.health.known = true;
+	p->master.health.kme_ok = false;
 	p->st.kme_errors++;
-	pool_set_error(p, err);
+	health_set_error(&p->master.health, err);
 }
 
 /*
@@ -90,12 +95,12 @@ static void kme_failed(struct pool *p, const char *err, const char *what)
  */
 static void no_keys_yet(struct pool *p, const char *err)
 {
-	if (strcmp(err, p->last_error))
+	if (strcmp(err, p->master.health.last_error))
 		log_warn("pool %s: %s", p->cfg.name, err);
 	else
 		log_debug("pool %s: %s", p->cfg.name, err);
 	source_ok(p);
-	pool_set_error(p, err);
+	health_set_error(&p->master.health, err);
 }
 
 /*
@@ -107,7 +112,7 @@ static void back_off(struct pool *p, enum retry_cause cause)
 {
 	double now = now_mono();
 
-	p->next_try = now + retry_delay(&p->retry, cause, now,
+	p->master.next_try = now + retry_delay(&p->master.retry, cause, now,
 					p->cfg.fast_retry, jitter());
 }
 
@@ -116,23 +121,56 @@ void master_drop(struct pool *p)
 {
 	struct window_slot s;
 
-	while (!window_pop(&p->win, 0, &s))
+	while (!window_pop(&p->master.win, 0, &s))
 		job_free(s.keys);
-	window_reset(&p->win);
-	p->mstate = M_IDLE;
+	window_reset(&p->master.win);
+	p->master.state = M_IDLE;
 }
 
+/*
+ * Write the journal.  A failed write leaves the journal dirty (the disk
+ * says less than memory: an offer settled here may still be open there):
+ * then no offer is committed or made until a write succeeds, since a
+ * commit on top of a stale record could make a restart take a refused
+ * offer for a committed one (journal.h: only the oldest open offer may
+ * have been committed).  Logged once per outage.
+ */
 static int save(struct linkd *d, struct pool *p)
 {
 	char err[512];
 
-	if (journal_save(d->cfg->state_dir, p->cfg.name, &p->j, err,
+	if (journal_save(d->cfg->state_dir, p->cfg.name, &p->master.j, err,
 			 sizeof(err))) {
-		log_err("pool %s: %s", p->cfg.name, err);
-		pool_set_error(p, err);
+		if (!p->master.journal_dirty)
+			log_err("pool %s: %s: no offer or commit until the journal can be written again",
+				p->cfg.name, err);
+		else
+			log_debug("pool %s: %s", p->cfg.name, err);
+		health_set_error(&p->master.health, err);
+		p->master.journal_dirty = true;
 		return -1;
 	}
+	if (p->master.journal_dirty)
+		log_info("pool %s: journal written again: offers resume",
+			 p->cfg.name);
+	p->master.journal_dirty = false;
 	return 0;
+}
+
+/*
+ * An offer was settled (refused, aborted, reset): record it.  When the
+ * record fails, the connection closes (what is in flight goes back to the
+ * journal's rule: aborted on the next connection) and the journal stays
+ * dirty.  Nothing is lost: on disk the offer is still open, and aborting
+ * it again removes nothing the peer still holds.  False when closed.
+ */
+static bool settle_saved(struct linkd *d, struct pool *p)
+{
+	if (!save(d, p))
+		return true;
+	if (p->master.out)
+		conn_close(p->master.out, "cannot write the journal");
+	return false;
 }
 
 static int out_added(struct linkd *d, struct pool *p, uint64_t *added,
@@ -158,29 +196,41 @@ int master_recover(struct linkd *d, struct pool *p)
 {
 	uint64_t added;
 
-	if (!p->j.nopen)
+	if (!p->master.j.nopen)
 		return 0;
 	if (out_added(d, p, &added, NULL))
 		return -1;
-	if (journal_recover(&p->j, added) == JOURNAL_COMMITTED) {
+	if (journal_recover(&p->master.j, added) == JOURNAL_COMMITTED) {
 		log_info("pool %s: offer %llu (%u keys) was committed before the restart",
-			 p->cfg.name, (unsigned long long)p->j.open[0].seq,
-			 p->j.open[0].n);
-		journal_close_oldest(&p->j, true);
+			 p->cfg.name, (unsigned long long)p->master.j.open[0].seq,
+			 p->master.j.open[0].n);
+		journal_close_oldest(&p->master.j, true);
 		if (save(d, p))
 			return -1;
 	}
-	for (unsigned int i = 0; i < p->j.nopen; i++)
+	for (unsigned int i = 0; i < p->master.j.nopen; i++)
 		log_warn("pool %s: offer %llu (%u keys) has no known outcome: it will be aborted on both sides once the peer is reachable",
-			 p->cfg.name, (unsigned long long)p->j.open[i].seq,
-			 p->j.open[i].n);
+			 p->cfg.name, (unsigned long long)p->master.j.open[i].seq,
+			 p->master.j.open[i].n);
 	return 0;
 }
 
-void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
+int master_pool_recreated(struct linkd *d, struct pool *p)
 {
-	memset(m, 0, offsetof(struct proto_msg, ids));
-	m->type = PROTO_HELLO;
+	if (master_recover(d, p))
+		return -1;
+	/* The peer holds twins of keys gone here: reconcile on HELLO. */
+	if (p->master.out)
+		conn_close(p->master.out, "pool created again: reconnecting to reconcile");
+	p->master.filling = true;
+	retry_reset(&p->master.retry, false);
+	p->master.next_try = now_mono();
+	return 0;
+}
+
+void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m)
+{
+	memset(m, 0, sizeof(*m));
 	m->key_bits = p->cfg.key_bits;
 	snprintf(m->master, sizeof(m->master), "%s", p->cfg.sae_id);
 	snprintf(m->slave, sizeof(m->slave), "%s", p->cfg.peer_sae_id);
@@ -196,7 +246,7 @@ void master_hello(struct linkd *d, struct pool *p, struct proto_msg *m)
  */
 static void start_reset(struct linkd *d, struct pool *p, const char *why)
 {
-	struct proto_msg m = { .type = PROTO_RESET };
+	struct proto_reset m = { 0 };
 	int ret;
 
 	master_drop(p);
@@ -204,62 +254,68 @@ static void start_reset(struct linkd *d, struct pool *p, const char *why)
 	if (ret) {
 		log_err("pool %s: cannot wipe the outbound side for a reset: %s",
 			p->cfg.name, qkd_strerror(ret));
-		if (!kernel_check(d, ret) && p->out)
-			conn_close(p->out, "reset failed");
+		if (!kernel_check(d, ret) && p->master.out)
+			conn_close(p->master.out, "reset failed");
 		return;
 	}
 	log_warn("pool %s: resetting the outbound direction (%s): %u outbound keys wiped here, asking the peer to wipe their twins",
 		 p->cfg.name, why, m.count);
 	p->st.resets++;
-	if (conn_send(p->out, &m)) {
-		conn_close(p->out, "cannot send RESET");
+	if (conn_send(p->master.out, frame,
+		      proto_encode_reset(&m, frame, sizeof(frame)))) {
+		conn_close(p->master.out, "cannot send RESET");
 		return;
 	}
-	p->mstate = M_WAIT_RESET;
-	/* In the window (no keys) for its answer's deadline. */
-	window_push(&p->win, 0, 0, now_mono(), NULL);
+	p->master.state = M_WAIT_RESET;
+	/* In the (emptied) window, no keys, for its answer's deadline. */
+	if (window_push(&p->master.win, 0, 0, now_mono(), NULL)) {
+		log_err("pool %s: the window of offers in flight refused the RESET",
+			p->cfg.name);
+		conn_close(p->master.out, "window of offers in flight full");
+	}
 }
 
 static void master_on_open(struct linkd *d, struct pool *p,
-			   const struct proto_msg *m)
+			   const struct proto_hello_ok *m)
 {
-	window_reset(&p->win);
-	retry_reset(&p->retry, false);
-	p->next_try = now_mono();
+	window_reset(&p->master.win);
+	retry_reset(&p->master.retry, false);
+	p->master.next_try = now_mono();
 	if (m->reset)
 		start_reset(d, p, "the peer's record names other pools: one side lost its keys");
 }
 
 static void on_reset_ok(struct linkd *d, struct pool *p,
-			const struct proto_msg *m)
+			const struct proto_reset *m)
 {
 	log_info("pool %s: outbound direction reconciled: the peer wiped %u inbound keys; refilling",
 		 p->cfg.name, m->count);
-	window_reset(&p->win);
-	if (p->j.nopen) {
+	window_reset(&p->master.win);
+	if (p->master.j.nopen) {
 		/* Their keys went with the reset, on both sides. */
-		while (p->j.nopen) {
+		while (p->master.j.nopen) {
 			log_info("pool %s: offer %llu (%u keys) settled by the reset",
 				 p->cfg.name,
-				 (unsigned long long)p->j.open[0].seq,
-				 p->j.open[0].n);
-			p->st.aborted += p->j.open[0].n;
-			journal_close_oldest(&p->j, false);
+				 (unsigned long long)p->master.j.open[0].seq,
+				 p->master.j.open[0].n);
+			p->st.aborted += p->master.j.open[0].n;
+			journal_close_oldest(&p->master.j, false);
 		}
-		save(d, p);
+		if (!settle_saved(d, p))
+			return;
 	}
-	p->mstate = M_IDLE;
-	p->filling = true;
-	retry_reset(&p->retry, false);
-	p->next_try = now_mono();
+	p->master.state = M_IDLE;
+	p->master.filling = true;
+	retry_reset(&p->master.retry, false);
+	p->master.next_try = now_mono();
 }
 
 static void master_on_close(struct pool *p)
 {
-	if (p->mstate == M_WAIT_ACK)
+	if (p->master.state == M_WAIT_ACK)
 		log_warn("pool %s: %u offer(s) from %llu lost with the connection: their keys are wiped here and will be aborted on the peer",
-			 p->cfg.name, p->win.count,
-			 (unsigned long long)window_oldest(&p->win)->seq);
+			 p->cfg.name, p->master.win.count,
+			 (unsigned long long)window_oldest(&p->master.win)->seq);
 	master_drop(p);
 	back_off(p, RETRY_OTHER);
 }
@@ -267,29 +323,32 @@ static void master_on_close(struct pool *p)
 /* ABORT every open offer of the journal, oldest first; answered in order. */
 static void send_aborts(struct pool *p)
 {
-	static struct proto_msg m;
 	double now = now_mono();
 
-	window_reset(&p->win);
-	for (unsigned int i = 0; i < p->j.nopen; i++) {
-		const struct journal_offer *o = &p->j.open[i];
+	window_reset(&p->master.win);
+	for (unsigned int i = 0; i < p->master.j.nopen; i++) {
+		const struct journal_offer *o = &p->master.j.open[i];
 
-		m.type = PROTO_ABORT;
-		m.seq = o->seq;
-		m.n = o->n;
-		memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
-		if (conn_send(p->out, &m)) {
-			conn_close(p->out, "cannot send ABORT");
+		struct proto_ids m = { .seq = o->seq, .n = o->n, .ids = o->ids };
+		/* Tracked before it leaves: its answer must find it. */
+		if (window_push(&p->master.win, o->seq, o->n, now, NULL)) {
+			log_err("pool %s: the window of offers in flight refused the ABORT of offer %llu",
+				p->cfg.name, (unsigned long long)o->seq);
+			conn_close(p->master.out, "window of offers in flight full");
 			return;
 		}
-		window_push(&p->win, o->seq, o->n, now, NULL);
+		if (conn_send(p->master.out, frame,
+			      proto_encode_abort(&m, frame, sizeof(frame)))) {
+			conn_close(p->master.out, "cannot send ABORT");
+			return;
+		}
 	}
-	p->mstate = M_WAIT_ABORTED;
+	p->master.state = M_WAIT_ABORTED;
 }
 
 static void submit(struct pool *p, struct job *j)
 {
-	p->job_busy = true;
+	p->master.job_busy = true;
 	worker_submit(p->worker, j);
 }
 
@@ -311,10 +370,10 @@ static void status_done(struct pool *p, struct job *j)
 		back_off(p, RETRY_KME);
 		return;
 	}
-	p->max_batch = j->max_batch;
+	p->master.max_batch = j->max_batch;
 	source_ok(p);
-	p->next_status = now_mono() + STATUS_EVERY;
-	p->next_try = now_mono();
+	p->master.next_status = now_mono() + STATUS_EVERY;
+	p->master.next_try = now_mono();
 }
 
 /* Ask the source for the next batch, if the pool needs one. */
@@ -328,22 +387,22 @@ static void fetch(struct linkd *d, struct pool *p)
 		back_off(p, RETRY_OTHER);
 		return;
 	}
-	if (!p->out)
+	if (!p->master.out)
 		return;		/* pool created again: reconnect, reconcile */
 	if (level <= p->cfg.low)
-		p->filling = true;
+		p->master.filling = true;
 	if (level >= p->cfg.high)
-		p->filling = false;
+		p->master.filling = false;
 	/* Keys in flight will be in the ring once acknowledged. */
-	room = p->cfg.high > level + p->win.keys ?
-	       p->cfg.high - level - p->win.keys : 0;
-	if (!p->filling || !room) {
-		p->next_try = now_mono() + IDLE_CHECK;
+	room = p->cfg.high > level + p->master.win.keys ?
+	       p->cfg.high - level - p->master.win.keys : 0;
+	if (!p->master.filling || !room) {
+		p->master.next_try = now_mono() + IDLE_CHECK;
 		return;
 	}
 	n = p->cfg.batch;
-	if (n > p->max_batch)
-		n = p->max_batch;
+	if (n > p->master.max_batch)
+		n = p->master.max_batch;
 	if (n > room)
 		n = room;
 	if (n > QKD_BATCH_MAX)
@@ -359,7 +418,7 @@ static void fetch(struct linkd *d, struct pool *p)
 /* The source delivered a batch: journal it, offer it, keep it until ACK. */
 static void get_done(struct linkd *d, struct pool *p, struct job *j)
 {
-	static struct proto_msg m;
+	struct proto_ids m;
 	const struct journal_offer *o;
 	uint64_t added = 0;
 	double now = now_mono();
@@ -378,12 +437,12 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 		return;
 	}
 	source_ok(p);
-	p->next_try = now;
+	p->master.next_try = now;
 	/* First: a pool found created again closes its connection. */
-	bad = !p->j.nopen && out_added(d, p, &added, NULL);
-	if (bad || !p->out || p->out->state != CONN_OPEN ||
-	    p->mstate == M_WAIT_ABORTED || p->mstate == M_WAIT_RESET ||
-	    !window_has_room(&p->win, p->cfg.offer_window)) {
+	bad = !p->master.j.nopen && out_added(d, p, &added, NULL);
+	if (bad || !p->master.out || p->master.out->state != CONN_OPEN ||
+	    p->master.state == M_WAIT_ABORTED || p->master.state == M_WAIT_RESET ||
+	    !window_has_room(&p->master.win, p->cfg.offer_window)) {
 		/* Not offered: nobody holds these keys but the KME. */
 		log_info("pool %s: %zu keys from the source discarded: the peer channel is not ready",
 			 p->cfg.name, j->n);
@@ -391,35 +450,45 @@ static void get_done(struct linkd *d, struct pool *p, struct job *j)
 		return;
 	}
 	/* Journal first: after this point the peer may act on the offer. */
-	o = journal_open(&p->j, added, j->names, j->n);
+	o = journal_open(&p->master.j, added, j->names, j->n);
 	if (!o || save(d, p)) {
 		/* Not sent: nobody holds these keys but the KME. */
 		if (o) {
-			p->j.nopen--;
-			p->j.next_seq--;
+			p->master.j.nopen--;
+			p->master.j.next_seq--;
 		}
 		job_free(j);
 		back_off(p, RETRY_OTHER);
 		return;
 	}
-	m.type = PROTO_OFFER;
-	m.seq = o->seq;
-	m.n = o->n;
-	memcpy(m.ids, o->ids, (size_t)o->n * sizeof(m.ids[0]));
+	m = (struct proto_ids){ .seq = o->seq, .n = o->n, .ids = o->ids };
+	if (window_push(&p->master.win, o->seq, o->n, now, j)) {
+		/*
+		 * Journaled but never sent: its keys are wiped here, and the
+		 * open entry is aborted on the next connection (the peer
+		 * removes nothing), as for any offer of unknown outcome.
+		 */
+		log_err("pool %s: the window of offers in flight refused offer %llu (%u in flight): not sent, its keys wiped; reconnecting",
+			p->cfg.name, (unsigned long long)o->seq,
+			p->master.win.count);
+		job_free(j);
+		conn_close(p->master.out, "window of offers in flight full");
+		return;
+	}
 	p->st.offers++;
-	window_push(&p->win, o->seq, o->n, now, j);
-	p->mstate = M_WAIT_ACK;
-	if (conn_send(p->out, &m)) {
-		conn_close(p->out, "cannot send OFFER");
+	p->master.state = M_WAIT_ACK;
+	if (conn_send(p->master.out, frame,
+		      proto_encode_offer(&m, frame, sizeof(frame)))) {
+		conn_close(p->master.out, "cannot send OFFER");
 		return;
 	}
 	log_debug("pool %s: offer %llu: %u keys (%u in flight)", p->cfg.name,
-		  (unsigned long long)m.seq, m.n, p->win.count);
+		  (unsigned long long)m.seq, m.n, p->master.win.count);
 }
 
 void master_on_job(struct linkd *d, struct pool *p, struct job *j)
 {
-	p->job_busy = false;
+	p->master.job_busy = false;
 	if (j->kind == JOB_STATUS) {
 		status_done(p, j);
 		job_free(j);
@@ -443,14 +512,14 @@ static bool per_key(const struct pool *p)
 double master_wakeup(const struct linkd *d, const struct pool *p)
 {
 	/* next_try counts only when master_step() would act on it. */
-	bool waiting = !p->id || p->job_busy || p->mstate == M_WAIT_ABORTED ||
-		       p->mstate == M_WAIT_RESET ||
-		       (p->out && p->out->state != CONN_OPEN) ||
-		       !window_has_room(&p->win, p->cfg.offer_window);
-	double t = waiting ? INFINITY : p->next_try;
+	bool waiting = !p->id || p->master.job_busy || p->master.state == M_WAIT_ABORTED ||
+		       p->master.state == M_WAIT_RESET ||
+		       (p->master.out && p->master.out->state != CONN_OPEN) ||
+		       !window_has_room(&p->master.win, p->cfg.offer_window);
+	double t = waiting ? INFINITY : p->master.next_try;
 
-	if (p->win.count && p->out) {
-		double dl = window_deadline(&p->win, p->cfg.kme_timeout,
+	if (p->master.win.count && p->master.out) {
+		double dl = window_deadline(&p->master.win, p->cfg.kme_timeout,
 					    per_key(p), d->cfg->handshake_timeout);
 
 		if (dl < t)
@@ -465,46 +534,51 @@ void master_step(struct linkd *d, struct pool *p)
 
 	if (!p->id)
 		return;		/* no kernel pool: kernel_sync() */
-	if (p->win.count && p->out &&
-	    now > window_deadline(&p->win, p->cfg.kme_timeout, per_key(p),
+	if (p->master.win.count && p->master.out &&
+	    now > window_deadline(&p->master.win, p->cfg.kme_timeout, per_key(p),
 				  d->cfg->handshake_timeout)) {
 		log_err("pool %s: peer did not answer %s %llu in time (%.0f s)",
 			p->cfg.name,
-			p->mstate == M_WAIT_ABORTED ? "abort" :
-			p->mstate == M_WAIT_RESET ? "reset" : "offer",
-			(unsigned long long)window_oldest(&p->win)->seq,
+			p->master.state == M_WAIT_ABORTED ? "abort" :
+			p->master.state == M_WAIT_RESET ? "reset" : "offer",
+			(unsigned long long)window_oldest(&p->master.win)->seq,
 			offer_answer_timeout(p->cfg.kme_timeout, per_key(p),
-					     window_oldest(&p->win)->n,
+					     window_oldest(&p->master.win)->n,
 					     d->cfg->handshake_timeout));
 		p->st.peer_errors++;
-		conn_close(p->out, "answer timeout");
+		conn_close(p->master.out, "answer timeout");
 		return;
 	}
-	if (p->mstate == M_WAIT_ABORTED || p->mstate == M_WAIT_RESET ||
-	    p->job_busy || now < p->next_try)
+	if (p->master.state == M_WAIT_ABORTED || p->master.state == M_WAIT_RESET ||
+	    p->master.job_busy || now < p->master.next_try)
 		return;
-	if (!p->out) {
+	if (!p->master.out) {
 		char label[80];
 
 		snprintf(label, sizeof(label), "pool %s", p->cfg.name);
-		p->out = conn_connect(&d->cs, p->cfg.peer_host, p->cfg.peer_port,
-				      p->client_ctx, p->cfg.peer_sae_id,
+		p->master.out = conn_connect(&d->cs, p->cfg.peer_host, p->cfg.peer_port,
+				      p->master.client_ctx, p->cfg.peer_sae_id,
 				      &master_conn_ops, p, label);
-		if (!p->out) {
+		if (!p->master.out) {
 			p->st.peer_errors++;
 			back_off(p, RETRY_OTHER);
 		}
 		return;
 	}
-	if (p->out->state != CONN_OPEN)
+	if (p->master.out->state != CONN_OPEN)
 		return;
-	if (p->j.nopen && !p->win.count) {
+	/* Nothing leaves while the journal on disk is behind (save()). */
+	if (p->master.journal_dirty && save(d, p)) {
+		back_off(p, RETRY_OTHER);
+		return;
+	}
+	if (p->master.j.nopen && !p->master.win.count) {
 		send_aborts(p);
 		return;
 	}
-	if (!window_has_room(&p->win, p->cfg.offer_window))
+	if (!window_has_room(&p->master.win, p->cfg.offer_window))
 		return;		/* an answer sets next_try */
-	if (!p->max_batch || now >= p->next_status) {
+	if (!p->master.max_batch || now >= p->master.next_status) {
 		refresh_status(p);
 		return;
 	}
@@ -525,10 +599,10 @@ static int commit(struct linkd *d, struct pool *p, struct job *j,
 
 	if (ret)
 		return ret;
-	if (added != p->j.added) {
+	if (added != p->master.j.added) {
 		log_err("pool %s: outbound counter is %llu, the journal expects %llu (pool re-created or written by someone else); aborting offer %llu",
 			p->cfg.name, (unsigned long long)added,
-			(unsigned long long)p->j.added, (unsigned long long)seq);
+			(unsigned long long)p->master.j.added, (unsigned long long)seq);
 		return -ESTALE;
 	}
 	ret = qkd_key_add(d->qkd, p->id, QKD_DIRECTION_OUT, j->keys, j->n);
@@ -543,16 +617,16 @@ static int commit(struct linkd *d, struct pool *p, struct job *j,
 	return ret;
 }
 
-static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
+static void on_ack(struct linkd *d, struct pool *p, const struct proto_ack *m)
 {
 	struct window_slot s;
 	struct job *j;
 	int ret;
 
-	window_pop(&p->win, now_mono(), &s);
+	window_pop(&p->master.win, now_mono(), &s);
 	j = s.keys;
-	if (!p->win.count)
-		p->mstate = M_IDLE;
+	if (!p->master.win.count)
+		p->master.state = M_IDLE;
 	if (m->status != PROTO_OK) {
 		uint64_t added;
 		uint32_t level = 1;
@@ -560,12 +634,13 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		/* The peer added nothing: the keys are discarded on both sides. */
 		log_err("pool %s: peer refused offer %llu: %s", p->cfg.name,
 			(unsigned long long)m->seq, m->text);
-		pool_set_error(p, m->text);
+		health_set_error(&p->master.health, m->text);
 		p->st.refused += s.n;
 		p->st.peer_errors++;
 		job_free(j);
-		journal_close_oldest(&p->j, false);
-		save(d, p);
+		journal_close_oldest(&p->master.j, false);
+		if (!settle_saved(d, p))
+			return;
 		back_off(p, RETRY_OTHER);
 		/*
 		 * No room at the peer while nothing is left here: whatever it
@@ -573,8 +648,14 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 * block the refill.
 		 */
 		if (m->status == PROTO_E_FULL && !out_added(d, p, &added, &level) &&
-		    !level && p->out)
+		    !level && p->master.out)
 			start_reset(d, p, "the peer's inbound side is full while the outbound side here is empty: orphans there");
+		return;
+	}
+	/* A dirty journal first: else this commit could not be told apart. */
+	if (p->master.journal_dirty && save(d, p)) {
+		job_free(j);
+		conn_close(p->master.out, "cannot write the journal");
 		return;
 	}
 	ret = commit(d, p, j, m->seq);
@@ -586,108 +667,155 @@ static void on_ack(struct linkd *d, struct pool *p, struct proto_msg *m)
 		 * committed when the journal is read: see journal.h).  The
 		 * entries stay open.
 		 */
-		p->next_try = now_mono();
-		if (p->out)	/* else: pool created again, reconcile */
-			conn_close(p->out, "outbound pool refused the keys");
+		p->master.next_try = now_mono();
+		if (p->master.out)	/* else: pool created again, reconcile */
+			conn_close(p->master.out, "outbound pool refused the keys");
 		return;
 	}
 	p->st.committed += s.n;
-	journal_close_oldest(&p->j, true);
+	journal_close_oldest(&p->master.j, true);
 	if (save(d, p)) {
 		/*
 		 * On disk this offer is still open: one such offer is
 		 * recognised at a restart, two would not be.  No further
 		 * commit until a save works: the later offers are aborted.
 		 */
-		conn_close(p->out, "cannot write the journal");
+		conn_close(p->master.out, "cannot write the journal");
 		return;
 	}
-	retry_reset(&p->retry, false);
-	p->next_try = now_mono();
+	retry_reset(&p->master.retry, false);
+	p->master.next_try = now_mono();
 }
 
-static void on_aborted(struct linkd *d, struct pool *p, struct proto_msg *m)
+static void on_aborted(struct linkd *d, struct pool *p,
+		       const struct proto_aborted *m)
 {
 	struct window_slot s;
 
-	window_pop(&p->win, now_mono(), &s);
+	window_pop(&p->master.win, now_mono(), &s);
 	log_info("pool %s: offer %llu aborted: peer removed %u of its %u keys",
-		 p->cfg.name, (unsigned long long)m->seq, m->n, s.n);
+		 p->cfg.name, (unsigned long long)m->seq, m->removed, s.n);
 	p->st.aborted += s.n;
-	journal_close_oldest(&p->j, false);
-	save(d, p);
-	if (!p->win.count) {
-		p->mstate = M_IDLE;
-		p->next_try = now_mono();
+	journal_close_oldest(&p->master.j, false);
+	if (!settle_saved(d, p))
+		return;
+	if (!p->master.win.count) {
+		p->master.state = M_IDLE;
+		p->master.next_try = now_mono();
 	}
 }
 
-static void master_on_msg(struct linkd *d, struct pool *p, struct proto_msg *m)
+/* Is @seq the answer the master waits for: its oldest offer or abort? */
+static bool expected(struct pool *p, uint64_t seq)
 {
-	struct window_slot *oldest = window_oldest(&p->win);
-	bool expected = oldest && m->seq == oldest->seq &&
-			p->j.nopen && p->j.open[0].seq == m->seq;
+	struct window_slot *oldest = window_oldest(&p->master.win);
 
-	if (m->type == PROTO_ACK && p->mstate == M_WAIT_ACK && expected) {
-		on_ack(d, p, m);
-		return;
+	return oldest && seq == oldest->seq && p->master.j.nopen &&
+	       p->master.j.open[0].seq == seq;
+}
+
+/* An open connection's frame: each type decoded by its own decoder. */
+static void master_on_msg(struct linkd *d, struct pool *p,
+			  const struct proto_frame *f)
+{
+	enum master_state st = p->master.state;
+	struct proto_aborted ab;
+	struct proto_reset rs;
+	struct proto_error er;
+	struct proto_ack ack;
+
+	switch (f->type) {
+	case PROTO_ACK:
+		if (proto_decode_ack(f, &ack))
+			break;
+		if (st == M_WAIT_ACK && expected(p, ack.seq)) {
+			on_ack(d, p, &ack);
+			return;
+		}
+		if (st == M_WAIT_RESET) {
+			/* Sent before our RESET: its keys go with the reset. */
+			log_debug("pool %s: answer to offer %llu ignored: reset under way",
+				  p->cfg.name, (unsigned long long)ack.seq);
+			return;
+		}
+		log_err("pool %s: unexpected ACK (seq %llu) from peer",
+			p->cfg.name, (unsigned long long)ack.seq);
+		goto protocol_error;
+	case PROTO_ABORTED:
+		if (proto_decode_aborted(f, &ab))
+			break;
+		if (st == M_WAIT_ABORTED && expected(p, ab.seq)) {
+			on_aborted(d, p, &ab);
+			return;
+		}
+		log_err("pool %s: unexpected ABORTED (seq %llu) from peer",
+			p->cfg.name, (unsigned long long)ab.seq);
+		goto protocol_error;
+	case PROTO_RESET_OK:
+		if (proto_decode_reset_ok(f, &rs))
+			break;
+		if (st == M_WAIT_RESET) {
+			on_reset_ok(d, p, &rs);
+			return;
+		}
+		log_err("pool %s: unexpected RESET_OK from peer", p->cfg.name);
+		goto protocol_error;
+	case PROTO_ERROR:
+		if (proto_decode_error(f, &er))
+			break;
+		log_err("pool %s: peer error: %s", p->cfg.name, er.text);
+		goto protocol_error;
+	default:
+		log_err("pool %s: unexpected %s from peer", p->cfg.name,
+			proto_type_name(f->type));
+		goto protocol_error;
 	}
-	if (m->type == PROTO_ABORTED && p->mstate == M_WAIT_ABORTED &&
-	    expected) {
-		on_aborted(d, p, m);
-		return;
-	}
-	if (m->type == PROTO_RESET_OK && p->mstate == M_WAIT_RESET) {
-		on_reset_ok(d, p, m);
-		return;
-	}
-	if (m->type == PROTO_ACK && p->mstate == M_WAIT_RESET) {
-		/* Sent before our RESET: its keys go with the reset there. */
-		log_debug("pool %s: answer to offer %llu ignored: reset under way",
-			  p->cfg.name, (unsigned long long)m->seq);
-		return;
-	}
-	if (m->type == PROTO_ERROR)
-		log_err("pool %s: peer error: %s", p->cfg.name, m->text);
-	else
-		log_err("pool %s: unexpected %s (seq %llu) from peer",
-			p->cfg.name, proto_type_name(m->type),
-			(unsigned long long)m->seq);
+	/* A frame of its type that does not decode: the peer's fault. */
+	log_err("pool %s: malformed %s from peer", p->cfg.name,
+		proto_type_name(f->type));
+	conn_fault(p->master.out, "malformed frame");
+	return;
+protocol_error:
 	p->st.peer_errors++;
-	conn_close(p->out, "protocol error");
+	conn_close(p->master.out, "protocol error");
 }
 
 /* The connection's callbacks (conn.h): HELLO, HELLO_OK, then the pool's. */
 static void conn_opened(struct conn *c)
 {
 	struct pool *p = c->ctx;
-	static struct proto_msg m;
+	struct proto_hello m;
 
 	master_hello(p->d, p, &m);
-	if (conn_send(c, &m))
+	if (conn_send(c, frame, proto_encode_hello(&m, frame, sizeof(frame))))
 		conn_close(c, "cannot send HELLO");
 }
 
-static void conn_message(struct conn *c, struct proto_msg *m)
+static void conn_message(struct conn *c, const struct proto_frame *f)
 {
 	struct pool *p = c->ctx;
+	struct proto_hello_ok ok;
+	struct proto_error er;
 
 	if (c->state == CONN_OPEN) {
-		master_on_msg(p->d, p, m);
+		master_on_msg(p->d, p, f);
 		return;
 	}
-	if (m->type == PROTO_HELLO_OK) {
+	if (!proto_decode_hello_ok(f, &ok)) {
 		conn_set_open(c, NULL);
 		log_info("pool %s: connected to peer %s (outbound)", p->cfg.name,
 			 c->peer);
-		master_on_open(p->d, p, m);
+		master_on_open(p->d, p, &ok);
 		return;
 	}
-	if (m->type == PROTO_ERROR)
-		log_err("pool %s: peer %s refused us: %s", p->cfg.name, c->peer,
-			m->text);
 	p->st.peer_errors++;
-	conn_close(c, m->type == PROTO_ERROR ? NULL :
+	if (!proto_decode_error(f, &er)) {
+		log_err("pool %s: peer %s refused us: %s", p->cfg.name, c->peer,
+			er.text);
+		conn_close(c, NULL);
+		return;
+	}
+	conn_close(c, f->type == PROTO_HELLO_OK ? "malformed HELLO_OK" :
 		   "unexpected frame instead of HELLO_OK");
 }
 
@@ -701,8 +829,8 @@ static void conn_closed(struct conn *c, bool fault)
 
 	if (fault)
 		p->st.peer_errors++;
-	if (p->out == c) {
-		p->out = NULL;
+	if (p->master.out == c) {
+		p->master.out = NULL;
 		master_on_close(p);
 	}
 }

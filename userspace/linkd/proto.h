@@ -75,38 +75,110 @@ enum proto_status {
 	PROTO_E_VERSION = 7,	/* ERROR: another protocol version */
 };
 
-/* proto_decode(): the frame is of another protocol version. */
+/* proto_frame_split(): the frame is of another protocol version. */
 #define PROTO_OTHER_VERSION	(-2)
 
-struct proto_msg {
-	uint8_t type;
-	uint64_t seq;
-	uint16_t n;		/* key IDs (OFFER, ABORT); removed (ABORTED) */
-	uint16_t status;	/* ACK status, ERROR code */
-	uint16_t key_bits;	/* HELLO */
-	uint8_t reset;		/* HELLO_OK */
-	uint32_t count;		/* RESET, RESET_OK */
-	struct pool_epoch epoch;	/* HELLO, HELLO_OK */
+/*
+ * One struct per message type, one encoder and one decoder each: a
+ * message is built and read as what it is, never through a struct with
+ * every field of every type.  OFFER and ABORT share their layout.
+ */
+struct proto_hello {
 	char master[PROTO_SAE_MAX + 1];
 	char slave[PROTO_SAE_MAX + 1];
-	char text[PROTO_TEXT_MAX + 1];
-	struct keyid ids[PROTO_MAX_IDS];
+	uint16_t key_bits;
+	struct pool_epoch epoch;	/* the master's pool */
+};
+
+struct proto_hello_ok {
+	struct pool_epoch epoch;	/* the slave's pool */
+	uint8_t reset;			/* 0 or 1 */
 };
 
 /*
- * Decode the frame at the start of @buf.  Returns its length, 0 when
- * @len does not hold a whole frame yet, -1 when it is malformed, or
- * PROTO_OTHER_VERSION when it is of another version (buf[4]) (the
- * connection must then be closed).
+ * OFFER and ABORT.  Encoded from @ids (the journal's, as the KME issued
+ * them); decoded into the caller's array of PROTO_MAX_IDS, which @ids
+ * then points to.
  */
-int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m);
+struct proto_ids {
+	uint64_t seq;
+	uint16_t n;
+	const struct keyid *ids;
+};
 
-/* Encode @m into @buf.  Returns the frame length or -1. */
-int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
+struct proto_ack {
+	uint64_t seq;
+	uint16_t status;		/* enum proto_status */
+	char text[PROTO_TEXT_MAX + 1];
+};
+
+struct proto_aborted {
+	uint64_t seq;
+	uint16_t removed;
+};
+
+struct proto_error {
+	uint16_t code;
+	char text[PROTO_TEXT_MAX + 1];
+};
+
+/* RESET (keys the master wiped) and RESET_OK (keys the slave wiped). */
+struct proto_reset {
+	uint32_t count;
+};
+
+/* A whole frame of this version: its type and its payload, undecoded. */
+struct proto_frame {
+	uint8_t type;
+	const uint8_t *payload;
+	size_t len;
+};
 
 /*
- * An ERROR frame with @version in its header: what a peer speaking that
- * version decodes.  Returns the frame length or -1.
+ * Split the frame at the start of @buf.  Returns its length, 0 when @len
+ * does not hold a whole frame yet, -1 when its header is malformed or its
+ * type unknown, or PROTO_OTHER_VERSION when it is of another version
+ * (buf[4]) (the connection must then be closed).  The payload is checked
+ * by the type's decoder.
+ */
+int proto_frame_split(const uint8_t *buf, size_t len, struct proto_frame *f);
+
+/*
+ * Decoders: 0, or -1 when @f is not of the type or its payload is not
+ * exactly what the type's layout says.
+ */
+int proto_decode_hello(const struct proto_frame *f, struct proto_hello *m);
+int proto_decode_hello_ok(const struct proto_frame *f,
+			  struct proto_hello_ok *m);
+int proto_decode_offer(const struct proto_frame *f, struct proto_ids *m,
+		       struct keyid ids[PROTO_MAX_IDS]);
+int proto_decode_abort(const struct proto_frame *f, struct proto_ids *m,
+		       struct keyid ids[PROTO_MAX_IDS]);
+int proto_decode_ack(const struct proto_frame *f, struct proto_ack *m);
+int proto_decode_aborted(const struct proto_frame *f,
+			 struct proto_aborted *m);
+int proto_decode_error(const struct proto_frame *f, struct proto_error *m);
+int proto_decode_reset(const struct proto_frame *f, struct proto_reset *m);
+int proto_decode_reset_ok(const struct proto_frame *f,
+			  struct proto_reset *m);
+
+/* Encoders: the frame into @buf of @cap bytes; its length, or -1. */
+int proto_encode_hello(const struct proto_hello *m, uint8_t *buf,
+		       size_t cap);
+int proto_encode_hello_ok(const struct proto_hello_ok *m, uint8_t *buf,
+			  size_t cap);
+int proto_encode_offer(const struct proto_ids *m, uint8_t *buf, size_t cap);
+int proto_encode_abort(const struct proto_ids *m, uint8_t *buf, size_t cap);
+int proto_encode_ack(const struct proto_ack *m, uint8_t *buf, size_t cap);
+int proto_encode_aborted(const struct proto_aborted *m, uint8_t *buf,
+			 size_t cap);
+int proto_encode_reset(const struct proto_reset *m, uint8_t *buf,
+		       size_t cap);
+int proto_encode_reset_ok(const struct proto_reset *m, uint8_t *buf,
+			  size_t cap);
+/*
+ * ERROR, with @version in its header: what a peer speaking that version
+ * decodes (ERROR's layout is the same in every version).
  */
 int proto_encode_error(unsigned int version, uint16_t code, const char *text,
 		       uint8_t *buf, size_t cap);

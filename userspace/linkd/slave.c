@@ -29,13 +29,14 @@
 #include "linkd.h"
 #include "log.h"
 
+/* Frames are encoded here (an ACK's text, an ERROR's). */
+static uint8_t frame[PROTO_HDR_LEN + 16 + PROTO_TEXT_MAX + EPOCH_WIRE_LEN];
+
 static void refuse(struct conn *c, uint16_t code, const char *why)
 {
-	struct proto_msg m = { .type = PROTO_ERROR, .status = code };
-
-	snprintf(m.text, sizeof(m.text), "%s", why);
 	log_err("peer %s: refused: %s", c->peer, why);
-	conn_send(c, &m);
+	conn_send(c, frame, proto_encode_error(PROTO_VERSION, code, why, frame,
+					       sizeof(frame)));
 	conn_close(c, NULL);
 }
 
@@ -64,10 +65,11 @@ static enum recon_verdict reconcile(struct linkd *d, struct pool *p,
 	return v;
 }
 
-static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_hello(struct linkd *d, struct conn *c,
+		     const struct proto_hello *m)
 {
 	struct pool *p = NULL;
-	struct proto_msg ok = { .type = PROTO_HELLO_OK };
+	struct proto_hello_ok ok = { 0 };
 	char why[PROTO_TEXT_MAX + 1];
 	struct qkd_pool_info info;
 	enum recon_verdict v;
@@ -96,8 +98,8 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 		refuse(c, PROTO_E_PEER, why);
 		return;
 	}
-	if (p->in && p->in != c)
-		conn_close(p->in, "replaced by a new connection");
+	if (p->slave.conn && p->slave.conn != c)
+		conn_close(p->slave.conn, "replaced by a new connection");
 	/* The epoch must be of the pool that is there now. */
 	if (p->id && qkd_pool_get(d->qkd, p->id, NULL, &info))
 		p->id = 0;
@@ -114,18 +116,19 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 	snprintf(why, sizeof(why), "pool %s", p->cfg.name);
 	conn_set_open(c, why);
 	c->user = p;
-	p->in = c;
-	p->in_connected = true;
-	p->in_gen++;		/* jobs of older connections are void */
+	p->slave.conn = c;
+	p->slave.connected = true;
+	p->slave.gen++;		/* jobs of older connections are void */
 	/*
 	 * Sequence numbers are per master lifetime and per connection: a
 	 * master that lost its journal starts again at 1.
 	 */
-	p->aborted_seq = 0;
-	p->in_master = m->epoch;
+	p->slave.aborted_seq = 0;
+	p->slave.master_epoch = m->epoch;
 	ok.reset = v != RECON_KEEP;
-	p->in_reset_due = ok.reset;
-	if (conn_send(c, &ok)) {
+	p->slave.reset_due = ok.reset;
+	if (conn_send(c, frame,
+		      proto_encode_hello_ok(&ok, frame, sizeof(frame)))) {
 		conn_close(c, "cannot send HELLO_OK");
 		return;
 	}
@@ -134,11 +137,12 @@ static void on_hello(struct linkd *d, struct conn *c, struct proto_msg *m)
 }
 
 /* The master wiped its outbound side: wipe the twins, record the pair. */
-static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_reset(struct linkd *d, struct conn *c,
+		     const struct proto_reset *m)
 {
 	struct pool *p = c->user;
-	struct proto_msg done = { .type = PROTO_RESET_OK };
-	struct recon_pair rec = { .master = p->in_master };
+	struct proto_reset done = { 0 };
+	struct recon_pair rec = { .master = p->slave.master_epoch };
 	char err[1200];
 	int ret;
 
@@ -147,7 +151,7 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 	 * would land after the flush.  (The master drops every offer in
 	 * flight when it resets and ignores their ACKs.)
 	 */
-	p->in_gen++;
+	p->slave.gen++;
 	ret = qkd_key_flush(d->qkd, p->id, QKD_DIRECTION_IN, &done.count);
 	if (ret) {
 		log_err("pool %s: cannot wipe the inbound side for a reset: %s",
@@ -160,11 +164,12 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 	if (recon_save(d->cfg->state_dir, p->cfg.name, &rec, err, sizeof(err)))
 		/* Harmless: the next connection resets again. */
 		log_err("pool %s: %s", p->cfg.name, err);
-	p->in_reset_due = false;
+	p->slave.reset_due = false;
 	p->st.resets++;
 	log_warn("pool %s: inbound direction reconciled: the peer wiped %u outbound keys, %u inbound keys wiped here",
 		 p->cfg.name, m->count, done.count);
-	if (conn_send(c, &done))
+	if (conn_send(c, frame,
+		      proto_encode_reset_ok(&done, frame, sizeof(frame))))
 		conn_close(c, "cannot send RESET_OK");
 }
 
@@ -174,9 +179,9 @@ static void on_reset(struct linkd *d, struct conn *c, struct proto_msg *m)
 /* The live connection a job of @p was for, or NULL. */
 static struct conn *job_conn(struct pool *p, uint64_t gen)
 {
-	struct conn *c = p->in;
+	struct conn *c = p->slave.conn;
 
-	if (c && gen == p->in_gen && !c->dead && c->state == CONN_OPEN)
+	if (c && gen == p->slave.gen && !c->dead && c->state == CONN_OPEN)
 		return c;
 	return NULL;
 }
@@ -185,22 +190,22 @@ static struct conn *job_conn(struct pool *p, uint64_t gen)
  * An OFFER goes to the worker even when it is refused at once (JOB_PASS),
  * so that its ACK cannot overtake those of the OFFERs before it.
  */
-static void on_offer(struct conn *c, struct proto_msg *m)
+static void on_offer(struct conn *c, const struct proto_ids *m)
 {
 	struct pool *p = c->user;
 	struct job *j;
 
-	if (p->in_queued >= IN_QUEUED_MAX) {
+	if (p->slave.queued >= IN_QUEUED_MAX) {
 		p->st.peer_errors++;
 		refuse(c, PROTO_E_PROTO, "too many offers in flight");
 		return;
 	}
-	if (m->seq <= p->aborted_seq || p->in_reset_due) {
+	if (m->seq <= p->slave.aborted_seq || p->slave.reset_due) {
 		/* Refused without asking the KME for its keys. */
 		j = job_new(JOB_PASS, 0);
 		if (j) {
 			j->ret = -1;
-			snprintf(j->err, sizeof(j->err), p->in_reset_due ?
+			snprintf(j->err, sizeof(j->err), p->slave.reset_due ?
 				 "offer %llu before the RESET asked for" :
 				 "offer %llu was aborted",
 				 (unsigned long long)m->seq);
@@ -215,8 +220,9 @@ static void on_offer(struct conn *c, struct proto_msg *m)
 		return;
 	}
 	j->seq = m->seq;
-	j->gen = p->in_gen;
-	p->in_queued++;
+	j->gen = p->slave.gen;
+	j->live_gen = &p->slave.gen;
+	p->slave.queued++;
 	worker_submit(p->worker_in, j);
 }
 
@@ -224,16 +230,17 @@ static void on_offer(struct conn *c, struct proto_msg *m)
 void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 {
 	struct conn *c = job_conn(p, j->gen);
-	struct proto_msg ack = { .type = PROTO_ACK, .seq = j->seq };
+	struct proto_ack ack = { .seq = j->seq };
 	int ret;
 
-	p->in_queued--;
+	p->slave.queued--;
 	if (!c) {
-		log_info("pool %s: offer %llu: its connection is gone or was reset: %zu keys wiped, none added",
-			 p->cfg.name, (unsigned long long)j->seq, j->n);
+		log_info("pool %s: offer %llu: its connection is gone or was reset: %s, none added",
+			 p->cfg.name, (unsigned long long)j->seq,
+			 j->skipped ? "no KME request made" : "its keys wiped");
 		goto out;
 	}
-	if (j->kind == JOB_PASS || p->in_reset_due) {
+	if (j->kind == JOB_PASS || p->slave.reset_due) {
 		ack.status = PROTO_E_SEQ;
 		if (j->kind == JOB_PASS)
 			snprintf(ack.text, sizeof(ack.text), "%s", j->err);
@@ -243,16 +250,20 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 		goto answer;
 	}
 	if (j->ret) {
+		/* This role's health only: the master's enc_keys may be fine. */
 		p->st.kme_errors++;
-		p->kme_ok = false;
-		pool_set_error(p, j->err);
+		p->slave.health.known = true;
+		p->slave.health.kme_ok = false;
+		health_set_error(&p->slave.health, j->err);
 		log_err("pool %s: offer %llu: %s (pool untouched)", p->cfg.name,
 			(unsigned long long)j->seq, j->err);
 		ack.status = PROTO_E_SOURCE;
 		snprintf(ack.text, sizeof(ack.text), "%s", j->err);
 		goto answer;
 	}
-	if (j->seq <= p->aborted_seq) {
+	p->slave.health.known = true;
+	p->slave.health.kme_ok = true;
+	if (j->seq <= p->slave.aborted_seq) {
 		/* Aborted while its keys were being fetched. */
 		ack.status = PROTO_E_SEQ;
 		snprintf(ack.text, sizeof(ack.text), "offer %llu was aborted",
@@ -280,21 +291,21 @@ void slave_on_job(struct linkd *d, struct pool *p, struct job *j)
 		ack.status = ret == -ENOSPC ? PROTO_E_FULL : PROTO_E_POOL;
 		goto answer;
 	}
-	p->kme_ok = true;
 	p->st.received += j->n;
 	log_debug("pool %s: offer %llu: %zu keys added inbound", p->cfg.name,
 		  (unsigned long long)j->seq, j->n);
 answer:
-	if (conn_send(c, &ack))
+	if (conn_send(c, frame, proto_encode_ack(&ack, frame, sizeof(frame))))
 		conn_close(c, "cannot send ACK");
 out:
 	job_free(j);
 }
 
-static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
+static void on_abort(struct linkd *d, struct conn *c,
+		     const struct proto_ids *m)
 {
 	struct pool *p = c->user;
-	struct proto_msg done = { .type = PROTO_ABORTED, .seq = m->seq };
+	struct proto_aborted done = { .seq = m->seq };
 	struct qkd_key k;
 
 	for (unsigned int i = 0; i < m->n; i++) {
@@ -306,42 +317,60 @@ static void on_abort(struct linkd *d, struct conn *c, struct proto_msg *m)
 
 		qkd_key_wipe(&k, 1);
 		if (!ret)
-			done.n++;
+			done.removed++;
 	}
-	if (m->seq > p->aborted_seq)
-		p->aborted_seq = m->seq;
-	p->st.removed += done.n;
+	if (m->seq > p->slave.aborted_seq)
+		p->slave.aborted_seq = m->seq;
+	p->st.removed += done.removed;
 	log_info("pool %s: peer aborted offer %llu: %u of %u keys removed from the inbound side",
-		 p->cfg.name, (unsigned long long)m->seq, done.n, m->n);
-	if (conn_send(c, &done))
+		 p->cfg.name, (unsigned long long)m->seq, done.removed, m->n);
+	if (conn_send(c, frame,
+		      proto_encode_aborted(&done, frame, sizeof(frame))))
 		conn_close(c, "cannot send ABORTED");
 }
 
-static void conn_message(struct conn *c, struct proto_msg *m)
+/* OFFER and ABORT IDs, decoded in place of a 33 KiB stack array. */
+static struct keyid ids[PROTO_MAX_IDS];
+
+/* An accepted connection's frame: each type decoded by its own decoder. */
+static void conn_message(struct conn *c, const struct proto_frame *f)
 {
 	struct linkd *d = c->ctx;
+	struct proto_hello hello;
+	struct proto_reset rs;
+	struct proto_ids m;
 
 	if (c->state != CONN_OPEN) {
-		if (m->type == PROTO_HELLO)
-			on_hello(d, c, m);
-		else
+		if (f->type != PROTO_HELLO)
 			refuse(c, PROTO_E_PROTO, "expected HELLO");
+		else if (proto_decode_hello(f, &hello))
+			conn_fault(c, "malformed HELLO");
+		else
+			on_hello(d, c, &hello);
 		return;
 	}
-	switch (m->type) {
+	switch (f->type) {
 	case PROTO_OFFER:
-		on_offer(c, m);
-		break;
+		if (proto_decode_offer(f, &m, ids))
+			break;
+		on_offer(c, &m);
+		return;
 	case PROTO_ABORT:
-		on_abort(d, c, m);
-		break;
+		if (proto_decode_abort(f, &m, ids))
+			break;
+		on_abort(d, c, &m);
+		return;
 	case PROTO_RESET:
-		on_reset(d, c, m);
-		break;
+		if (proto_decode_reset(f, &rs))
+			break;
+		on_reset(d, c, &rs);
+		return;
 	default:
 		((struct pool *)c->user)->st.peer_errors++;
 		refuse(c, PROTO_E_PROTO, "unexpected frame");
+		return;
 	}
+	conn_fault(c, "malformed frame");
 }
 
 static void conn_closed(struct conn *c, bool fault)
@@ -352,10 +381,18 @@ static void conn_closed(struct conn *c, bool fault)
 		return;		/* never identified: nobody to count it for */
 	if (fault)
 		p->st.peer_errors++;
-	if (p->in == c) {
-		p->in = NULL;
-		p->in_connected = false;
+	if (p->slave.conn == c) {
+		p->slave.conn = NULL;
+		p->slave.connected = false;
+		p->slave.gen++;		/* its queued dec_keys: skipped */
 	}
+}
+
+void slave_pool_recreated(struct pool *p)
+{
+	/* Its master reconnects; HELLO then finds the pair changed. */
+	if (p->slave.conn)
+		conn_close(p->slave.conn, "pool created again: reconnecting to reconcile");
 }
 
 const struct conn_ops slave_conn_ops = {

@@ -127,10 +127,10 @@ void status_write(struct linkd *d)
 		json_time(f, "last_error_time", p->last_error_time);
 		fprintf(f, ",\"source\":\"%s\",\"source_ok\":%s,\"peer_out_connected\":%s,\"peer_in_connected\":%s,\"master_state\":\"%s\"",
 			p->cfg.source == SOURCE_ETSI014 ? "etsi014" : "stream",
-			p->kme_ok ? "true" : "false",
-			p->out && p->out->state == CONN_OPEN ? "true" : "false",
-			p->in_connected ? "true" : "false",
-			mstate_name(p->mstate));
+			p->master.health.kme_ok ? "true" : "false",
+			p->master.out && p->master.out->state == CONN_OPEN ? "true" : "false",
+			p->slave.connected ? "true" : "false",
+			mstate_name(p->master.state));
 		if (have)
 			fprintf(f, ",\"out_level\":%u,\"in_level\":%u,\"out_added\":%" PRIu64 ",\"in_added\":%" PRIu64,
 				info.dir[0].level, info.dir[1].level,
@@ -139,8 +139,13 @@ void status_write(struct linkd *d)
 			p->st.offers, p->st.committed, p->st.refused,
 			p->st.aborted, p->st.received, p->st.removed,
 			p->st.kme_errors, p->st.peer_errors,
-			p->j.nopen ? "true" : "false", p->j.next_seq);
-		json_str(f, p->last_error);
+			p->master.j.nopen ? "true" : "false", p->master.j.next_seq);
+		json_str(f, p->master.health.last_error);
+		/* The slave's dec_keys, apart: null until its first call. */
+		fprintf(f, ",\"source_in_ok\":%s,\"last_error_in\":",
+			!p->slave.health.known ? "null" :
+			p->slave.health.kme_ok ? "true" : "false");
+		json_str(f, p->slave.health.last_error);
 		fputc('}', f);
 	}
 	fputs("]}\n", f);
@@ -161,18 +166,18 @@ void status_log_rates(struct linkd *d, double interval)
 		log_info("pool %s: out %u keys (+%.1f/s), in %u keys (+%.1f/s), source %s, peer out %s, peer in %s, errors kme %" PRIu64 " peer %" PRIu64,
 			 p->cfg.name, info.dir[0].level, out / interval,
 			 info.dir[1].level, in / interval,
-			 p->kme_ok ? "reachable" : "UNREACHABLE",
-			 p->out && p->out->state == CONN_OPEN ? "connected" : "down",
-			 p->in_connected ? "connected" : "down",
+			 p->master.health.kme_ok ? "reachable" : "UNREACHABLE",
+			 p->master.out && p->master.out->state == CONN_OPEN ? "connected" : "down",
+			 p->slave.connected ? "connected" : "down",
 			 p->st.kme_errors, p->st.peer_errors);
 		p->st_last = p->st;
 	}
 }
 
-void pool_set_error(struct pool *p, const char *err)
+void health_set_error(struct pool_health *h, const char *err)
 {
-	size_t n = strnlen(err, sizeof(p->last_error) - 1);
+	size_t n = strnlen(err, sizeof(h->last_error) - 1);
 
-	memcpy(p->last_error, err, n);
-	p->last_error[n] = '\0';
+	memcpy(h->last_error, err, n);
+	h->last_error[n] = '\0';
 }

@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,6 +65,12 @@ void job_free(struct job *j)
 
 static void run_job(const struct source *src, struct job *j)
 {
+	if (j->live_gen && atomic_load(j->live_gen) != j->gen) {
+		j->skipped = true;
+		j->ret = -1;
+		snprintf(j->err, sizeof(j->err), "skipped: its connection closed or was reset");
+		return;
+	}
 	switch (j->kind) {
 	case JOB_STATUS:
 		j->ret = src->ops->status(src->priv, &j->max_batch, &j->stored,

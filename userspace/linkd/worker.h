@@ -19,6 +19,7 @@
 #ifndef LINKD_WORKER_H
 #define LINKD_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,14 @@ struct job {
 	struct keyid *names;		/* GET, GET_BY_ID: @n, not secret */
 	uint64_t seq;			/* slave: the offer */
 	uint64_t gen;			/* slave: its connection */
+	/*
+	 * Slave: the pool's generation now (struct pool_slave).  When it is
+	 * no longer @gen as the job's turn comes (the connection closed or
+	 * reset meanwhile), the worker skips the call: no KME request for
+	 * keys nobody will add.  NULL: always run.
+	 */
+	const _Atomic uint64_t *live_gen;
+	bool skipped;			/* not run, for the reason above */
 	/* results */
 	struct qkd_key *keys;		/* GET, GET_BY_ID: secmem, @n keys */
 	unsigned int max_batch, stored;

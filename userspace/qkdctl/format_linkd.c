@@ -59,9 +59,19 @@ void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour)
 	case LINKD_RUNNING:
 		break;
 	}
-	fprintf(f, "  qkd-linkd: %s %s%s%s, ", h->stream ? "stream" : "KME",
-		h->kme_up ? "" : warn(colour, C_RED),
-		h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off);
+	/*
+	 * The master's view first: it probes the KME on its own schedule.
+	 * The slave's dec_keys only runs when the peer offers, so its "up"
+	 * may be old news in an outage; its failure while the master's
+	 * calls work (an ID the KME does not know) is shown apart.
+	 */
+	if (!(h->kme_up && h->kme_in_known && !h->kme_in_up))
+		fprintf(f, "  qkd-linkd: %s %s%s%s, ", h->stream ? "stream" : "KME",
+			h->kme_up ? "" : warn(colour, C_RED),
+			h->kme_up ? "up" : "DOWN", h->kme_up ? "" : off);
+	else
+		fprintf(f, "  qkd-linkd: %s out up, in %sDOWN%s, ",
+			h->stream ? "stream" : "KME", warn(colour, C_RED), off);
 	if (pc[0] && pc[1])
 		fputs("peer connected", f);
 	else if (!pc[0] && !pc[1])
@@ -83,6 +93,9 @@ void fmt_linkd_show(FILE *f, const struct linkd_health *h, bool colour)
 			h->last_error_time ? age : "",
 			h->last_error_time ? ")" : "", h->last_error);
 	}
+	if (h->last_error_in[0])
+		fprintf(f, "  qkd-linkd last error in (dec_keys for the peer): %s\n",
+			h->last_error_in);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -123,6 +136,9 @@ void fmt_linkd_json(FILE *f, const struct linkd_health *h)
 	fputs(",\"last_error\":", f);
 	fmt_json_string(f, h->last_error);
 	json_time(f, "last_error_time", h->last_error_time);
+	fprintf(f, ",\"kme_in_up\":%s,\"last_error_in\":",
+		!h->kme_in_known ? "null" : h->kme_in_up ? "true" : "false");
+	fmt_json_string(f, h->last_error_in);
 	fprintf(f, ",\"kme_errors\":%" PRIu64 ",\"peer_errors\":%" PRIu64 "}",
 		h->kme_errors, h->peer_errors);
 }

@@ -144,6 +144,15 @@ static int parse_pool(struct json_object *o, struct linkd_health *h,
 	    get_str(o, "master_state", false, h->master_state,
 		    sizeof(h->master_state), err, errlen))
 		return -1;
+	/* The slave's health: absent or null until its first dec_keys. */
+	if (member(o, "source_in_ok")) {
+		if (need_bool(o, "source_in_ok", &h->kme_in_up, err, errlen))
+			return -1;
+		h->kme_in_known = true;
+	}
+	if (get_str(o, "last_error_in", false, h->last_error_in,
+		    sizeof(h->last_error_in), err, errlen))
+		return -1;
 	v = 0;
 	if (get_int(o, "kme_errors", 0, INT64_MAX, &v, err, errlen))
 		return -1;

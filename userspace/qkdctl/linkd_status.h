@@ -43,7 +43,11 @@ struct linkd_health {
 	bool has_id;
 	uint32_t id;
 	bool stream;			/* source = stream: no KME */
-	bool kme_up;			/* the key source answered last time */
+	bool kme_up;			/* the master's key source (enc_keys) answered last time */
+	/* The slave's (dec_keys for the peer's offers), apart: 0.2+ files. */
+	bool kme_in_known;		/* given and not null */
+	bool kme_in_up;
+	char last_error_in[LINKD_ERROR_LEN];	/* "" none */
 	bool peer_connected[2];		/* out (our master's), in (the peer's) */
 	int64_t last_refill[2];		/* out, in: s since the epoch; 0 never */
 	int64_t last_error_time;	/* 0: none, or not given */

@@ -13,6 +13,7 @@ set -u
 
 passed=0 failed=0 skipped=0
 run_unit_tests "$O/unit-tests" "$O/unit.counts"
+run_unit_tests "$O/linkd-daemon-tests" "$O/daemon.counts"
 
 # The ABI: libqkd.so.0 exports exactly the functions of the version script
 # (lib/libqkd.map), each with version LIBQKD_0, and nothing else.

@@ -6,6 +6,7 @@
  * foreign KMEs issue them (upper-case UUIDs, IDs that are not UUIDs) and
  * their kernel IDs; Status answers with fields missing or as strings.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "tests.h"
@@ -111,6 +112,79 @@ START_TEST(keys_good)
 	ck_assert_str_eq(names[1].s, U2);
 }
 END_TEST
+
+/*
+ * json-c keeps copies of what it parses (the string objects, the
+ * tokener's buffer) and frees them with free(), no allocator hook of its
+ * own: kme_parse_keys() wipes them in place first.  ASan's free hook
+ * (declared here: not in the installed headers) looks at every block as
+ * it is freed, during the parse, for the key's base64 text or its
+ * decoded bytes.  Under check's fork mode the hook dies with the test.
+ */
+#ifdef __SANITIZE_ADDRESS__
+int __sanitizer_install_malloc_and_free_hooks(
+	void (*malloc_hook)(const volatile void *, size_t),
+	void (*free_hook)(const volatile void *));
+size_t __sanitizer_get_allocated_size(const volatile void *p);
+
+/* 32 bytes of key material with no run of zeros: easy to tell apart. */
+#define KX "z8dBqE0Yh3T/7wS1LkR5nJmV2pC6aUoG4eXiWfNtHbA="
+static uint8_t kx[32];
+static volatile bool watching;
+static volatile unsigned int seen_b64, seen_raw, frees;
+
+static void on_malloc(const volatile void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+}
+
+static void on_free(const volatile void *p)
+{
+	const char *b = (const char *)p;
+	size_t n;
+
+	if (!watching || !p)
+		return;
+	frees++;
+	n = __sanitizer_get_allocated_size(p);
+	if (memmem(b, n, KX, 16))
+		seen_b64++;
+	if (memmem(b, n, kx, 16))
+		seen_raw++;
+}
+
+START_TEST(keys_library_copies_wiped)
+{
+	const char *body = "{\"keys\":[{\"key_ID\":\"" U1 "\",\"key\":\"" KX
+			   "\"}]}";
+
+	ck_assert_int_eq(kme_base64_decode(KX, strlen(KX), kx, sizeof(kx)), 32);
+	ck_assert(__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free));
+	watching = true;
+	ck_assert_msg(parse(body, 1, 32, 0) == 0, "%s", err);
+	watching = false;
+	ck_assert_mem_eq(keys[0].material, kx, 32);	/* parsed, not lost */
+	ck_assert_uint_gt(frees, 0);			/* the hook ran */
+	ck_assert_msg(!seen_b64, "%u freed blocks held the key in base64",
+		      seen_b64);
+	ck_assert_msg(!seen_raw, "%u freed blocks held the key's bytes",
+		      seen_raw);
+	/* A refused answer (a wrong count) leaves nothing either. */
+	watching = true;
+	ck_assert_int_eq(parse(body, 2, 32, 0), -1);
+	watching = false;
+	ck_assert(!seen_b64 && !seen_raw);
+	assert_wiped(2);
+}
+END_TEST
+#else
+START_TEST(keys_library_copies_wiped)
+{
+	ck_abort_msg("built without AddressSanitizer: its free hook is the probe");
+}
+END_TEST
+#endif
 
 /* Upper-case UUIDs and IDs that are not UUIDs: kept exactly as issued. */
 START_TEST(keys_foreign_ids)
@@ -384,6 +458,7 @@ Suite *kme_json_suite(void)
 	tcase_add_test(tc, uuid_roundtrip);
 	tcase_add_test(tc, base64_strict);
 	tcase_add_test(tc, keys_good);
+	tcase_add_test(tc, keys_library_copies_wiped);
 	tcase_add_test(tc, keys_dec_order);
 	tcase_add_test(tc, keys_foreign_ids);
 	tcase_add_test(tc, keyid_rules);

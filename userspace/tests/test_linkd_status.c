@@ -58,7 +58,29 @@ START_TEST(parse_good)
 	ck_assert_uint_eq(h[0].kme_errors, 2);
 	ck_assert_uint_eq(h[0].peer_errors, 1);
 	ck_assert_str_eq(h[0].master_state, "idle");
+	ck_assert(!h[0].kme_in_known);		/* not in this file */
+	ck_assert_str_eq(h[0].last_error_in, "");
 	free(h);
+
+	/* Each role's health: the slave's dec_keys apart (null: no call yet). */
+	ck_assert_int_eq(parse("{\"time\":5,\"pools\":[{\"name\":\"a\","
+			       "\"source_ok\":true,\"peer_out_connected\":true,"
+			       "\"peer_in_connected\":true,\"source_in_ok\":false,"
+			       "\"last_error_in\":\"KME dec_keys: HTTP 400\"},"
+			       "{\"name\":\"b\",\"source_ok\":true,"
+			       "\"peer_out_connected\":true,\"peer_in_connected\":true,"
+			       "\"source_in_ok\":null,\"last_error_in\":\"\"}]}",
+			       &h, &n, err), 0);
+	ck_assert(h[0].kme_up);
+	ck_assert(h[0].kme_in_known);
+	ck_assert(!h[0].kme_in_up);
+	ck_assert_str_eq(h[0].last_error_in, "KME dec_keys: HTTP 400");
+	ck_assert(!h[1].kme_in_known);
+	free(h);
+	ck_assert_int_eq(parse("{\"time\":5,\"pools\":[{\"name\":\"a\","
+			       "\"source_ok\":true,\"peer_out_connected\":true,"
+			       "\"peer_in_connected\":true,\"source_in_ok\":1}]}",
+			       &h, &n, err), -1);
 
 	/* The older format (no interval, pid, netns, id or times) and nulls. */
 	ck_assert_int_eq(parse("{\"time\":5,\"pools\":[{\"name\":\"a\",\"source\":\"stream\","
@@ -405,6 +427,37 @@ START_TEST(show_lines)
 	ck_assert_str_eq(out,
 "  qkd-linkd: stream up, peer connected, last refill out never, in never\n");
 	free(out);
+	/* Each role's health: the slave's dec_keys down, the master's up. */
+	h[0].stream = false;
+	h[0].kme_in_known = true;
+	h[0].kme_in_up = false;
+	snprintf(h[0].last_error_in, sizeof(h[0].last_error_in),
+		 "KME dec_keys: HTTP 400: key not found");
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME out up, in DOWN, peer connected, last refill out never, in never\n"
+"  qkd-linkd last error in (dec_keys for the peer): KME dec_keys: HTTP 400: key not found\n");
+	free(out);
+	/* The master's calls failing too: the KME is down, one word. */
+	h[0].kme_up = false;
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME DOWN, peer connected, last refill out never, in never\n"
+"  qkd-linkd last error in (dec_keys for the peer): KME dec_keys: HTTP 400: key not found\n");
+	free(out);
+	/* The slave's last dec_keys worked, the master's calls fail: down. */
+	h[0].kme_in_up = true;
+	h[0].last_error_in[0] = '\0';
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME DOWN, peer connected, last refill out never, in never\n");
+	free(out);
+	/* Both up again: one word, as before. */
+	h[0].kme_up = true;
+	out = render(SHOW, p, h, 1);
+	ck_assert_str_eq(out,
+"  qkd-linkd: KME up, peer connected, last refill out never, in never\n");
+	free(out);
 }
 END_TEST
 
@@ -421,13 +474,15 @@ START_TEST(json_object)
 "\"source\":\"etsi014\",\"kme_up\":true,\"peer_out_connected\":true,"
 "\"peer_in_connected\":false,\"master_state\":\"idle\",\"last_refill_out\":1764000090,"
 "\"last_refill_in\":1764000095,\"last_error\":\"KME enc_keys: HTTP 503\","
-"\"last_error_time\":1764000040,\"kme_errors\":2,\"peer_errors\":1}\n"
+"\"last_error_time\":1764000040,\"kme_in_up\":null,\"last_error_in\":\"\","
+"\"kme_errors\":2,\"peer_errors\":1}\n"
 "null\n"
 "{\"state\":\"stale\",\"status_time\":1764000100,\"status_age\":130,\"pid\":4242,"
 "\"source\":\"etsi014\",\"kme_up\":true,\"peer_out_connected\":true,"
 "\"peer_in_connected\":false,\"master_state\":\"idle\",\"last_refill_out\":1764000090,"
 "\"last_refill_in\":1764000095,\"last_error\":\"KME enc_keys: HTTP 503\","
-"\"last_error_time\":1764000040,\"kme_errors\":2,\"peer_errors\":1}\n");
+"\"last_error_time\":1764000040,\"kme_in_up\":null,\"last_error_in\":\"\","
+"\"kme_errors\":2,\"peer_errors\":1}\n");
 	free(out);
 	h[0].pid = 0;
 	h[0].master_state[0] = '\0';
@@ -440,7 +495,18 @@ START_TEST(json_object)
 "\"source\":\"etsi014\",\"kme_up\":true,\"peer_out_connected\":true,"
 "\"peer_in_connected\":false,\"master_state\":null,\"last_refill_out\":1764000090,"
 "\"last_refill_in\":null,\"last_error\":\"\",\"last_error_time\":null,"
-"\"kme_errors\":2,\"peer_errors\":1}\n");
+"\"kme_in_up\":null,\"last_error_in\":\"\",\"kme_errors\":2,\"peer_errors\":1}\n");
+	free(out);
+	/* The slave's dec_keys failing while the master's enc_keys works. */
+	h[0].kme_in_known = true;
+	h[0].kme_in_up = false;
+	snprintf(h[0].last_error_in, sizeof(h[0].last_error_in),
+		 "KME dec_keys: HTTP 400: key not found");
+	out = render(JSON, p, h, 1);
+	ck_assert_ptr_nonnull(strstr(out,
+"\"kme_up\":true,"));
+	ck_assert_ptr_nonnull(strstr(out,
+"\"kme_in_up\":false,\"last_error_in\":\"KME dec_keys: HTTP 400: key not found\","));
 	free(out);
 }
 END_TEST

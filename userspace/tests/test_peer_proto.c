@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * qkd-linkd's peer protocol framing: every frame type round-trips; partial
- * frames wait; each malformed frame is refused; and the master's journal
- * file format round-trips and refuses corruption.
+ * qkd-linkd's peer protocol framing: every frame type round-trips through
+ * its own encoder and decoder; partial frames wait; each malformed frame
+ * is refused; a decoder refuses a frame of another type; and the master's
+ * journal file format round-trips and refuses corruption.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,123 +13,215 @@
 #include "../linkd/proto.h"
 
 static void fill_epoch(struct pool_epoch *e);
-static struct proto_msg *a, *b;
 static uint8_t buf[PROTO_MAX_FRAME];
+static struct keyid *ids_a, *ids_b;	/* PROTO_MAX_IDS each */
 
 static void setup(void)
 {
-	a = calloc(1, sizeof(*a));
-	b = calloc(1, sizeof(*b));
-	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(b);
+	ids_a = calloc(PROTO_MAX_IDS, sizeof(*ids_a));
+	ids_b = calloc(PROTO_MAX_IDS, sizeof(*ids_b));
+	ck_assert_ptr_nonnull(ids_a);
+	ck_assert_ptr_nonnull(ids_b);
 }
 
 static void teardown(void)
 {
-	free(a);
-	free(b);
+	free(ids_a);
+	free(ids_b);
 }
 
-static int roundtrip(void)
+/*
+ * The frame of @n bytes in buf is whole only at @n (every strict prefix
+ * is "not yet") and of @type; its split into @f.
+ */
+static void split(int n, uint8_t type, struct proto_frame *f)
 {
-	int n = proto_encode(a, buf, sizeof(buf));
-
 	ck_assert_int_gt(n, 0);
-	/* every strict prefix is "not yet" */
 	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(proto_decode(buf, i, b), 0);
-	ck_assert_int_eq(proto_decode(buf, n, b), n);
-	ck_assert_uint_eq(b->type, a->type);
-	return n;
+		ck_assert_int_eq(proto_frame_split(buf, i, f), 0);
+	ck_assert_int_eq(proto_frame_split(buf, n, f), n);
+	ck_assert_uint_eq(f->type, type);
+}
+
+/*
+ * Any frame through the decoder of its type, as a peer's owner does:
+ * the length, 0, -1 or PROTO_OTHER_VERSION (the tests' and the fuzzer's
+ * dispatch; the daemon's lives with the master and the slave).
+ */
+static int decode_any(const uint8_t *b, size_t len)
+{
+	static struct keyid ids[PROTO_MAX_IDS];
+	struct proto_frame f;
+	struct proto_hello h;
+	struct proto_hello_ok ok;
+	struct proto_ids m;
+	struct proto_ack ack;
+	struct proto_aborted ab;
+	struct proto_error er;
+	struct proto_reset rs;
+	int n = proto_frame_split(b, len, &f), r = -1;
+
+	if (n <= 0)
+		return n;
+	switch (f.type) {
+	case PROTO_HELLO:
+		r = proto_decode_hello(&f, &h);
+		break;
+	case PROTO_HELLO_OK:
+		r = proto_decode_hello_ok(&f, &ok);
+		break;
+	case PROTO_OFFER:
+		r = proto_decode_offer(&f, &m, ids);
+		break;
+	case PROTO_ABORT:
+		r = proto_decode_abort(&f, &m, ids);
+		break;
+	case PROTO_ACK:
+		r = proto_decode_ack(&f, &ack);
+		break;
+	case PROTO_ABORTED:
+		r = proto_decode_aborted(&f, &ab);
+		break;
+	case PROTO_ERROR:
+		r = proto_decode_error(&f, &er);
+		break;
+	case PROTO_RESET:
+		r = proto_decode_reset(&f, &rs);
+		break;
+	case PROTO_RESET_OK:
+		r = proto_decode_reset_ok(&f, &rs);
+		break;
+	}
+	return r ? -1 : n;
 }
 
 START_TEST(proto_roundtrip)
 {
-	a->type = PROTO_HELLO;
-	strcpy(a->master, "SAE_A");
-	strcpy(a->slave, "SAE_B");
-	a->key_bits = 256;
-	fill_epoch(&a->epoch);
-	ck_assert_int_eq(roundtrip(), 8 + 1 + 5 + 1 + 5 + 2 + EPOCH_WIRE_LEN);
-	ck_assert_str_eq(b->master, "SAE_A");
-	ck_assert_str_eq(b->slave, "SAE_B");
-	ck_assert_uint_eq(b->key_bits, 256);
-	ck_assert(epoch_eq(&b->epoch, &a->epoch));
+	struct proto_frame f;
+	int n;
 
-	memset(a, 0, sizeof(*a));
-	a->type = PROTO_HELLO_OK;
-	fill_epoch(&a->epoch);
-	a->reset = 1;
-	ck_assert_int_eq(roundtrip(), 8 + EPOCH_WIRE_LEN + 1);
-	ck_assert(epoch_eq(&b->epoch, &a->epoch));
-	ck_assert_uint_eq(b->reset, 1);
-	a->reset = 0;
-	roundtrip();
-	ck_assert_uint_eq(b->reset, 0);
-	a->reset = 2;
-	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
+	{
+		struct proto_hello a = { .master = "SAE_A", .slave = "SAE_B",
+					 .key_bits = 256 }, b;
 
-	memset(a, 0, sizeof(*a));
-	a->type = PROTO_RESET;
-	a->count = 0xfedcba98;
-	ck_assert_int_eq(roundtrip(), 8 + 4);
-	ck_assert_uint_eq(b->count, 0xfedcba98);
-	a->type = PROTO_RESET_OK;
-	a->count = 64;
-	ck_assert_int_eq(roundtrip(), 8 + 4);
-	ck_assert_uint_eq(b->count, 64);
-
-	/* the largest OFFER: 512 IDs of the longest length */
-	memset(a, 0, sizeof(*a));
-	a->type = PROTO_OFFER;
-	a->seq = 0x0102030405060708ull;
-	a->n = PROTO_MAX_IDS;
-	for (int i = 0; i < PROTO_MAX_IDS; i++) {
-		char s[KEYID_MAX];
-
-		memset(s, '!' + i % 94, sizeof(s));
-		ck_assert_int_eq(keyid_set(&a->ids[i], s, sizeof(s)), 0);
+		fill_epoch(&a.epoch);
+		n = proto_encode_hello(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 1 + 5 + 1 + 5 + 2 + EPOCH_WIRE_LEN);
+		split(n, PROTO_HELLO, &f);
+		ck_assert_int_eq(proto_decode_hello(&f, &b), 0);
+		ck_assert_str_eq(b.master, "SAE_A");
+		ck_assert_str_eq(b.slave, "SAE_B");
+		ck_assert_uint_eq(b.key_bits, 256);
+		ck_assert(epoch_eq(&b.epoch, &a.epoch));
 	}
-	ck_assert_int_eq(roundtrip(),
-			 8 + 8 + 2 + (1 + KEYID_MAX) * PROTO_MAX_IDS);
-	ck_assert_uint_eq(b->seq, a->seq);
-	ck_assert_uint_eq(b->n, PROTO_MAX_IDS);
-	for (int i = 0; i < PROTO_MAX_IDS; i++)
-		ck_assert(keyid_eq(&b->ids[i], &a->ids[i]));
+	{
+		struct proto_hello_ok a = { .reset = 1 }, b;
 
-	/* IDs as a foreign KME issued them, byte for byte */
-	a->type = PROTO_ABORT;
-	a->n = 3;
-	keyid_set(&a->ids[0], "648487A0-763E-4BE8-9362-34B526B33C85", 36);
-	keyid_set(&a->ids[1], "k", 1);
-	keyid_set(&a->ids[2], "a\"b\\c", 5);
-	ck_assert_int_eq(roundtrip(), 8 + 8 + 2 + 37 + 2 + 6);
-	ck_assert_uint_eq(b->n, 3);
-	ck_assert_str_eq(b->ids[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
-	ck_assert_str_eq(b->ids[1].s, "k");
-	ck_assert_str_eq(b->ids[2].s, "a\"b\\c");
+		fill_epoch(&a.epoch);
+		n = proto_encode_hello_ok(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + EPOCH_WIRE_LEN + 1);
+		split(n, PROTO_HELLO_OK, &f);
+		ck_assert_int_eq(proto_decode_hello_ok(&f, &b), 0);
+		ck_assert(epoch_eq(&b.epoch, &a.epoch));
+		ck_assert_uint_eq(b.reset, 1);
+		a.reset = 0;
+		split(proto_encode_hello_ok(&a, buf, sizeof(buf)),
+		      PROTO_HELLO_OK, &f);
+		ck_assert_int_eq(proto_decode_hello_ok(&f, &b), 0);
+		ck_assert_uint_eq(b.reset, 0);
+		a.reset = 2;
+		ck_assert_int_eq(proto_encode_hello_ok(&a, buf, sizeof(buf)), -1);
+	}
+	{
+		struct proto_reset a = { .count = 0xfedcba98 }, b;
 
-	a->n = 0;
-	roundtrip();
-	ck_assert_uint_eq(b->n, 0);
+		n = proto_encode_reset(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 4);
+		split(n, PROTO_RESET, &f);
+		ck_assert_int_eq(proto_decode_reset(&f, &b), 0);
+		ck_assert_uint_eq(b.count, 0xfedcba98);
+		/* RESET is not RESET_OK */
+		ck_assert_int_eq(proto_decode_reset_ok(&f, &b), -1);
+		a.count = 64;
+		n = proto_encode_reset_ok(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 4);
+		split(n, PROTO_RESET_OK, &f);
+		ck_assert_int_eq(proto_decode_reset_ok(&f, &b), 0);
+		ck_assert_uint_eq(b.count, 64);
+	}
+	{
+		/* the largest OFFER: 512 IDs of the longest length */
+		struct proto_ids a = { .seq = 0x0102030405060708ull,
+				       .n = PROTO_MAX_IDS, .ids = ids_a }, b;
 
-	memset(a, 0, sizeof(*a));
-	a->type = PROTO_ACK;
-	a->seq = 9;
-	a->status = PROTO_E_SOURCE;
-	strcpy(a->text, "KME answered dec_keys with HTTP 400: key not found");
-	roundtrip();
-	ck_assert_str_eq(b->text, a->text);
-	ck_assert_uint_eq(b->status, PROTO_E_SOURCE);
+		for (int i = 0; i < PROTO_MAX_IDS; i++) {
+			char s[KEYID_MAX];
 
-	a->type = PROTO_ABORTED;
-	a->n = 7;
-	roundtrip();
-	ck_assert_uint_eq(b->n, 7);
-	ck_assert_uint_eq(b->seq, 9);
+			memset(s, '!' + i % 94, sizeof(s));
+			ck_assert_int_eq(keyid_set(&ids_a[i], s, sizeof(s)), 0);
+		}
+		n = proto_encode_offer(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 8 + 2 + (1 + KEYID_MAX) * PROTO_MAX_IDS);
+		split(n, PROTO_OFFER, &f);
+		ck_assert_int_eq(proto_decode_offer(&f, &b, ids_b), 0);
+		ck_assert_uint_eq(b.seq, a.seq);
+		ck_assert_uint_eq(b.n, PROTO_MAX_IDS);
+		ck_assert_ptr_eq(b.ids, ids_b);
+		for (int i = 0; i < PROTO_MAX_IDS; i++)
+			ck_assert(keyid_eq(&ids_b[i], &ids_a[i]));
+		/* an OFFER is not an ABORT */
+		ck_assert_int_eq(proto_decode_abort(&f, &b, ids_b), -1);
 
-	a->type = PROTO_ERROR;
-	roundtrip();
+		/* IDs as a foreign KME issued them, byte for byte */
+		a.n = 3;
+		keyid_set(&ids_a[0], "648487A0-763E-4BE8-9362-34B526B33C85", 36);
+		keyid_set(&ids_a[1], "k", 1);
+		keyid_set(&ids_a[2], "a\"b\\c", 5);
+		n = proto_encode_abort(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 8 + 2 + 37 + 2 + 6);
+		split(n, PROTO_ABORT, &f);
+		ck_assert_int_eq(proto_decode_abort(&f, &b, ids_b), 0);
+		ck_assert_uint_eq(b.n, 3);
+		ck_assert_str_eq(ids_b[0].s, "648487A0-763E-4BE8-9362-34B526B33C85");
+		ck_assert_str_eq(ids_b[1].s, "k");
+		ck_assert_str_eq(ids_b[2].s, "a\"b\\c");
+
+		/* an ABORT of no ID; an OFFER of none cannot be encoded */
+		a.n = 0;
+		split(proto_encode_abort(&a, buf, sizeof(buf)), PROTO_ABORT, &f);
+		ck_assert_int_eq(proto_decode_abort(&f, &b, ids_b), 0);
+		ck_assert_uint_eq(b.n, 0);
+		ck_assert_int_eq(proto_encode_offer(&a, buf, sizeof(buf)), -1);
+	}
+	{
+		struct proto_ack a = { .seq = 9, .status = PROTO_E_SOURCE }, b;
+
+		strcpy(a.text, "KME answered dec_keys with HTTP 400: key not found");
+		split(proto_encode_ack(&a, buf, sizeof(buf)), PROTO_ACK, &f);
+		ck_assert_int_eq(proto_decode_ack(&f, &b), 0);
+		ck_assert_str_eq(b.text, a.text);
+		ck_assert_uint_eq(b.status, PROTO_E_SOURCE);
+		ck_assert_uint_eq(b.seq, 9);
+	}
+	{
+		struct proto_aborted a = { .seq = 9, .removed = 7 }, b;
+
+		n = proto_encode_aborted(&a, buf, sizeof(buf));
+		ck_assert_int_eq(n, 8 + 8 + 2);
+		split(n, PROTO_ABORTED, &f);
+		ck_assert_int_eq(proto_decode_aborted(&f, &b), 0);
+		ck_assert_uint_eq(b.removed, 7);
+		ck_assert_uint_eq(b.seq, 9);
+	}
+	{
+		struct proto_error b;
+
+		split(proto_encode_error(PROTO_VERSION, PROTO_E_PEER, "no pool",
+					 buf, sizeof(buf)), PROTO_ERROR, &f);
+		ck_assert_int_eq(proto_decode_error(&f, &b), 0);
+		ck_assert_uint_eq(b.code, PROTO_E_PEER);
+		ck_assert_str_eq(b.text, "no pool");
+	}
 }
 END_TEST
 
@@ -144,17 +237,18 @@ static void fill_epoch(struct pool_epoch *e)
 
 START_TEST(proto_two_frames)
 {
+	struct proto_reset r = { .count = 1 };
+	struct proto_aborted a = { .seq = 3 }, b;
+	struct proto_frame f;
 	int n1, n2;
 
-	a->type = PROTO_RESET_OK;
-	n1 = proto_encode(a, buf, sizeof(buf));
-	a->type = PROTO_ABORTED;
-	a->seq = 3;
-	n2 = proto_encode(a, buf + n1, sizeof(buf) - n1);
-	ck_assert_int_eq(proto_decode(buf, n1 + n2, b), n1);
-	ck_assert_uint_eq(b->type, PROTO_RESET_OK);
-	ck_assert_int_eq(proto_decode(buf + n1, n2, b), n2);
-	ck_assert_uint_eq(b->seq, 3);
+	n1 = proto_encode_reset_ok(&r, buf, sizeof(buf));
+	n2 = proto_encode_aborted(&a, buf + n1, sizeof(buf) - n1);
+	ck_assert_int_eq(proto_frame_split(buf, n1 + n2, &f), n1);
+	ck_assert_uint_eq(f.type, PROTO_RESET_OK);
+	ck_assert_int_eq(proto_frame_split(buf + n1, n2, &f), n2);
+	ck_assert_int_eq(proto_decode_aborted(&f, &b), 0);
+	ck_assert_uint_eq(b.seq, 3);
 }
 END_TEST
 
@@ -212,7 +306,7 @@ START_TEST(proto_bad)
 {
 	size_t n = unhex(bad[_i], buf);
 
-	ck_assert_msg(proto_decode(buf, n, b) == -1, "case %d (%s) accepted",
+	ck_assert_msg(decode_any(buf, n) == -1, "case %d (%s) accepted",
 		      _i, bad[_i]);
 }
 END_TEST
@@ -230,24 +324,27 @@ START_TEST(proto_other_version)
 		"0000000402020000",		/* v2 HELLO_OK */
 		"0000000404ff0000",		/* v4, unknown type */
 	};
+	struct proto_frame f;
+	struct proto_error b;
 	int n;
 
 	for (unsigned int i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		n = unhex(other[i], buf);
-		ck_assert_msg(proto_decode(buf, n, b) == PROTO_OTHER_VERSION,
+		ck_assert_msg(proto_frame_split(buf, n, &f) == PROTO_OTHER_VERSION,
 			      "case %u", i);
 		/* a header alone is not yet decided */
-		ck_assert_int_eq(proto_decode(buf, 3, b), 0);
+		ck_assert_int_eq(proto_frame_split(buf, 3, &f), 0);
 	}
 	n = proto_encode_error(1, PROTO_E_VERSION, "speak 2", buf, sizeof(buf));
 	ck_assert_int_eq(n, 8 + 2 + 1 + 7);
 	ck_assert_uint_eq(buf[4], 1);
 	ck_assert_uint_eq(buf[5], PROTO_ERROR);
-	ck_assert_int_eq(proto_decode(buf, n, b), PROTO_OTHER_VERSION);
+	ck_assert_int_eq(proto_frame_split(buf, n, &f), PROTO_OTHER_VERSION);
 	buf[4] = PROTO_VERSION;	/* the same bytes in this version */
-	ck_assert_int_eq(proto_decode(buf, n, b), n);
-	ck_assert_uint_eq(b->status, PROTO_E_VERSION);
-	ck_assert_str_eq(b->text, "speak 2");
+	ck_assert_int_eq(proto_frame_split(buf, n, &f), n);
+	ck_assert_int_eq(proto_decode_error(&f, &b), 0);
+	ck_assert_uint_eq(b.code, PROTO_E_VERSION);
+	ck_assert_str_eq(b.text, "speak 2");
 	ck_assert_int_eq(proto_encode_error(0, 1, "x", buf, sizeof(buf)), -1);
 	ck_assert_int_eq(proto_encode_error(256, 1, "x", buf, sizeof(buf)), -1);
 }
@@ -255,18 +352,24 @@ END_TEST
 
 START_TEST(proto_encode_limits)
 {
-	a->type = PROTO_OFFER;
-	a->n = 0;
-	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
-	a->n = PROTO_MAX_IDS + 1;
-	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
-	a->n = 1;
-	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);	/* no ID */
-	keyid_set(&a->ids[0], "k", 1);
-	ck_assert_int_eq(proto_encode(a, buf, 19), -1);
-	ck_assert_int_eq(proto_encode(a, buf, 20), 20);
-	a->type = 99;
-	ck_assert_int_eq(proto_encode(a, buf, sizeof(buf)), -1);
+	struct proto_ids a = { .n = 0, .ids = ids_a };
+	struct proto_ack ack = { .seq = 1 };
+
+	ck_assert_int_eq(proto_encode_offer(&a, buf, sizeof(buf)), -1);
+	a.n = PROTO_MAX_IDS + 1;
+	ck_assert_int_eq(proto_encode_offer(&a, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(proto_encode_abort(&a, buf, sizeof(buf)), -1);
+	a.n = 1;
+	ck_assert_int_eq(proto_encode_offer(&a, buf, sizeof(buf)), -1); /* no ID */
+	keyid_set(&ids_a[0], "k", 1);
+	ck_assert_int_eq(proto_encode_offer(&a, buf, 19), -1);
+	ck_assert_int_eq(proto_encode_offer(&a, buf, 20), 20);
+	/* a text longer than a frame carries */
+	memset(ack.text, 'x', PROTO_TEXT_MAX);
+	ck_assert_int_eq(proto_encode_ack(&ack, buf, sizeof(buf)),
+			 8 + 8 + 2 + 1 + PROTO_TEXT_MAX);
+	ck_assert_int_eq(proto_encode_ack(&ack, buf, 8 + 8 + 2 + PROTO_TEXT_MAX),
+			 -1);
 }
 END_TEST
 

@@ -22,5 +22,6 @@ Suite *relay_frame_suite(void);
 Suite *route_suite(void);
 Suite *relay_config_suite(void);
 Suite *relay_hop_suite(void);
+Suite *linkd_daemon_suite(void);
 
 #endif
