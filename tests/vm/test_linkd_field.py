@@ -370,7 +370,10 @@ def _():
     check(added["a"] > 0, "A's outbound refills stopped during the flood")
     check(added["b"] > 0, "B's outbound refills (through A's listener) stopped during the flood")
     check("refusing connections" in L.log_text("a"), "A logged no refused connection")
-    check(share < 0.30, f"A's qkd-linkd used {100 * share:.1f}% of a CPU during the flood")
+    # A daemon that spins on the flood takes a whole CPU; a sane one has
+    # measured 13% (a quiet host) to 30% (a host loaded by other VMs and
+    # builds, which slows TCG) here.
+    check(share < 0.50, f"A's qkd-linkd used {100 * share:.1f}% of a CPU during the flood")
     L.sh("ip", "-n", L.NS["b"], "addr", "del", f"{FLOOD_SRC}/24", "dev", "lk-ba")
     L.wait(L.full, 120, "full after the flood")
 
