@@ -26,6 +26,11 @@
 #              forky root, lintian clean (two results per root)
 #   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
 #              (the forky root shared at /forky for tests/vm/test_versions.py)
+#   debugvm    the module's VM tests on the debug kernel (tools/debug-kernel.sh:
+#              KASAN, lockdep, kmemleak, DEBUG_OBJECTS, failslab): the ynl
+#              tests, qkdctl, unload/reload, netns, the 100,000-key run, one
+#              lab run (charon + qkd-linkd), fault injection, a short fuzz
+#              run, then lockdep and kmemleak checked; any report fails
 #
 # Convention: every suite leaves build/results/SUITE.counts holding one line
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
@@ -33,13 +38,15 @@
 # as one failure.  Each suite's output is also in build/results/SUITE.log.
 # Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800),
 # QKD_TESTS (the vm suite runs only these files of tests/vm/TESTS, e.g.
-# QKD_TESTS="test_lab.py test_field.py").
+# QKD_TESTS="test_lab.py test_field.py"; the debugvm suite likewise),
+# QKD_DEBUGVM_TIMEOUT (the debugvm suite's VM, default 1500), FUZZ_SECONDS
+# (its fuzz run, default 40).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
-all_suites="spec build style sparse kunit userspace kme-sim monitoring plugin deb vm"
+all_suites="spec build style sparse kunit userspace kme-sim monitoring plugin deb vm debugvm"
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -213,6 +220,31 @@ suite_vm() {
 		f=1
 	elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		# A timeout, a crash or a kernel warning is a failure too.
+		f=1
+	fi
+	counts "$p" "$f" "$s"
+	[ "$status" -eq 0 ] && [ "$f" -eq 0 ]
+}
+
+# The VM tests on the debug kernel: its build (cached in the root; cold,
+# about 11 minutes), the module built against it, then one VM run.
+debugvm_tests="test_ops.py test_errors.py test_perm.py test_netns.py test_bulk.py \
+test_memlimit.py test_unload.sh test_qkdctl.py test_lab.py test_faults.py test_fuzz.py test_log.py"
+suite_debugvm() {
+	local t=$SECONDS
+	tools/debug-kernel.sh >/dev/null || return 1
+	say "debug kernel and module ready after $((SECONDS - t)) s"
+	tools/build.sh userspace plugin ynl || return 1
+	QKD_VM_FORKY=0 tools/vm-run.sh --debug-kernel --name debugvm \
+		--timeout "${QKD_DEBUGVM_TIMEOUT:-1500}" \
+		--env "QKD_TESTS=${QKD_TESTS:-$debugvm_tests}" \
+		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-40}" tests/vm/run.sh
+	local status=$?
+	read -r p f s <<<"$(tap_counts build/vm/debugvm.out)"
+	if [ $((p + f + s)) -eq 0 ]; then
+		say "tests/vm/run.sh printed no TAP result"
+		f=1
+	elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
 	counts "$p" "$f" "$s"
