@@ -9,8 +9,12 @@
 #   make check              (as root) everything: host packages, the trixie
 #                           build root, spec, W=1 build, checkpatch, sparse,
 #                           KUnit, userspace tests, VM tests
-#   make spec build style sparse kunit userspace kme-sim monitoring plugin vmtest
+#   make spec build style sparse kunit userspace kme-sim monitoring plugin vmtest debugvm
 #                           one suite of `make check` (with its set-up)
+#   make debugvm            (as root) the VM tests on the debug kernel (KASAN,
+#                           lockdep, kmemleak, failslab; Documentation/testing.rst)
+#   make fuzz               (as root) the spec-driven fuzzer on the debug kernel,
+#                           FUZZ_SECONDS (default 300) or FUZZ_MESSAGES
 #   make bench              (as root) build, run bench/ in the VM, print the
 #                           table of Documentation/bench.rst
 #   make demo               (as root) build, boot the two-router lab with a
@@ -48,8 +52,11 @@ clean:
 check:
 	tools/run-tests.sh
 
-spec build style sparse kunit userspace kme-sim monitoring plugin:
+spec build style sparse kunit userspace kme-sim monitoring plugin debugvm:
 	tools/run-tests.sh $@
+
+fuzz:
+	tools/fuzz.sh
 
 vmtest:
 	tools/run-tests.sh vm
@@ -67,4 +74,5 @@ regen:
 	tools/ynl-regen.sh
 
 .PHONY: all modules modules_install clean check spec build style sparse \
-	kunit userspace kme-sim monitoring plugin vmtest deb bench demo regen
+	kunit userspace kme-sim monitoring plugin debugvm fuzz vmtest deb bench \
+	demo regen

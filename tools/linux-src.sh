@@ -7,6 +7,9 @@
 set -euo pipefail
 tarball=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1)
 tree=${tarball%.tar.xz}
+# KUnit and the debug kernel may ask at once: one unpacks, the other waits.
+exec 8>"$tarball.lock"
+flock 8
 if [ ! -f "$tree/.qkd-unpacked" ]; then
 	rm -rf "$tree"
 	tar -C /usr/src -xf "$tarball"

@@ -26,6 +26,13 @@
 #              forky root, lintian clean (two results per root)
 #   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
 #              (the forky root shared at /forky for tests/vm/test_versions.py)
+#   debugvm    (not in the default run yet: its cold cost is not measured
+#              against the 45-minute budget) the module's VM tests on the
+#              debug kernel (tools/debug-kernel.sh: KASAN, lockdep, kmemleak,
+#              DEBUG_OBJECTS, failslab): the ynl tests, qkdctl,
+#              unload/reload, netns, the 100,000-key run, one lab run
+#              (charon + qkd-linkd), fault injection, then lockdep and
+#              kmemleak checked; any report fails
 #
 # Convention: every suite leaves build/results/SUITE.counts holding one line
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
@@ -33,13 +40,17 @@
 # as one failure.  Each suite's output is also in build/results/SUITE.log.
 # Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800),
 # QKD_TESTS (the vm suite runs only these files of tests/vm/TESTS, e.g.
-# QKD_TESTS="test_lab.py test_field.py").
+# QKD_TESTS="test_lab.py test_field.py"; the debugvm suite likewise),
+# QKD_DEBUGVM_TIMEOUT (the debugvm suite's VM, default 1500), FUZZ_SECONDS
+# (its fuzz run, default 40).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
 all_suites="spec build style sparse kunit userspace kme-sim monitoring plugin deb vm"
+# suites that run only when named (tools/run-tests.sh debugvm, make debugvm)
+extra_suites="debugvm"
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -219,6 +230,38 @@ suite_vm() {
 	[ "$status" -eq 0 ] && [ "$f" -eq 0 ]
 }
 
+# The VM tests on the debug kernel: its build (cached in the root; cold,
+# about 11 minutes), the module built against it, then one VM run.
+debugvm_tests="test_ops.py test_errors.py test_perm.py test_netns.py test_bulk.py \
+test_memlimit.py test_unload.sh test_qkdctl.py test_lab.py test_faults.py test_log.py"
+suite_debugvm() {
+	local t=$SECONDS
+	# the background build started by the loop below (start_debugk_build)
+	if [ -n "${debugk_rc:-}" ]; then
+		while [ ! -s "$debugk_rc" ]; do sleep 5; done
+		cat "$results/debugk-build.log"
+		say "the background build of the debug kernel: exit $(cat "$debugk_rc")" \
+			"(waited $((SECONDS - t)) s for it)"
+	fi
+	tools/debug-kernel.sh >/dev/null || return 1
+	say "debug kernel and module ready after $((SECONDS - t)) s"
+	tools/build.sh userspace plugin ynl || return 1
+	QKD_VM_FORKY=0 tools/vm-run.sh --debug-kernel --name debugvm \
+		--timeout "${QKD_DEBUGVM_TIMEOUT:-1500}" \
+		--env "QKD_TESTS=${QKD_TESTS:-$debugvm_tests}" \
+		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-40}" tests/vm/run.sh
+	local status=$?
+	read -r p f s <<<"$(tap_counts build/vm/debugvm.out)"
+	if [ $((p + f + s)) -eq 0 ]; then
+		say "tests/vm/run.sh printed no TAP result"
+		f=1
+	elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	counts "$p" "$f" "$s"
+	[ "$status" -eq 0 ] && [ "$f" -eq 0 ]
+}
+
 # Setup: the host's packages and the build root.  Its failure ends the run.
 setup() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -239,9 +282,9 @@ setup() {
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || read -r -a suites <<<"$all_suites"
 for suite in "${suites[@]}"; do
-	case " $all_suites " in
+	case " $all_suites $extra_suites " in
 	*" $suite "*) ;;
-	*) say "unknown suite $suite (suites: $all_suites)"; exit 2 ;;
+	*) say "unknown suite $suite (suites: $all_suites $extra_suites)"; exit 2 ;;
 	esac
 done
 
@@ -250,6 +293,22 @@ rows=()
 total_p=0 total_f=0 total_s=0
 add_row() {
 	rows+=("$(printf '%-10s %6s %6s %7s %7ss  %s' "$@")")
+}
+
+# The debug kernel (suite debugvm) is built in the background from the
+# first suite after kunit on (both build in the same kernel source tree):
+# at nice 19, it takes only the CPU the other suites leave idle, above all
+# the core the VM suite's qemu does not use; a cold build alone costs
+# about 11 minutes of both cores.  suite_debugvm waits for it.
+debugk_rc=
+start_debugk_build() {
+	[ -z "$debugk_rc" ] || return 0
+	case " ${suites[*]} " in *" debugvm "*) ;; *) return 0 ;; esac
+	debugk_rc=$results/debugk-build.rc
+	rm -f "$debugk_rc"
+	say "building the debug kernel in the background (log: $results/debugk-build.log)"
+	( nice -n 19 tools/debug-kernel.sh >"$results/debugk-build.log" 2>&1
+	  echo $? >"$debugk_rc" ) &
 }
 
 t0=$SECONDS
@@ -264,7 +323,11 @@ fi
 [ ${#suites[@]} -eq 0 ] || { QKD_ROOT=$(tools/mkroot.sh) && export QKD_ROOT; }
 [ ${#suites[@]} -eq 0 ] || say "setup done in $((SECONDS - t0)) s; root $QKD_ROOT"
 
+kunit_pending=0
+case " ${suites[*]} " in *" kunit "*) kunit_pending=1 ;; esac
 for suite in "${suites[@]}"; do
+	[ "$kunit_pending" -eq 1 ] || start_debugk_build
+	[ "$suite" != kunit ] || kunit_pending=0
 	say "=== $suite ==="
 	rm -f "$results/$suite.counts"
 	start=$SECONDS

@@ -13,6 +13,8 @@ bb=/bin/busybox
 fail() {
 	echo "vm-init: $*" >/dev/console
 	$bb sleep 1
+	# no ACPI (the debug kernel): a reboot ends qemu (-no-reboot)
+	[ -d /sys/firmware/acpi ] || $bb reboot -f
 	$bb poweroff -f
 }
 
@@ -42,6 +44,12 @@ if $bb mount -t 9p -o "$p9opts" qkdforky /lowerforky 2>/dev/null; then
 	$bb mkdir -p /rw/forky-upper /rw/forky-work /newroot/forky
 	$bb mount -t overlay -o lowerdir=/lowerforky,upperdir=/rw/forky-upper,workdir=/rw/forky-work \
 		overlay /newroot/forky || fail "cannot mount the forky overlay"
+fi
+
+# The debug kernel's modules.builtin (tools/vm-initramfs.sh DEBUGK): modprobe
+# of a module built into it then succeeds, as it does on Debian's kernel.
+if [ -d /lib/builtin-modules ]; then
+	$bb cp -a /lib/builtin-modules/. /newroot/lib/modules/ || fail "cannot copy modules.builtin"
 fi
 
 $bb mount --move /dev /newroot/dev

@@ -8,22 +8,38 @@
 # takes plain .ko files).  It is cached beside the root, in ROOT.vm/, keyed
 # by this script, vm-init.sh and the root's kernel and busybox, so an
 # unchanged set is reused and a new root gets a new one.
+# With DEBUGK (the debug kernel's directory, tools/debug-kernel.sh --path)
+# the initramfs is the debug kernel's: no module to load (it has them built
+# in), and its modules.builtin/modules.dep under /lib/builtin-modules/,
+# which vm-init.sh copies into the root's /lib/modules so that modprobe of
+# a built-in module succeeds there as on Debian's kernel.
 #
-# Usage: tools/vm-initramfs.sh ROOT
+# Usage: tools/vm-initramfs.sh ROOT [DEBUGK]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=${1:?usage: vm-initramfs.sh ROOT}
-want="netfs 9pnet 9pnet_virtio 9p overlay"
+root=${1:?usage: vm-initramfs.sh ROOT [DEBUGK]}
+debugk=${2:-}
 
-kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
-kver=${kernel##*/vmlinuz-}
-moddir=$root/lib/modules/$kver
+if [ -n "$debugk" ]; then
+	want=
+	kver=$(cat "$debugk/release")
+	moddir=$debugk/modules/lib/modules/$kver
+	kind=debugk-
+	ident=$(cat "$debugk/key")
+else
+	want="netfs 9pnet 9pnet_virtio 9p overlay"
+	kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+	kver=${kernel##*/vmlinuz-}
+	moddir=$root/lib/modules/$kver
+	kind=
+	ident=
+fi
 [ -f "$moddir/modules.dep" ] || { echo "vm-initramfs: no $moddir/modules.dep" >&2; exit 1; }
 
-key=$( { cat "$0" "$here/vm-init.sh"; echo "$kver"; cksum <"$root/usr/bin/busybox"; } |
+key=$( { cat "$0" "$here/vm-init.sh"; echo "$kver $ident"; cksum <"$root/usr/bin/busybox"; } |
 	sha256sum | cut -c1-16)
-out=$root.vm/initramfs-$key.cpio
+out=$root.vm/initramfs-$kind$key.cpio
 if [ -f "$out" ]; then
 	echo "$out"
 	exit 0
@@ -75,10 +91,14 @@ for m in "${order[@]}"; do
 	esac >"$tmp/lib/modules/$m.ko"
 done
 echo "${order[*]}" >"$tmp/lib/modules/order"
+if [ -n "$debugk" ]; then
+	mkdir -p "$tmp/lib/builtin-modules"
+	cp -a "$moddir" "$tmp/lib/builtin-modules/"
+fi
 (cd "$tmp"; find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$tmp.cpio"
 mv "$tmp.cpio" "$out"
-# Keep only the newest initramfs for this root.
-for old in "$root.vm"/initramfs-*.cpio; do
+# Keep only the newest initramfs of this kind for this root.
+for old in "$root.vm"/initramfs-$kind????????????????.cpio; do
 	[ "$old" = "$out" ] || rm -f "$old"
 done
 echo "$out"

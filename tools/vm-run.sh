@@ -15,15 +15,21 @@
 # that is not executable with bash.
 #
 # Usage: tools/vm-run.sh [--timeout SEC] [--name NAME] [--env VAR=VALUE]...
-#                        [--module [PARAM=VALUE...]] SCRIPT [ARG...]
+#                        [--module [PARAM=VALUE...]] [--debug-kernel] SCRIPT [ARG...]
 #
 #   --module     insmod kmod/qkdpool.ko (or $QKD_KO, a path under /src) with
 #                the PARAMs (one option word each: --module mem_limit=1073741824)
 #                before SCRIPT, and rmmod it after; a failed insmod or rmmod
 #                fails the run.
+#   --debug-kernel (or QKD_VM_KERNEL=debug) boot the debug kernel of
+#                tools/debug-kernel.sh instead (KASAN, lockdep, kmemleak,
+#                DEBUG_OBJECTS, failslab; build it first), with the module
+#                built for it: --module loads build/debugk/mod/kmod/qkdpool.ko
+#                and QKD_KO is set to it in the VM.
 #
 # Exit status: SCRIPT's status, or 0; 1 when the script passed but the
-# kernel logged a WARNING, oops, BUG, KASAN, UBSAN or kmemleak report, or
+# kernel logged a WARNING, oops, BUG, KASAN, UBSAN, lockdep, debug objects
+# or kmemleak report, or
 # the module did not load or unload; 124 when the VM was stopped after the
 # timeout (default 600 s); 125 when the VM ended before the script finished.
 # Data lines for the host ("@@TIMELINE@@ ...": the demo's timeline) are
@@ -32,7 +38,8 @@
 # script's output); NAME defaults to the script's base name.  The command
 # goes to the VM in build/vm/NAME.cmd (NUL-separated words).
 # Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2),
-# QKD_VM_FORKY=0 (no forky root: neither made nor shared).
+# QKD_VM_FORKY=0 (no forky root: neither made nor shared), QKD_VM_KERNEL
+# (debian, the default, or debug).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +48,7 @@ name=
 envs=()
 module=
 modparams=()
+kind=${QKD_VM_KERNEL:-debian}
 
 usage() { sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -58,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--module)
 		module=1; shift
 		while [ $# -gt 0 ] && [[ $1 == [a-z_]*=* ]]; do modparams+=("$1"); shift; done ;;
+	--debug-kernel) kind=debug; shift ;;
 	-h|--help) usage ;;
 	--) shift; break ;;
 	-*) echo "vm-run: unknown option $1" >&2; usage ;;
@@ -77,8 +86,23 @@ case $name in
 esac
 
 root=$("$repo/tools/mkroot.sh")
-initrd=$("$repo/tools/vm-initramfs.sh" "$root")
-kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+ko=${QKD_KO:-kmod/qkdpool.ko}
+debugk=
+case $kind in
+debian)
+	initrd=$("$repo/tools/vm-initramfs.sh" "$root")
+	kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+	;;
+debug)
+	# Not built here: a build would hold the VM lock for minutes.
+	debugk=$("$repo/tools/debug-kernel.sh" --path) || exit 2
+	initrd=$("$repo/tools/vm-initramfs.sh" "$root" "$debugk")
+	kernel=$debugk/bzImage
+	ko=${QKD_KO:-build/debugk/mod/kmod/qkdpool.ko}
+	envs=("QKD_KO=/src/$ko" "${envs[@]}")
+	;;
+*) echo "vm-run: QKD_VM_KERNEL=$kind: debian or debug" >&2; exit 2 ;;
+esac
 forky=
 if [ "${QKD_VM_FORKY:-1}" != 0 ] && ! forky=$("$repo/tools/mkroot.sh" forky); then
 	echo "vm-run: no forky root (tools/mkroot.sh forky failed): booting without /forky" >&2
@@ -97,7 +121,7 @@ cmd=$repo/build/vm/$name.cmd
 {
 	for e in "${envs[@]}"; do printf 'env\0%s\0' "$e"; done
 	if [ -n "$module" ]; then
-		printf 'module\0%s\0' "${QKD_KO:-kmod/qkdpool.ko}"
+		printf 'module\0%s\0' "$ko"
 		for m in "${modparams[@]}"; do printf 'modparam\0%s\0' "$m"; done
 	fi
 	printf 'argv\0%s\0' "$script" "$@"
@@ -112,7 +136,7 @@ share="security_model=none,readonly=on,multidevs=remap"
 extra=()
 [ -z "$forky" ] || extra+=(-virtfs "local,path=$forky,mount_tag=qkdforky,$share")
 
-echo "vm-run: booting $(basename "$kernel") for $script $* (timeout ${timeout}s, log $log)" >&2
+echo "vm-run: booting $(basename "$kernel")${debugk:+ ($(cat "$debugk/release"))} for $script $* (timeout ${timeout}s, log $log)" >&2
 start=$(date +%s%N)
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
@@ -151,7 +175,10 @@ if [ $status -eq 125 ]; then
 fi
 
 # Kernel reports fail the run whatever the scripts said.
-pattern='WARNING:|Oops|BUG:|KASAN|UBSAN:|kmemleak|Kernel panic|general protection fault|Call Trace:'
+# kmemleak: its reports, not its start-up line; lockdep: a report that is
+# not a WARNING, or lockdep turning itself off after one; ODEBUG: the
+# debug objects' reports.
+pattern='WARNING:|Oops|BUG:|KASAN|UBSAN:|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: trying to register|lockdep is turned off|ODEBUG:|Kernel panic|general protection fault|Call Trace:'
 if grep -aqE "$pattern" "$log"; then
 	echo "vm-run: the kernel reported problems (full log: $log):" >&2
 	grep -anE "$pattern" "$log" | head -n 40 | sed 's/^/    /' >&2

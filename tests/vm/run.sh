@@ -21,6 +21,10 @@
 # Each is usable alone once the module is loaded; the helpers they share
 # are the package tests/lib/qkdlab (on PYTHONPATH in the VM).
 #
+# On a kernel with kmemleak (the debug kernel: tools/run-tests.sh debugvm)
+# debugk_check.sh runs before the tests and after the final rmmod: lockdep
+# still on, no leak.
+#
 # Environment: QKD_KO (module path), QKD_TESTS (space-separated subset of
 # tests/vm/TESTS), e.g. tools/vm-run.sh --env QKD_TESTS=test_lab.py tests/vm/run.sh
 set -u
@@ -58,6 +62,12 @@ start=$(date +%s)
 fifo=$(mktemp -u /tmp/qkd-vm-tap.XXXXXX)
 trap 'rm -f "$fifo"' EXIT
 rm -f /tmp/qkd-test-materials
+debugk=
+[ -e /sys/kernel/debug/kmemleak ] && debugk=1
+if [ -n "$debugk" ]; then
+	out=$(bash "$here/debugk_check.sh" start 2>&1)
+	[ -z "$out" ] || tap <<<"$out"
+fi
 if [ -e /sys/module/qkdpool ]; then
 	rmmod qkdpool
 fi
@@ -98,6 +108,10 @@ if out=$(rmmod qkdpool 2>&1); then
 else
 	tap <<<"not ok - module unloads at the end"
 	echo "# $out"
+fi
+
+if [ -n "$debugk" ]; then
+	tap <<<"$(bash "$here/debugk_check.sh" end 2>&1)"
 fi
 
 echo "1..$n"
