@@ -101,10 +101,12 @@ fail:
  * The first transfer number of end-to-end pool @i after a restart: the
  * one persisted (numbers below it may have been used).
  */
-void relay_node_resume(struct relay_node *rn, unsigned int i, uint64_t next)
+void relay_node_resume(struct relay_node *rn, unsigned int i, uint64_t next,
+		       uint64_t aborted)
 {
 	rn->e2e[i].o.next = next ? next : 1;
 	rn->e2e[i].persisted = rn->e2e[i].o.next;
+	rn->e2e[i].far.aborted = aborted;
 }
 
 void relay_node_free(struct relay_node *rn)
@@ -123,8 +125,8 @@ void relay_node_free(struct relay_node *rn)
 
 /* ---- sending ------------------------------------------------------------ */
 
-static void send_frame(struct relay_node *rn, const struct relay_frame *f,
-		       const char *to, const uint8_t *buf, size_t len)
+static int send_frame(struct relay_node *rn, const struct relay_frame *f,
+		      const char *to, const uint8_t *buf, size_t len)
 {
 	bool forward = f->type == RELAY_KEYS || f->type == RELAY_ABORT;
 
@@ -133,7 +135,9 @@ static void send_frame(struct relay_node *rn, const struct relay_frame *f,
 		log_info("relay: transfer %llu: %s to %s lost (connection down)",
 			 (unsigned long long)f->transfer, relay_type_name(f->type),
 			 to);
+		return -1;
 	}
+	return 0;
 }
 
 /* Encode @f and send it to path[hop] (it is already addressed). */
@@ -212,6 +216,7 @@ static void reroute(struct relay_node *rn, struct relay_e2e *e)
 	if (e->have_path)
 		e->path_changes++;
 	e->have_path = true;
+	e->next_abort = 0;	/* a pending ABORT goes the new way at once */
 	e->path = p;
 	e->no_path[0] = '\0';
 	snprintf(e->path_str, sizeof(e->path_str), "%s", s);
@@ -293,7 +298,8 @@ static int originate(struct relay_node *rn, struct relay_e2e *e,
 	if (!x)
 		return -1;
 	if (x->transfer >= e->persisted) {
-		if (rn->io.persist(rn->io.ctx, idx, x->transfer + PERSIST_AHEAD)) {
+		if (rn->io.persist(rn->io.ctx, idx, x->transfer + PERSIST_AHEAD,
+				   e->far.aborted)) {
 			log_err("relay %s: transfer numbers not persisted: not relaying",
 				c->name);
 			relay_origin_cancel(&e->o, x);
@@ -348,15 +354,6 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			 relay_type_name(a->type), a->path[a->npath - 1]);
 		return;
 	}
-	if (a->type == RELAY_ABORTED) {
-		if (!relay_origin_aborted(&e->o, a->transfer)) {
-			log_info("relay %s: transfer %llu aborted (%u keys removed at %s)",
-				 e->cfg->name, (unsigned long long)a->transfer,
-				 a->count, a->path[a->at]);
-			e->next_abort = 0;
-		}
-		return;
-	}
 	ia = route_find_node(&rn->topo, a->path[a->at]);
 	ib = a->at + 1 < a->npath ? route_find_node(&rn->topo, a->path[a->at + 1]) : -1;
 	if (a->status == RELAY_E_LINK_DOWN && ia >= 0 && ib >= 0) {
@@ -367,6 +364,18 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 				 e->cfg->name, a->path[a->at], a->path[a->at + 1],
 				 a->path[a->at]);
 		}
+	}
+	/* Only the far end settles an ABORT; a relay's ABORTED names a cut. */
+	if (a->type == RELAY_ABORTED && a->at != a->npath - 1)
+		return;
+	if (a->type == RELAY_ABORTED) {
+		if (!relay_origin_aborted(&e->o, a->transfer)) {
+			log_info("relay %s: transfer %llu aborted (%u keys removed at %s)",
+				 e->cfg->name, (unsigned long long)a->transfer,
+				 a->count, a->path[a->at]);
+			e->next_abort = 0;
+		}
+		return;
 	}
 	switch (relay_origin_ack(&e->o, a, &x)) {
 	case RELAY_ACK_COMMIT:
@@ -472,35 +481,61 @@ static void deliver(struct relay_node *rn, const struct relay_frame *f)
 	explicit_bzero(rn->keys, RELAY_MAX_PAYLOAD);
 }
 
-static void on_abort(struct relay_node *rn, const struct relay_frame *f)
+/* ABORTED for ABORT @f (decoded, for this node), back to the origin. */
+static void aborted_back(struct relay_node *rn, const struct relay_frame *f,
+			 uint16_t status, unsigned int removed)
 {
-	static uint8_t ids[RELAY_MAX_KEYS][RELAY_ID_LEN];
 	struct relay_frame *a = &rn->g;
-	unsigned int idx, removed = 0;
-	struct relay_e2e *e = by_peer(rn, f->path[0], &idx);
-	uint16_t n = 0;
-	int v;
 
-	if (!e)
-		return;
-	v = relay_far_abort(&e->far, f, ids, &n);
-	if (v == RELAY_FAR_REMOVE)
-		removed = rn->io.remove_in(rn->io.ctx, idx,
-					   (const uint8_t (*)[RELAY_ID_LEN])ids,
-					   n);
-	log_info("relay %s: transfer %llu: ABORT %s, %u keys removed",
-		 e->cfg->name, (unsigned long long)f->transfer,
-		 v == RELAY_FAR_BAD_TAG ? "with a bad tag refused" : "taken",
-		 removed);
 	memcpy(a, f, sizeof(*a));
 	a->type = RELAY_ABORTED;
 	a->at = f->hop;
 	a->hop = f->hop - 1;
-	a->status = v == RELAY_FAR_BAD_TAG ? RELAY_E_TAG : RELAY_OK;
+	a->status = status;
 	a->count = (uint16_t)removed;
 	a->n = 0;
 	memset(a->e2e_tag, 0, sizeof(a->e2e_tag));
 	send_encoded(rn, a);
+}
+
+static void on_abort(struct relay_node *rn, const struct relay_frame *f)
+{
+	static uint8_t ids[RELAY_MAX_KEYS][RELAY_ID_LEN];
+	unsigned int idx, removed = 0;
+	struct relay_e2e *e = by_peer(rn, f->path[0], &idx);
+	uint16_t n = 0;
+	uint64_t mark;
+	int v;
+
+	if (!e)
+		return;
+	mark = e->far.aborted;
+	v = relay_far_abort(&e->far, f, ids, &n);
+	/* The origin has no copy of these: whatever happens, they go. */
+	if (v == RELAY_FAR_REMOVE)
+		removed = rn->io.remove_in(rn->io.ctx, idx,
+					   (const uint8_t (*)[RELAY_ID_LEN])ids,
+					   n);
+	/*
+	 * The mark on disk before ABORTED tells the origin the transfer is
+	 * settled; without it the origin sends the ABORT again.
+	 */
+	if ((e->far.aborted != mark || e->far_dirty) &&
+	    rn->io.persist(rn->io.ctx, idx,
+			   e->persisted > e->o.next ? e->persisted : e->o.next,
+			   e->far.aborted)) {
+		log_err("relay %s: transfer %llu: the aborted mark is not on disk: no ABORTED yet",
+			e->cfg->name, (unsigned long long)f->transfer);
+		e->far_dirty = true;
+		return;
+	}
+	e->far_dirty = false;
+	log_info("relay %s: transfer %llu: ABORT %s, %u keys removed",
+		 e->cfg->name, (unsigned long long)f->transfer,
+		 v == RELAY_FAR_BAD_TAG ? "with a bad tag refused" : "taken",
+		 removed);
+	aborted_back(rn, f, v == RELAY_FAR_BAD_TAG ? RELAY_E_TAG : RELAY_OK,
+		     removed);
 }
 
 void relay_node_on_frame(struct relay_node *rn, const char *from,
@@ -533,11 +568,18 @@ void relay_node_on_frame(struct relay_node *rn, const char *from,
 	}
 	r = relay_hop_pass(self, from, buf, len, f, rn->buf[0],
 			   sizeof(rn->buf[0]), &outlen, err, sizeof(err));
-	if (r == RELAY_FORWARD)
-		send_frame(rn, f, f->path[f->type == RELAY_ABORT ? f->hop + 1 :
-							      f->hop - 1],
-			   rn->buf[0], outlen);
-	else if (r == RELAY_DELIVER && f->type == RELAY_ABORT)
+	if (r == RELAY_FORWARD && f->type == RELAY_ABORT) {
+		/*
+		 * An ABORT that cannot go on: tell the origin which link is
+		 * cut (an ABORTED that does not settle anything), so that it
+		 * sends the ABORT another way.  It carries no keys, so no
+		 * loss is at stake in answering.
+		 */
+		if (send_frame(rn, f, f->path[f->hop + 1], rn->buf[0], outlen))
+			aborted_back(rn, f, RELAY_E_LINK_DOWN, 0);
+	} else if (r == RELAY_FORWARD) {
+		send_frame(rn, f, f->path[f->hop - 1], rn->buf[0], outlen);
+	} else if (r == RELAY_DELIVER && f->type == RELAY_ABORT)
 		on_abort(rn, f);
 	else if (r == RELAY_DELIVER)
 		on_answer(rn, f, now);

@@ -59,10 +59,13 @@ struct relay_node_io {
 				  const uint8_t (*ids)[RELAY_ID_LEN],
 				  unsigned int n);
 	/*
-	 * Persist that transfer numbers below @next are used (fsynced): the
-	 * origin never reuses one after a restart.  0 or -1.
+	 * Persist (fsynced, relay_state.h) that the origin's transfer
+	 * numbers below @next are used and that the far end refuses
+	 * transfers at or below @aborted.  0 or -1 (then the frame that
+	 * needed it is not sent).
 	 */
-	int (*persist)(void *ctx, unsigned int pool, uint64_t next);
+	int (*persist)(void *ctx, unsigned int pool, uint64_t next,
+		       uint64_t aborted);
 	void *ctx;
 };
 
@@ -78,6 +81,7 @@ struct relay_e2e {
 	struct relay_origin o;
 	struct relay_far far;
 	bool have_path, filling;
+	bool far_dirty;			/* the far end's mark not yet on disk */
 	struct route_path path;
 	char path_str[RELAY_CFG_PATH_LEN];
 	char no_path[ROUTE_ERR_LEN];	/* why there is none */
@@ -114,11 +118,12 @@ int relay_node_init(struct relay_node *rn, const struct relay_cfg *cfg,
 void relay_node_free(struct relay_node *rn);
 
 /*
- * After a restart: end-to-end pool @pool's next transfer number is the
- * one persisted (io.persist), numbers below it may have been used.
+ * After a restart: end-to-end pool @pool's state as persisted (io.persist):
+ * its next transfer number (those below may have been used) and the far
+ * end's highest aborted transfer.
  */
 void relay_node_resume(struct relay_node *rn, unsigned int pool,
-		       uint64_t next);
+		       uint64_t next, uint64_t aborted);
 
 /* Routes, expiry, ABORTs and new transfers at time @now. */
 void relay_node_step(struct relay_node *rn, double now);

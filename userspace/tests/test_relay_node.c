@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tests.h"
 #include "../linkd/relay_node.h"
+#include "../linkd/relay_state.h"
 
 #define MAXN	5
 #define LKEYS	4000		/* link keys per direction */
@@ -52,7 +54,7 @@ struct node {
 	struct relay_cfg cfg;
 	struct relay_node rn;
 	struct epool out, in;	/* its one end-to-end pool */
-	uint64_t persisted;
+	uint64_t persisted, aborted;	/* "on disk" */
 };
 
 struct msg {
@@ -237,10 +239,12 @@ static unsigned int f_remove_in(void *ctx, unsigned int pool,
 	return removed;
 }
 
-static int f_persist(void *ctx, unsigned int pool, uint64_t next)
+static int f_persist(void *ctx, unsigned int pool, uint64_t next,
+		     uint64_t aborted)
 {
 	(void)pool;
 	nodes[(int)(intptr_t)ctx].persisted = next;
+	nodes[(int)(intptr_t)ctx].aborted = aborted;
 	return 0;
 }
 
@@ -317,7 +321,8 @@ static void start_node(int x, const uint64_t *rates, const char *peer)
 	nodes[x].dead = false;
 	ck_assert_int_eq(relay_node_init(&nodes[x].rn, c, &io, 1.0), 0);
 	if (nodes[x].persisted)
-		relay_node_resume(&nodes[x].rn, 0, nodes[x].persisted);
+		relay_node_resume(&nodes[x].rn, 0, nodes[x].persisted,
+				  nodes[x].aborted);
 }
 
 /* kill -9: the node's memory and its queued frames are gone. */
@@ -569,6 +574,7 @@ START_TEST(relay_killed_mid_transfer)
 	 * its mark no higher than what it delivered).
 	 */
 	ck_assert_uint_eq(nodes[3].rn.e2e[0].far.aborted, 4);
+	ck_assert_uint_eq(nodes[3].aborted, 4);		/* on disk */
 	ck_assert_uint_eq(nodes[3].rn.e2e[0].far.delivered, 9);	/* 7-9 new */
 	ck_assert_uint_eq(nodes[0].out.n, 48);
 	same_keys(0, 3);
@@ -578,8 +584,10 @@ END_TEST
 
 /*
  * The ring: tokyo's keys go the fast way round; nagoya-osaka is cut
- * mid-run: tokyo reroutes over the slow direct link, the pool keeps
- * filling, nothing is lost or one-sided.
+ * after kobe added three transfers and before their ACKs are back:
+ * they expire, nagoya cannot pass their ABORT on and says which link
+ * is cut, tokyo reroutes over the slow direct link, the ABORTs take the
+ * 48 keys back at kobe, and the pool fills over the new path.
  */
 START_TEST(ring_reroutes)
 {
@@ -588,14 +596,99 @@ START_TEST(ring_reroutes)
 	ck_assert_str_eq(nodes[0].rn.e2e[0].path_str, "tokyo nagoya osaka kobe");
 	nodes[0].out.n = nodes[3].in.n = 0;
 	relay_node_step(&nodes[0].rn, now);
-	pump(1);
+	pump(9);			/* the three at kobe, ACKs at osaka */
+	ck_assert_uint_eq(nodes[3].in.n, 48);
 	lnks[1].down = true;
-	run(10, 0.1);
+	pump(0);			/* the ACKs lost at osaka */
+	ck_assert_uint_eq(nodes[0].out.n, 0);
+	run(15, 1.0);
 	ck_assert_str_eq(nodes[0].rn.e2e[0].path_str, "tokyo kobe");
 	ck_assert_uint_eq(nodes[0].rn.e2e[0].path_changes, 1);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.expired, 3);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.naborts, 0);
 	ck_assert_uint_eq(nodes[0].out.n, 48);
 	same_keys(0, 3);
 	same_keys(3, 0);
+}
+END_TEST
+
+/*
+ * tokyo is killed (-9) with three transfers at kobe and their ACKs on
+ * the way: it comes back numbering its transfers above every number it
+ * may have used (persisted 64 ahead), kobe accepts them, and the keys of
+ * the lost transfers stay inbound orphans at kobe: no outbound twin
+ * anywhere, so nobody can use them (max_age removes them).
+ */
+START_TEST(origin_restarts)
+{
+	chain(false);
+	run(10, 0.1);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.next, 4);
+	ck_assert_uint_eq(nodes[0].persisted, 1 + 64);
+	nodes[0].out.n = nodes[3].in.n = 0;
+	relay_node_step(&nodes[0].rn, now);
+	pump(7);			/* transfer 4 added at kobe */
+	ck_assert_uint_eq(nodes[3].in.n, 16);
+	kill_node(0);
+	pump(0);			/* 5 and 6 too; every ACK lost */
+	ck_assert_uint_eq(nodes[3].in.n, 48);
+	start_node(0, chain_rates, "kobe");
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.next, 65);
+	run(10, 0.2);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.committed, 3);
+	ck_assert_uint_eq(nodes[3].rn.e2e[0].far.delivered, 67);
+	ck_assert_uint_eq(nodes[3].in.n, 48 + 48);
+	/* The orphans are the first 48: without them, the same keys. */
+	nodes[3].in.n -= 48;
+	memmove(nodes[3].in.k, nodes[3].in.k + 48, 48 * sizeof(struct ekey));
+	same_keys(0, 3);
+	same_keys(3, 0);
+}
+END_TEST
+
+/* The state file: round trip, a new pool, every malformed file refused. */
+START_TEST(state_file)
+{
+	static const char *const bad[] = {
+		"", "qkd-linkd relay 2\nnext 1\naborted 0\n",
+		"qkd-linkd relay 1\nnext 0\naborted 0\n",
+		"qkd-linkd relay 1\nnext 01\naborted 0\n",
+		"qkd-linkd relay 1\nnext -1\naborted 0\n",
+		"qkd-linkd relay 1\nnext 1\naborted 0",
+		"qkd-linkd relay 1\nnext 1\naborted 0\nx",
+		"qkd-linkd relay 1\nnext 18446744073709551616\naborted 0\n",
+		"qkd-linkd relay 1\naborted 0\nnext 1\n",
+	};
+	char dir[] = "/tmp/relay-state.XXXXXX", err[256], path[300];
+	struct relay_state st = { 129, 41 }, got;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(relay_state_load(dir, "kobe", &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.next, 1);
+	ck_assert_uint_eq(got.aborted, 0);
+	ck_assert_int_eq(relay_state_save(dir, "kobe", &st, err, sizeof(err)), 0);
+	ck_assert_int_eq(relay_state_load(dir, "kobe", &got, err, sizeof(err)), 1);
+	ck_assert_uint_eq(got.next, 129);
+	ck_assert_uint_eq(got.aborted, 41);
+	snprintf(path, sizeof(path), "%s/kobe.relay", dir);
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(bad[i], f);
+		fclose(f);
+		ck_assert_msg(relay_state_load(dir, "kobe", &got, err,
+					       sizeof(err)) == -1,
+			      "case %u accepted", i);
+		ck_assert_msg(strstr(err, "kobe.relay: "), "case %u: %s", i, err);
+	}
+	unlink(path);
+	ck_assert_int_eq(relay_state_save("/nonexistent/dir", "kobe", &st, err,
+					  sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cannot write /nonexistent/dir/kobe.relay"),
+		      "%s", err);
+	rmdir(dir);
 }
 END_TEST
 
@@ -603,12 +696,16 @@ Suite *relay_node_suite(void)
 {
 	Suite *s = suite_create("relay_node");
 	TCase *tc = tcase_create("relay_node");
+	TCase *st = tcase_create("relay_state");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, chain_fills_both_ends);
 	tcase_add_test(tc, chain_cut_mid_transfer);
 	tcase_add_test(tc, relay_killed_mid_transfer);
 	tcase_add_test(tc, ring_reroutes);
+	tcase_add_test(tc, origin_restarts);
 	suite_add_tcase(s, tc);
+	tcase_add_test(st, state_file);
+	suite_add_tcase(s, st);
 	return s;
 }
