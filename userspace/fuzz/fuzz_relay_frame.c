@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct relay_frame f, g;
 	static uint8_t out[RELAY_FRAME_MAX], pad[RELAY_MAX_PAD];
-	static uint8_t keys[RELAY_MAX_KEYS * RELAY_KEY_MAX];
-	static uint8_t got[RELAY_MAX_KEYS * RELAY_KEY_MAX];
-	char err[RELAY_ERR_LEN];
+	static uint8_t keys[RELAY_MAX_PAYLOAD];
+	static uint8_t got[RELAY_MAX_PAYLOAD];
+	char err[RELAY_ERR_LEN] = "";
 	/* An exact-size copy, so that ASan sees any read past the end. */
 	uint8_t *buf = malloc(size ? size : 1);
 	size_t klen;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (f.type != RELAY_KEYS)
 		goto out;
-	klen = (size_t)f.n * f.key_len;
+	klen = relay_payload_len(&f);
 	for (size_t i = 0; i < relay_pad_len(&f); i++)
 		pad[i] = (uint8_t)(i * 31 + 7);
 	for (size_t i = 0; i < klen; i++)

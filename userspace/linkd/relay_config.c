@@ -25,9 +25,19 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 int relay_parse_rate(const char *s, uint64_t *rate)
 {
 	double v, mul = 1;
+	size_t digits = strspn(s, "0123456789");
 	char *end;
 
-	if (*s < '0' || *s > '9')
+	/* Decimal digits, an optional fraction: no hex, no exponent. */
+	if (!digits)
+		return -1;
+	if (s[digits] == '.' && !strspn(s + digits + 1, "0123456789"))
+		return -1;
+	if (s[digits] == '.')
+		digits += 1 + strspn(s + digits + 1, "0123456789");
+	if (s[digits] == 'k' || s[digits] == 'M' || s[digits] == 'G')
+		digits++;
+	if (s[digits])
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
@@ -146,6 +156,11 @@ static int check_relay_pool(struct config *cfg, struct relay_pool_cfg *rp,
 	if (rp->peer_node < 0)
 		return fail(err, errlen, "relay %s: peer %s is not a node of [topology]",
 			    rp->name, rp->peer);
+	/* The far end finds the pool of a transfer by its origin alone. */
+	for (struct relay_pool_cfg *q = rc->pools; q < rp; q++)
+		if (!strcmp(q->peer, rp->peer))
+			return fail(err, errlen, "relay %s: peer %s is relay %s's too (line %d)",
+				    rp->name, rp->peer, q->name, q->line);
 	if (rp->peer_node == rc->self_node)
 		return fail(err, errlen, "relay %s: peer %s is this node", rp->name,
 			    rp->peer);

@@ -57,12 +57,18 @@ unsigned int relay_link_keys_needed(unsigned int n, unsigned int key_len,
 {
 	if (!link_len)
 		return 0;
-	return (RELAY_MAC_KEY_LEN + n * key_len + link_len - 1) / link_len;
+	return (RELAY_MAC_KEY_LEN + n * key_len + RELAY_E2E_KEY_LEN +
+		link_len - 1) / link_len;
 }
 
 size_t relay_pad_len(const struct relay_frame *f)
 {
 	return (size_t)f->m * f->link_len;
+}
+
+size_t relay_payload_len(const struct relay_frame *f)
+{
+	return (size_t)f->n * f->key_len + RELAY_E2E_KEY_LEN;
 }
 
 static int name_ok(const char *s)
@@ -157,6 +163,17 @@ int relay_frame_check(const struct relay_frame *f, char *err, size_t errlen)
 			return fail(err, errlen,
 				    "an ACK with status %u added %u keys",
 				    f->status, f->count);
+		/* Only a node beyond the receiver answers. */
+		if (f->at <= f->hop || f->at > f->npath - 1)
+			return fail(err, errlen,
+				    "%s from node %u received by node %u on a path of %u nodes",
+				    relay_type_name(f->type), f->at, f->hop,
+				    f->npath);
+		/* Only the far end adds keys. */
+		if (f->type == RELAY_ACK && !f->status && f->at != f->npath - 1)
+			return fail(err, errlen,
+				    "an ACK with status 0 from node %u, not the far end",
+				    f->at);
 		break;
 	}
 	return 0;
@@ -211,9 +228,12 @@ int relay_frame_decode(const uint8_t *buf, size_t len, struct relay_frame *f,
 {
 	struct rd r = { .p = buf, .left = len };
 	unsigned int version, flags;
+	const uint8_t *p;
 
 	memset(f, 0, offsetof(struct relay_frame, path));
 	f->n = f->m = f->key_len = f->link_len = f->status = f->count = 0;
+	f->at = 0;
+	memset(f->e2e_tag, 0, sizeof(f->e2e_tag));
 	f->raw = buf;
 	f->ct = f->tag = NULL;
 	f->mac_len = 0;
@@ -243,7 +263,6 @@ int relay_frame_decode(const uint8_t *buf, size_t len, struct relay_frame *f,
 			    RELAY_MAX_PATH);
 	for (unsigned int i = 0; i < f->npath; i++) {
 		size_t n = rd_n(&r, 1);
-		const uint8_t *p;
 
 		if (!r.bad && (!n || n > RELAY_NAME_MAX))
 			return fail(err, errlen,
@@ -280,7 +299,7 @@ int relay_frame_decode(const uint8_t *buf, size_t len, struct relay_frame *f,
 		if (!r.bad && relay_frame_check(f, err, errlen))
 			return -1;
 		if (f->hop > 1)
-			f->ct = rd_skip(&r, (size_t)f->n * f->key_len);
+			f->ct = rd_skip(&r, relay_payload_len(f));
 		f->mac_len = (size_t)(r.p - buf);
 		f->tag = rd_skip(&r, RELAY_TAG_LEN);
 		if (r.bad)
@@ -294,10 +313,19 @@ int relay_frame_decode(const uint8_t *buf, size_t len, struct relay_frame *f,
 			return fail(err, errlen, "%u keys (1 to %d)", f->n,
 				    RELAY_MAX_KEYS);
 		rd_ids(&r, f->ids, f->n);
+		p = rd_skip(&r, RELAY_TAG_LEN);
+		if (p)
+			memcpy(f->e2e_tag, p, RELAY_TAG_LEN);
 		break;
 	default:
 		f->status = rd_n(&r, 2);
 		f->count = rd_n(&r, 2);
+		f->at = rd_n(&r, 1);
+		if (f->type == RELAY_ABORTED)
+			break;
+		p = rd_skip(&r, RELAY_TAG_LEN);
+		if (p)
+			memcpy(f->e2e_tag, p, RELAY_TAG_LEN);
 		break;
 	}
 	if (r.bad)
@@ -347,11 +375,13 @@ static void wr_bytes(struct wr *w, const void *src, size_t n)
 
 /*
  * Everything of @f; for KEYS, @ct_off and @tag_off receive where the
- * ciphertext and the tag go (written from f->ct and f->tag when set,
- * zeros otherwise).  Returns the length or -1.
+ * ciphertext and the tag go (written from f->ct and f->tag unless
+ * @sealing: then they are zeroed, f->ct and f->tag not read).  Returns
+ * the length or -1.
  */
 static int encode(const struct relay_frame *f, uint8_t *buf, size_t cap,
-		  size_t *ct_off, size_t *tag_off, char *err, size_t errlen)
+		  int sealing, size_t *ct_off, size_t *tag_off, char *err,
+		  size_t errlen)
 {
 	struct wr w = { .p = buf, .left = cap };
 	uint8_t *p;
@@ -380,15 +410,15 @@ static int encode(const struct relay_frame *f, uint8_t *buf, size_t cap,
 		wr_bytes(&w, f->link_ids, (size_t)f->m * RELAY_ID_LEN);
 		*ct_off = (size_t)(w.p - buf);
 		if (f->hop > 1) {
-			p = wr_skip(&w, (size_t)f->n * f->key_len);
-			if (p && f->ct)
-				memcpy(p, f->ct, (size_t)f->n * f->key_len);
+			p = wr_skip(&w, relay_payload_len(f));
+			if (p && !sealing)
+				memcpy(p, f->ct, relay_payload_len(f));
 			else if (p)
-				memset(p, 0, (size_t)f->n * f->key_len);
+				memset(p, 0, relay_payload_len(f));
 		}
 		*tag_off = (size_t)(w.p - buf);
 		p = wr_skip(&w, RELAY_TAG_LEN);
-		if (p && f->tag)
+		if (p && !sealing)
 			memcpy(p, f->tag, RELAY_TAG_LEN);
 		else if (p)
 			memset(p, 0, RELAY_TAG_LEN);
@@ -396,10 +426,14 @@ static int encode(const struct relay_frame *f, uint8_t *buf, size_t cap,
 	case RELAY_ABORT:
 		wr_n(&w, f->n, 2);
 		wr_bytes(&w, f->ids, (size_t)f->n * RELAY_ID_LEN);
+		wr_bytes(&w, f->e2e_tag, RELAY_TAG_LEN);
 		break;
 	default:
 		wr_n(&w, f->status, 2);
 		wr_n(&w, f->count, 2);
+		wr_n(&w, f->at, 1);
+		if (f->type == RELAY_ACK)
+			wr_bytes(&w, f->e2e_tag, RELAY_TAG_LEN);
 		break;
 	}
 	if (w.bad)
@@ -416,7 +450,35 @@ int relay_frame_encode(const struct relay_frame *f, uint8_t *buf, size_t cap,
 	if (f->type == RELAY_KEYS && (!f->tag || (f->hop > 1 && !f->ct)))
 		return fail(err, errlen,
 			    "a KEYS frame without ciphertext or tag: seal it");
-	return encode(f, buf, cap, &ct_off, &tag_off, err, errlen);
+	return encode(f, buf, cap, 0, &ct_off, &tag_off, err, errlen);
+}
+
+int relay_frame_len(const struct relay_frame *f, char *err, size_t errlen)
+{
+	size_t len = 14;
+
+	if (relay_frame_check(f, err, errlen))
+		return -1;
+	for (unsigned int i = 0; i < f->npath; i++)
+		len += 1 + strlen(f->path[i]);
+	switch (f->type) {
+	case RELAY_KEYS:
+		len += 4 + (size_t)f->n * RELAY_ID_LEN + 4 +
+		       (size_t)f->m * RELAY_ID_LEN + RELAY_TAG_LEN;
+		if (f->hop > 1)
+			len += relay_payload_len(f);
+		break;
+	case RELAY_ABORT:
+		len += 2 + (size_t)f->n * RELAY_ID_LEN + RELAY_TAG_LEN;
+		break;
+	case RELAY_ACK:
+		len += 5 + RELAY_TAG_LEN;
+		break;
+	default:
+		len += 5;
+		break;
+	}
+	return (int)len;
 }
 
 int relay_frame_seal(const struct relay_frame *f, const uint8_t *keys,
@@ -435,12 +497,12 @@ int relay_frame_seal(const struct relay_frame *f, const uint8_t *keys,
 			    padlen, f->m, f->link_len);
 	if (f->hop > 1 && !keys)
 		return fail(err, errlen, "no keys to seal");
-	len = encode(f, buf, cap, &ct_off, &tag_off, err, errlen);
+	len = encode(f, buf, cap, 1, &ct_off, &tag_off, err, errlen);
 	if (len < 0)
 		return -1;
 	if (f->hop > 1)
 		relay_xor(buf + ct_off, keys, pad + RELAY_MAC_KEY_LEN,
-			  (size_t)f->n * f->key_len);
+			  relay_payload_len(f));
 	if (relay_mac(pad, buf, tag_off, buf + tag_off)) {
 		OPENSSL_cleanse(buf, (size_t)len);
 		return fail(err, errlen, "Poly1305 failed (OpenSSL)");
@@ -451,7 +513,7 @@ int relay_frame_seal(const struct relay_frame *f, const uint8_t *keys,
 int relay_frame_open(const struct relay_frame *f, const uint8_t *pad,
 		     size_t padlen, uint8_t *keys, char *err, size_t errlen)
 {
-	size_t klen = (size_t)f->n * f->key_len;
+	size_t klen = relay_payload_len(f);
 
 	if (f->type != RELAY_KEYS || !f->raw || !f->tag ||
 	    (f->hop > 1 && !f->ct))
@@ -466,4 +528,59 @@ int relay_frame_open(const struct relay_frame *f, const uint8_t *pad,
 	else
 		memcpy(keys, pad + RELAY_MAC_KEY_LEN, klen);
 	return 0;
+}
+
+/* ---- end-to-end tags ---------------------------------------------------- */
+
+/* The message an end-to-end tag covers; returns its length. */
+static size_t e2e_msg(uint8_t *m, unsigned int type, uint64_t transfer,
+		      uint16_t status, uint16_t count,
+		      const uint8_t (*ids)[RELAY_ID_LEN], unsigned int n)
+{
+	/* Distinct labels: the ACK's and the ABORT's tags share one key. */
+	const char *label = type == RELAY_ACK ? "qkd-linkd relay ACK" :
+						"qkd-linkd relay ABORT";
+	size_t len = strlen(label) + 1;
+
+	memcpy(m, label, len);
+	for (int i = 7; i >= 0; i--)
+		m[len++] = (uint8_t)(transfer >> 8 * i);
+	m[len++] = (uint8_t)(status >> 8);
+	m[len++] = (uint8_t)status;
+	m[len++] = (uint8_t)(count >> 8);
+	m[len++] = (uint8_t)count;
+	m[len++] = (uint8_t)(n >> 8);
+	m[len++] = (uint8_t)n;
+	memcpy(m + len, ids, (size_t)n * RELAY_ID_LEN);
+	return len + (size_t)n * RELAY_ID_LEN;
+}
+
+#define E2E_MSG_MAX	(32 + 14 + RELAY_MAX_KEYS * RELAY_ID_LEN)
+
+int relay_e2e_tag(const uint8_t key[RELAY_E2E_KEY_LEN], unsigned int type,
+		  uint64_t transfer, uint16_t status, uint16_t count,
+		  const uint8_t (*ids)[RELAY_ID_LEN], unsigned int n,
+		  uint8_t tag[RELAY_TAG_LEN])
+{
+	uint8_t m[E2E_MSG_MAX];
+
+	if (n > RELAY_MAX_KEYS) {
+		memset(tag, 0, RELAY_TAG_LEN);
+		return -1;
+	}
+	return relay_mac(key, m, e2e_msg(m, type, transfer, status, count, ids,
+					 n), tag);
+}
+
+int relay_e2e_verify(const uint8_t key[RELAY_E2E_KEY_LEN], unsigned int type,
+		     uint64_t transfer, uint16_t status, uint16_t count,
+		     const uint8_t (*ids)[RELAY_ID_LEN], unsigned int n,
+		     const uint8_t tag[RELAY_TAG_LEN])
+{
+	uint8_t m[E2E_MSG_MAX];
+
+	if (n > RELAY_MAX_KEYS)
+		return -1;
+	return relay_mac_verify(key, m, e2e_msg(m, type, transfer, status,
+						count, ids, n), tag);
 }

@@ -55,9 +55,13 @@ void relay_hop_free(struct relay_hop *h);
 /*
  * The origin.  @f has type KEYS, transfer, npath, path, n, ids and
  * key_len set; hop and the link fields are filled in here.  Writes the
- * first hop's frame to @buf and the n * key_len bytes of relayed keys to
- * @keys (the origin's copy, secret).  Returns the frame's length, or
- * -RELAY_E_* with the reason in @err (then nothing was taken).
+ * first hop's frame to @buf and the relay_payload_len(f) bytes relayed to
+ * @keys (the origin's copy, secret: the n keys, then the end-to-end MAC
+ * key).  Returns the frame's length, or -RELAY_E_* with the reason in
+ * @err.  Every check (the frame fits @cap, Poly1305 works) comes before
+ * the link keys are taken, so an error means nothing was taken, but for
+ * an allocation failure inside OpenSSL between the take and the tag
+ * (then the link keys are gone here, their twins orphans at path[1]).
  */
 int relay_hop_originate(struct relay_hop *h, const struct relay_links *l,
 			struct relay_frame *f, uint8_t *keys, uint8_t *buf,
@@ -71,10 +75,12 @@ enum relay_verdict {
 /*
  * A KEYS frame of @inlen bytes from neighbour @from arrived at node
  * @self.  Returns RELAY_FORWARD (the next hop's frame in @out, its length
- * in *@outlen) or RELAY_DELIVER (the n * key_len bytes of keys in @keys),
- * or -RELAY_E_* with the reason in @err: then the keys are wiped, and @f
- * is the decoded frame to answer (relay_hop_answer()), or has type 0 when
- * the frame did not decode (there is nobody to answer).
+ * in *@outlen) or RELAY_DELIVER (the relay_payload_len(f) bytes relayed in
+ * @keys: the n keys, then the end-to-end MAC key), or -RELAY_E_* with the
+ * reason in @err: then the keys are wiped, and @f is the decoded frame to
+ * answer (relay_hop_answer()), or has type 0 when there is nobody to
+ * answer (it did not decode, is not a KEYS frame, is not for @self or did
+ * not come from the neighbour its path names).
  */
 int relay_hop_receive(struct relay_hop *h, const struct relay_links *l,
 		      const char *self, const char *from, const uint8_t *in,
@@ -84,9 +90,28 @@ int relay_hop_receive(struct relay_hop *h, const struct relay_links *l,
 
 /*
  * The ACK with @status (and @count keys added) answering KEYS frame @f
- * at the node it was for, to travel back towards the origin.
+ * at the node it was for (its "at"), to travel back towards the origin.
+ * The far end's ACK 0 is tagged with the transfer's end-to-end MAC key
+ * @e2e_key (the last RELAY_E2E_KEY_LEN bytes relay_hop_receive() delivered);
+ * other answers are untagged and @e2e_key may be NULL.  0, or -1 when an
+ * ACK 0 could not be tagged (no key, OpenSSL failed): then do not send it.
  */
-void relay_hop_answer(const struct relay_frame *f, uint16_t status,
-		      uint16_t count, struct relay_frame *ack);
+int relay_hop_answer(const struct relay_frame *f, uint16_t status,
+		     uint16_t count, const uint8_t *e2e_key,
+		     struct relay_frame *ack);
+
+/*
+ * An ACK, ABORT or ABORTED frame of @inlen bytes from neighbour @from
+ * arrived at node @self: checked against the path (for @self, from the
+ * path's neighbour on the side it travels from).  RELAY_FORWARD: pass on
+ * the frame in @out (*@outlen bytes) to the next node of the path;
+ * RELAY_DELIVER: it is for this node, the origin (ACK, ABORTED) or the far
+ * end (ABORT), decoded in @f.  -RELAY_E_PROTO with the reason in @err:
+ * drop it (nobody is answered).  Relays keep nothing of a transfer, so
+ * this is all they do with answers and ABORTs.
+ */
+int relay_hop_pass(const char *self, const char *from, const uint8_t *in,
+		   size_t inlen, struct relay_frame *f, uint8_t *out,
+		   size_t cap, size_t *outlen, char *err, size_t errlen);
 
 #endif

@@ -8,7 +8,9 @@
  * links, and among equally fast ones takes fewer hops.  Equal paths are
  * told apart by the names of the nodes (the smaller predecessor wins), so
  * every node computes the same path from the same topology, whatever the
- * order it was declared in.  No allocation: a topology is one struct.
+ * order it was declared in (the two ends of an end-to-end pool may still
+ * pick different paths for their two directions: each origin computes its
+ * own).  No allocation: a topology is one struct.
  */
 #ifndef LINKD_ROUTE_H
 #define LINKD_ROUTE_H
@@ -22,8 +24,13 @@
 #define ROUTE_MAX_LINKS		1024
 #define ROUTE_NAME_MAX		RELAY_NAME_MAX
 #define ROUTE_MAX_PATH		RELAY_MAX_PATH	/* nodes, ends included */
-#define ROUTE_SCALE		1000000000000ull	/* 1 bit/s costs 10^12 */
-#define ROUTE_RATE_MAX		ROUTE_SCALE
+/*
+ * A link of 1 bit/s costs 10^15: rates up to ROUTE_RATE_MAX cost at least
+ * 1000, so rates that differ by more than 0.1% cost differently, and a
+ * path of ROUTE_MAX_NODES links still sums far below 2^64.
+ */
+#define ROUTE_SCALE		1000000000000000ull
+#define ROUTE_RATE_MAX		1000000000000ull	/* 1 Tbit/s */
 #define ROUTE_ERR_LEN		160
 
 struct route_link {

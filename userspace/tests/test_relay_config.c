@@ -153,6 +153,14 @@ START_TEST(rates)
 	ck_assert_int_eq(relay_parse_rate("10K", &r), -1);
 	ck_assert_int_eq(relay_parse_rate("nan", &r), -1);
 	ck_assert_int_eq(relay_parse_rate("1e13", &r), -1);
+	/* Decimal only: no hex, no exponent, no bare point. */
+	ck_assert_int_eq(relay_parse_rate("0x10", &r), -1);
+	ck_assert_int_eq(relay_parse_rate("1e3", &r), -1);
+	ck_assert_int_eq(relay_parse_rate("1E3k", &r), -1);
+	ck_assert_int_eq(relay_parse_rate("1.k", &r), -1);
+	ck_assert_int_eq(relay_parse_rate("inf", &r), -1);
+	ck_assert_int_eq(relay_parse_rate("1.25k", &r), 0);
+	ck_assert_uint_eq(r, 1250);
 	ck_assert_int_eq(relay_parse_rate("2000G", &r), -1);
 	ck_assert_int_eq(relay_parse_rate("", &r), -1);
 }
@@ -240,6 +248,8 @@ static const struct bad_case bad[] = {
 	{ CHAIN "kme_url = https://x\n", "linkd.conf:24:",
 	  "unknown key 'kme_url' in relay kobe" },
 	{ CHAIN RELAY, "linkd.conf:24:", "relay kobe already defined on line 22" },
+	{ CHAIN "[relay kobe2]\npeer = kobe\n", "linkd.conf:24:",
+	  "relay kobe2: peer kobe is relay kobe's too (line 22)" },
 	{ CHAIN "[relay a/b]\n", "linkd.conf:24:",
 	  "relay pool name 'a/b' is not 1 to 64 of A-Z a-z 0-9 . _ -" },
 	{ GLOBAL LINK_POOL RELAY_NODE TOPO "[relay kobe]\n", "linkd.conf:22:",

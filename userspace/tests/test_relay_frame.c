@@ -5,14 +5,15 @@
  * checked with a reason that names it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tests.h"
 #include "../linkd/relay_frame.h"
 
 static struct relay_frame f, d;
 static uint8_t buf[RELAY_FRAME_MAX + 64];
-static uint8_t pad[RELAY_MAX_PAD], keys[RELAY_MAX_KEYS * RELAY_KEY_MAX];
-static uint8_t out[RELAY_MAX_KEYS * RELAY_KEY_MAX];
+static uint8_t pad[RELAY_MAX_PAD], keys[RELAY_MAX_PAYLOAD];
+static uint8_t out[RELAY_MAX_PAYLOAD];
 static uint8_t again[RELAY_FRAME_MAX];
 static char err[RELAY_ERR_LEN];
 
@@ -56,10 +57,11 @@ static int seal(void)
 
 START_TEST(link_keys_needed)
 {
-	ck_assert_uint_eq(relay_link_keys_needed(16, 32, 32), 17);
-	ck_assert_uint_eq(relay_link_keys_needed(1, 32, 32), 2);
-	ck_assert_uint_eq(relay_link_keys_needed(1, 16, 64), 1);
-	ck_assert_uint_eq(relay_link_keys_needed(3, 32, 24), 6);
+	/* The MAC key, the keys, the end-to-end MAC key. */
+	ck_assert_uint_eq(relay_link_keys_needed(16, 32, 32), 18);
+	ck_assert_uint_eq(relay_link_keys_needed(1, 32, 32), 3);
+	ck_assert_uint_eq(relay_link_keys_needed(1, 16, 64), 2);
+	ck_assert_uint_eq(relay_link_keys_needed(3, 32, 24), 7);
 	ck_assert_uint_eq(relay_link_keys_needed(64, 64, 16), RELAY_MAX_LINK_KEYS);
 }
 END_TEST
@@ -71,7 +73,7 @@ START_TEST(seal_open_later_hop)
 		{ 16, 32, 32 }, { 3, 32, 24 }, { 1, 16, 64 }, { 64, 64, 16 },
 	};
 	const unsigned int *sz = sizes[_i];
-	size_t klen = (size_t)sz[0] * sz[1];
+	size_t klen = (size_t)sz[0] * sz[1] + RELAY_E2E_KEY_LEN;
 	int len;
 
 	keys_frame(2, sz[0], sz[1], sz[2]);
@@ -113,10 +115,10 @@ START_TEST(seal_open_first_hop)
 	ck_assert_uint_eq(d.mac_len + RELAY_TAG_LEN, (size_t)len);
 	ck_assert_msg(!relay_frame_open(&d, pad, relay_pad_len(&d), out, err,
 					sizeof(err)), "open: %s", err);
-	ck_assert_mem_eq(out, pad + RELAY_MAC_KEY_LEN, 16 * 32);
+	ck_assert_mem_eq(out, pad + RELAY_MAC_KEY_LEN, 16 * 32 + 32);
 	/* The same frame a hop later is longer by the ciphertext. */
 	keys_frame(2, 16, 32, 32);
-	ck_assert_int_eq(seal(), len + 16 * 32);
+	ck_assert_int_eq(seal(), len + 16 * 32 + 32);
 }
 END_TEST
 
@@ -176,7 +178,7 @@ START_TEST(largest_frame)
 					    sizeof(err)), 0);
 	ck_assert_int_eq(relay_frame_open(&d, pad, relay_pad_len(&d), out, err,
 					  sizeof(err)), 0);
-	ck_assert_mem_eq(out, keys, RELAY_MAX_KEYS * RELAY_KEY_MAX);
+	ck_assert_mem_eq(out, keys, RELAY_MAX_PAYLOAD);
 	/* One byte short of room. */
 	ck_assert_int_eq(relay_frame_seal(&f, keys, pad, relay_pad_len(&f), buf,
 					  RELAY_FRAME_MAX - 1, err,
@@ -191,11 +193,14 @@ START_TEST(answers_round_trip)
 
 	keys_frame(2, 3, 32, 32);
 	f.type = RELAY_ABORT;
+	memset(f.e2e_tag, 0xab, RELAY_TAG_LEN);
 	len = relay_frame_encode(&f, buf, sizeof(buf), err, sizeof(err));
 	ck_assert_msg(len > 0, "%s", err);
-	ck_assert_int_eq(len, 14 + 6 + 7 + 6 + 5 + 2 + 3 * RELAY_ID_LEN);
+	ck_assert_int_eq(len, 14 + 6 + 7 + 6 + 5 + 2 + 3 * RELAY_ID_LEN + 16);
+	ck_assert_int_eq(relay_frame_len(&f, err, sizeof(err)), len);
 	ck_assert_int_eq(relay_frame_decode(buf, len, &d, err, sizeof(err)), 0);
 	ck_assert_uint_eq(d.n, 3);
+	ck_assert_mem_eq(d.e2e_tag, f.e2e_tag, RELAY_TAG_LEN);
 	ck_assert_int_eq(relay_frame_encode(&d, again, sizeof(again), err,
 					    sizeof(err)), len);
 	ck_assert_mem_eq(again, buf, len);
@@ -204,11 +209,15 @@ START_TEST(answers_round_trip)
 	f.hop = 0;
 	f.status = RELAY_OK;
 	f.count = 3;
+	f.at = 3;
 	len = relay_frame_encode(&f, buf, sizeof(buf), err, sizeof(err));
-	ck_assert_int_eq(len, 14 + 6 + 7 + 6 + 5 + 4);
+	ck_assert_int_eq(len, 14 + 6 + 7 + 6 + 5 + 5 + 16);
+	ck_assert_int_eq(relay_frame_len(&f, err, sizeof(err)), len);
 	ck_assert_int_eq(relay_frame_decode(buf, len, &d, err, sizeof(err)), 0);
 	ck_assert_uint_eq(d.type, RELAY_ACK);
 	ck_assert_uint_eq(d.count, 3);
+	ck_assert_uint_eq(d.at, 3);
+	ck_assert_mem_eq(d.e2e_tag, f.e2e_tag, RELAY_TAG_LEN);
 	ck_assert_uint_eq(d.transfer, 0x0102030405060708ull);
 	ck_assert_str_eq(d.path[3], "kobe");
 
@@ -217,8 +226,11 @@ START_TEST(answers_round_trip)
 	f.status = RELAY_E_LINK_DOWN;
 	f.count = 0;
 	len = relay_frame_encode(&f, buf, sizeof(buf), err, sizeof(err));
+	ck_assert_int_eq(len, 14 + 6 + 7 + 6 + 5 + 5);
+	ck_assert_int_eq(relay_frame_len(&f, err, sizeof(err)), len);
 	ck_assert_int_eq(relay_frame_decode(buf, len, &d, err, sizeof(err)), 0);
 	ck_assert_uint_eq(d.status, RELAY_E_LINK_DOWN);
+	ck_assert_uint_eq(d.at, 3);
 	ck_assert_str_eq(relay_status_name(d.status), "link down");
 }
 END_TEST
@@ -248,6 +260,9 @@ static const struct bad bads[] = {
 	{ 21, '/', "node 1 of the path: not a name (1 to 64 of A-Z a-z 0-9 . _ -)" },
 	{ 39, 9, "unknown status 9" },
 	{ 41, 65, "count 65 (at most 64)" },
+	{ 42, 0, "ACK from node 0 received by node 0 on a path of 4 nodes" },
+	{ 42, 4, "ACK from node 4 received by node 0 on a path of 4 nodes" },
+	{ 42, 2, "an ACK with status 0 from node 2, not the far end" },
 };
 
 START_TEST(bad_fields)
@@ -259,6 +274,7 @@ START_TEST(bad_fields)
 	f.type = RELAY_ACK;
 	f.transfer = 1;
 	f.hop = 0;
+	f.at = 3;
 	/* "tokyo" "nagoya" "osaka" "kobe" */
 	len = relay_frame_encode(&f, buf, sizeof(buf), err, sizeof(err));
 	ck_assert_int_gt(len, 22);
@@ -297,9 +313,9 @@ START_TEST(bad_structs)
 	ck_assert_int_eq(seal(), -1);
 	ck_assert_str_eq(err, "link key length 65 (16 to 64)");
 	keys_frame(2, 2, 32, 32);
-	f.m = 2;
+	f.m = 3;
 	ck_assert_int_eq(seal(), -1);
-	ck_assert_str_eq(err, "2 link keys for 2 keys of 32 bytes over link keys of 32 bytes (needs 3)");
+	ck_assert_str_eq(err, "3 link keys for 2 keys of 32 bytes over link keys of 32 bytes (needs 4)");
 	keys_frame(2, 2, 32, 32);
 	memcpy(f.ids[1], f.ids[0], RELAY_ID_LEN);
 	ck_assert_int_eq(seal(), -1);
@@ -310,10 +326,10 @@ START_TEST(bad_structs)
 	ck_assert_str_eq(err, "link key ID 2 repeated");
 	/* Pads and keys. */
 	keys_frame(2, 2, 32, 32);
-	ck_assert_int_eq(relay_frame_seal(&f, keys, pad, 95, buf, sizeof(buf),
+	ck_assert_int_eq(relay_frame_seal(&f, keys, pad, 127, buf, sizeof(buf),
 					  err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "pad of 95 bytes for 3 link keys of 32 bytes");
-	ck_assert_int_eq(relay_frame_seal(&f, NULL, pad, 96, buf, sizeof(buf),
+	ck_assert_str_eq(err, "pad of 127 bytes for 4 link keys of 32 bytes");
+	ck_assert_int_eq(relay_frame_seal(&f, NULL, pad, 128, buf, sizeof(buf),
 					  err, sizeof(err)), -1);
 	ck_assert_int_eq(relay_frame_encode(&f, buf, sizeof(buf), err,
 					    sizeof(err)), -1);
@@ -321,6 +337,7 @@ START_TEST(bad_structs)
 	/* Answers: backward hops, statuses, counts. */
 	f.type = RELAY_ACK;
 	f.hop = 3;
+	f.at = 3;
 	ck_assert_int_eq(relay_frame_encode(&f, buf, sizeof(buf), err,
 					    sizeof(err)), -1);
 	f.hop = 2;
@@ -343,12 +360,82 @@ START_TEST(bad_structs)
 	/* Too small a buffer. */
 	ck_assert_int_eq(relay_frame_encode(&f, buf, (size_t)len - 1, err,
 					    sizeof(err)), -1);
-	ck_assert_str_eq(err, "no room for the ABORTED frame in 41 bytes");
+	ck_assert_str_eq(err, "no room for the ABORTED frame in 42 bytes");
 	/* Too large an input. */
 	ck_assert_int_eq(relay_frame_decode(buf, RELAY_FRAME_MAX + 1, &d, err,
 					    sizeof(err)), -1);
 	ck_assert_int_eq(relay_frame_decode(buf, 0, &d, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "empty");
+}
+END_TEST
+
+/* Sealing never reads f->ct or f->tag (left over from a decode). */
+START_TEST(seal_ignores_ct_and_tag)
+{
+	/* One byte: ASan reports any read of ciphertext or tag from it. */
+	uint8_t *stale = malloc(1);
+	int len;
+
+	ck_assert_ptr_nonnull(stale);
+	keys_frame(2, 4, 32, 32);
+	f.ct = stale;
+	f.tag = stale;
+	len = seal();
+	free(stale);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(relay_frame_len(&f, err, sizeof(err)), len);
+	ck_assert_int_eq(relay_frame_decode(buf, len, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(relay_frame_open(&d, pad, relay_pad_len(&d), out, err,
+					  sizeof(err)), 0);
+	ck_assert_mem_eq(out, keys, relay_payload_len(&f));
+}
+END_TEST
+
+/* The end-to-end tags: every field counts, ACK and ABORT differ. */
+START_TEST(e2e_tags)
+{
+	static uint8_t ids[3][RELAY_ID_LEN], key[RELAY_E2E_KEY_LEN];
+	uint8_t tag[RELAY_TAG_LEN], other[RELAY_TAG_LEN];
+
+	memset(ids, 0x42, sizeof(ids));
+	ids[2][0] = 1;
+	for (int i = 0; i < RELAY_E2E_KEY_LEN; i++)
+		key[i] = (uint8_t)(i * 5 + 1);
+	ck_assert_int_eq(relay_e2e_tag(key, RELAY_ACK, 9, 0, 3,
+				       (const uint8_t (*)[RELAY_ID_LEN])ids, 3,
+				       tag), 0);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), 0);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ABORT, 9, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 10, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 1, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 0, 2,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  2, tag), -1);
+	ids[1][15] ^= 1;
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	ids[1][15] ^= 1;
+	key[31] ^= 1;
+	ck_assert_int_eq(relay_e2e_verify(key, RELAY_ACK, 9, 0, 3,
+					  (const uint8_t (*)[RELAY_ID_LEN])ids,
+					  3, tag), -1);
+	key[31] ^= 1;
+	ck_assert_int_eq(relay_e2e_tag(key, RELAY_ABORT, 9, 0, 3,
+				       (const uint8_t (*)[RELAY_ID_LEN])ids, 3,
+				       other), 0);
+	ck_assert(memcmp(tag, other, RELAY_TAG_LEN));
 }
 END_TEST
 
@@ -365,6 +452,8 @@ Suite *relay_frame_suite(void)
 	tcase_add_test(tc, answers_round_trip);
 	tcase_add_loop_test(tc, bad_fields, 0, sizeof(bads) / sizeof(bads[0]));
 	tcase_add_test(tc, bad_structs);
+	tcase_add_test(tc, seal_ignores_ct_and_tag);
+	tcase_add_test(tc, e2e_tags);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -139,6 +139,28 @@ START_TEST(weights_and_hops)
 }
 END_TEST
 
+/*
+ * Fast links still cost differently: a-z-b (two links of 900 Gbit/s) is
+ * cheaper than a-c-b (600 Gbit/s), although the names favour c.
+ */
+START_TEST(fast_links_weighted)
+{
+	route_init(&t);
+	node("a");
+	node("b");
+	node("c");
+	node("z");
+	link("a", "c", 600000000000ull);
+	link("c", "b", 600000000000ull);
+	link("a", "z", 900000000000ull);
+	link("z", "b", 900000000000ull);
+	ck_assert_str_eq(path("a", "b"), "a z b");
+	ck_assert_uint_eq(p.cost, 2 * (ROUTE_SCALE / 900000000000ull));
+	ck_assert_int_eq(route_set_rate(&t, 2, 300000000000ull), 0);
+	ck_assert_str_eq(path("a", "b"), "a c b");
+}
+END_TEST
+
 /* Equal paths: the same choice whatever the order of declaration. */
 START_TEST(ties_do_not_depend_on_order)
 {
@@ -313,6 +335,7 @@ Suite *route_suite(void)
 	tcase_add_test(tc, chain_path_and_cut);
 	tcase_add_test(tc, ring_reroutes);
 	tcase_add_test(tc, weights_and_hops);
+	tcase_add_test(tc, fast_links_weighted);
 	tcase_add_test(tc, ties_do_not_depend_on_order);
 	tcase_add_test(tc, pinned_paths);
 	tcase_add_test(tc, ring_of_18);

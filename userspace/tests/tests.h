@@ -23,5 +23,6 @@ Suite *route_suite(void);
 Suite *relay_config_suite(void);
 Suite *relay_hop_suite(void);
 Suite *linkd_daemon_suite(void);
+Suite *relay_node_suite(void);
 
 #endif

@@ -13,6 +13,8 @@ Inside the VM (tools/vm-run.sh puts tests/lib on PYTHONPATH):
                qkd-linkd on each router (QkdLab), tallies of the re-keys
     linkpair   two qkd-linkd without charon and the KME simulator: the
                link manager's tests and bench
+    relaynet   a chain of four routers' qkd-linkd and the KME simulator:
+               the trusted-node relay's fixture
     vici       a strongSwan vici client (the benches' SA control)
 """
 
