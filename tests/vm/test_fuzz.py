@@ -126,7 +126,11 @@ def nla(atype, payload, nested=False):
 
 
 def nlmsg(mtype, flags, seq, payload):
-    return struct.pack("=IHHII", 16 + len(payload), mtype, flags, seq, 0) + payload
+    """One message, padded to 4 bytes: the kernel takes the next message of
+    a batch at NLMSG_ALIGN(nlmsg_len), and a header it cannot read there
+    ends the batch silently (the rest, sentinel included, unanswered)."""
+    m = struct.pack("=IHHII", 16 + len(payload), mtype, flags, seq, 0) + payload
+    return m + b"\0" * ((4 - len(m) % 4) % 4)
 
 
 def genl(cmd, attrs, version=1):
