@@ -31,8 +31,8 @@
 #              debug kernel (tools/debug-kernel.sh: KASAN, lockdep, kmemleak,
 #              DEBUG_OBJECTS, failslab): the ynl tests, qkdctl,
 #              unload/reload, netns, the 100,000-key run, one lab run
-#              (charon + qkd-linkd), fault injection, then lockdep and
-#              kmemleak checked; any report fails
+#              (charon + qkd-linkd), fault injection, a short fuzz run,
+#              then lockdep and kmemleak checked; any report fails
 #
 # Convention: every suite leaves build/results/SUITE.counts holding one line
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
@@ -233,7 +233,7 @@ suite_vm() {
 # The VM tests on the debug kernel: its build (cached in the root; cold,
 # about 11 minutes), the module built against it, then one VM run.
 debugvm_tests="test_ops.py test_errors.py test_perm.py test_netns.py test_bulk.py \
-test_memlimit.py test_unload.sh test_qkdctl.py test_lab.py test_faults.py test_log.py"
+test_memlimit.py test_unload.sh test_qkdctl.py test_lab.py test_faults.py test_fuzz.py test_log.py"
 suite_debugvm() {
 	local t=$SECONDS
 	# the background build started by the loop below (start_debugk_build)
