@@ -249,7 +249,7 @@ suite_debugvm() {
 	QKD_VM_FORKY=0 tools/vm-run.sh --debug-kernel --name debugvm \
 		--timeout "${QKD_DEBUGVM_TIMEOUT:-1500}" \
 		--env "QKD_TESTS=${QKD_TESTS:-$debugvm_tests}" \
-		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-40}" tests/vm/run.sh
+		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-40}" --env QKD_LAB_SLOW=4 tests/vm/run.sh
 	local status=$?
 	read -r p f s <<<"$(tap_counts build/vm/debugvm.out)"
 	if [ $((p + f + s)) -eq 0 ]; then

@@ -45,9 +45,13 @@ from qkdlab.routers import PLUGIN, QKDCTL
 from qkdlab.qkdnet import LINKD, POOL_CFG, QKD_RATE, QkdLab, exchanges, rekey_counters, tally
 from qkdlab.qkdnet import snapshot as lab_snapshot
 
-CHILD_REKEY = 3
-IKE_REKEY = 20
-NORMAL = 24             # seconds of normal operation
+# QKD_LAB_SLOW=N stretches the schedule N times (the debug kernel, where
+# KASAN and lockdep under TCG make one exchange take seconds and re-keys
+# every 3 s would leave no quiet moment to take a consistent snapshot)
+SLOW = float(os.environ.get("QKD_LAB_SLOW", "1"))
+CHILD_REKEY = round(3 * SLOW)
+IKE_REKEY = round(20 * SLOW)
+NORMAL = round(24 * SLOW)   # seconds of normal operation
 MIN_FALLBACKS = 3       # ML-KEM-only re-keys to see with the pools empty
 PING_INTERVAL = 0.2
 MAX_PING_LOSS = 0.01    # the stated bound: at most 1% of the pings lost
