@@ -27,7 +27,7 @@ import time
 import urllib.request
 
 from qkdlab import REPO
-from qkdlab.pools import family, log_materials
+from qkdlab.pools import family, take_pairs
 from qkdlab.proc import in_ns, sh
 from qkdlab.tap import Skip, check, diag, eq
 
@@ -260,22 +260,9 @@ def consume(x, n=None):
     y = OTHER[x]
     px, py = pool(x), pool(y)
     count = px["stats-out"]["level"] if n is None else n
-    got = 0
-    for i in range(0, count, 64):
-        ops = [("key-take", {"id": px["id"], "direction": "out"}, [])
-               for _ in range(min(64, count - i))]
-        outs = [r["key"][0] for r in fam[x].do_multi(ops)]
-        ops = [("key-take", {"id": py["id"], "direction": "in", "key-id": k["id"]}, [])
-               for k in outs]
-        ins = [r["key"][0] for r in fam[y].do_multi(ops)]
-        for ko, ki in zip(outs, ins):
-            eq(ki["id"], ko["id"], "key ID")
-            check(ki["material"] == ko["material"],
-                  f"key {ko['id'].hex()}: material differs between {x} and {y}")
-            materials.append(ko["material"])
-        got += len(outs)
-    log_materials(materials[-got:] if got else [])
-    return got
+    mats = take_pairs(fam[x], px["id"], fam[y], py["id"], count, f"between {x} and {y}")
+    materials.extend(mats)
+    return len(mats)
 
 
 def reconcile(what):

@@ -21,7 +21,7 @@ import sys
 import time
 
 from qkdlab import REPO
-from qkdlab.tap import Fail, check
+from qkdlab.tap import Fail, check, eq
 
 SPEC = os.path.join(REPO, "Documentation/netlink/specs/qkd.yaml")
 
@@ -86,6 +86,28 @@ def log_materials(mats):
     with open(MATERIALS_LOG, "a") as f:
         for m in mats:
             f.write(m.hex() + "\n")
+
+
+def take_pairs(fam_out, out_id, fam_in, in_id, count, where):
+    """Take count keys from the outbound ring of pool out_id (family
+    fam_out) and the same IDs from the inbound side of pool in_id (family
+    fam_in), 64 requests at a time: each pair must have the same ID and
+    material ("material differs WHERE").  Logs and returns the materials."""
+    mats = []
+    for i in range(0, count, 64):
+        ops = [("key-take", {"id": out_id, "direction": "out"}, [])
+               for _ in range(min(64, count - i))]
+        outs = [r["key"][0] for r in fam_out.do_multi(ops)]
+        ops = [("key-take", {"id": in_id, "direction": "in", "key-id": k["id"]}, [])
+               for k in outs]
+        ins = [r["key"][0] for r in fam_in.do_multi(ops)]
+        for ko, ki in zip(outs, ins):
+            eq(ki["id"], ko["id"], "key ID")
+            check(ki["material"] == ko["material"],
+                  f"key {ko['id'].hex()}: material differs {where}")
+            mats.append(ko["material"])
+    log_materials(mats)
+    return mats
 
 
 # ----------------------------------------------------------- netlink
