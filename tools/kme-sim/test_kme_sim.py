@@ -624,6 +624,50 @@ class ManualClockTest(SimTestCase):
                                       {"keep_stored": "yes"})[0], 400)
 
 
+class BucketTest(unittest.TestCase):
+    """The link's bucket in process: material is drawn when handed out."""
+
+    def setUp(self):
+        sys.path.insert(0, HERE)
+        import kme_sim
+        self.sim_mod = kme_sim
+        self.drawn = 0
+        self.real_new_keys = kme_sim._new_keys
+
+        def counting(n, nbytes):
+            self.drawn += n
+            return self.real_new_keys(n, nbytes)
+        kme_sim._new_keys = counting
+
+    def tearDown(self):
+        self.sim_mod._new_keys = self.real_new_keys
+        sys.path.remove(HERE)
+
+    def test_refill_draws_no_material(self):
+        # 10 Mbit/s of 256-bit keys back from a cut: a million keys banked,
+        # none drawn until handed out (drawing them all under the
+        # simulator's lock stalled every KME request after a restore)
+        link = self.sim_mod.Link({"id": "A-B", "kmes": ["A", "B"], "rate": 10_000_000,
+                                  "max_key_count": 1_000_000, "key_size": 256,
+                                  "min_key_size": 256, "max_key_size": 1024,
+                                  "max_key_per_request": 128, "on_shortage": "503"}, 0.0)
+        link.discard()
+        self.assertEqual(link.available(100.0), 1_000_000)
+        self.assertEqual(self.drawn, 0)
+        keys = link.take(3)
+        self.assertEqual(len(keys), 3)
+        self.assertEqual(self.drawn, 3)
+        self.assertEqual(len({k for k, _ in keys}), 3)
+        self.assertTrue(all(len(m) == 32 for _, m in keys))
+        self.assertEqual(link.available(100.0), 999_997)
+        link.up = False
+        self.assertEqual(link.available(200.0), 0)
+        link.up = True
+        link.discard()
+        self.assertEqual(link.available(200.0), 0)
+        self.assertEqual(link.stats["discarded"], 999_997)
+
+
 class RealClockTest(SimTestCase):
     """Rates over real time; bounds from the client's own timestamps, +-1 key."""
     ARGS = tls_args("KME_A,KME_B,rate=51200,max_key_count=100000",

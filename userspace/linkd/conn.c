@@ -267,7 +267,13 @@ void conn_set_open(struct conn *c, const char *label)
 /* Close; @fault: for the peer's fault, which its owner counts. */
 static void end(struct conn *c, const char *why, bool fault)
 {
-	bool anonymous = c->server && c->state != CONN_OPEN;
+	/*
+	 * Reset only what never finished TLS: a peer that showed a valid
+	 * certificate (CONN_HELLO) gets an orderly close, so that an ERROR
+	 * written just before (another protocol version, an unknown pool)
+	 * is not thrown away by the reset.
+	 */
+	bool anonymous = c->server && c->state < CONN_HELLO;
 
 	if (c->dead)
 		return;

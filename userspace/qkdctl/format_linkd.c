@@ -163,7 +163,7 @@ static const struct {
 		    "Seconds since qkd-linkd last wrote its status.",
 		    false },
 	[S_KME] = { "qkd_linkd_kme_up", "gauge",
-		    "1 when the pool's key source (KME) answered qkd-linkd's last request, else 0.",
+		    "1 when the pool's key source (KME) answered qkd-linkd's last request of the direction (out: enc_keys for this router's offers, in: dec_keys for the peer's; no in series before the first), else 0.",
 		    true },
 	[S_PEER] = { "qkd_linkd_peer_connected", "gauge",
 		     "1 when the peer channel of the direction is open (out: this daemon's to the peer, in: the peer's to this one).",
@@ -206,7 +206,9 @@ static void family(FILE *f, enum series s, const struct qkd_pool_info *p,
 		series(f, s, p->name, -1, since(h->time, h->now));
 		break;
 	case S_KME:
-		series(f, s, p->name, -1, h->kme_up);
+		series(f, s, p->name, 0, h->kme_up);
+		if (h->kme_in_known)
+			series(f, s, p->name, 1, h->kme_in_up);
 		break;
 	case S_PEER:
 		for (int d = 0; d < 2; d++)

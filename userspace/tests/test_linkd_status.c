@@ -530,7 +530,7 @@ START_TEST(metrics_families)
 "qkd_linkd_status_age_seconds{pool=\"kobe\"} 130\n"));
 	ck_assert_ptr_nonnull(strstr(out,
 "# TYPE qkd_linkd_kme_up gauge\n"
-"qkd_linkd_kme_up{pool=\"osaka\"} 1\n# HELP"));
+"qkd_linkd_kme_up{pool=\"osaka\",direction=\"out\"} 1\n# HELP"));
 	ck_assert_ptr_nonnull(strstr(out,
 "# TYPE qkd_linkd_peer_connected gauge\n"
 "qkd_linkd_peer_connected{pool=\"osaka\",direction=\"out\"} 1\n"
@@ -557,6 +557,15 @@ START_TEST(metrics_families)
 	out = render(METRICS, p, h, 1);
 	ck_assert_ptr_null(strstr(out, "qkd_linkd_last_refill_timestamp_seconds{"));
 	ck_assert_ptr_null(strstr(out, "qkd_linkd_last_error_timestamp_seconds{"));
+	free(out);
+
+	/* the slave's dec_keys health, once known, is the in direction's */
+	h[0].kme_in_known = true;
+	h[0].kme_in_up = false;
+	out = render(METRICS, p, h, 1);
+	ck_assert_ptr_nonnull(strstr(out,
+"qkd_linkd_kme_up{pool=\"osaka\",direction=\"out\"} 1\n"
+"qkd_linkd_kme_up{pool=\"osaka\",direction=\"in\"} 0\n# HELP"));
 	free(out);
 }
 END_TEST

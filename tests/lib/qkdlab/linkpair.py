@@ -209,7 +209,7 @@ def healthy(x):
             and js and js["state"] == "running" and js["kme_up"]
             and js["peer_out_connected"] and js["peer_in_connected"]
             and met.get('qkd_linkd_up{pool="link"}') == 1
-            and met.get('qkd_linkd_kme_up{pool="link"}') == 1
+            and met.get('qkd_linkd_kme_up{pool="link",direction="out"}') == 1
             and met.get('qkd_linkd_peer_connected{pool="link",direction="out"}') == 1
             and met.get('qkd_linkd_peer_connected{pool="link",direction="in"}') == 1)
 
