@@ -22,15 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "journal.h"
+#include "statefile.h"
 
 #define ID_LINE_MAX	(KEYID_MAX + 4)
 #define JOURNAL_MAX	(128 + JOURNAL_OPEN_MAX * (48 + QKD_BATCH_MAX * ID_LINE_MAX))
-
-static void path_of(char *buf, size_t cap, const char *dir, const char *pool,
-		    const char *suffix)
-{
-	snprintf(buf, cap, "%s/%s.journal%s", dir, pool, suffix);
-}
 
 static int hex_id(const char *s, uint8_t id[QKD_KEY_ID_LEN])
 {
@@ -194,31 +189,24 @@ int journal_load(const char *dir, const char *pool, struct journal *j,
 		 char *err, size_t errlen)
 {
 	char path[1024], *buf;
-	ssize_t r;
-	size_t len = 0;
-	int fd;
+	size_t len;
+	int r;
 
-	path_of(path, sizeof(path), dir, pool, "");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			memset(j, 0, sizeof(*j));
-			j->next_seq = 1;
-			return 0;
-		}
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	statefile_path(path, sizeof(path), dir, pool, "journal");
 	buf = malloc(JOURNAL_MAX + 1);
 	if (!buf) {
-		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	while (len < JOURNAL_MAX &&
-	       (r = read(fd, buf + len, JOURNAL_MAX - len)) > 0)
-		len += r;
-	close(fd);
-	buf[len] = '\0';
+	r = statefile_read(path, buf, JOURNAL_MAX + 1, &len, err, errlen);
+	if (r <= 0) {
+		free(buf);
+		if (r < 0)
+			return -1;
+		memset(j, 0, sizeof(*j));
+		j->next_seq = 1;
+		return 0;
+	}
 	if (journal_parse(buf, j)) {
 		snprintf(err, errlen, "%s: corrupt journal (remove it only if the peer's inbound side is flushed too)",
 			 path);
@@ -232,15 +220,18 @@ int journal_load(const char *dir, const char *pool, struct journal *j,
 int journal_save(const char *dir, const char *pool, const struct journal *j,
 		 char *err, size_t errlen)
 {
-	char path[1024], tmp[1024];
+	char path[1024], *buf = NULL;
+	size_t len = 0;
 	FILE *f;
-	int fd, ok;
+	int ret;
 
-	path_of(path, sizeof(path), dir, pool, "");
-	path_of(tmp, sizeof(tmp), dir, pool, ".tmp");
-	f = fopen(tmp, "we");
-	if (!f)
-		goto fail;
+	statefile_path(path, sizeof(path), dir, pool, "journal");
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
 	fprintf(f, "qkd-linkd journal 3\nnext_seq %" PRIu64 "\nadded %" PRIu64 "\n",
 		j->next_seq, j->added);
 	for (unsigned int o = 0; o < j->nopen; o++) {
@@ -249,20 +240,13 @@ int journal_save(const char *dir, const char *pool, const struct journal *j,
 		for (unsigned int i = 0; i < j->open[o].n; i++)
 			fprintf(f, "id %s\n", j->open[o].ids[i].s);
 	}
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	if (fclose(f) || !ok)
-		goto fail;
-	if (rename(tmp, path))
-		goto fail;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
+	if (fclose(f)) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 strerror(errno));
+		free(buf);
+		return -1;
 	}
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot write journal %s: %s", path,
-		 strerror(errno));
-	unlink(tmp);
-	return -1;
+	ret = statefile_write(path, buf, len, 0600, true, err, errlen);
+	free(buf);
+	return ret;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "recon.h"
+#include "statefile.h"
 
 #define RECON_MAX	256
 
@@ -190,32 +191,17 @@ int recon_format(const struct recon_pair *rec, char *buf, size_t len)
 	return n + m;
 }
 
-static void path_of(char *buf, size_t cap, const char *dir, const char *pool,
-		    const char *suffix)
-{
-	snprintf(buf, cap, "%s/%s.peer%s", dir, pool, suffix);
-}
-
 int recon_load(const char *dir, const char *pool, struct recon_pair *rec,
 	       char *err, size_t errlen)
 {
 	char path[1024], buf[RECON_MAX + 1];
-	size_t len = 0;
-	ssize_t r;
-	int fd;
+	size_t len;
+	int r;
 
-	path_of(path, sizeof(path), dir, pool, "");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (len < RECON_MAX && (r = read(fd, buf + len, RECON_MAX - len)) > 0)
-		len += r;
-	close(fd);
-	buf[len] = '\0';
+	statefile_path(path, sizeof(path), dir, pool, "peer");
+	r = statefile_read(path, buf, sizeof(buf), &len, err, errlen);
+	if (r <= 0)
+		return r;
 	if (recon_parse(buf, rec)) {
 		/* Harmless: the next connection resets the direction. */
 		snprintf(err, errlen, "%s: not a reconciliation record", path);
@@ -227,30 +213,13 @@ int recon_load(const char *dir, const char *pool, struct recon_pair *rec,
 int recon_save(const char *dir, const char *pool,
 	       const struct recon_pair *rec, char *err, size_t errlen)
 {
-	char path[1024], tmp[1024], buf[RECON_MAX];
+	char path[1024], buf[RECON_MAX];
 	int n = recon_format(rec, buf, sizeof(buf));
-	int fd, ok;
 
-	path_of(path, sizeof(path), dir, pool, "");
-	path_of(tmp, sizeof(tmp), dir, pool, ".tmp");
+	statefile_path(path, sizeof(path), dir, pool, "peer");
 	if (n < 0) {
-		errno = EINVAL;
-		goto fail;
+		snprintf(err, errlen, "cannot write %s: record too long", path);
+		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	ok = write(fd, buf, n) == n && fsync(fd) == 0;
-	if (close(fd) || !ok || rename(tmp, path))
-		goto fail;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	unlink(tmp);
-	return -1;
+	return statefile_write(path, buf, (size_t)n, 0600, true, err, errlen);
 }

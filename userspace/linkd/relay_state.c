@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "relay_state.h"
+#include "statefile.h"
 
 #define HEADER	"qkd-linkd relay 1\n"
 
@@ -64,35 +65,19 @@ int relay_state_parse(const char *text, struct relay_state *st, char *err,
 	return 0;
 }
 
-static void path_of(char *buf, size_t len, const char *dir, const char *pool,
-		    const char *ext)
-{
-	snprintf(buf, len, "%s/%s.relay%s", dir, pool, ext);
-}
-
 int relay_state_load(const char *dir, const char *pool,
 		     struct relay_state *st, char *err, size_t errlen)
 {
 	char path[1024], buf[RELAY_STATE_MAX + 1], why[160];
-	ssize_t r;
-	size_t len = 0;
-	int fd;
+	size_t len;
+	int r;
 
 	st->next = 1;
 	st->aborted = 0;
-	path_of(path, sizeof(path), dir, pool, "");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (len < RELAY_STATE_MAX &&
-	       (r = read(fd, buf + len, RELAY_STATE_MAX - len)) > 0)
-		len += (size_t)r;
-	close(fd);
-	buf[len] = '\0';
+	statefile_path(path, sizeof(path), dir, pool, "relay");
+	r = statefile_read(path, buf, sizeof(buf), &len, err, errlen);
+	if (r <= 0)
+		return r;
 	if (strlen(buf) != len || relay_state_parse(buf, st, why, sizeof(why))) {
 		snprintf(err, errlen, "%s: %s", path,
 			 strlen(buf) != len ? "NUL in the file" : why);
@@ -106,30 +91,13 @@ int relay_state_load(const char *dir, const char *pool,
 int relay_state_save(const char *dir, const char *pool,
 		     const struct relay_state *st, char *err, size_t errlen)
 {
-	char path[1024], tmp[1024], buf[RELAY_STATE_MAX];
+	char path[1024], buf[RELAY_STATE_MAX];
 	int n = relay_state_format(st, buf, sizeof(buf));
-	int fd, ok;
 
-	path_of(path, sizeof(path), dir, pool, "");
-	path_of(tmp, sizeof(tmp), dir, pool, ".tmp");
+	statefile_path(path, sizeof(path), dir, pool, "relay");
 	if (n < 0) {
-		errno = EINVAL;
-		goto fail;
+		snprintf(err, errlen, "cannot write %s: state too long", path);
+		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
-	if (close(fd) || !ok || rename(tmp, path))
-		goto fail;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	unlink(tmp);
-	return -1;
+	return statefile_write(path, buf, (size_t)n, 0600, true, err, errlen);
 }

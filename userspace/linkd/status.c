@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "linkd.h"
 #include "log.h"
+#include "statefile.h"
 
 static const char *mstate_name(enum master_state s)
 {
@@ -94,23 +96,15 @@ static void json_time(FILE *f, const char *key, time_t t)
 
 void status_write(struct linkd *d)
 {
-	char tmp[CFG_PATH_LEN + 8];
+	static bool warned;
+	char err[CFG_PATH_LEN + 160], *buf = NULL;
+	size_t len = 0;
 	time_t now = time(NULL);
 	FILE *f;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg->status_file);
-	f = fopen(tmp, "we");
-	if (!f) {
-		static bool warned;
-
-		if (!warned)
-			log_warn("cannot write the status file %s: %s",
-				 d->cfg->status_file, strerror(errno));
-		warned = true;
-		return;
-	}
-	/* Readable by all, as qkdctl show is (the unit's UMask is 0077). */
-	fchmod(fileno(f), 0644);
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;		/* no memory: the next second's write */
 	fprintf(f, "{\"time\":%lld,\"interval\":%d,\"pid\":%ld,\"netns\":%llu,\"pools\":[",
 		(long long)now, STATUS_INTERVAL, (long)getpid(), netns_inode());
 	for (unsigned int i = 0; i < d->npools; i++) {
@@ -149,8 +143,17 @@ void status_write(struct linkd *d)
 		fputc('}', f);
 	}
 	fputs("]}\n", f);
-	if (fclose(f) == 0)
-		rename(tmp, d->cfg->status_file);
+	/*
+	 * Readable by all, as qkdctl show is (the unit's UMask is 0077);
+	 * not fsynced: it is written again every second.
+	 */
+	if (!fclose(f) &&
+	    statefile_write(d->cfg->status_file, buf, len, 0644, false, err,
+			    sizeof(err)) && !warned) {
+		log_warn("the status file: %s", err);
+		warned = true;
+	}
+	free(buf);
 }
 
 void status_log_rates(struct linkd *d, double interval)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "source.h"
+#include "statefile.h"
 
 #define STREAM_SCAN_MAX	(1u << 20)	/* records searched for an offered ID */
 
@@ -38,23 +39,13 @@ struct stream {
 
 static int save_pos(struct stream *s, char *err, size_t errlen)
 {
-	char tmp[1100];
-	FILE *f;
-	int ok;
+	char buf[96];
+	int n = snprintf(buf, sizeof(buf),
+			 "qkd-linkd stream 1\nout %" PRIu64 "\nin %" PRIu64 "\n",
+			 s->pos[0], s->pos[1]);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->state);
-	f = fopen(tmp, "we");
-	if (!f)
-		goto fail;
-	fprintf(f, "qkd-linkd stream 1\nout %" PRIu64 "\nin %" PRIu64 "\n",
-		s->pos[0], s->pos[1]);
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	if (fclose(f) || !ok || rename(tmp, s->state))
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot write %s: %s", s->state, strerror(errno));
-	return -1;
+	return statefile_write(s->state, buf, (size_t)n, 0600, true, err,
+			       errlen);
 }
 
 /* Read record @idx into @k.  1 if read, 0 at the end, -1 on error. */

@@ -24,6 +24,7 @@ int main(int argc, char *argv[])
 	srunner_add_suite(sr, secmem_suite());
 	srunner_add_suite(sr, linkd_async_suite());
 	srunner_add_suite(sr, linkd_recon_suite());
+	srunner_add_suite(sr, statefile_suite());
 	srunner_add_suite(sr, relay_crypto_suite());
 	srunner_add_suite(sr, relay_frame_suite());
 	srunner_add_suite(sr, route_suite());

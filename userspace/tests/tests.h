@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *msg_suite(void);
+Suite *statefile_suite(void);
 Suite *parse_suite(void);
 Suite *format_suite(void);
 Suite *args_suite(void);
