@@ -51,9 +51,10 @@ LIVE = 2.0
 SAMPLE = 1.0            # seconds between the timeline's samples
 PING_INTERVAL = 0.2
 MAX_PING_LOSS = 0.01        # the stated bound: at most 1% of the pings lost
-# After the QKD link is restored (generous bounds for qemu TCG; linkd probes
-# the KME every 0.5-1 s during the first minute of an outage):
-MAX_RESTORE_REFILL = 5.0    # s to the first refill of an outbound direction
+# After the QKD link is restored (bounds for qemu TCG on a loaded machine;
+# linkd probes the KME every 0.5-1 s during the first minute of an outage,
+# so a refill comes within 1 s of the KME answering, plus the polling):
+MAX_RESTORE_REFILL = 3.0    # s to the first refill of an outbound direction
 MAX_RESTORE_QKD = 15.0      # s to the first QKD-keyed re-key
 RESTORE_POLL = 0.1          # s between looks at the pools and logs
 
