@@ -11,20 +11,23 @@
 # as long as the hash of the fragment, this script and the source tarball
 # is the one it was built for.  The module is built out of tree against
 # that build, from a copy of kmod/ in build/debugk/mod/ (kmod/qkdpool.ko
-# stays the Debian kernel's).
+# stays the Debian kernel's), and so is the KUnit test module.
 #
 # Usage: tools/debug-kernel.sh           build what is stale, print the
 #                                        kernel's path on the host
 #        tools/debug-kernel.sh --path    print the kernel's path only when
 #                                        it is up to date (no build; exit 1
 #                                        otherwise): tools/vm-run.sh uses it
-# Files: ROOT/var/cache/qkd-debugk/{bzImage,release,modules/} and
-# build/debugk/mod/kmod/qkdpool.ko; build/debugk/build.log.
-# Environment: QKD_DEBUGK_JOBS (make -j, default 2).
+# Files: ROOT/var/cache/qkd-debugk/{bzImage,release,modules/},
+# build/debugk/mod/kmod/qkdpool.ko, build/debugk/kunit/qkdpool_kunit.ko
+# (the module's KUnit suites: tools/kunit.sh); build/debugk/build.log.
+# Environment: QKD_DEBUGK_JOBS (make -j, default 2), QKD_DEBUGK_CACHE (the
+# cache directory in the root, default /var/cache/qkd-debugk: another one
+# builds a second debug kernel without disturbing the first).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cache=/var/cache/qkd-debugk
+cache=${QKD_DEBUGK_CACHE:-/var/cache/qkd-debugk}
 
 if [ "${1:-}" != --in-root ]; then
 	root=$("$repo/tools/mkroot.sh")
@@ -33,7 +36,8 @@ if [ "${1:-}" != --in-root ]; then
 		stat -c %s "$tarball"; } | sha256sum | cut -c1-16)
 	if [ "${1:-}" = --path ]; then
 		if [ "$(cat "$root$cache/key" 2>/dev/null)" = "$key" ] &&
-			[ -f "$repo/build/debugk/mod/kmod/qkdpool.ko" ]; then
+			[ -f "$repo/build/debugk/mod/kmod/qkdpool.ko" ] &&
+			[ -f "$repo/build/debugk/kunit/qkdpool_kunit.ko" ]; then
 			echo "$root$cache"
 			exit 0
 		fi
@@ -42,12 +46,13 @@ if [ "${1:-}" != --in-root ]; then
 	fi
 	mkdir -p "$repo/build/debugk"
 	"$repo/tools/inroot.sh" /src/tools/debug-kernel.sh --in-root "$key" \
-		"${QKD_DEBUGK_JOBS:-2}" >&2
+		"${QKD_DEBUGK_JOBS:-2}" "$cache" >&2
 	echo "$root$cache"
 	exit 0
 fi
 key=${2:?}
 jobs=${3:-2}
+cache=${4:-$cache}
 
 # One build at a time per root (every checkout shares it).
 mkdir -p "$cache"
@@ -122,3 +127,43 @@ if ! make -C "$build" M="$mod" CONFIG_QKDPOOL=m -j"$jobs" modules >"$log.mod" 2>
 	exit 1
 fi
 echo "debug-kernel: module build/debugk/mod/kmod/qkdpool.ko for $(cat "$cache/release")"
+
+# The KUnit test module (tools/kunit.sh loads it in the VM): each
+# kmod/X_test.c is included at the end of X.c when
+# CONFIG_QKDPOOL_KUNIT_TEST is set, so the module is those X.c with it
+# defined, and a licence.  Its own directory: the same objects without
+# the tests are qkdpool's.
+kt=/src/build/debugk/kunit
+objs=
+for f in /src/kmod/*_test.c; do
+	x=${f##*/}
+	sync_file "$f" "$kt/$x"
+	sync_file "/src/kmod/${x%_test.c}.c" "$kt/${x%_test.c}.c"
+	objs="$objs ${x%_test.c}.o"
+done
+for f in /src/kmod/*.h; do sync_file "$f" "$kt/${f##*/}"; done
+sync_file /src/include/uapi/linux/qkd.h "$kt/include/uapi/linux/qkd.h"
+tmp=$(mktemp)
+cat >"$tmp" <<EOF
+# SPDX-License-Identifier: GPL-2.0
+# Written by tools/debug-kernel.sh of qkd-ipsec.
+ccflags-y += -I\$(src)/include -DCONFIG_QKDPOOL_KUNIT_TEST=1
+obj-m += qkdpool_kunit.o
+qkdpool_kunit-y :=$objs kunit_mod.o
+EOF
+sync_file "$tmp" "$kt/Kbuild"
+cat >"$tmp" <<'EOF'
+// SPDX-License-Identifier: GPL-2.0
+/* Written by tools/debug-kernel.sh: the licence of qkdpool_kunit.ko. */
+#include <linux/module.h>
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit suites of qkdpool (qkd_*)");
+EOF
+sync_file "$tmp" "$kt/kunit_mod.c"
+rm -f "$tmp"
+if ! make -C "$build" M="$kt" -j"$jobs" modules >"$log.kunit" 2>&1; then
+	echo "debug-kernel: the KUnit test module does not build against the debug kernel:"
+	tail -n 30 "$log.kunit"
+	exit 1
+fi
+echo "debug-kernel: KUnit test module build/debugk/kunit/qkdpool_kunit.ko"
