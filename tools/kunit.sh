@@ -1,34 +1,78 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run the module's KUnit suites (qkd_*) with kunit.py on a UML kernel built
-# from Debian's linux-source inside the trixie build root, with KASAN and
-# UBSAN.  kmod/ is placed into that tree as drivers/net/qkdpool/; the build
-# directory stays in the root (/var/cache/qkd-kunit), so later runs are
-# incremental (cold: about 4 min on 2 cores, warm: seconds).
+# Run the module's KUnit suites (qkd_*), by default on the debug kernel in
+# the VM (tools/debug-kernel.sh, built first when stale: KASAN, UBSAN,
+# lockdep, kmemleak): the suites are built as a test module,
+# build/debugk/kunit/qkdpool_kunit.ko, and run while tests/vm/kunit.sh
+# loads it; kunit.py parse reads their KTAP from the VM's kernel log
+# (build/vm/kunit.log).  `make check`
+# runs them so: the debug kernel is the one its debugvm part boots, so no
+# other kernel is built for KUnit.
 #
-# Prints kunit.py's results, writes build/results/kunit.counts with one line
-# "PASSED FAILED SKIPPED" (test cases, each parameter counted), ends with
-# "kunit: N passed, N failed, N skipped" and exits non-zero when anything
-# failed.  A failed build or a crashed kernel counts as a failure, never as
-# zero tests.
+# With --uml, kunit.py run builds and boots a UML kernel instead, from
+# Debian's linux-source inside the trixie build root, with KASAN and
+# UBSAN; kmod/ is placed into that tree as drivers/net/qkdpool/ and the
+# build directory stays in the root (/var/cache/qkd-kunit), so later runs
+# are incremental (cold: about 4 min on 2 cores, warm: seconds).
 #
-# Usage: tools/kunit.sh [kunit.py run options...]
+# Either way it prints the results, writes build/results/kunit.counts with
+# one line "PASSED FAILED SKIPPED" (test cases, each parameter counted:
+# tools/kunit-counts.py), ends with "kunit: N passed, N failed, N skipped"
+# and exits non-zero when anything failed.  A failed build, a crashed
+# kernel, a checker's report or a leak counts as a failure, never as zero
+# tests.
+#
+# Usage: tools/kunit.sh                        on the debug kernel, in the VM
+#        tools/kunit.sh --uml [kunit.py run options...]
+# Environment: QKD_KUNIT_TIMEOUT (the VM's, default 600 s).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-if [ "${1:-}" != --in-root ]; then
-	mkdir -p "$repo/build/results"
-	rm -f "$repo/build/results/kunit.counts"
-	rc=0
-	"$repo/tools/inroot.sh" /src/tools/kunit.sh --in-root "$@" || rc=$?
+# The root itself failed, or the debug kernel did not build: still one
+# failure, never zero tests.
+no_counts() {
 	if [ ! -s "$repo/build/results/kunit.counts" ]; then
-		# The root itself failed: still one failure, never zero tests.
 		echo "0 1 0" >"$repo/build/results/kunit.counts"
 		echo "kunit: 0 passed, 1 failed, 0 skipped"
 		exit 1
 	fi
+}
+
+if [ "${1:-}" != --in-root ] && [ "${1:-}" != --uml ]; then
+	cd "$repo"
+	mkdir -p build/results
+	rm -f build/results/kunit.counts
+	if ! tools/debug-kernel.sh >/dev/null; then
+		echo "kunit: the debug kernel or the test module did not build"
+		no_counts
+	fi
+	rc=0
+	QKD_VM_FORKY=0 tools/vm-run.sh --debug-kernel --name kunit \
+		--timeout "${QKD_KUNIT_TIMEOUT:-600}" tests/vm/kunit.sh || rc=$?
+	# kunit.py parse prints the results as kunit.py run does; its JSON
+	# is what is counted.
+	tools/inroot.sh /bin/bash -c '
+		tree=$(/src/tools/linux-src.sh)
+		json=$(mktemp)
+		python3 "$tree/tools/testing/kunit/kunit.py" parse --json="$json" \
+			/src/build/vm/kunit.log || true
+		python3 /src/tools/kunit-counts.py "$json" /src/build/vm/kunit.log \
+			"$1" /src/build/results/kunit.counts
+		s=$?
+		rm -f "$json"
+		exit $s' kunit "$rc" || rc=1
+	no_counts
+	exit "$rc"
+fi
+if [ "${1:-}" = --uml ]; then
+	shift
+	mkdir -p "$repo/build/results"
+	rm -f "$repo/build/results/kunit.counts"
+	rc=0
+	"$repo/tools/inroot.sh" /src/tools/kunit.sh --in-root "$@" || rc=$?
+	no_counts
 	exit "$rc"
 fi
 shift
@@ -101,58 +145,4 @@ python3 tools/testing/kunit/kunit.py run \
 	--json="$json" \
 	"$@" 'qkd_*' || rc=$?
 
-python3 - "$json" "$build/test.log" "$rc" "$results/kunit.counts" <<'EOF'
-import json, re, sys
-
-json_path, log_path, rc, counts_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-passed = failed = skipped = 0
-
-def walk(group):
-    global passed, failed, skipped
-    for case in group.get("test_cases", []):
-        st = case.get("status")
-        if st == "PASS":
-            passed += 1
-        elif st == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-            print(f"kunit: FAILED {group.get('name')}.{case.get('name')}: {st}")
-    for sub in group.get("sub_groups", []):
-        walk(sub)
-
-try:
-    with open(json_path) as f:
-        walk(json.load(f))
-except (OSError, ValueError):
-    pass
-
-# Sanitizer and kernel splats that do not fail a KUnit case by themselves,
-# from the moment the tests start (UML's boot has a WARNING of its own when
-# no virtio PCI device is given).
-splats = []
-try:
-    with open(log_path, errors="replace") as f:
-        started = False
-        for line in f:
-            started = started or re.search(r"\bK?TAP version", line)
-            if started and re.search(r"UBSAN:|BUG:|WARNING:|Oops|Kernel panic", line):
-                splats.append(line.rstrip())
-except OSError:
-    pass
-for line in splats:
-    print(f"kunit: kernel log: {line}")
-# A splat fails the run; it counts as one more failure unless a case
-# failed already (KASAN fails the case it hit).
-if splats and failed == 0:
-    failed = 1
-# A failed build, a crash or no test at all is a failure, never zero tests.
-if (rc != 0 or passed + skipped == 0) and failed == 0:
-    print(f"kunit: kunit.py exited {rc} with {passed + skipped} tests run")
-    failed = 1
-
-with open(counts_path, "w") as f:
-    f.write(f"{passed} {failed} {skipped}\n")
-print(f"kunit: {passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(1 if failed else 0)
-EOF
+python3 /src/tools/kunit-counts.py "$json" "$build/test.log" "$rc" "$results/kunit.counts"
