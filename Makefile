@@ -8,11 +8,13 @@
 #   make clean
 #   make check              (as root) everything: host packages, the trixie
 #                           build root, spec, W=1 build, checkpatch, sparse,
-#                           KUnit, userspace tests, VM tests
+#                           userspace tests, VM tests, KUnit and the module's
+#                           VM tests on the debug kernel
 #   make spec build style sparse kunit userspace kme-sim monitoring plugin vmtest debugvm
 #                           one suite of `make check` (with its set-up)
-#   make debugvm            (as root) the VM tests on the debug kernel (KASAN,
-#                           lockdep, kmemleak, failslab; Documentation/testing.rst)
+#   make debugvm            (as root) every VM test of tests/vm/DEBUGK_TESTS on the
+#                           debug kernel (KASAN, UBSAN, lockdep, kmemleak,
+#                           failslab), also the slow ones make check leaves out
 #   make fuzz               (as root) the spec-driven fuzzer on the debug kernel,
 #                           FUZZ_SECONDS (default 300) or FUZZ_MESSAGES
 #   make bench              (as root) build, run bench/ in the VM, print the
@@ -52,8 +54,11 @@ clean:
 check:
 	tools/run-tests.sh
 
-spec build style sparse kunit userspace kme-sim monitoring plugin debugvm:
+spec build style sparse kunit userspace kme-sim monitoring plugin:
 	tools/run-tests.sh $@
+
+debugvm:
+	QKD_DEBUGVM=full tools/run-tests.sh debugvm
 
 fuzz:
 	tools/fuzz.sh

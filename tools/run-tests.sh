@@ -14,7 +14,9 @@
 #   style      checkpatch --strict on kmod/ (generated files excluded);
 #              pyflakes on every Python file
 #   sparse     sparse (C=2) on the module, no warning
-#   kunit      tools/kunit.sh: KUnit under UML
+#   kunit      tools/kunit.sh: the module's KUnit suites on the debug kernel
+#              in the VM (KASAN, UBSAN, lockdep, kmemleak), from a test
+#              module; tools/kunit.sh --uml runs them under UML instead
 #   userspace  make -C userspace check, inside the build root
 #   kme-sim    the KME simulator's tests
 #   monitoring the Prometheus rules (promtool check rules, promtool test
@@ -25,14 +27,21 @@
 #   deb        tools/deb.sh: the Debian packages built in the trixie and the
 #              forky root, lintian clean (two results per root)
 #   vm         tests/vm/run.sh (TAP) in the VM, through tools/vm-run.sh
-#              (the forky root shared at /forky for tests/vm/test_versions.py)
-#   debugvm    (not in the default run yet: its cold cost is not measured
-#              against the 45-minute budget) the module's VM tests on the
-#              debug kernel (tools/debug-kernel.sh: KASAN, lockdep, kmemleak,
-#              DEBUG_OBJECTS, failslab): the ynl tests, qkdctl,
-#              unload/reload, netns, the 100,000-key run, one lab run
-#              (charon + qkd-linkd), fault injection, a short fuzz run,
-#              then lockdep and kmemleak checked; any report fails
+#              (the forky root shared at /forky for tests/vm/test_versions.py):
+#              the files of tests/vm/TESTS but those that tests/vm/DEBUGK_TESTS
+#              moves to the debug kernel ("check")
+#   debugvm    the module's VM tests on the debug kernel (tools/debug-kernel.sh:
+#              KASAN, UBSAN, lockdep, kmemleak, DEBUG_OBJECTS, failslab), the
+#              files of tests/vm/DEBUGK_TESTS marked "check" or "both" (the
+#              ynl tests, qkdctl, unload/reload, netns, mem_limit, fault
+#              injection, a short fuzz run), then lockdep and kmemleak
+#              checked; any report fails.  QKD_DEBUGVM=full (make debugvm)
+#              runs every file of that list: also the 100,000-key run and
+#              one lab run (charon + qkd-linkd)
+#
+# The debug kernel (kunit, debugvm) is built in the background from the end
+# of setup on (tools/debug-kernel.sh, cached in the root; cold, about 12
+# minutes of both cores at nice 19): kunit waits for it.
 #
 # Convention: every suite leaves build/results/SUITE.counts holding one line
 # "PASSED FAILED SKIPPED" and exits non-zero when something failed.  A suite
@@ -41,16 +50,17 @@
 # Environment: QKD_VM_TIMEOUT (seconds for the VM suite, default 1800),
 # QKD_TESTS (the vm suite runs only these files of tests/vm/TESTS, e.g.
 # QKD_TESTS="test_lab.py test_field.py"; the debugvm suite likewise),
-# QKD_DEBUGVM_TIMEOUT (the debugvm suite's VM, default 1500), FUZZ_SECONDS
-# (its fuzz run, default 40).
+# QKD_DEBUGVM_TIMEOUT (the debugvm suite's VM, default 1500), QKD_DEBUGVM
+# (check, the default, or full), FUZZ_SECONDS (its fuzz run, default 30).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 results=$repo/build/results
-all_suites="spec build style sparse kunit userspace kme-sim monitoring plugin deb vm"
-# suites that run only when named (tools/run-tests.sh debugvm, make debugvm)
-extra_suites="debugvm"
+# kunit and debugvm last: they wait for the debug kernel's build
+all_suites="spec build style sparse userspace kme-sim monitoring plugin deb vm kunit debugvm"
+# suites that run only when named (none at the moment)
+extra_suites=""
 
 say() { echo "run-tests: $*" >&2; }
 
@@ -134,7 +144,19 @@ suite_sparse() {
 	one_test make_clean_log "sparse" -C /src KDIR="$(root_kdir)" C=2 CHECK=sparse modules
 }
 
+# The background build started after setup (start_debugk_build): wait for
+# its end, print its log.
+wait_debugk() {
+	local t=$SECONDS
+	[ -n "${debugk_rc:-}" ] || return 0
+	while [ ! -s "$debugk_rc" ]; do sleep 5; done
+	cat "$results/debugk-build.log"
+	say "the background build of the debug kernel: exit $(cat "$debugk_rc")" \
+		"(waited $((SECONDS - t)) s for it)"
+}
+
 suite_kunit() {
+	wait_debugk
 	tools/kunit.sh
 }
 
@@ -213,6 +235,12 @@ suite_vm() {
 	fi
 	local env=()
 	[ -z "${QKD_TESTS:-}" ] || env=(--env "QKD_TESTS=$QKD_TESTS")
+	# without QKD_TESTS: TESTS but the files moved to the debug kernel
+	local tests
+	tests=$(awk 'NR == FNR { if ($2 == "check") moved[$1] = 1; next }
+		!/^#/ && NF && !($1 in moved) { print $1 }' \
+		tests/vm/DEBUGK_TESTS tests/vm/TESTS | xargs)
+	[ -n "${QKD_TESTS:-}" ] || env=(--env "QKD_TESTS=$tests")
 	tools/vm-run.sh --name vm --timeout "${QKD_VM_TIMEOUT:-1800}" "${env[@]}" "$script"
 	local status=$?
 	local c
@@ -230,26 +258,24 @@ suite_vm() {
 	[ "$status" -eq 0 ] && [ "$f" -eq 0 ]
 }
 
-# The VM tests on the debug kernel: its build (cached in the root; cold,
-# about 11 minutes), the module built against it, then one VM run.
-debugvm_tests="test_ops.py test_errors.py test_perm.py test_netns.py test_bulk.py \
-test_memlimit.py test_unload.sh test_qkdctl.py test_lab.py test_faults.py test_fuzz.py test_log.py"
+# The VM tests on the debug kernel (tests/vm/DEBUGK_TESTS): its build
+# (cached in the root), the module built against it, then one VM run.
 suite_debugvm() {
-	local t=$SECONDS
-	# the background build started by the loop below (start_debugk_build)
-	if [ -n "${debugk_rc:-}" ]; then
-		while [ ! -s "$debugk_rc" ]; do sleep 5; done
-		cat "$results/debugk-build.log"
-		say "the background build of the debug kernel: exit $(cat "$debugk_rc")" \
-			"(waited $((SECONDS - t)) s for it)"
-	fi
+	local t=$SECONDS tests
+	wait_debugk
+	case ${QKD_DEBUGVM:-check} in
+	check) tests=$(awk '!/^#/ && ($2 == "check" || $2 == "both") { print $1 }' \
+		tests/vm/DEBUGK_TESTS | xargs) ;;
+	full) tests=$(awk '!/^#/ && NF { print $1 }' tests/vm/DEBUGK_TESTS | xargs) ;;
+	*) say "QKD_DEBUGVM=${QKD_DEBUGVM}: check or full"; return 1 ;;
+	esac
 	tools/debug-kernel.sh >/dev/null || return 1
 	say "debug kernel and module ready after $((SECONDS - t)) s"
 	tools/build.sh userspace plugin ynl || return 1
 	QKD_VM_FORKY=0 tools/vm-run.sh --debug-kernel --name debugvm \
 		--timeout "${QKD_DEBUGVM_TIMEOUT:-1500}" \
-		--env "QKD_TESTS=${QKD_TESTS:-$debugvm_tests}" \
-		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-40}" --env QKD_LAB_SLOW=4 tests/vm/run.sh
+		--env "QKD_TESTS=${QKD_TESTS:-$tests}" \
+		--env "FUZZ_SECONDS=${FUZZ_SECONDS:-30}" --env QKD_LAB_SLOW=4 tests/vm/run.sh
 	local status=$?
 	read -r p f s <<<"$(tap_counts build/vm/debugvm.out)"
 	if [ $((p + f + s)) -eq 0 ]; then
@@ -295,15 +321,15 @@ add_row() {
 	rows+=("$(printf '%-10s %6s %6s %7s %7ss  %s' "$@")")
 }
 
-# The debug kernel (suite debugvm) is built in the background from the
-# first suite after kunit on (both build in the same kernel source tree):
-# at nice 19, it takes only the CPU the other suites leave idle, above all
-# the core the VM suite's qemu does not use; a cold build alone costs
-# about 11 minutes of both cores.  suite_debugvm waits for it.
+# The debug kernel (suites kunit and debugvm) is built in the background
+# from the end of setup on: at nice 19, it takes only the CPU the other
+# suites leave idle, above all the core the VM suite's qemu does not use; a
+# cold build alone costs about 12 minutes of both cores.  Its cache and
+# kernel tree are its own (the UML tree of tools/kunit.sh --uml is not
+# used).  suite_kunit and suite_debugvm wait for it.
 debugk_rc=
 start_debugk_build() {
-	[ -z "$debugk_rc" ] || return 0
-	case " ${suites[*]} " in *" debugvm "*) ;; *) return 0 ;; esac
+	case " ${suites[*]} " in *" kunit "* | *" debugvm "*) ;; *) return 0 ;; esac
 	debugk_rc=$results/debugk-build.rc
 	rm -f "$debugk_rc"
 	say "building the debug kernel in the background (log: $results/debugk-build.log)"
@@ -323,11 +349,8 @@ fi
 [ ${#suites[@]} -eq 0 ] || { QKD_ROOT=$(tools/mkroot.sh) && export QKD_ROOT; }
 [ ${#suites[@]} -eq 0 ] || say "setup done in $((SECONDS - t0)) s; root $QKD_ROOT"
 
-kunit_pending=0
-case " ${suites[*]} " in *" kunit "*) kunit_pending=1 ;; esac
+[ ${#suites[@]} -eq 0 ] || start_debugk_build
 for suite in "${suites[@]}"; do
-	[ "$kunit_pending" -eq 1 ] || start_debugk_build
-	[ "$suite" != kunit ] || kunit_pending=0
 	say "=== $suite ==="
 	rm -f "$results/$suite.counts"
 	start=$SECONDS
