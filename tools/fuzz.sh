@@ -10,7 +10,8 @@
 #
 # Usage: FUZZ_SECONDS=600 tools/fuzz.sh          (default 300 s)
 #        FUZZ_MESSAGES=1000000 tools/fuzz.sh     (stop at that many)
-# Environment: FUZZ_SEED, QKD_VM_TIMEOUT (default FUZZ_SECONDS + 600).
+# Environment: FUZZ_SEED, FUZZ_BATCH (requests per send, default 48),
+# QKD_VM_TIMEOUT (default FUZZ_SECONDS + 600).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,7 @@ tools/build.sh ynl
 env=(--env QKD_TESTS=test_fuzz.py --env "FUZZ_SECONDS=$seconds"
 	--env "FUZZ_MESSAGES=${FUZZ_MESSAGES:-0}")
 [ -z "${FUZZ_SEED:-}" ] || env+=(--env "FUZZ_SEED=$FUZZ_SEED")
+[ -z "${FUZZ_BATCH:-}" ] || env+=(--env "FUZZ_BATCH=$FUZZ_BATCH")
 QKD_VM_FORKY=0 exec tools/vm-run.sh --debug-kernel --name fuzz \
 	--timeout "${QKD_VM_TIMEOUT:-$((seconds < 86400 ? seconds + 600 : 86400))}" \
 	"${env[@]}" tests/vm/run.sh
