@@ -39,7 +39,8 @@
 # goes to the VM in build/vm/NAME.cmd (NUL-separated words).
 # Environment: QKD_VM_MEM (default 2G), QKD_VM_SMP (default 2),
 # QKD_VM_FORKY=0 (no forky root: neither made nor shared), QKD_VM_KERNEL
-# (debian, the default, or debug).
+# (debian, the default, or debug), QKD_VM_APPEND (more of the kernel's
+# command line).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -129,7 +130,7 @@ cmd=$repo/build/vm/$name.cmd
 # loglevel=7: the whole kernel log reaches the console, so that no report
 # is missed; panic=-1 with -no-reboot ends qemu on a panic.
 append="console=ttyS0 loglevel=7 panic=-1 oops=panic mitigations=off \
-i8042.noaux i8042.nokbd i8042.nopnp qkd.cmd=build/vm/$name.cmd"
+i8042.noaux i8042.nokbd i8042.nopnp qkd.cmd=build/vm/$name.cmd${QKD_VM_APPEND:+ $QKD_VM_APPEND}"
 # qemu 7.2 names the property readonly=on; the 9p shares are all
 # read-only, the VM writes only to its tmpfs overlays.
 share="security_model=none,readonly=on,multidevs=remap"
