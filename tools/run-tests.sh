@@ -145,7 +145,8 @@ suite_sparse() {
 }
 
 # The background build started after setup (start_debugk_build): wait for
-# its end, print its log.
+# its end, print its log; fails when it failed (the suite then counts one
+# failure rather than build again in the foreground).
 wait_debugk() {
 	local t=$SECONDS
 	[ -n "${debugk_rc:-}" ] || return 0
@@ -153,10 +154,11 @@ wait_debugk() {
 	cat "$results/debugk-build.log"
 	say "the background build of the debug kernel: exit $(cat "$debugk_rc")" \
 		"(waited $((SECONDS - t)) s for it)"
+	[ "$(cat "$debugk_rc")" = 0 ]
 }
 
 suite_kunit() {
-	wait_debugk
+	wait_debugk || return 1
 	tools/kunit.sh
 }
 
@@ -262,7 +264,7 @@ suite_vm() {
 # (cached in the root), the module built against it, then one VM run.
 suite_debugvm() {
 	local t=$SECONDS tests
-	wait_debugk
+	wait_debugk || return 1
 	case ${QKD_DEBUGVM:-check} in
 	check) tests=$(awk '!/^#/ && ($2 == "check" || $2 == "both") { print $1 }' \
 		tests/vm/DEBUGK_TESTS | xargs) ;;
