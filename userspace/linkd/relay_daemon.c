@@ -393,7 +393,6 @@ int relay_daemon_setup(struct linkd *d)
 		.persist = io_persist,
 	};
 	unsigned int nlinks = 0;
-	double timeout = 0;
 	char err[1200];
 
 	d->relay = NULL;
@@ -422,16 +421,15 @@ int relay_daemon_setup(struct linkd *d)
 				  pc->relay_reserve == RELAY_RESERVE_DEFAULT ?
 				  pc->low : pc->relay_reserve, pc->high);
 		relay_budget_credit(&rd->budget[i], out_level(d, &d->pools[i]));
-		/* As an offer's (relay.rst, "Commit order"). */
-		if (2.0 * pc->kme_timeout + d->cfg->handshake_timeout > timeout)
-			timeout = 2.0 * pc->kme_timeout +
-				  d->cfg->handshake_timeout;
 		nlinks++;
 	}
 	io.links.ctx = rd;
 	io.ctx = rd;
-	if (relay_node_init(&rd->rn, rc, &io,
-			    timeout > 0 ? timeout : RELAY_HOP_TIMEOUT)) {
+	/*
+	 * A hop asks no KME (only the link pools and the peer channel):
+	 * its answer is as late as a peer's HELLO may be.
+	 */
+	if (relay_node_init(&rd->rn, rc, &io, d->cfg->handshake_timeout)) {
 		log_err("relay: out of memory");
 		goto fail;
 	}

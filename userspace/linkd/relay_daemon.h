@@ -28,12 +28,6 @@
 
 struct linkd;
 
-/*
- * Per hop, s, when no link pool relays (else 2 x kme_timeout +
- * handshake_timeout of the slowest, as an offer's): a transfer's answer
- * is awaited this long per hop, twice.
- */
-#define RELAY_HOP_TIMEOUT	10.0
 /* s between relay steps while nothing else wakes the loop. */
 #define RELAY_TICK		0.25
 
