@@ -15,11 +15,14 @@ the frames need (relay.rst, "Sizing"), and no relayed key reaches a log."""
 
 import base64
 import json
+import os
 import re
+import signal
 import subprocess
+import time
 
 from qkdlab.relaynet import (BATCH, E2E_HIGH, HIGH, LINKD, NODES, cleanup, conf,
-                             consume, e2e_peer, link_levels,
+                             consume, e2e_peer, kill9, link_levels, procs,
                              log_text, materials, pool, start, stats, status,
                              up, wait)
 from qkdlab.tap import check, diag, eq, main, test
@@ -168,7 +171,39 @@ def _():
     lv = e2e_levels()
     eq(lv[NODES[0]][0], lv[NODES[-1]][1], "tokyo out vs kobe in")
     eq(lv[NODES[-1]][0], lv[NODES[0]][1], "kobe out vs tokyo in")
-    consume(NODES[0], NODES[-1], NODES[-1], NODES[0], BATCH)
+
+
+def settled():
+    """Both end-to-end pools full and the same on both ends."""
+    if not e2e_full():
+        return False
+    lv = e2e_levels()
+    return lv[NODES[0]] == lv[NODES[-1]][::-1]
+
+
+@test("relay: kill -9 of nagoya mid-transfer: nothing duplicated or one-sided at tokyo and kobe")
+def _():
+    a, b, mid = NODES[0], NODES[-1], NODES[1]
+    wait(settled, 120, "both end-to-end pools full")
+    mark = {x: len(log_text(x)) for x in ENDS}
+    # Frozen, nagoya still holds its connections: the refills that the
+    # takes start leave tokyo and kobe and stop in its socket buffers.
+    os.kill(procs[mid].pid, signal.SIGSTOP)
+    consume(a, b, b, a, E2E_HIGH)
+    consume(b, a, a, b, E2E_HIGH)
+    wait(lambda: transfers_sent(a, mark[a]) and transfers_sent(b, mark[b]), 30,
+         "both ends' refills under way")
+    time.sleep(0.5)
+    kill9(mid)
+    start(mid, share=100)
+    wait(settled, 150, "both end-to-end pools refilled and equal at both ends")
+    diag(f"end-to-end levels after the kill (out, in): {e2e_levels()}")
+    check(re.search(r"transfer \d+: ABORT of \d+ keys", log_text(a)[mark[a]:]),
+          "tokyo aborted none of the transfers nagoya took down with it")
+    # What one end can initiate with the other holds, the same keys.
+    n = consume(a, b, b, a, E2E_HIGH) + consume(b, a, a, b, E2E_HIGH)
+    eq(n, 2 * E2E_HIGH, "end-to-end key pairs after the kill")
+    check("relay: node " + mid in log_text(mid)[-20000:], "nagoya's relay not restarted")
 
 
 @test("relay: each link's keys are identical at its two ends")
