@@ -281,11 +281,12 @@ static int qdir(enum relay_dir dir)
 
 static unsigned int io_level(void *ctx, unsigned int pool, enum relay_dir dir)
 {
+	struct relay_daemon *rd = ctx;
 	struct qkd_pool_info info;
 
 	/* Unknown: as full, so that nothing is sent into it. */
-	if (e2e_info(ctx, pool, &info))
-		return UINT32_MAX;
+	if (e2e_info(rd, pool, &info))
+		return e2e_cfg(rd->d, pool)->high;
 	return info.dir[qdir(dir)].level;
 }
 
