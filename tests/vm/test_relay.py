@@ -4,20 +4,27 @@
 tokyo - nagoya - osaka - kobe, each running qkd-linkd with the KME
 simulator serving each QKD link (picture in tests/lib/qkdlab/relaynet.py).
 
-What runs today: the chain itself.  Every node's configuration declares
-the [topology], its links' relay settings and (at the ends) the
-end-to-end pool; qkd-linkd accepts it, every link pool fills both ways,
-and the same key ID gives the same material at both ends of every link
-(test-only path: the kernel's ynl, as test_linkd.py).  Relaying over it
-is not wired into the daemon yet (relay.rst, "Status")."""
+Every node's configuration declares the [topology], its links' relay
+settings and (at the ends) the end-to-end pool; qkd-linkd accepts it,
+every link pool fills both ways, and the same key ID gives the same
+material at both ends of every link (test-only path: the kernel's ynl, as
+test_linkd.py).  Then the relay itself: tokyo's pool kobe and kobe's
+pool tokyo fill both ways over nagoya and osaka, the keys taken at one
+end are the keys at the other, each hop consumes exactly the link keys
+the frames need (relay.rst, "Sizing"), and no relayed key reaches a log."""
 
 import base64
 import json
+import os
+import re
+import signal
 import subprocess
+import time
 
-from qkdlab.relaynet import (LINKD, NODES, cleanup, conf, consume, link_levels,
-                             links_full, log_text, materials, start, status, up,
-                             wait)
+from qkdlab.relaynet import (BATCH, E2E_HIGH, HIGH, LINKD, NODES, cleanup, conf,
+                             consume, e2e_peer, kill9, link_levels, procs,
+                             log_text, materials, pool, start, stats, status,
+                             up, wait)
 from qkdlab.tap import check, diag, eq, main, test
 
 
@@ -42,14 +49,161 @@ def _():
           f"stderr: {p.stderr!r}")
 
 
+# Link keys per relayed frame of BATCH 32-byte keys over 32-byte link keys:
+# the keys, the 32-byte end-to-end MAC key, the hop's 32-byte MAC key
+# (a frame of n keys: n + 2).
+LINK_KEYS_PER_FRAME = BATCH + 2
+ENDS = (NODES[0], NODES[-1])
+
+
 @test("relay: the chain's link pools fill both ways on every link")
 def _():
+    # The whole share, so that a refill after the first fill is in budget.
     for x in NODES:
-        start(x)
-    wait(links_full, 300, "every link pool above its high watermark both ways")
+        start(x, share=100)
+    # Relaying takes from the link pools as soon as they fill: each has
+    # reached its high watermark once (its kernel counter of keys added).
+    wait(links_filled, 300, "every link pool filled to its high watermark both ways")
     diag(f"link levels (x out, y in, y out, x in) per link: {link_levels()}")
     for x in NODES:
         check("connected to peer" in log_text(x), f"{x}: no peer connection logged")
+
+
+def links_filled():
+    try:
+        return all(stats(x, y)[(d, "added")] >= HIGH for i in range(len(NODES) - 1)
+                   for x, y in ((NODES[i], NODES[i + 1]), (NODES[i + 1], NODES[i]))
+                   for d in ("out", "in"))
+    except Exception:       # noqa: BLE001  (pools not created yet)
+        return False
+
+
+def transfers_sent(origin, since):
+    """Sizes of the transfers origin's log says it sent after offset since."""
+    return [int(n) for n in re.findall(r"relay \S+: transfer \d+: (\d+) keys over",
+                                       log_text(origin)[since:])]
+
+
+def e2e_levels():
+    """{end: (out level, in level)} of each end's end-to-end pool."""
+    return {x: (pool(x, e2e_peer(x))["stats-out"]["level"],
+                pool(x, e2e_peer(x))["stats-in"]["level"]) for x in ENDS}
+
+
+def e2e_full():
+    try:
+        return all(min(v) >= E2E_HIGH for v in e2e_levels().values())
+    except Exception:       # noqa: BLE001  (pools not created yet)
+        return False
+
+
+def hop_taken():
+    """{(x, y): (x's outbound taken to y, y's inbound taken from x)} per
+    hop direction of the chain."""
+    out = {}
+    for i in range(len(NODES) - 1):
+        for x, y in ((NODES[i], NODES[i + 1]), (NODES[i + 1], NODES[i])):
+            out[(x, y)] = (stats(x, y)[("out", "taken")],
+                           stats(y, x)[("in", "taken")])
+    return out
+
+
+def committed():
+    """{end: keys its origin committed to its end-to-end pool's outbound side}."""
+    return {x: stats(x, e2e_peer(x))[("out", "added")] for x in ENDS}
+
+
+def one_direction(origin):
+    """The hops of origin's transfers, in order."""
+    path = NODES if origin == NODES[0] else NODES[::-1]
+    return list(zip(path, path[1:]))
+
+
+snap = {}
+
+
+@test("relay: tokyo's pool kobe and kobe's pool tokyo fill both ways over the chain")
+def _():
+    wait(e2e_full, 180, "both end-to-end pools above their high watermark both ways")
+    lv = e2e_levels()
+    diag(f"end-to-end levels (out, in): {lv}")
+    # Nothing one-sided: what one end holds outbound the other holds inbound.
+    eq(lv[NODES[0]][0], lv[NODES[-1]][1], "tokyo out vs kobe in")
+    eq(lv[NODES[-1]][0], lv[NODES[0]][1], "kobe out vs tokyo in")
+    # Each hop: what the sender took outbound its neighbour took inbound.
+    for (x, y), (o, i) in hop_taken().items():
+        eq(o, i, f"hop {x}->{y}: outbound taken vs inbound taken")
+    for x in ENDS:
+        t = log_text(x)
+        path = " ".join(NODES if x == NODES[0] else NODES[::-1])
+        check(f"relay {e2e_peer(x)}: path {path}" in t,
+              f"{x}: path not logged")
+    for x in NODES[1:-1]:
+        check("relay: node " + x in log_text(x), f"{x}: relay not started")
+    snap["taken"], snap["committed"] = hop_taken(), committed()
+    snap["log"] = {x: len(log_text(x)) for x in ENDS}
+
+
+@test("relay: relayed keys identical at tokyo and kobe, both directions")
+def _():
+    a, b = NODES[0], NODES[-1]
+    n = consume(a, b, b, a, E2E_HIGH) + consume(b, a, a, b, E2E_HIGH)
+    eq(n, 2 * E2E_HIGH, "end-to-end key pairs compared")
+
+
+@test("relay: the refill consumes exactly keys + MAC keys on every hop")
+def _():
+    wait(e2e_full, 180, "both end-to-end pools refilled")
+    taken, com = hop_taken(), committed()
+    for origin in ENDS:
+        keys = com[origin] - snap["committed"][origin]
+        eq(keys, E2E_HIGH, f"{origin}: keys committed by the refill")
+        # The refill races the take: its frames need not be full batches.
+        sent = transfers_sent(origin, snap["log"][origin])
+        eq(sum(sent), keys, f"{origin}: every transfer sent was committed ({sent})")
+        need = sum(n + LINK_KEYS_PER_FRAME - BATCH for n in sent)
+        for x, y in one_direction(origin):
+            o = taken[(x, y)][0] - snap["taken"][(x, y)][0]
+            i = taken[(x, y)][1] - snap["taken"][(x, y)][1]
+            diag(f"hop {x}->{y}: {o} link keys out, {i} in, for {keys} relayed keys in {len(sent)} frames")
+            eq(o, need, f"hop {x}->{y}: outbound link keys")
+            eq(i, o, f"hop {x}->{y}: inbound link keys")
+    lv = e2e_levels()
+    eq(lv[NODES[0]][0], lv[NODES[-1]][1], "tokyo out vs kobe in")
+    eq(lv[NODES[-1]][0], lv[NODES[0]][1], "kobe out vs tokyo in")
+
+
+def settled():
+    """Both end-to-end pools full and the same on both ends."""
+    if not e2e_full():
+        return False
+    lv = e2e_levels()
+    return lv[NODES[0]] == lv[NODES[-1]][::-1]
+
+
+@test("relay: kill -9 of nagoya mid-transfer: nothing duplicated or one-sided at tokyo and kobe")
+def _():
+    a, b, mid = NODES[0], NODES[-1], NODES[1]
+    wait(settled, 120, "both end-to-end pools full")
+    mark = {x: len(log_text(x)) for x in ENDS}
+    # Frozen, nagoya still holds its connections: the refills that the
+    # takes start leave tokyo and kobe and stop in its socket buffers.
+    os.kill(procs[mid].pid, signal.SIGSTOP)
+    consume(a, b, b, a, E2E_HIGH)
+    consume(b, a, a, b, E2E_HIGH)
+    wait(lambda: transfers_sent(a, mark[a]) and transfers_sent(b, mark[b]), 30,
+         "both ends' refills under way")
+    time.sleep(0.5)
+    kill9(mid)
+    start(mid, share=100)
+    wait(settled, 150, "both end-to-end pools refilled and equal at both ends")
+    diag(f"end-to-end levels after the kill (out, in): {e2e_levels()}")
+    check(re.search(r"transfer \d+: ABORT of \d+ keys", log_text(a)[mark[a]:]),
+          "tokyo aborted none of the transfers nagoya took down with it")
+    # What one end can initiate with the other holds, the same keys.
+    n = consume(a, b, b, a, E2E_HIGH) + consume(b, a, a, b, E2E_HIGH)
+    eq(n, 2 * E2E_HIGH, "end-to-end key pairs after the kill")
+    check("relay: node " + mid in log_text(mid)[-20000:], "nagoya's relay not restarted")
 
 
 @test("relay: each link's keys are identical at its two ends")

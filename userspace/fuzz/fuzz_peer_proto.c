@@ -26,6 +26,7 @@ static int reencode(const struct proto_frame *f)
 	struct proto_aborted ab;
 	struct proto_error er;
 	struct proto_reset rs;
+	struct proto_relay rl;
 
 	switch (f->type) {
 	case PROTO_HELLO:
@@ -56,6 +57,9 @@ static int reencode(const struct proto_frame *f)
 	case PROTO_RESET_OK:
 		return proto_decode_reset_ok(f, &rs) ? -1 :
 		       proto_encode_reset_ok(&rs, out, sizeof(out));
+	case PROTO_RELAY:
+		return proto_decode_relay(f, &rl) ? -1 :
+		       proto_encode_relay(&rl, out, sizeof(out));
 	}
 	abort();	/* proto_frame_split() lets no other type through */
 }

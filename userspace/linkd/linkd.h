@@ -23,6 +23,7 @@
 #include "worker.h"
 
 struct linkd;
+struct relay_daemon;
 
 enum master_state {
 	M_IDLE,			/* nothing in flight */
@@ -76,6 +77,8 @@ struct pool_master {
 	bool filling;
 	bool was_kme_ok;
 	struct pool_health health;	/* status and enc_keys */
+	/* Both ends announced PROTO_CAP_RELAY on @out (HELLO, HELLO_OK). */
+	bool relay_ok;
 };
 
 /* The slave role: the peer's outbound direction, this node's inbound. */
@@ -94,6 +97,8 @@ struct pool_slave {
 	bool reset_due;			/* HELLO_OK asked for a RESET */
 	struct pool_epoch master_epoch;	/* the master's pool, from HELLO */
 	struct pool_health health;	/* dec_keys */
+	/* Both ends announced PROTO_CAP_RELAY on @conn (HELLO, HELLO_OK). */
+	bool relay_ok;
 };
 
 struct pool {
@@ -142,6 +147,18 @@ struct linkd {
 	 * Set by main.c: kernel.c knows neither role.
 	 */
 	int (*pool_recreated)(struct linkd *d, struct pool *p);
+	/*
+	 * The trusted-node relay (relay_daemon.h), NULL when this node does
+	 * not relay; and its two entry points from master.c and slave.c,
+	 * set by main.c (NULL in the daemon tests: a RELAY frame is then
+	 * unexpected, no capability is announced).
+	 */
+	struct relay_daemon *relay;
+	/* A RELAY frame on one of @p's connections (announced both ways). */
+	void (*relay_frame)(struct linkd *d, struct pool *p,
+			    const struct proto_frame *f);
+	/* @p's master committed @n keys to its outbound side. */
+	void (*relay_credit)(struct linkd *d, struct pool *p, unsigned int n);
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
 	bool kernel_gone;		/* the family is not registered */
 	double next_kernel_check;

@@ -32,6 +32,7 @@
 #include <curl/curl.h>
 #include "linkd.h"
 #include "log.h"
+#include "relay_daemon.h"
 #include "secmem.h"
 
 #define RATE_LOG_EVERY	60.0
@@ -134,6 +135,7 @@ static int setup_pool(struct linkd *d, struct pool *p)
 static void teardown(struct linkd *d)
 {
 	conn_close_all(&d->cs);
+	relay_daemon_teardown(d);
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 
@@ -192,6 +194,8 @@ static int setup(struct linkd *d)
 		if (setup_pool(d, &d->pools[i]))
 			return -1;
 	}
+	if (relay_daemon_setup(d))
+		return -1;
 	log_info("listening for peers on %s:%s, %u pool(s)", d->cfg->listen_host,
 		 d->cfg->listen_port, d->npools);
 	return 0;
@@ -239,6 +243,7 @@ static double next_wakeup(struct linkd *d)
 	}
 	if (d->kernel_stale && d->next_kernel_check < t)
 		t = d->next_kernel_check;
+	t = relay_daemon_wakeup(d, t);
 	return conn_next_deadline(&d->cs, t);
 }
 
@@ -356,6 +361,7 @@ static int run(struct linkd *d)
 			kernel_sync(d);
 		for (unsigned int i = 0; i < d->npools; i++)
 			master_step(d, &d->pools[i]);
+		relay_daemon_step(d);
 		conn_sweep(&d->cs);
 		now = now_mono();
 		if (now >= d->next_status_write) {

@@ -235,6 +235,9 @@ void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m)
 	snprintf(m->master, sizeof(m->master), "%s", p->cfg.sae_id);
 	snprintf(m->slave, sizeof(m->slave), "%s", p->cfg.peer_sae_id);
 	kernel_epoch(d, p, &m->epoch);
+	/* Only to a peer declared a relay node (proto.h, capabilities). */
+	if (d->relay && d->relay_frame && p->cfg.relay_node[0])
+		m->caps = PROTO_CAP_RELAY;
 }
 
 /*
@@ -673,6 +676,8 @@ static void on_ack(struct linkd *d, struct pool *p, const struct proto_ack *m)
 		return;
 	}
 	p->st.committed += s.n;
+	if (d->relay_credit)	/* the link's relay share of these keys */
+		d->relay_credit(d, p, s.n);
 	journal_close_oldest(&p->master.j, true);
 	if (save(d, p)) {
 		/*
@@ -798,10 +803,18 @@ static void conn_message(struct conn *c, const struct proto_frame *f)
 	struct proto_error er;
 
 	if (c->state == CONN_OPEN) {
+		/* Relay frames: neither the window nor the journal's. */
+		if (f->type == PROTO_RELAY && p->master.relay_ok) {
+			p->d->relay_frame(p->d, p, f);
+			return;
+		}
 		master_on_msg(p->d, p, f);
 		return;
 	}
 	if (!proto_decode_hello_ok(f, &ok)) {
+		p->master.relay_ok = ok.caps & PROTO_CAP_RELAY &&
+				     p->d->relay && p->d->relay_frame &&
+				     p->cfg.relay_node[0];
 		conn_set_open(c, NULL);
 		log_info("pool %s: connected to peer %s (outbound)", p->cfg.name,
 			 c->peer);
@@ -831,6 +844,7 @@ static void conn_closed(struct conn *c, bool fault)
 		p->st.peer_errors++;
 	if (p->master.out == c) {
 		p->master.out = NULL;
+		p->master.relay_ok = false;
 		master_on_close(p);
 	}
 }

@@ -150,6 +150,9 @@ int proto_decode_hello(const struct proto_frame *f, struct proto_hello *m)
 	rd_str(&r, m->slave, PROTO_SAE_MAX, 1);
 	m->key_bits = rd_n(&r, 2);
 	rd_epoch(&r, &m->epoch);
+	/* Written only when not 0: one encoding per HELLO. */
+	if (!r.bad && r.left == 1 && !(m->caps = rd_n(&r, 1)))
+		return -1;
 	return rd_done(&r);
 }
 
@@ -164,6 +167,9 @@ int proto_decode_hello_ok(const struct proto_frame *f,
 	rd_epoch(&r, &m->epoch);
 	m->reset = rd_n(&r, 1);
 	if (m->reset > 1)
+		return -1;
+	/* Written only when not 0: one encoding per HELLO. */
+	if (!r.bad && r.left == 1 && !(m->caps = rd_n(&r, 1)))
 		return -1;
 	return rd_done(&r);
 }
@@ -257,6 +263,17 @@ int proto_decode_reset_ok(const struct proto_frame *f,
 	return decode_count(f, PROTO_RESET_OK, m);
 }
 
+int proto_decode_relay(const struct proto_frame *f, struct proto_relay *m)
+{
+	m->frame = NULL;
+	m->len = 0;
+	if (f->type != PROTO_RELAY || !f->len)
+		return -1;
+	m->frame = f->payload;
+	m->len = f->len;
+	return 0;
+}
+
 struct wr {
 	uint8_t *p;
 	size_t left;
@@ -343,6 +360,8 @@ int proto_encode_hello(const struct proto_hello *m, uint8_t *buf,
 	wr_str(&w, m->slave, PROTO_SAE_MAX);
 	wr_n(&w, m->key_bits, 2);
 	wr_epoch(&w, &m->epoch);
+	if (m->caps)		/* else exactly the HELLO of every v3 peer */
+		wr_n(&w, m->caps, 1);
 	return wr_done(&w, buf);
 }
 
@@ -356,6 +375,8 @@ int proto_encode_hello_ok(const struct proto_hello_ok *m, uint8_t *buf,
 	wr_start(&w, buf, cap, PROTO_VERSION, PROTO_HELLO_OK);
 	wr_epoch(&w, &m->epoch);
 	wr_n(&w, m->reset, 1);
+	if (m->caps)
+		wr_n(&w, m->caps, 1);
 	return wr_done(&w, buf);
 }
 
@@ -432,6 +453,18 @@ int proto_encode_reset_ok(const struct proto_reset *m, uint8_t *buf,
 	return encode_count(m, PROTO_RESET_OK, buf, cap);
 }
 
+int proto_encode_relay(const struct proto_relay *m, uint8_t *buf,
+		       size_t cap)
+{
+	struct wr w;
+
+	if (!m->len)
+		return -1;
+	wr_start(&w, buf, cap, PROTO_VERSION, PROTO_RELAY);
+	wr_bytes(&w, m->frame, m->len);
+	return wr_done(&w, buf);
+}
+
 int proto_encode_error(unsigned int version, uint16_t code, const char *text,
 		       uint8_t *buf, size_t cap)
 {
@@ -454,7 +487,7 @@ const char *proto_type_name(unsigned int type)
 		[PROTO_OFFER] = "OFFER", [PROTO_ACK] = "ACK",
 		[PROTO_ABORT] = "ABORT", [PROTO_ABORTED] = "ABORTED",
 		[PROTO_ERROR] = "ERROR", [PROTO_RESET] = "RESET",
-		[PROTO_RESET_OK] = "RESET_OK",
+		[PROTO_RESET_OK] = "RESET_OK", [PROTO_RELAY] = "RELAY",
 	};
 
 	return type && type <= PROTO_TYPE_MAX ? names[type] : "?";

@@ -10,9 +10,11 @@
  *	... payload	by type:
  *
  *	HELLO    u8 n, n bytes master SAE ID; u8 n, n bytes slave SAE ID;
- *	         u16 key size in bits; epoch of the master's pool
+ *	         u16 key size in bits; epoch of the master's pool;
+ *	         [u8 capabilities]
  *	HELLO_OK epoch of the slave's pool; u8 reset (0 or 1: the pair is
- *	         not the one last reconciled, wipe the direction)
+ *	         not the one last reconciled, wipe the direction);
+ *	         [u8 capabilities]
  *	OFFER    u64 seq; u16 n (1..512); n * key ID
  *	ACK      u64 seq; u16 status (0 = added); u8 n, n bytes of text
  *	ABORT    u64 seq; u16 n (0..512); n * key ID
@@ -20,6 +22,9 @@
  *	ERROR    u16 code; u8 n, n bytes of text (then the sender closes)
  *	RESET    u32 keys the master wiped from its outbound side
  *	RESET_OK u32 keys the slave wiped from its inbound side
+ *	RELAY    a relay frame (relay_frame.h), 1 to 65524 bytes, decoded
+ *	         by the relay engine; sent only on a connection whose both
+ *	         ends announced PROTO_CAP_RELAY
  *
  *	epoch    16 bytes boot ID, u64 netns cookie, u16 family ID, u32 pool
  *	         ID (recon.h)
@@ -30,6 +35,17 @@
  * ERROR has the same layout in every version, so that a peer speaking
  * another version can be told so in words it decodes.
  * A frame whose payload is not exactly as described is refused as a whole.
+ *
+ * Capabilities (still version 3): the byte is written only when it is
+ * not 0 (a 0 byte is refused: one encoding per message), so a HELLO or HELLO_OK without capabilities is byte for byte
+ * what every version-3 peer sends and decodes.  A master writes it only
+ * for a pool that relays (relay_node set: its peer is declared a relay
+ * node, so it runs a qkd-linkd that decodes it), and a slave answers with
+ * it only when the HELLO carried it: a link between an upgraded and an
+ * older qkd-linkd (no relay_node on either side) keeps working and fills
+ * its pools.  Unknown capability bits are ignored (a later capability is
+ * announced without breaking this decoder).  A new protocol version
+ * instead would have cut every upgraded router off its older neighbours.
  * See Documentation/qkd-linkd.rst for the protocol these frames carry.
  */
 #ifndef LINKD_PROTO_H
@@ -60,8 +76,12 @@ enum proto_type {
 	PROTO_ERROR,
 	PROTO_RESET,		/* version 2 */
 	PROTO_RESET_OK,
-	PROTO_TYPE_MAX = PROTO_RESET_OK,
+	PROTO_RELAY,		/* version 3 with PROTO_CAP_RELAY */
+	PROTO_TYPE_MAX = PROTO_RELAY,
 };
+
+/* HELLO and HELLO_OK capability bits. */
+#define PROTO_CAP_RELAY		0x01	/* relays trusted-node key frames */
 
 /* ACK and ERROR status codes. */
 enum proto_status {
@@ -88,11 +108,19 @@ struct proto_hello {
 	char slave[PROTO_SAE_MAX + 1];
 	uint16_t key_bits;
 	struct pool_epoch epoch;	/* the master's pool */
+	uint8_t caps;			/* PROTO_CAP_*; 0: not written */
 };
 
 struct proto_hello_ok {
 	struct pool_epoch epoch;	/* the slave's pool */
 	uint8_t reset;			/* 0 or 1 */
+	uint8_t caps;			/* PROTO_CAP_*; 0: not written */
+};
+
+/* RELAY: the relay frame, opaque here (decoded: valid during the call). */
+struct proto_relay {
+	const uint8_t *frame;
+	size_t len;
 };
 
 /*
@@ -161,6 +189,7 @@ int proto_decode_error(const struct proto_frame *f, struct proto_error *m);
 int proto_decode_reset(const struct proto_frame *f, struct proto_reset *m);
 int proto_decode_reset_ok(const struct proto_frame *f,
 			  struct proto_reset *m);
+int proto_decode_relay(const struct proto_frame *f, struct proto_relay *m);
 
 /* Encoders: the frame into @buf of @cap bytes; its length, or -1. */
 int proto_encode_hello(const struct proto_hello *m, uint8_t *buf,
@@ -176,6 +205,8 @@ int proto_encode_reset(const struct proto_reset *m, uint8_t *buf,
 		       size_t cap);
 int proto_encode_reset_ok(const struct proto_reset *m, uint8_t *buf,
 			  size_t cap);
+int proto_encode_relay(const struct proto_relay *m, uint8_t *buf,
+		       size_t cap);
 /*
  * ERROR, with @version in its header: what a peer speaking that version
  * decodes (ERROR's layout is the same in every version).

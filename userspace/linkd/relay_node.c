@@ -273,6 +273,8 @@ static int originate(struct relay_node *rn, struct relay_e2e *e,
 	char err[RELAY_ERR_LEN];
 	int len;
 
+	if (now < e->busy_until)
+		return 0;
 	if (level <= c->low)
 		e->filling = true;
 	want = level + in_flight(e);
@@ -390,6 +392,7 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			break;
 		}
 		e->keys_out += x->n;
+		e->busy = 0;
 		relay_origin_committed(&e->o, x);
 		break;
 	case RELAY_ACK_DROPPED:
@@ -399,6 +402,16 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 				     "an ACK that does not verify",
 			 a->path[a->at]);
 		e->next_abort = 0;
+		/* A cut link reroutes; any other refusal holds (relay_node.h). */
+		/* (Refusals of transfers sent before the hold: one step.) */
+		if (a->status != RELAY_E_LINK_DOWN && now >= e->busy_until) {
+			e->busy = e->busy ? e->busy * 2 : RELAY_BUSY_MIN;
+			if (e->busy > RELAY_BUSY_MAX)
+				e->busy = RELAY_BUSY_MAX;
+			e->busy_until = now + e->busy;
+			log_info("relay %s: no new transfer for %.0f s",
+				 e->cfg->name, e->busy);
+		}
 		break;
 	default:
 		log_debug("relay %s: transfer %llu: late %s",

@@ -31,6 +31,14 @@
 #include "route.h"
 
 #define RELAY_DOWN_HOLD		30.0	/* s a reported remote link stays down */
+/*
+ * After a transfer refused on the way (a relay's share used up, the far
+ * end's pool full, ...) the origin sends no new one for RELAY_BUSY_MIN s,
+ * doubling up to RELAY_BUSY_MAX while refusals go on, until a commit:
+ * each refused transfer has consumed the link keys of the hops before.
+ */
+#define RELAY_BUSY_MIN		1.0
+#define RELAY_BUSY_MAX		30.0
 #define RELAY_NODE_LINKS	16	/* neighbours counted per node */
 
 enum relay_dir { RELAY_DIR_OUT, RELAY_DIR_IN };
@@ -89,6 +97,7 @@ struct relay_e2e {
 	double next_abort;		/* when the pending ABORT goes again */
 	uint64_t keys_out, keys_in;	/* committed, delivered */
 	uint64_t path_changes;
+	double busy, busy_until;	/* the hold after a refusal, s; until */
 };
 
 struct relay_node {

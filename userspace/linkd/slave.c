@@ -127,6 +127,10 @@ static void on_hello(struct linkd *d, struct conn *c,
 	p->slave.master_epoch = m->epoch;
 	ok.reset = v != RECON_KEEP;
 	p->slave.reset_due = ok.reset;
+	/* Answered only to a HELLO that announced it (proto.h). */
+	p->slave.relay_ok = m->caps & PROTO_CAP_RELAY && d->relay &&
+			    d->relay_frame && p->cfg.relay_node[0];
+	ok.caps = p->slave.relay_ok ? PROTO_CAP_RELAY : 0;
 	if (conn_send(c, frame,
 		      proto_encode_hello_ok(&ok, frame, sizeof(frame)))) {
 		conn_close(c, "cannot send HELLO_OK");
@@ -350,6 +354,12 @@ static void conn_message(struct conn *c, const struct proto_frame *f)
 		return;
 	}
 	switch (f->type) {
+	case PROTO_RELAY:
+		/* Before the slave's own frames: no offer, no journal. */
+		if (!((struct pool *)c->user)->slave.relay_ok)
+			goto unexpected;
+		d->relay_frame(d, c->user, f);
+		return;
 	case PROTO_OFFER:
 		if (proto_decode_offer(f, &m, ids))
 			break;
@@ -366,6 +376,7 @@ static void conn_message(struct conn *c, const struct proto_frame *f)
 		on_reset(d, c, &rs);
 		return;
 	default:
+unexpected:
 		((struct pool *)c->user)->st.peer_errors++;
 		refuse(c, PROTO_E_PROTO, "unexpected frame");
 		return;
@@ -384,6 +395,7 @@ static void conn_closed(struct conn *c, bool fault)
 	if (p->slave.conn == c) {
 		p->slave.conn = NULL;
 		p->slave.connected = false;
+		p->slave.relay_ok = false;
 		p->slave.gen++;		/* its queued dec_keys: skipped */
 	}
 }

@@ -145,6 +145,7 @@ int conn_send(struct conn *c, const uint8_t *buf, int len)
 
 		if (proto_decode_hello(&f, &m))
 			abort();
+		s->caps = m.caps;
 		break;
 	}
 	case PROTO_HELLO_OK: {
@@ -153,6 +154,7 @@ int conn_send(struct conn *c, const uint8_t *buf, int len)
 		if (proto_decode_hello_ok(&f, &m))
 			abort();
 		s->reset = m.reset;
+		s->caps = m.caps;
 		break;
 	}
 	case PROTO_OFFER:

@@ -21,6 +21,7 @@ struct fake_sent {
 	uint16_t n;
 	uint32_t count;
 	uint8_t reset;
+	uint8_t caps;			/* HELLO, HELLO_OK */
 };
 
 struct fake_kernel {

@@ -657,6 +657,154 @@ START_TEST(pool_recreated_event)
 }
 END_TEST
 
+/* ---- the relay's entry points (relay_daemon.c in qkd-linkd) ---------- */
+
+static unsigned int relay_frames, relay_credited;
+static struct pool *relay_pool;
+
+static void fake_relay_frame(struct linkd *dd, struct pool *p,
+			     const struct proto_frame *f)
+{
+	(void)dd;
+	ck_assert_uint_eq(f->type, PROTO_RELAY);
+	relay_pool = p;
+	relay_frames++;
+}
+
+static void fake_relay_credit(struct linkd *dd, struct pool *p,
+			      unsigned int n)
+{
+	(void)dd;
+	(void)p;
+	relay_credited += n;
+}
+
+/* This node relays, and pool t's neighbour is node "b". */
+static void relaying(bool on)
+{
+	static int token;
+
+	relay_frames = relay_credited = 0;
+	relay_pool = NULL;
+	d.relay = on ? (struct relay_daemon *)&token : NULL;
+	d.relay_frame = fake_relay_frame;
+	d.relay_credit = fake_relay_credit;
+	snprintf(P->cfg.relay_node, sizeof(P->cfg.relay_node), "b");
+}
+
+static int relay_msg(void)
+{
+	static const uint8_t rf[] = { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 };
+	struct proto_relay m = { .frame = rf, .len = sizeof(rf) };
+
+	return proto_encode_relay(&m, frame, sizeof(frame));
+}
+
+/*
+ * a: with relay_node, the master's HELLO announces the relay; a HELLO_OK
+ * with it opens RELAY on the master connection, which goes to the relay
+ * before the state machine (no ACK expected, the window untouched).
+ */
+START_TEST(relay_master_connection)
+{
+	struct conn *c;
+
+	relaying(true);
+	P->master.next_try = fk_state.now;
+	master_step(&d, P);
+	c = P->master.out;
+	ck_assert_ptr_nonnull(c);
+	c->ops->opened(c);
+	ck_assert_uint_eq(fake_last_sent(PROTO_HELLO)->caps, PROTO_CAP_RELAY);
+	{
+		struct proto_hello_ok ok = { .caps = PROTO_CAP_RELAY };
+
+		deliver(c, proto_encode_hello_ok(&ok, frame, sizeof(frame)));
+	}
+	ck_assert(P->master.relay_ok);
+	offer_until(2);
+	deliver(c, relay_msg());
+	ck_assert_uint_eq(relay_frames, 1);
+	ck_assert_ptr_eq(relay_pool, P);
+	ck_assert(!c->dead);
+	ck_assert_uint_eq(P->master.win.count, 2);
+	ck_assert_uint_eq(P->master.j.nopen, 2);
+	/* A committed offer credits the link's relay budget. */
+	{
+		unsigned int n = P->master.j.open[0].n;
+
+		ck_assert_uint_gt(n, 0);
+		to_master(PROTO_ACK, P->master.j.open[0].seq, PROTO_OK, 0);
+		ck_assert_uint_eq(P->st.committed, n);
+		ck_assert_uint_eq(relay_credited, n);
+	}
+	conn_close(c, "gone");
+	ck_assert(!P->master.relay_ok);
+}
+END_TEST
+
+/* a: a peer that did not answer with the capability gets no RELAY in. */
+START_TEST(relay_master_without_capability)
+{
+	struct conn *c;
+
+	relaying(true);
+	c = master_connect(false);	/* HELLO_OK without the byte */
+	ck_assert(!P->master.relay_ok);
+	deliver(c, relay_msg());
+	ck_assert_uint_eq(relay_frames, 0);
+	ck_assert(c->dead);
+	ck_assert_uint_eq(P->st.peer_errors, 1);
+}
+END_TEST
+
+/* a: without a relay engine the HELLO is version 3's, byte for byte. */
+START_TEST(relay_not_announced)
+{
+	relaying(false);
+	P->master.next_try = fk_state.now;
+	master_step(&d, P);
+	P->master.out->ops->opened(P->master.out);
+	ck_assert_uint_eq(fake_last_sent(PROTO_HELLO)->caps, 0);
+}
+END_TEST
+
+/*
+ * b: the slave answers the capability only to a HELLO that carried it;
+ * then RELAY goes to the relay before the slave's own frames; without it
+ * RELAY is refused and the connection closed.
+ */
+START_TEST(relay_slave_connection)
+{
+	struct proto_hello h = { .master = "B", .slave = "A", .key_bits = 256,
+				 .epoch.pool = 3 };
+	struct conn *c;
+
+	relaying(true);
+	c = fake_conn(&slave_conn_ops, &d, true);
+	deliver(c, proto_encode_hello(&h, frame, sizeof(frame)));
+	ck_assert_uint_eq(fake_last_sent(PROTO_HELLO_OK)->caps, 0);
+	ck_assert(!P->slave.relay_ok);
+	deliver(c, relay_msg());
+	ck_assert(c->dead);
+	ck_assert_uint_eq(relay_frames, 0);
+	ck_assert_uint_eq(fake_last_sent(PROTO_ERROR)->status, PROTO_E_PROTO);
+
+	h.caps = PROTO_CAP_RELAY;
+	c = fake_conn(&slave_conn_ops, &d, true);
+	deliver(c, proto_encode_hello(&h, frame, sizeof(frame)));
+	ck_assert_uint_eq(fake_last_sent(PROTO_HELLO_OK)->caps, PROTO_CAP_RELAY);
+	ck_assert(P->slave.relay_ok);
+	/* Even before the RESET the HELLO_OK asked for: no offer involved. */
+	deliver(c, relay_msg());
+	ck_assert_uint_eq(relay_frames, 1);
+	ck_assert(!c->dead);
+	ck_assert_uint_eq(P->slave.queued, 0);
+	conn_close(c, "gone");
+	ck_assert(!P->slave.relay_ok);
+}
+END_TEST
+
 Suite *linkd_daemon_suite(void)
 {
 	Suite *s = suite_create("linkd_daemon");
@@ -674,6 +822,10 @@ Suite *linkd_daemon_suite(void)
 	tcase_add_test(tc, slave_error_keeps_master_health);
 	tcase_add_test(tc, window_refuses_offer);
 	tcase_add_test(tc, pool_recreated_event);
+	tcase_add_test(tc, relay_master_connection);
+	tcase_add_test(tc, relay_master_without_capability);
+	tcase_add_test(tc, relay_not_announced);
+	tcase_add_test(tc, relay_slave_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

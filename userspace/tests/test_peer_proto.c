@@ -59,6 +59,7 @@ static int decode_any(const uint8_t *b, size_t len)
 	struct proto_aborted ab;
 	struct proto_error er;
 	struct proto_reset rs;
+	struct proto_relay rl;
 	int n = proto_frame_split(b, len, &f), r = -1;
 
 	if (n <= 0)
@@ -90,6 +91,9 @@ static int decode_any(const uint8_t *b, size_t len)
 		break;
 	case PROTO_RESET_OK:
 		r = proto_decode_reset_ok(&f, &rs);
+		break;
+	case PROTO_RELAY:
+		r = proto_decode_relay(&f, &rl);
 		break;
 	}
 	return r ? -1 : n;
@@ -235,6 +239,69 @@ static void fill_epoch(struct pool_epoch *e)
 	e->pool = 7;
 }
 
+/*
+ * The relay capability: a HELLO or HELLO_OK without it is byte for byte
+ * what version 3 always sent (an older peer decodes it), with it one byte
+ * longer; unknown bits are kept (a later capability does not break this
+ * decoder).  RELAY carries a relay frame's bytes as they are.
+ */
+START_TEST(proto_caps_relay)
+{
+	struct proto_hello a = { .master = "S0A", .slave = "S0B",
+				 .key_bits = 256 }, b;
+	struct proto_hello_ok oa = { .reset = 0 }, ob;
+	static const uint8_t rf[] = { 1, 2, 0, 0, 9, 8, 7 };
+	struct proto_relay ra = { .frame = rf, .len = sizeof(rf) }, rb;
+	struct proto_frame f;
+	int plain, n;
+
+	fill_epoch(&a.epoch);
+	plain = proto_encode_hello(&a, buf, sizeof(buf));
+	split(plain, PROTO_HELLO, &f);
+	ck_assert_int_eq(proto_decode_hello(&f, &b), 0);
+	ck_assert_uint_eq(b.caps, 0);
+	a.caps = PROTO_CAP_RELAY;
+	n = proto_encode_hello(&a, buf, sizeof(buf));
+	ck_assert_int_eq(n, plain + 1);
+	ck_assert_uint_eq(buf[n - 1], PROTO_CAP_RELAY);
+	split(n, PROTO_HELLO, &f);
+	ck_assert_int_eq(proto_decode_hello(&f, &b), 0);
+	ck_assert_uint_eq(b.caps, PROTO_CAP_RELAY);
+	ck_assert_str_eq(b.slave, "S0B");
+	ck_assert(epoch_eq(&b.epoch, &a.epoch));
+	a.caps = 0x81;			/* an unknown bit beside relay */
+	split(proto_encode_hello(&a, buf, sizeof(buf)), PROTO_HELLO, &f);
+	ck_assert_int_eq(proto_decode_hello(&f, &b), 0);
+	ck_assert_uint_eq(b.caps, 0x81);
+
+	fill_epoch(&oa.epoch);
+	plain = proto_encode_hello_ok(&oa, buf, sizeof(buf));
+	ck_assert_int_eq(plain, 8 + EPOCH_WIRE_LEN + 1);
+	oa.caps = PROTO_CAP_RELAY;
+	oa.reset = 1;
+	n = proto_encode_hello_ok(&oa, buf, sizeof(buf));
+	ck_assert_int_eq(n, plain + 1);
+	split(n, PROTO_HELLO_OK, &f);
+	ck_assert_int_eq(proto_decode_hello_ok(&f, &ob), 0);
+	ck_assert_uint_eq(ob.caps, PROTO_CAP_RELAY);
+	ck_assert_uint_eq(ob.reset, 1);
+
+	n = proto_encode_relay(&ra, buf, sizeof(buf));
+	ck_assert_int_eq(n, 8 + (int)sizeof(rf));
+	split(n, PROTO_RELAY, &f);
+	ck_assert_int_eq(proto_decode_relay(&f, &rb), 0);
+	ck_assert_uint_eq(rb.len, sizeof(rf));
+	ck_assert_mem_eq(rb.frame, rf, sizeof(rf));
+	ck_assert_str_eq(proto_type_name(PROTO_RELAY), "RELAY");
+	/* Another type is not a RELAY; an empty one is not encoded. */
+	ck_assert_int_eq(proto_decode_hello_ok(&f, &ob), -1);
+	ra.len = 0;
+	ck_assert_int_eq(proto_encode_relay(&ra, buf, sizeof(buf)), -1);
+	ra.len = PROTO_MAX_FRAME - PROTO_HDR_LEN + 1;
+	ck_assert_int_eq(proto_encode_relay(&ra, buf, sizeof(buf)), -1);
+}
+END_TEST
+
 START_TEST(proto_two_frames)
 {
 	struct proto_reset r = { .count = 1 };
@@ -259,12 +326,22 @@ static const char *const bad[] = {
 	"0000000400020000",			/* version 0 */
 	"0000000403020001",			/* flags set */
 	"0000000403000000",			/* type 0 */
-	"00000004030a0000",			/* type 10 */
+	"00000004030b0000",			/* type 11 */
+	"00000004030a0000",			/* RELAY, empty */
+	/* HELLO, capability byte 0 (written only when not 0) */
+	"0000002903010000014101420100000000000000"
+	"000000000000000000000000000000000000000000000000" "00",
+	/* HELLO, two bytes after the epoch */
+	"0000002a03010000014101420100000000000000"
+	"000000000000000000000000000000000000000000000000" "0101",
+	/* HELLO_OK, two bytes after reset */
+	"0000002503020000000000000000000000000000"
+	"000000000000000000000000000000000000000101",
 	"0000000403020000",			/* HELLO_OK without epoch */
 	/* HELLO_OK, reset 2 */
 	"0000002303020000000000000000000000000000"
 	"00000000000000000000000000000000000002",
-	/* HELLO_OK, trailing byte */
+	/* HELLO_OK, trailing byte 0 (a capability byte is never 0) */
 	"0000002403020000000000000000000000000000"
 	"0000000000000000000000000000000000000000",
 	"0000000e0303000000000000000000010000",	/* OFFER of 0 IDs */
@@ -429,6 +506,7 @@ Suite *peer_proto_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, proto_roundtrip);
+	tcase_add_test(tc, proto_caps_relay);
 	tcase_add_test(tc, proto_two_frames);
 	tcase_add_loop_test(tc, proto_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, proto_other_version);

@@ -70,6 +70,7 @@ static struct lnk lnks[MAXN + 1];
 static int nlnks;
 static struct msg *head, **tail = &head;
 static double now;
+static int budget_block = -1;	/* this node's takes towards osaka: -EAGAIN */
 
 static int node_of(const char *name)
 {
@@ -123,6 +124,8 @@ static int f_take_out(void *ctx, const char *node, unsigned int n,
 	struct lnk *l = lnk_of(x, node_of(node), &d);
 	struct ldir *ld = &l->dir[d];
 
+	if (x == budget_block && !strcmp(node, "osaka"))
+		return -EAGAIN;
 	if (ld->next + n > LKEYS)
 		return -ENOENT;
 	for (unsigned int i = 0; i < n; i++, ld->next++) {
@@ -377,6 +380,7 @@ static void setup(void)
 	head = NULL;
 	tail = &head;
 	now = 100;
+	budget_block = -1;
 	memset(nodes, 0, sizeof(nodes));
 }
 
@@ -511,6 +515,43 @@ END_TEST
  * answers "link down" (tokyo learns which link), no path is left, the
  * pool stops filling, nothing is one-sided; restored, it fills again.
  */
+/*
+ * nagoya's share of its link to osaka is used up: tokyo's transfers are
+ * refused there after consuming tokyo - nagoya link keys, so tokyo holds
+ * for 1 s, then 2 s, ... instead of burning that link at its step rate;
+ * once nagoya has budget again the pool fills and the hold is gone.
+ */
+START_TEST(refused_transfers_hold_the_origin)
+{
+	unsigned int o, i, first;
+
+	chain(false);
+	budget_block = 1;
+	run(1, 0.1);
+	used(0, 1, &o, &i);
+	ck_assert_uint_gt(o, 0);
+	ck_assert_uint_eq(i, o);
+	ck_assert_uint_eq(o % 18, 0);
+	first = o;
+	ck_assert_uint_eq(nodes[0].out.n, 0);
+	ck_assert(nodes[0].rn.e2e[0].busy == RELAY_BUSY_MIN);
+	run(8, 0.1);		/* within the hold: nothing sent */
+	used(0, 1, &o, &i);
+	ck_assert_uint_eq(o, first);
+	run(4, 0.1);		/* after it: tried again, refused again */
+	used(0, 1, &o, &i);
+	ck_assert_uint_gt(o, first);
+	ck_assert(nodes[0].rn.e2e[0].busy == 2 * RELAY_BUSY_MIN);
+	ck_assert_uint_eq(nodes[0].out.n, 0);
+	ck_assert_uint_eq(nodes[3].in.n, 0);
+	budget_block = -1;
+	run(30, 0.1);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	same_keys(0, 3);
+	ck_assert(nodes[0].rn.e2e[0].busy == 0);
+}
+END_TEST
+
 START_TEST(chain_cut_mid_transfer)
 {
 	chain(false);
@@ -700,6 +741,7 @@ Suite *relay_node_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, chain_fills_both_ends);
+	tcase_add_test(tc, refused_transfers_hold_the_origin);
 	tcase_add_test(tc, chain_cut_mid_transfer);
 	tcase_add_test(tc, relay_killed_mid_transfer);
 	tcase_add_test(tc, ring_reroutes);

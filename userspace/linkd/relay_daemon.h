@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The trusted-node relay in qkd-linkd (Documentation/relay.rst): one
+ * relay_node (relay_node.h) built from the configuration's [topology] and
+ * [relay NAME] sections, with its I/O over the daemon:
+ *
+ * - link pools: the [pool] whose relay_node names a neighbour; relaying
+ *   takes the oldest keys of its outbound side (qkd_key_take_next) within
+ *   the link's relay_share and relay_reserve (relay_budget.h, credited
+ *   when the master commits an offer) and the keys a frame names from its
+ *   inbound side (qkd_key_take_id);
+ * - peer connections: forward frames (KEYS, ABORT) on this node's master
+ *   connection of that pool, answers on the connection the neighbour
+ *   opened, both only once both ends announced PROTO_CAP_RELAY; a link is
+ *   up for relaying while both connections are open and neither
+ *   direction is being reset;
+ * - end-to-end pools: kernel pools created from [relay NAME] as link
+ *   pools are from [pool NAME];
+ * - persistence: STATE_DIR/NAME.relay (relay_state.h), fsynced before the
+ *   frames that need it leave.
+ *
+ * Everything runs on the event loop; no KME worker sees relay work.
+ * Link keys and relayed keys pass through locked memory (secmem.h) and
+ * are wiped after each call; nothing of them is logged.
+ */
+#ifndef LINKD_RELAY_DAEMON_H
+#define LINKD_RELAY_DAEMON_H
+
+struct linkd;
+
+/* s between relay steps while nothing else wakes the loop. */
+#define RELAY_TICK		0.25
+
+/*
+ * Build the relay when the configuration has a [topology] (d->cfg):
+ * kernel pools of the end-to-end pools, their state files, the engine.
+ * 0 (also when this node does not relay), or -1 (logged).
+ */
+int relay_daemon_setup(struct linkd *d);
+void relay_daemon_teardown(struct linkd *d);
+/* Routes, expiry, new transfers: once per turn of the event loop. */
+void relay_daemon_step(struct linkd *d);
+/* The earliest time relay_daemon_step() has something to do, or @t. */
+double relay_daemon_wakeup(const struct linkd *d, double t);
+
+#endif
