@@ -188,8 +188,14 @@ static void on_frame(struct linkd *d, struct pool *p,
 	struct relay_daemon *rd = d->relay;
 	struct proto_relay m;
 
-	if (!rd || !rd->rn_ready || proto_decode_relay(f, &m))
+	if (!rd || !rd->rn_ready)
 		return;
+	if (proto_decode_relay(f, &m)) {
+		/* The peer is authenticated: a bug to be seen, not a flood. */
+		log_warn("relay: a malformed RELAY message from %s dropped",
+			 p->cfg.relay_node);
+		return;
+	}
 	/* "from" is the connection's pool's neighbour, never the frame's. */
 	relay_node_on_frame(&rd->rn, p->cfg.relay_node, m.frame, m.len,
 			    now_mono());
