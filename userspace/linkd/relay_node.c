@@ -2,6 +2,7 @@
 /* One trusted node's relay engine (relay_node.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,18 @@ void relay_node_free(struct relay_node *rn)
 	rn->keys = NULL;
 }
 
+/* What went wrong last with end-to-end pool @e, for qkdctl (never keys). */
+__attribute__((format(printf, 3, 4)))
+static void set_error(struct relay_e2e *e, double now, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
+	va_end(ap);
+	e->error_time = now;
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 static int send_frame(struct relay_node *rn, const struct relay_frame *f,
@@ -184,7 +197,7 @@ static void link_states(struct relay_node *rn, double now)
 	}
 }
 
-static void reroute(struct relay_node *rn, struct relay_e2e *e)
+static void reroute(struct relay_node *rn, struct relay_e2e *e, double now)
 {
 	const struct relay_pool_cfg *c = e->cfg;
 	struct route_path p;
@@ -202,10 +215,12 @@ static void reroute(struct relay_node *rn, struct relay_e2e *e)
 			log_warn("relay %s: no path to %s: %s", c->name, c->peer,
 				 why);
 			snprintf(e->no_path, sizeof(e->no_path), "%s", why);
+			set_error(e, now, "no path to %s: %s", c->peer, why);
 		}
 		if (e->have_path) {
 			e->have_path = false;
 			e->path_changes++;
+			e->path_since = now;
 			relay_origin_expire(&e->o, INFINITY);
 		}
 		return;
@@ -215,6 +230,7 @@ static void reroute(struct relay_node *rn, struct relay_e2e *e)
 		return;
 	if (e->have_path)
 		e->path_changes++;
+	e->path_since = now;
 	e->have_path = true;
 	e->next_abort = 0;	/* a pending ABORT goes the new way at once */
 	e->path = p;
@@ -375,6 +391,7 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			log_info("relay %s: transfer %llu aborted (%u keys removed at %s)",
 				 e->cfg->name, (unsigned long long)a->transfer,
 				 a->count, a->path[a->at]);
+			e->aborts++;
 			e->next_abort = 0;
 		}
 		return;
@@ -387,6 +404,8 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			log_warn("relay %s: transfer %llu: the pool refused its %u keys: aborting",
 				 e->cfg->name, (unsigned long long)x->transfer,
 				 x->n);
+			set_error(e, now, "transfer %llu: the pool refused its keys",
+				  (unsigned long long)x->transfer);
 			relay_origin_commit_failed(&e->o, x);
 			e->next_abort = 0;
 			break;
@@ -401,6 +420,11 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			 a->status ? relay_status_name(a->status) :
 				     "an ACK that does not verify",
 			 a->path[a->at]);
+		set_error(e, now, "transfer %llu: %s at %s",
+			  (unsigned long long)a->transfer,
+			  a->status ? relay_status_name(a->status) :
+				      "an ACK that does not verify",
+			  a->path[a->at]);
 		e->next_abort = 0;
 		/* A cut link reroutes; any other refusal holds (relay_node.h). */
 		/* (Refusals of transfers sent before the hold: one step.) */
@@ -431,9 +455,11 @@ void relay_node_step(struct relay_node *rn, double now)
 		if (expired) {
 			log_info("relay %s: %u transfers unanswered in time: aborting",
 				 e->cfg->name, expired);
+			set_error(e, now, "%u transfers unanswered in time",
+				  expired);
 			e->next_abort = 0;
 		}
-		reroute(rn, e);
+		reroute(rn, e, now);
 		send_abort(rn, e, now);
 		while (e->have_path && !e->o.naborts &&
 		       originate(rn, e, i, now) > 0)
@@ -457,7 +483,24 @@ static void answer(struct relay_node *rn, const struct relay_frame *f,
 	send_encoded(rn, a);
 }
 
-static void deliver(struct relay_node *rn, const struct relay_frame *f)
+/* The path a frame names, "kobe osaka nagoya tokyo". */
+static void path_str(const struct relay_frame *f, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < f->npath && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s", i ? " " : "",
+				 f->path[i]);
+
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void deliver(struct relay_node *rn, const struct relay_frame *f,
+		    double now)
 {
 	unsigned int idx;
 	struct relay_e2e *e = by_peer(rn, f->path[0], &idx);
@@ -483,12 +526,17 @@ static void deliver(struct relay_node *rn, const struct relay_frame *f)
 			 e ? e->cfg->name : "-", (unsigned long long)f->transfer,
 			 relay_status_name(status));
 		rn->refused++;
+		if (e)
+			set_error(e, now, "transfer %llu from %s refused here: %s",
+				  (unsigned long long)f->transfer, f->path[0],
+				  relay_status_name(status));
 		answer(rn, f, status, 0, NULL);
 	} else {
 		relay_far_delivered(&e->far, f->transfer, f->n,
 				    (const uint8_t (*)[RELAY_ID_LEN])f->ids, k);
 		e->keys_in += f->n;
 		rn->delivered++;
+		path_str(f, e->in_path, sizeof(e->in_path));
 		answer(rn, f, RELAY_OK, f->n, k);
 	}
 	explicit_bzero(rn->keys, RELAY_MAX_PAYLOAD);
@@ -569,7 +617,7 @@ void relay_node_on_frame(struct relay_node *rn, const char *from,
 			rn->forwarded++;
 			send_frame(rn, f, f->path[f->hop + 1], rn->buf[0], outlen);
 		} else if (r == RELAY_DELIVER) {
-			deliver(rn, f);
+			deliver(rn, f, now);
 		} else {
 			rn->refused++;
 			log_info("relay: KEYS from %s refused: %s", from, err);

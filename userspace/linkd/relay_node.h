@@ -97,6 +97,12 @@ struct relay_e2e {
 	double next_abort;		/* when the pending ABORT goes again */
 	uint64_t keys_out, keys_in;	/* committed, delivered */
 	uint64_t path_changes;
+	/* For qkdctl (Documentation/relay.rst, "Operations"): */
+	double path_since;		/* the path last set or lost; 0 never */
+	uint64_t aborts;		/* ABORTs the far end settled */
+	char in_path[RELAY_CFG_PATH_LEN];	/* the last delivered transfer's */
+	char last_error[RELAY_ERR_LEN + ROUTE_ERR_LEN];	/* "" none */
+	double error_time;		/* when last_error was set */
 	double busy, busy_until;	/* the hold after a refusal, s; until */
 };
 
