@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 #include <openssl/ssl.h>
 #include "config.h"
@@ -24,6 +25,7 @@
 
 struct linkd;
 struct relay_daemon;
+struct relay_link_status;
 
 enum master_state {
 	M_IDLE,			/* nothing in flight */
@@ -159,6 +161,14 @@ struct linkd {
 			    const struct proto_frame *f);
 	/* @p's master committed @n keys to its outbound side. */
 	void (*relay_credit)(struct linkd *d, struct pool *p, unsigned int n);
+	/*
+	 * status.c (NULL when this node does not relay): @p's relay budget
+	 * and link keys taken (false when @p does not relay), and the
+	 * end-to-end pools' entries (relay_status.h).
+	 */
+	bool (*relay_link_status)(const struct linkd *d, const struct pool *p,
+				  struct relay_link_status *s);
+	void (*relay_status)(const struct linkd *d, FILE *f);
 	bool kernel_stale;		/* pools to re-create: kernel_sync() */
 	bool kernel_gone;		/* the family is not registered */
 	double next_kernel_check;

@@ -118,3 +118,19 @@ fail:
 	snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	return -1;
 }
+
+void statefile_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c < 0x7f ? c : '?', f);
+	}
+	fputc('"', f);
+}

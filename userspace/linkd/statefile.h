@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* "DIR/POOL.EXT" into @buf (truncated to @cap). */
@@ -35,5 +36,11 @@ int statefile_read(const char *path, char *buf, size_t cap, size_t *len,
  */
 int statefile_write(const char *path, const void *buf, size_t len,
 		    mode_t mode, bool durable, char *err, size_t errlen);
+
+/*
+ * @s as a JSON string, quoted.  Texts may quote a KME's answer: bytes
+ * that are not ASCII become '?', so that the file is always valid UTF-8.
+ */
+void statefile_json_str(FILE *f, const char *s);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include "linkd.h"
 #include "log.h"
+#include "relay_status.h"
 #include "statefile.h"
 
 static const char *mstate_name(enum master_state s)
@@ -31,26 +32,6 @@ static const char *mstate_name(enum master_state s)
 		return "resetting";
 	}
 	return "?";
-}
-
-/*
- * A JSON string.  Error texts may quote a KME's answer: bytes that are
- * not ASCII become '?', so that the file is always valid UTF-8.
- */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c < 0x7f ? c : '?', f);
-	}
-	fputc('"', f);
 }
 
 /*
@@ -100,6 +81,7 @@ void status_write(struct linkd *d)
 	char err[CFG_PATH_LEN + 160], *buf = NULL;
 	size_t len = 0;
 	time_t now = time(NULL);
+	struct relay_link_status rs;
 	FILE *f;
 
 	f = open_memstream(&buf, &len);
@@ -114,7 +96,7 @@ void status_write(struct linkd *d)
 
 		note_changes(p, now);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, p->cfg.name);
+		statefile_json_str(f, p->cfg.name);
 		fprintf(f, ",\"id\":%" PRIu32, p->id);
 		json_time(f, "last_refill_out", p->last_refill[0]);
 		json_time(f, "last_refill_in", p->last_refill[1]);
@@ -134,15 +116,21 @@ void status_write(struct linkd *d)
 			p->st.aborted, p->st.received, p->st.removed,
 			p->st.kme_errors, p->st.peer_errors,
 			p->master.j.nopen ? "true" : "false", p->master.j.next_seq);
-		json_str(f, p->master.health.last_error);
+		statefile_json_str(f, p->master.health.last_error);
 		/* The slave's dec_keys, apart: null until its first call. */
 		fprintf(f, ",\"source_in_ok\":%s,\"last_error_in\":",
 			!p->slave.health.known ? "null" :
 			p->slave.health.kme_ok ? "true" : "false");
-		json_str(f, p->slave.health.last_error);
+		statefile_json_str(f, p->slave.health.last_error);
+		if (d->relay_link_status &&
+		    d->relay_link_status(d, p, &rs))
+			relay_status_link(f, p->cfg.relay_node, &rs);
 		fputc('}', f);
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
+	if (d->relay_status)
+		d->relay_status(d, f);
+	fputs("}\n", f);
 	/*
 	 * Readable by all, as qkdctl show is (the unit's UMask is 0077);
 	 * not fsynced: it is written again every second.
