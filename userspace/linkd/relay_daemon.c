@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "linkd.h"
 #include "log.h"
 #include "relay_budget.h"
 #include "relay_daemon.h"
 #include "relay_node.h"
 #include "relay_state.h"
+#include "relay_status.h"
 #include "secmem.h"
 
 _Static_assert(RELAY_ID_LEN == QKD_KEY_ID_LEN, "relay IDs are kernel key IDs");
@@ -25,6 +27,7 @@ struct relay_daemon {
 	double next_step;
 	uint32_t e2e_id[RELAY_CFG_MAX_POOLS];	/* kernel pools; 0: look up */
 	struct relay_budget budget[CFG_MAX_POOLS];	/* per link pool */
+	uint64_t taken_in[CFG_MAX_POOLS];	/* inbound link keys taken, ever */
 	/* Locked scratch: one link key, then a transfer's end-to-end keys. */
 	struct qkd_key *one;
 	struct qkd_key *batch;			/* RELAY_MAX_KEYS */
@@ -143,6 +146,8 @@ static int io_take_in(void *ctx, const char *node,
 		int ret = qkd_key_take_id(d->qkd, p->id, ids[i], NULL,
 					  rd->one);
 
+		if (!ret)
+			rd->taken_in[p - d->pools]++;	/* gone from the pool */
 		if (!ret && rd->one->len == klen)
 			memcpy(material + (size_t)i * klen, rd->one->material,
 			       klen);
@@ -368,6 +373,32 @@ static int io_persist(void *ctx, unsigned int pool, uint64_t next,
 	return 0;
 }
 
+/* ---- status (status.c, relay_status.h) ------------------------------ */
+
+static bool link_status(const struct linkd *d, const struct pool *p,
+			struct relay_link_status *s)
+{
+	const struct relay_daemon *rd = d->relay;
+	size_t i = (size_t)(p - d->pools);
+
+	if (!rd || !p->cfg.relay_node[0])
+		return false;
+	s->share = rd->budget[i].share;
+	s->reserve = rd->budget[i].reserve;
+	s->bucket = relay_budget_available(&rd->budget[i]);
+	s->taken_out = rd->budget[i].taken;
+	s->taken_in = rd->taken_in[i];
+	return true;
+}
+
+static void e2e_status(const struct linkd *d, FILE *f)
+{
+	const struct relay_daemon *rd = d->relay;
+
+	if (rd && rd->rn_ready)
+		relay_status_pools(f, &rd->rn, now_mono(), time(NULL));
+}
+
 /* ---- the daemon's part ----------------------------------------------- */
 
 /*
@@ -405,6 +436,8 @@ int relay_daemon_setup(struct linkd *d)
 	d->relay = NULL;
 	d->relay_frame = on_frame;
 	d->relay_credit = on_credit;
+	d->relay_link_status = link_status;
+	d->relay_status = e2e_status;
 	if (!rc->line)
 		return 0;		/* no [topology]: this node does not relay */
 	rd = calloc(1, sizeof(*rd));
