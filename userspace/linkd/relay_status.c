@@ -61,12 +61,14 @@ static void pool(FILE *f, const struct relay_node *rn,
 	fprintf(f, ",\"path_changes\":%" PRIu64, e->path_changes);
 	wall_time(f, "path_changed", e->have_path || e->path_changes,
 		  e->path_since, mono_now, wall_now);
-	fprintf(f, ",\"filling\":%s,\"in_flight\":%u,\"hold\":%.1f"
+	/* The hold after refusals (relay_node.h), whole seconds left. */
+	fprintf(f, ",\"filling\":%s,\"in_flight\":%u,\"hold\":%u"
 		",\"committed\":%" PRIu64 ",\"dropped\":%" PRIu64
 		",\"expired\":%" PRIu64 ",\"aborted\":%" PRIu64
 		",\"keys_out\":%" PRIu64 ",\"keys_in\":%" PRIu64 ",\"last_error\":",
 		e->filling ? "true" : "false", flight,
-		e->busy_until > mono_now ? e->busy_until - mono_now : 0.0,
+		e->busy_until > mono_now ?
+		(unsigned int)(e->busy_until - mono_now + 0.999) : 0u,
 		o->committed, o->dropped, o->expired, e->aborts, e->keys_out,
 		e->keys_in);
 	statefile_json_str(f, e->last_error);

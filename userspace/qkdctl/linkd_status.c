@@ -102,6 +102,128 @@ static int get_str(struct json_object *o, const char *key, bool required,
 	return 0;
 }
 
+static int get_u64(struct json_object *o, const char *key, uint64_t *v,
+		   char *err, size_t errlen)
+{
+	int64_t x = 0;
+
+	if (get_int(o, key, 0, INT64_MAX, &x, err, errlen))
+		return -1;
+	*v = (uint64_t)x;
+	return 0;
+}
+
+static int get_u32(struct json_object *o, const char *key, uint32_t *v,
+		   char *err, size_t errlen)
+{
+	int64_t x = 0;
+
+	if (get_int(o, key, 0, UINT32_MAX, &x, err, errlen))
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/*
+ * A node name or a path of them: printable ASCII without '"', '\\' or
+ * (in a name) spaces, so that it can be shown, and put in a Prometheus
+ * label, as it is.  Absent or null: "".
+ */
+static int get_names(struct json_object *o, const char *key, char *out,
+		     size_t size, bool path, char *err, size_t errlen)
+{
+	struct json_object *m = member(o, key);
+
+	if (get_str(o, key, false, out, size, err, errlen))
+		return -1;
+	if (m && (size_t)json_object_get_string_len(m) >= size)
+		return fail(err, errlen, "'%s' is too long", key);
+	for (const char *c = out; *c; c++)
+		if (*c == '?' || *c == '"' || *c == '\\' ||
+		    (*c == ' ' && !path))
+			return fail(err, errlen, "'%s' is not a node name%s",
+				    key, path ? " list" : "");
+	return 0;
+}
+
+/* A link pool's "relay" member (relay_status.c). */
+static int parse_relay_link(struct json_object *o, struct linkd_health *h,
+			    char *err, size_t errlen)
+{
+	struct linkd_relay_link *r = &h->relay;
+
+	if (!o)
+		return 0;
+	if (!json_object_is_type(o, json_type_object))
+		return fail(err, errlen, "'%s' is not an object", "relay");
+	if (get_names(o, "node", r->node, sizeof(r->node), false, err,
+		      errlen) ||
+	    get_u32(o, "share", &r->share, err, errlen) ||
+	    get_u32(o, "reserve", &r->reserve, err, errlen) ||
+	    get_u32(o, "bucket", &r->bucket, err, errlen) ||
+	    get_u64(o, "taken_out", &r->taken_out, err, errlen) ||
+	    get_u64(o, "taken_in", &r->taken_in, err, errlen))
+		return -1;
+	if (r->share > 100)
+		return fail(err, errlen, "'%s' is out of range", "share");
+	h->relays = true;
+	return 0;
+}
+
+/* One entry of "relays": an end-to-end pool (relay_status.c). */
+static int parse_e2e(struct json_object *o, struct linkd_health *h,
+		     char *err, size_t errlen)
+{
+	struct linkd_e2e *e = &h->end;
+	const char *name;
+	size_t len;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(err, errlen, "an end-to-end pool is not an %s",
+			    "object");
+	if (get_str(o, "name", true, h->name, sizeof(h->name), err, errlen))
+		return -1;
+	name = json_object_get_string(member(o, "name"));
+	len = (size_t)json_object_get_string_len(member(o, "name"));
+	if (!len || len > QKD_POOL_NAME_MAX_LEN || strlen(name) != len ||
+	    strcmp(name, h->name))
+		return fail(err, errlen, "a pool's name is empty, too long or not printable ASCII");
+	if (get_names(o, "peer", e->peer, sizeof(e->peer), false, err,
+		      errlen) ||
+	    get_names(o, "role_out", e->role_out, sizeof(e->role_out), false,
+		      err, errlen) ||
+	    get_names(o, "role_in", e->role_in, sizeof(e->role_in), false,
+		      err, errlen) ||
+	    get_names(o, "path", e->path, sizeof(e->path), true, err,
+		      errlen) ||
+	    get_names(o, "bottleneck", e->bottleneck, sizeof(e->bottleneck),
+		      false, err, errlen) ||
+	    get_u64(o, "bottleneck_rate", &e->bottleneck_rate, err, errlen) ||
+	    get_names(o, "path_in", e->path_in, sizeof(e->path_in), true,
+		      err, errlen) ||
+	    get_u64(o, "path_changes", &e->path_changes, err, errlen) ||
+	    get_int(o, "path_changed", 0, INT64_MAX, &e->path_changed, err,
+		    errlen) ||
+	    get_u32(o, "in_flight", &e->in_flight, err, errlen) ||
+	    get_u32(o, "hold", &e->hold, err, errlen) ||
+	    get_u64(o, "committed", &e->committed, err, errlen) ||
+	    get_u64(o, "dropped", &e->dropped, err, errlen) ||
+	    get_u64(o, "expired", &e->expired, err, errlen) ||
+	    get_u64(o, "aborted", &e->aborted, err, errlen) ||
+	    get_u64(o, "keys_out", &e->keys_out, err, errlen) ||
+	    get_u64(o, "keys_in", &e->keys_in, err, errlen) ||
+	    get_str(o, "last_error", false, e->last_error,
+		    sizeof(e->last_error), err, errlen) ||
+	    get_int(o, "last_error_time", 0, INT64_MAX, &e->last_error_time,
+		    err, errlen))
+		return -1;
+	if (member(o, "filling") &&
+	    need_bool(o, "filling", &e->filling, err, errlen))
+		return -1;
+	h->e2e = true;
+	return 0;
+}
+
 static int parse_pool(struct json_object *o, struct linkd_health *h,
 		      char *err, size_t errlen)
 {
@@ -161,7 +283,7 @@ static int parse_pool(struct json_object *o, struct linkd_health *h,
 	if (get_int(o, "peer_errors", 0, INT64_MAX, &v, err, errlen))
 		return -1;
 	h->peer_errors = (uint64_t)v;
-	return 0;
+	return parse_relay_link(member(o, "relay"), h, err, errlen);
 }
 
 /* Exactly one JSON object in @buf, whitespace after it. */
@@ -210,10 +332,10 @@ int linkd_status_parse(const char *buf, size_t len,
 		       char *err, size_t errlen)
 {
 	struct linkd_health file = { .state = LINKD_RUNNING, .interval = 1 };
-	struct json_object *doc, *arr;
+	struct json_object *doc, *arr, *rel;
 	struct linkd_health *out = NULL;
 	int64_t v;
-	size_t count;
+	size_t count, nrel = 0;
 
 	*pools = NULL;
 	*n = 0;
@@ -237,20 +359,32 @@ int linkd_status_parse(const char *buf, size_t len,
 		fail(err, errlen, "'%s' is missing or not an array", "pools");
 		goto bad;
 	}
+	/* The end-to-end pools (0.3+): after the link pools, as pools. */
+	rel = member(doc, "relays");
+	if (rel && !json_object_is_type(rel, json_type_array)) {
+		fail(err, errlen, "'%s' is not an array", "relays");
+		goto bad;
+	}
+	if (rel)
+		nrel = json_object_array_length(rel);
 	count = json_object_array_length(arr);
-	if (count > LINKD_STATUS_MAX_POOLS) {
+	if (count > LINKD_STATUS_MAX_POOLS ||
+	    nrel > LINKD_STATUS_MAX_POOLS - count) {
 		fail(err, errlen, "more than %d pools", LINKD_STATUS_MAX_POOLS);
 		goto bad;
 	}
-	out = calloc(count ? count : 1, sizeof(*out));
+	out = calloc(count + nrel ? count + nrel : 1, sizeof(*out));
 	if (!out) {
 		fail(err, errlen, "%s", "out of memory");
 		goto bad;
 	}
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < count + nrel; i++) {
 		out[i] = file;
-		if (parse_pool(json_object_array_get_idx(arr, i), &out[i], err,
-			       errlen))
+		if (i < count ?
+		    parse_pool(json_object_array_get_idx(arr, i), &out[i], err,
+			       errlen) :
+		    parse_e2e(json_object_array_get_idx(rel, i - count),
+			      &out[i], err, errlen))
 			goto bad;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(out[j].name, out[i].name)) {
@@ -261,7 +395,7 @@ int linkd_status_parse(const char *buf, size_t len,
 	}
 	json_object_put(doc);
 	*pools = out;
-	*n = count;
+	*n = count + nrel;
 	return 0;
 bad:
 	free(out);

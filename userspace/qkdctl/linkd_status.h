@@ -23,11 +23,41 @@
 #define LINKD_STATUS_MAX_BYTES	(1024 * 1024)
 #define LINKD_STATUS_MAX_POOLS	1024
 #define LINKD_ERROR_LEN		256
+#define LINKD_NODE_LEN		64	/* a relay node's name (RELAY_NAME_MAX) */
+#define LINKD_PATH_LEN		1024	/* node names, space-separated */
 
 enum linkd_state {
 	LINKD_NONE,		/* no daemon's status names the pool */
 	LINKD_RUNNING,		/* a status fresher than LINKD_STALE_INTERVALS */
 	LINKD_STALE,		/* an older one: the daemon is not running */
+};
+
+/* A link pool that relays ("relay", 0.3+ files): relay.rst, "Operations". */
+struct linkd_relay_link {
+	char node[LINKD_NODE_LEN + 1];	/* the neighbour */
+	uint32_t share;			/* percent */
+	uint32_t reserve;		/* keys kept for IPsec */
+	uint32_t bucket;		/* keys relaying may take now */
+	uint64_t taken_out, taken_in;	/* link keys taken for relaying */
+};
+
+/* An end-to-end pool ([relay NAME]; the file's "relays", 0.3+). */
+struct linkd_e2e {
+	char peer[LINKD_NODE_LEN + 1];	/* the far end */
+	char role_out[16], role_in[16];	/* "origin", "far-end" */
+	char path[LINKD_PATH_LEN];	/* outbound, from here; "" none */
+	char bottleneck[2 * LINKD_NODE_LEN + 2];	/* "a-b"; "" */
+	uint64_t bottleneck_rate;	/* bit/s; 0 unknown */
+	char path_in[LINKD_PATH_LEN];	/* the last delivered transfer's */
+	uint64_t path_changes;
+	int64_t path_changed;		/* s since the epoch; 0 never */
+	bool filling;
+	uint32_t in_flight;		/* keys sent, not answered */
+	uint32_t hold;			/* s without new transfers after refusals */
+	uint64_t committed, dropped, expired, aborted;	/* transfers */
+	uint64_t keys_out, keys_in;	/* end-to-end keys relayed */
+	char last_error[LINKD_ERROR_LEN];	/* "" none */
+	int64_t last_error_time;	/* 0: none */
 };
 
 /* One pool's entry of a status file, and (health.c) its freshness. */
@@ -55,13 +85,19 @@ struct linkd_health {
 	uint64_t kme_errors;
 	uint64_t peer_errors;
 	char master_state[16];		/* idle, offer-sent, aborting; "" */
+	/* The relay (0.3+ files; absent in older ones: neither set). */
+	bool relays;			/* a link pool that relays: @relay */
+	struct linkd_relay_link relay;
+	bool e2e;			/* an end-to-end pool: only @end */
+	struct linkd_e2e end;
 	/* health.c: when qkdctl read it, for ages (formatters stay pure) */
 	int64_t now;
 };
 
 /*
  * Parse a status file of @len bytes (not NUL-terminated).  On success 0,
- * with *pools (malloc'ed, free() it) and *n set: one entry per pool, state
+ * with *pools (malloc'ed, free() it) and *n set: one entry per pool (the
+ * link pools, then the end-to-end pools of "relays", e2e set), state
  * LINKD_RUNNING and now 0 (health.c sets them).  On failure -1, nothing
  * allocated, and the reason in @err: a file that is not exactly what
  * qkd-linkd writes is ignored as a whole.

@@ -31,6 +31,7 @@ int main(int argc, char *argv[])
 	srunner_add_suite(sr, relay_config_suite());
 	srunner_add_suite(sr, relay_hop_suite());
 	srunner_add_suite(sr, relay_node_suite());
+	srunner_add_suite(sr, relay_status_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

@@ -98,6 +98,7 @@ START_TEST(parse_good)
 	ck_assert(!h[0].kme_up);
 	ck_assert(h[0].peer_connected[1]);
 	ck_assert_int_eq(h[0].last_refill[0], 0);
+	ck_assert(!h[0].relays && !h[0].e2e);	/* before the relay's fields */
 	ck_assert_str_eq(h[1].name, "b");
 	free(h);
 
@@ -475,14 +476,14 @@ START_TEST(json_object)
 "\"peer_in_connected\":false,\"master_state\":\"idle\",\"last_refill_out\":1764000090,"
 "\"last_refill_in\":1764000095,\"last_error\":\"KME enc_keys: HTTP 503\","
 "\"last_error_time\":1764000040,\"kme_in_up\":null,\"last_error_in\":\"\","
-"\"kme_errors\":2,\"peer_errors\":1}\n"
+"\"kme_errors\":2,\"peer_errors\":1,\"relay\":null}\n"
 "null\n"
 "{\"state\":\"stale\",\"status_time\":1764000100,\"status_age\":130,\"pid\":4242,"
 "\"source\":\"etsi014\",\"kme_up\":true,\"peer_out_connected\":true,"
 "\"peer_in_connected\":false,\"master_state\":\"idle\",\"last_refill_out\":1764000090,"
 "\"last_refill_in\":1764000095,\"last_error\":\"KME enc_keys: HTTP 503\","
 "\"last_error_time\":1764000040,\"kme_in_up\":null,\"last_error_in\":\"\","
-"\"kme_errors\":2,\"peer_errors\":1}\n");
+"\"kme_errors\":2,\"peer_errors\":1,\"relay\":null}\n");
 	free(out);
 	h[0].pid = 0;
 	h[0].master_state[0] = '\0';
@@ -495,7 +496,8 @@ START_TEST(json_object)
 "\"source\":\"etsi014\",\"kme_up\":true,\"peer_out_connected\":true,"
 "\"peer_in_connected\":false,\"master_state\":null,\"last_refill_out\":1764000090,"
 "\"last_refill_in\":null,\"last_error\":\"\",\"last_error_time\":null,"
-"\"kme_in_up\":null,\"last_error_in\":\"\",\"kme_errors\":2,\"peer_errors\":1}\n");
+"\"kme_in_up\":null,\"last_error_in\":\"\",\"kme_errors\":2,\"peer_errors\":1,"
+"\"relay\":null}\n");
 	free(out);
 	/* The slave's dec_keys failing while the master's enc_keys works. */
 	h[0].kme_in_known = true;

@@ -20,6 +20,8 @@
 #include "tests.h"
 #include "../linkd/relay_node.h"
 #include "../linkd/relay_state.h"
+#include "../linkd/relay_status.h"
+#include "linkd_status.h"
 
 #define MAXN	5
 #define LKEYS	4000		/* link keys per direction */
@@ -733,6 +735,104 @@ START_TEST(state_file)
 }
 END_TEST
 
+/*
+ * What qkd-linkd writes for node @x (relay_status.c: its end-to-end pool,
+ * and its link pool to @link with budget @ls), as qkdctl parses it: the
+ * writer and the parser agree.  *@n entries, the link pool's first.
+ */
+static struct linkd_health *status_of(int x, const char *link,
+				      const struct relay_link_status *ls,
+				      size_t *n)
+{
+	struct linkd_health *h;
+	char *buf = NULL, err[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"time\":1764000100,\"pools\":[{\"name\":\"link\","
+	      "\"source_ok\":true,\"peer_out_connected\":true,"
+	      "\"peer_in_connected\":true", f);
+	relay_status_link(f, link, ls);
+	fputs("}]", f);
+	/* The engine's clock at @now is 1764000100 on the wall. */
+	relay_status_pools(f, &nodes[x].rn, now, 1764000100);
+	fputs("}\n", f);
+	fclose(f);
+	ck_assert_msg(!linkd_status_parse(buf, len, &h, n, err, sizeof(err)),
+		      "%s: %s", err, buf);
+	free(buf);
+	return h;
+}
+
+START_TEST(status_round_trip)
+{
+	struct relay_link_status ls = { .share = 40, .reserve = 32,
+					.bucket = 7, .taken_out = 54,
+					.taken_in = 54 };
+	struct linkd_health *h;
+	double t0;
+	size_t n;
+
+	chain(false);
+	t0 = now;			/* the first step: the path is set */
+	run(10, 0.1);
+	now += 30;
+	h = status_of(0, "nagoya", &ls, &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(h[0].relays);
+	ck_assert_str_eq(h[0].relay.node, "nagoya");
+	ck_assert_uint_eq(h[0].relay.share, 40);
+	ck_assert_uint_eq(h[0].relay.reserve, 32);
+	ck_assert_uint_eq(h[0].relay.bucket, 7);
+	ck_assert_uint_eq(h[0].relay.taken_out, 54);
+	ck_assert_uint_eq(h[0].relay.taken_in, 54);
+	ck_assert(h[1].e2e);
+	ck_assert_str_eq(h[1].name, "kobe");
+	ck_assert_str_eq(h[1].end.peer, "kobe");
+	ck_assert_str_eq(h[1].end.role_out, "origin");
+	ck_assert_str_eq(h[1].end.role_in, "far-end");
+	ck_assert_str_eq(h[1].end.path, "tokyo nagoya osaka kobe");
+	ck_assert_str_eq(h[1].end.bottleneck, "nagoya-osaka");
+	ck_assert_uint_eq(h[1].end.bottleneck_rate, 1000000);
+	ck_assert_str_eq(h[1].end.path_in, "kobe osaka nagoya tokyo");
+	ck_assert_uint_eq(h[1].end.path_changes, 0);
+	/* Set at the first step, 31 s before now. */
+	ck_assert_int_eq(h[1].end.path_changed,
+			 1764000100 - (int64_t)(now - t0 + 0.5));
+	ck_assert_int_eq(h[1].end.path_changed, 1764000100 - 31);
+	ck_assert_uint_eq(h[1].end.committed, 3);
+	ck_assert_uint_eq(h[1].end.dropped + h[1].end.expired +
+			  h[1].end.aborted, 0);
+	ck_assert_uint_eq(h[1].end.keys_out, 48);
+	ck_assert_uint_eq(h[1].end.keys_in, 48);
+	ck_assert_uint_eq(h[1].end.in_flight, 0);
+	ck_assert_str_eq(h[1].end.last_error, "");
+	ck_assert_int_eq(h[1].end.last_error_time, 0);
+	free(h);
+
+	/* nagoya-osaka cut: no path, the reason and when, one change. */
+	lnks[1].down = true;
+	nodes[0].out.n = nodes[3].in.n = 0;
+	run(5, 0.5);
+	h = status_of(0, "nagoya", &ls, &n);
+	ck_assert_str_eq(h[1].end.path, "");
+	ck_assert_str_eq(h[1].end.bottleneck, "");
+	ck_assert_uint_eq(h[1].end.bottleneck_rate, 0);
+	ck_assert_uint_eq(h[1].end.path_changes, 1);
+	ck_assert_int_ge(h[1].end.path_changed, 1764000100 - 3);
+	ck_assert_str_eq(h[1].end.last_error,
+			 "no path to kobe: no path from tokyo to kobe");
+	ck_assert_int_ge(h[1].end.last_error_time, 1764000100 - 3);
+	ck_assert_int_le(h[1].end.last_error_time, 1764000100);
+	free(h);
+	/* A relay has no end-to-end pool: an empty list. */
+	h = status_of(1, "tokyo", &ls, &n);
+	ck_assert_uint_eq(n, 1);
+	free(h);
+}
+END_TEST
+
 Suite *relay_node_suite(void)
 {
 	Suite *s = suite_create("relay_node");
@@ -746,6 +846,7 @@ Suite *relay_node_suite(void)
 	tcase_add_test(tc, relay_killed_mid_transfer);
 	tcase_add_test(tc, ring_reroutes);
 	tcase_add_test(tc, origin_restarts);
+	tcase_add_test(tc, status_round_trip);
 	suite_add_tcase(s, tc);
 	tcase_add_test(st, state_file);
 	suite_add_tcase(s, st);

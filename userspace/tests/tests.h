@@ -25,5 +25,6 @@ Suite *relay_config_suite(void);
 Suite *relay_hop_suite(void);
 Suite *linkd_daemon_suite(void);
 Suite *relay_node_suite(void);
+Suite *relay_status_suite(void);
 
 #endif
