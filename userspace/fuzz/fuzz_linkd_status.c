@@ -3,8 +3,10 @@
  * Fuzz target: qkd-linkd's status file as qkdctl parses it
  * (qkdctl/linkd_status.c).  An accepted file must hold what qkdctl relies
  * on: non-empty, distinct, printable pool names, printable texts, an
- * interval and a time; a rejected one must leave nothing allocated.
+ * interval and a time; node names and paths (the relay's) without quotes
+ * or backslashes; a rejected one must leave nothing allocated.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,37 @@ static void printable(const char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			abort();
+}
+
+/* Node names go into show lines and Prometheus labels as they are. */
+static void names(const char *s, bool path)
+{
+	printable(s);
+	if (strpbrk(s, path ? "\"\\?" : "\"\\? "))
+		abort();
+}
+
+/* The relay's parts (0.3+ files): one kind per entry, texts clean. */
+static void relay(const struct linkd_health *h)
+{
+	const struct linkd_e2e *e = &h->end;
+
+	if (h->relays && h->e2e)
+		abort();
+	if (h->relays) {
+		names(h->relay.node, false);
+		if (h->relay.share > 100)
+			abort();
+	}
+	if (!h->e2e)
+		return;
+	names(e->peer, false);
+	names(e->role_out, false);
+	names(e->role_in, false);
+	names(e->path, true);
+	names(e->path_in, true);
+	names(e->bottleneck, false);
+	printable(e->last_error);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		printable(h[i].name);
 		printable(h[i].last_error);
 		printable(h[i].master_state);
+		relay(&h[i]);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(h[i].name, h[j].name))
 				abort();
