@@ -23,8 +23,8 @@ import time
 
 from qkdlab.relaynet import (BATCH, E2E_HIGH, HIGH, LINKD, NODES, cleanup, conf,
                              consume, e2e_peer, kill9, link_levels, procs,
-                             log_text, materials, pool, start, stats, status,
-                             up, wait)
+                             log_text, materials, pool, qkdctl, start, stats,
+                             status, up, wait)
 from qkdlab.tap import check, diag, eq, main, test
 
 
@@ -171,6 +171,78 @@ def _():
     lv = e2e_levels()
     eq(lv[NODES[0]][0], lv[NODES[-1]][1], "tokyo out vs kobe in")
     eq(lv[NODES[-1]][0], lv[NODES[0]][1], "kobe out vs tokyo in")
+
+
+def relay_status_matches():
+    """nagoya's status: the link keys taken for relaying that its link
+    pools' kernel counters say were taken (nothing else takes them yet)."""
+    st = {p["name"]: p.get("relay") for p in status(NODES[1]).get("pools", [])}
+    try:
+        return all(st[y] and st[y]["taken_out"] == stats(NODES[1], y)[("out", "taken")]
+                   and st[y]["taken_in"] == stats(NODES[1], y)[("in", "taken")]
+                   for y in (NODES[0], NODES[2]))
+    except KeyError:
+        return False
+
+
+@test("relay: qkdctl show, --json and metrics: tokyo's path and bottleneck, nagoya's link keys taken")
+def _():
+    a, mid, b = NODES[0], NODES[1], NODES[-1]
+    wait(e2e_full, 60, "both end-to-end pools full")
+    # The status is rewritten every second: the counters settle in one.
+    wait(relay_status_matches, 10, "nagoya's status agrees with its link pools' counters")
+    path = " ".join(NODES)
+    show = qkdctl(a, "show")
+    diag("tokyo: qkdctl show (relay lines):\n" + "\n".join(
+        line for line in show.splitlines() if "relay" in line or line.startswith("pool:")))
+    check(f"qkd-linkd relay to {b}: path {path} (bottleneck nagoya-osaka, 1 Mbit/s)" in show,
+          f"tokyo: show has no path line: {show!r}")
+    check(f"qkd-linkd relay via {mid}: share 100%" in show, "tokyo: no relay line for its link pool")
+    js = {p["name"]: p for p in json.loads(qkdctl(a, "show", "--json"))["pools"]}
+    e2e = js[b]["linkd"]["end_to_end"]
+    eq(e2e["path"], NODES, "tokyo --json: path")
+    eq(e2e["path_in"], NODES[::-1], "tokyo --json: path of kobe's transfers")
+    eq((e2e["bottleneck"], e2e["bottleneck_rate"]), ("nagoya-osaka", 1000000),
+       "tokyo --json: bottleneck")
+    eq((e2e["role_out"], e2e["role_in"]), ("origin", "far-end"), "tokyo --json: roles")
+    # The keys relayed are the end-to-end pool's kernel counters.
+    k = stats(a, b)
+    eq((e2e["keys_out"], e2e["keys_in"]), (k[("out", "added")], k[("in", "added")]),
+       "tokyo --json: keys relayed vs the pool's keys added")
+    eq(e2e["transfers"]["committed"] * BATCH >= e2e["keys_out"], True,
+       "tokyo --json: transfers committed cover the keys")
+    m = qkdctl(a, "metrics")
+    check(f'qkd_linkd_relay_path_info{{pool="{b}",path="{path}",bottleneck="nagoya-osaka"}} 1\n' in m,
+          "tokyo metrics: no path series")
+    check(f'qkd_linkd_relay_bottleneck_rate_bits_per_second{{pool="{b}"}} 1000000\n' in m,
+          "tokyo metrics: no bottleneck rate")
+    check(f'qkd_linkd_relay_keys_total{{pool="{b}",direction="out"}} {k[("out", "added")]}\n' in m,
+          "tokyo metrics: keys relayed out")
+    # nagoya relays: each link pool shows the link keys taken for relaying,
+    # which are what its kernel counters say was taken (no IKE here).
+    show = qkdctl(mid, "show")
+    js = {p["name"]: p for p in json.loads(qkdctl(mid, "show", "--json"))["pools"]}
+    m = qkdctl(mid, "metrics")
+    for y in (a, NODES[2]):
+        t = stats(mid, y)
+        o, i = t[("out", "taken")], t[("in", "taken")]
+        r = js[y]["linkd"]["relay"]
+        diag(f"nagoya link pool {y}: {r}; kernel taken out {o}, in {i}")
+        check(o > 0 and i > 0, f"nagoya {y}: nothing taken for relaying")
+        eq((r["node"], r["share"], r["reserve"]), (y, 100, 32), f"nagoya {y}: relay settings")
+        eq((r["taken_out"], r["taken_in"]), (o, i), f"nagoya {y}: link keys taken for relaying")
+        check(f"qkd-linkd relay via {y}: share 100%, reserve 32, bucket {r['bucket']} keys; "
+              f"link keys taken for relaying out {o}, in {i}" in show,
+              f"nagoya show: no relay line for {y}")
+        for d, v in (("out", o), ("in", i)):
+            check(f'qkd_linkd_relay_link_keys_taken_total{{pool="{y}",direction="{d}"}} {v}\n' in m,
+                  f"nagoya metrics: {y} {d}")
+    # And the chain's per-hop consumption agrees: nagoya's inbound from
+    # tokyo is tokyo's outbound to nagoya.
+    ht = hop_taken()
+    eq(js[a]["linkd"]["relay"]["taken_in"], ht[(a, mid)][1], "nagoya: in from tokyo vs hop tokyo->nagoya")
+    eq(js[NODES[2]]["linkd"]["relay"]["taken_out"], ht[(mid, NODES[2])][0],
+       "nagoya: out to osaka vs hop nagoya->osaka")
 
 
 def settled():
