@@ -12,7 +12,10 @@ static const char usage[] =
 	"that had no pool one series per reason; the health of the qkd-linkd\n"
 	"that fills each pool: qkd_linkd_up, qkd_linkd_kme_up,\n"
 	"qkd_linkd_peer_connected, qkd_linkd_last_refill_timestamp_seconds and\n"
-	"more, see qkdctl(8)), e.g. for node_exporter's textfile collector.\n";
+	"more; on a trusted node the relay's: qkd_linkd_relay_bucket_keys,\n"
+	"qkd_linkd_relay_link_keys_taken_total, qkd_linkd_relay_path_info,\n"
+	"qkd_linkd_relay_transfers_total and more, see qkdctl(8)), e.g. for\n"
+	"node_exporter's textfile collector.\n";
 
 int cmd_metrics(int argc, char *argv[])
 {
