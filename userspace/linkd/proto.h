@@ -22,7 +22,8 @@
  *	ERROR    u16 code; u8 n, n bytes of text (then the sender closes)
  *	RESET    u32 keys the master wiped from its outbound side
  *	RESET_OK u32 keys the slave wiped from its inbound side
- *	RELAY    a relay frame (relay_frame.h), 1 to 65524 bytes, decoded
+ *	RELAY    a relay frame (relay_frame.h), 1 to PROTO_MAX_FRAME -
+ *	         PROTO_HDR_LEN bytes, decoded
  *	         by the relay engine; sent only on a connection whose both
  *	         ends announced PROTO_CAP_RELAY
  *

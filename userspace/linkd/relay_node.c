@@ -136,6 +136,18 @@ static void set_error(struct relay_e2e *e, double now, const char *fmt, ...)
 	e->error_time = now;
 }
 
+/*
+ * No new transfer for a while: RELAY_BUSY_MIN s, doubling up to
+ * RELAY_BUSY_MAX while transfers keep failing, until a commit.
+ */
+static void hold(struct relay_e2e *e, double now)
+{
+	e->busy = e->busy ? e->busy * 2 : RELAY_BUSY_MIN;
+	if (e->busy > RELAY_BUSY_MAX)
+		e->busy = RELAY_BUSY_MAX;
+	e->busy_until = now + e->busy;
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 static int send_frame(struct relay_node *rn, const struct relay_frame *f,
@@ -335,8 +347,17 @@ static int originate(struct relay_node *rn, struct relay_e2e *e,
 				  rn->buf[0], sizeof(rn->buf[0]), err,
 				  sizeof(err));
 	if (len < 0) {
-		/* Nothing taken: the number is skipped, nothing to settle. */
+		/*
+		 * Nothing taken (this node's own share used up, its reserve
+		 * reached, the link down): the number is given back, and the
+		 * origin holds as after a refusal on the way, so that it does
+		 * not retry (pool reads, getrandom, persists) at every turn of
+		 * the event loop.
+		 */
 		relay_origin_cancel(&e->o, x);
+		e->o.next--;
+		hold(e, now);
+		set_error(e, now, "transfer not sent: %s", err);
 		log_debug("relay %s: transfer not sent: %s", c->name, err);
 		return -1;
 	}
@@ -412,6 +433,7 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 		}
 		e->keys_out += x->n;
 		e->busy = 0;
+		e->busy_until = 0;	/* the hold ends with a commit */
 		relay_origin_committed(&e->o, x);
 		break;
 	case RELAY_ACK_DROPPED:
@@ -429,10 +451,7 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 		/* A cut link reroutes; any other refusal holds (relay_node.h). */
 		/* (Refusals of transfers sent before the hold: one step.) */
 		if (a->status != RELAY_E_LINK_DOWN && now >= e->busy_until) {
-			e->busy = e->busy ? e->busy * 2 : RELAY_BUSY_MIN;
-			if (e->busy > RELAY_BUSY_MAX)
-				e->busy = RELAY_BUSY_MAX;
-			e->busy_until = now + e->busy;
+			hold(e, now);
 			log_info("relay %s: no new transfer for %.0f s",
 				 e->cfg->name, e->busy);
 		}

@@ -72,7 +72,8 @@ static struct lnk lnks[MAXN + 1];
 static int nlnks;
 static struct msg *head, **tail = &head;
 static double now;
-static int budget_block = -1;	/* this node's takes towards osaka: -EAGAIN */
+static int budget_block = -1;	/* this node's takes towards ... */
+static const char *budget_block_to = "osaka";	/* ... this one: -EAGAIN */
 
 static int node_of(const char *name)
 {
@@ -126,7 +127,7 @@ static int f_take_out(void *ctx, const char *node, unsigned int n,
 	struct lnk *l = lnk_of(x, node_of(node), &d);
 	struct ldir *ld = &l->dir[d];
 
-	if (x == budget_block && !strcmp(node, "osaka"))
+	if (x == budget_block && !strcmp(node, budget_block_to))
 		return -EAGAIN;
 	if (ld->next + n > LKEYS)
 		return -ENOENT;
@@ -383,6 +384,7 @@ static void setup(void)
 	tail = &head;
 	now = 100;
 	budget_block = -1;
+	budget_block_to = "osaka";
 	memset(nodes, 0, sizeof(nodes));
 }
 
@@ -513,11 +515,6 @@ START_TEST(chain_fills_both_ends)
 END_TEST
 
 /*
- * nagoya-osaka is cut while tokyo's KEYS are on their way: nagoya
- * answers "link down" (tokyo learns which link), no path is left, the
- * pool stops filling, nothing is one-sided; restored, it fills again.
- */
-/*
  * nagoya's share of its link to osaka is used up: tokyo's transfers are
  * refused there after consuming tokyo - nagoya link keys, so tokyo holds
  * for 1 s, then 2 s, ... instead of burning that link at its step rate;
@@ -554,6 +551,45 @@ START_TEST(refused_transfers_hold_the_origin)
 }
 END_TEST
 
+/*
+ * tokyo's own share of its link to nagoya is used up: nothing leaves, no
+ * link key and no transfer number is spent, the error is kept for
+ * qkdctl, and tokyo holds (1 s, 2 s, ...) instead of trying again at
+ * every step; with budget again the pool fills and the hold is gone.
+ */
+START_TEST(local_refusal_holds_the_origin)
+{
+	unsigned int o, i;
+	uint64_t next;
+
+	chain(false);
+	budget_block = 0;
+	budget_block_to = "nagoya";
+	next = nodes[0].rn.e2e[0].o.next;
+	run(1, 0.1);
+	used(0, 1, &o, &i);
+	ck_assert_uint_eq(o, 0);
+	ck_assert_uint_eq(i, 0);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.next, next);
+	ck_assert(nodes[0].rn.e2e[0].busy == RELAY_BUSY_MIN);
+	ck_assert_ptr_nonnull(strstr(nodes[0].rn.e2e[0].last_error,
+				     "transfer not sent"));
+	run(14, 0.1);		/* after the first hold: refused again */
+	ck_assert(nodes[0].rn.e2e[0].busy == 2 * RELAY_BUSY_MIN);
+	ck_assert_uint_eq(nodes[0].rn.e2e[0].o.next, next);
+	budget_block = -1;
+	run(30, 0.1);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	same_keys(0, 3);
+	ck_assert(nodes[0].rn.e2e[0].busy == 0);
+}
+END_TEST
+
+/*
+ * nagoya-osaka is cut while tokyo's KEYS are on their way: nagoya
+ * answers "link down" (tokyo learns which link), no path is left, the
+ * pool stops filling, nothing is one-sided; restored, it fills again.
+ */
 START_TEST(chain_cut_mid_transfer)
 {
 	chain(false);
@@ -842,6 +878,7 @@ Suite *relay_node_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, chain_fills_both_ends);
 	tcase_add_test(tc, refused_transfers_hold_the_origin);
+	tcase_add_test(tc, local_refusal_holds_the_origin);
 	tcase_add_test(tc, chain_cut_mid_transfer);
 	tcase_add_test(tc, relay_killed_mid_transfer);
 	tcase_add_test(tc, ring_reroutes);
