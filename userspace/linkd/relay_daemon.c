@@ -12,6 +12,7 @@
 #include "log.h"
 #include "relay_budget.h"
 #include "relay_daemon.h"
+#include "relay_link.h"
 #include "relay_node.h"
 #include "relay_state.h"
 #include "relay_status.h"
@@ -45,27 +46,12 @@ static struct pool *link_pool(struct linkd *d, const char *node)
 	return NULL;
 }
 
-/*
- * Up for relaying: the kernel pool there, both connections open with the
- * capability both ways, neither direction being reset (their keys are
- * about to be wiped on both sides).
- */
-static bool pool_up(const struct pool *p)
-{
-	const struct conn *o = p->master.out, *i = p->slave.conn;
-
-	return p->id && o && !o->dead && o->state == CONN_OPEN &&
-	       p->master.relay_ok && p->master.state != M_WAIT_RESET &&
-	       i && !i->dead && i->state == CONN_OPEN && p->slave.relay_ok &&
-	       !p->slave.reset_due;
-}
-
 static bool io_link_up(void *ctx, const char *node)
 {
 	struct relay_daemon *rd = ctx;
 	struct pool *p = link_pool(rd->d, node);
 
-	return p && pool_up(p);
+	return p && relay_link_up(p);
 }
 
 static unsigned int io_key_len(void *ctx, const char *node)
@@ -73,7 +59,7 @@ static unsigned int io_key_len(void *ctx, const char *node)
 	struct relay_daemon *rd = ctx;
 	struct pool *p = link_pool(rd->d, node);
 
-	return p && pool_up(p) ? p->cfg.key_bits / 8 : 0;
+	return p && relay_link_up(p) ? p->cfg.key_bits / 8 : 0;
 }
 
 /*
@@ -96,7 +82,7 @@ static int io_take_out(void *ctx, const char *node, unsigned int n,
 	unsigned int klen, i;
 	int ret;
 
-	if (!p || !pool_up(p))
+	if (!p || !relay_link_up(p))
 		return -ENETDOWN;
 	b = &rd->budget[p - d->pools];
 	klen = p->cfg.key_bits / 8;
@@ -175,7 +161,7 @@ static int io_send(void *ctx, const char *node, bool forward,
 	struct conn *c;
 	int n, ret;
 
-	if (!p || !pool_up(p))
+	if (!p || !relay_link_up(p))
 		return -1;
 	c = forward ? p->master.out : p->slave.conn;
 	n = proto_encode_relay(&m, rd->out, sizeof(rd->out));

@@ -12,8 +12,8 @@
  * - peer connections: forward frames (KEYS, ABORT) on this node's master
  *   connection of that pool, answers on the connection the neighbour
  *   opened, both only once both ends announced PROTO_CAP_RELAY; a link is
- *   up for relaying while both connections are open and neither
- *   direction is being reset;
+ *   up for relaying while both connections are open, neither direction
+ *   is being reset and its QKD link produces keys (relay_link.h);
  * - end-to-end pools: kernel pools created from [relay NAME] as link
  *   pools are from [pool NAME];
  * - persistence: STATE_DIR/NAME.relay (relay_state.h), fsynced before the

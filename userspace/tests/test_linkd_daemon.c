@@ -14,7 +14,9 @@
  *   - a slave's dec_keys error leaves the master's health alone, and the
  *     status file shows both;
  *   - a window that refuses an offer: nothing sent, keys wiped;
- *   - the kernel's "pool re-created" event: both roles reconnect.
+ *   - the kernel's "pool re-created" event: both roles reconnect;
+ *   - relaying: the capability on both connections, RELAY dispatched
+ *     first, and a link down for relaying while its QKD link is cut.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +28,7 @@
 #include <sys/eventfd.h>
 #include "tests.h"
 #include "fake_linkd.h"
+#include "../linkd/relay_link.h"
 
 /* ---- a fake key source on the real workers ----------------------------- */
 
@@ -34,6 +37,7 @@ struct fsrc {
 	pthread_cond_t cond;
 	bool gate;			/* get_by_id blocks while set */
 	bool fail_by_id;
+	bool fail_get;			/* enc_keys: "QKD link down" */
 	unsigned int get_calls, by_id_calls, waiting;
 	unsigned int next_id;
 };
@@ -47,10 +51,13 @@ static int fs_get(void *priv, struct qkd_key *keys, struct keyid *names,
 		  size_t n, char *err, size_t errlen)
 {
 	(void)priv;
-	(void)err;
-	(void)errlen;
 	pthread_mutex_lock(&fs.lock);
 	fs.get_calls++;
+	if (fs.fail_get) {
+		snprintf(err, errlen, "KME: QKD link down");
+		pthread_mutex_unlock(&fs.lock);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char s[32];
 		int len = snprintf(s, sizeof(s), "key-%u", ++fs.next_id);
@@ -150,7 +157,7 @@ static void setup(void)
 
 	fake_reset();
 	fs.get_calls = fs.by_id_calls = fs.waiting = fs.next_id = 0;
-	fs.gate = fs.fail_by_id = false;
+	fs.gate = fs.fail_by_id = fs.fail_get = false;
 	snprintf(dir, sizeof(dir), "/tmp/linkd-daemon-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	memset(&cfg, 0, sizeof(cfg));
@@ -805,6 +812,68 @@ START_TEST(relay_slave_connection)
 }
 END_TEST
 
+/* Step the master (its jobs answered) until its source's health is @ok. */
+static void master_until_health(bool ok)
+{
+	for (int i = 0; i < 400 && !(P->master.health.known &&
+				     P->master.health.kme_ok == ok); i++) {
+		fk_state.now += 0.25;
+		master_step(&d, P);
+		if (P->master.job_busy)
+			ck_assert_int_eq(dispatch(P->worker, 1), 1);
+	}
+	ck_assert(P->master.health.known);
+	ck_assert(P->master.health.kme_ok == ok);
+}
+
+/*
+ * a, b: a link with both connections open with the capability is up for
+ * relaying until its QKD link is cut at the KME (enc_keys fails, the peer
+ * channel still up), and up again once the source delivers: a cut QKD
+ * link reroutes rather than draining the pool for relays.
+ */
+START_TEST(relay_link_down_while_qkd_cut)
+{
+	struct proto_hello h = { .master = "B", .slave = "A", .key_bits = 256,
+				 .epoch.pool = 3, .caps = PROTO_CAP_RELAY };
+	struct proto_reset r = { 0 };
+	struct conn *c, *s;
+
+	relaying(true);
+	ck_assert(!relay_link_up(P));
+	P->master.next_try = fk_state.now;
+	master_step(&d, P);
+	c = P->master.out;
+	ck_assert_ptr_nonnull(c);
+	c->ops->opened(c);
+	{
+		struct proto_hello_ok ok = { .caps = PROTO_CAP_RELAY };
+
+		deliver(c, proto_encode_hello_ok(&ok, frame, sizeof(frame)));
+	}
+	ck_assert(!relay_link_up(P));		/* no inbound connection yet */
+	s = fake_conn(&slave_conn_ops, &d, true);
+	deliver(s, proto_encode_hello(&h, frame, sizeof(frame)));
+	deliver(s, proto_encode_reset(&r, frame, sizeof(frame)));
+	ck_assert(P->slave.relay_ok && !P->slave.reset_due);
+	ck_assert(relay_link_up(P));
+	/* The QKD link cut: the pool below its low watermark asks in vain. */
+	fs.fail_get = true;
+	fk_state.level[0] = 0;
+	master_until_health(false);
+	ck_assert_str_eq(P->master.health.last_error, "KME: QKD link down");
+	ck_assert(!c->dead && !s->dead && c->state == CONN_OPEN);
+	ck_assert(!relay_link_up(P));
+	/* Restored: the next batch comes, the link carries relays again. */
+	fs.fail_get = false;
+	master_until_health(true);
+	ck_assert(relay_link_up(P));
+	/* A closed connection is a down link whatever the source says. */
+	conn_close(s, "gone");
+	ck_assert(!relay_link_up(P));
+}
+END_TEST
+
 Suite *linkd_daemon_suite(void)
 {
 	Suite *s = suite_create("linkd_daemon");
@@ -826,6 +895,7 @@ Suite *linkd_daemon_suite(void)
 	tcase_add_test(tc, relay_master_without_capability);
 	tcase_add_test(tc, relay_not_announced);
 	tcase_add_test(tc, relay_slave_connection);
+	tcase_add_test(tc, relay_link_down_while_qkd_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }
