@@ -59,7 +59,7 @@ static unsigned int io_key_len(void *ctx, const char *node)
 	struct relay_daemon *rd = ctx;
 	struct pool *p = link_pool(rd->d, node);
 
-	return p && relay_link_up(p) ? p->cfg.key_bits / 8 : 0;
+	return p && relay_link_open(p) ? p->cfg.key_bits / 8 : 0;
 }
 
 /*
@@ -161,7 +161,7 @@ static int io_send(void *ctx, const char *node, bool forward,
 	struct conn *c;
 	int n, ret;
 
-	if (!p || !relay_link_up(p))
+	if (!p || !relay_link_open(p))
 		return -1;
 	c = forward ? p->master.out : p->slave.conn;
 	n = proto_encode_relay(&m, rd->out, sizeof(rd->out));

@@ -3,10 +3,18 @@
 #include "linkd.h"
 #include "relay_link.h"
 
-bool relay_link_up(const struct pool *p)
+bool relay_link_open(const struct pool *p)
 {
 	const struct conn *o = p->master.out, *i = p->slave.conn;
 
+	return p->id && o && !o->dead && o->state == CONN_OPEN &&
+	       p->master.relay_ok && p->master.state != M_WAIT_RESET &&
+	       i && !i->dead && i->state == CONN_OPEN && p->slave.relay_ok &&
+	       !p->slave.reset_due;
+}
+
+bool relay_link_up(const struct pool *p)
+{
 	/*
 	 * The master's source failed its last call (enc_keys or status): a
 	 * cut QKD link or an unreachable KME.  The pool refills no more, so
@@ -16,8 +24,5 @@ bool relay_link_up(const struct pool *p)
 	 */
 	if (p->master.health.known && !p->master.health.kme_ok)
 		return false;
-	return p->id && o && !o->dead && o->state == CONN_OPEN &&
-	       p->master.relay_ok && p->master.state != M_WAIT_RESET &&
-	       i && !i->dead && i->state == CONN_OPEN && p->slave.relay_ok &&
-	       !p->slave.reset_due;
+	return relay_link_open(p);
 }

@@ -13,12 +13,20 @@
 struct pool;
 
 /*
- * Up for relaying: the kernel pool there, both connections open with the
- * capability both ways, neither direction being reset (their keys are
- * about to be wiped on both sides), and the QKD link producing keys: this
- * side's key source did not fail its last call.  A QKD link cut with the
- * peer channel still up is a down link: routing goes around it, and what
- * its pool holds stays for the link's own IPsec.
+ * Open for relay frames: the kernel pool there, both connections open
+ * with the capability both ways, neither direction being reset (their
+ * keys are about to be wiped on both sides).  Frames and answers pass,
+ * and KEYS from the neighbour are taken in: their link keys are the
+ * neighbour's outbound ones, whatever this side's key source does.
+ */
+bool relay_link_open(const struct pool *p);
+
+/*
+ * Up for relaying (routing, and this side's outbound link keys): open,
+ * and the QKD link producing keys: this side's key source did not fail
+ * its last call.  A QKD link cut with the peer channel still up is a
+ * down link: routing goes around it, and what its pool holds stays for
+ * the link's own IPsec.
  */
 bool relay_link_up(const struct pool *p);
 

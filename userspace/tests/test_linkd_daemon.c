@@ -830,7 +830,10 @@ static void master_until_health(bool ok)
  * a, b: a link with both connections open with the capability is up for
  * relaying until its QKD link is cut at the KME (enc_keys fails, the peer
  * channel still up), and up again once the source delivers: a cut QKD
- * link reroutes rather than draining the pool for relays.
+ * link reroutes rather than draining the pool for relays.  It stays open
+ * for frames meanwhile: the neighbour, whose source has not failed yet,
+ * may still send KEYS over it (sealed with its own outbound keys), and
+ * answers and ABORTs must pass.
  */
 START_TEST(relay_link_down_while_qkd_cut)
 {
@@ -864,6 +867,8 @@ START_TEST(relay_link_down_while_qkd_cut)
 	ck_assert_str_eq(P->master.health.last_error, "KME: QKD link down");
 	ck_assert(!c->dead && !s->dead && c->state == CONN_OPEN);
 	ck_assert(!relay_link_up(P));
+	/* Frames, answers and the neighbour's KEYS still pass. */
+	ck_assert(relay_link_open(P));
 	/* Restored: the next batch comes, the link carries relays again. */
 	fs.fail_get = false;
 	master_until_health(true);
@@ -871,6 +876,7 @@ START_TEST(relay_link_down_while_qkd_cut)
 	/* A closed connection is a down link whatever the source says. */
 	conn_close(s, "gone");
 	ck_assert(!relay_link_up(P));
+	ck_assert(!relay_link_open(P));
 }
 END_TEST
 
