@@ -22,6 +22,10 @@
 #   make demo               (as root) build, boot the two-router lab with a
 #                           QKD network in the VM: QKD link cut and restored,
 #                           live view, summary (Documentation/lab.rst)
+#   make demo-network       (as root) the trusted-node network: four routers,
+#                           IPsec between neighbours and end to end over
+#                           relayed keys, a QKD link cut and restored; RING=1
+#                           reroutes around it (Documentation/relay.rst)
 #   make deb                the Debian packages, built in the root and checked
 #                           with lintian, into build/deb/SUITE/ (packaging.rst)
 #   make regen              regenerate the uapi header and netlink policies
@@ -72,6 +76,10 @@ bench:
 demo:
 	tools/demo/demo.sh
 
+# the trusted-node network (Documentation/relay.rst); RING=1: the ring
+demo-network:
+	tools/demo/demo.sh --network $(if $(RING),--ring)
+
 deb:
 	tools/deb.sh
 
@@ -80,4 +88,4 @@ regen:
 
 .PHONY: all modules modules_install clean check spec build style sparse \
 	kunit userspace kme-sim monitoring plugin debugvm fuzz vmtest deb bench \
-	demo regen
+	demo demo-network regen

@@ -12,7 +12,12 @@ TIMELINE.json is what tools/demo/lab_demo.py prints after "@@TIMELINE@@"
     {"capacity": N, "high": N, "low": N,
      "samples": [[t, {"tokyo": [out, in], "osaka": [out, in]}, sent, lost], ...],
      "rekeys": [[t, "qkd" | "mlkem" | "failed"], ...],
-     "cut": t, "restore": t, "method": "..."}
+     "cut": t, "restore": t, "method": "...",
+     "title": "..." (optional), "cut_label": "..." (optional)}
+
+tools/demo/network_demo.py (`make demo-network`) writes the same with its
+end-to-end pools ("tokyo: pool kobe", "kobe: pool tokyo") in place of the
+routers and the tokyo-kobe SA's re-keys.
 
 (t in seconds since the demo's start).  Writes OUTDIR/timeline.svg and
 OUTDIR/timeline.png, and the data files gnuplot read (OUTDIR/*.dat,
@@ -71,7 +76,7 @@ def script(tl, routers, out):
         shade = (f"set object 1 rect from {tl['cut']:.2f}, graph 0 to "
                  f"{tl.get('restore') or end:.2f}, graph 1 fc rgb '#fee08b' "
                  "fs solid 0.35 noborder behind\n"
-                 f"set label 1 'QKD link cut' at {tl['cut']:.2f}, graph 0.84 offset 0.5,0 "
+                 f"set label 1 '{tl.get('cut_label', 'QKD link cut')}' at {tl['cut']:.2f}, graph 0.84 offset 0.5,0 "
                  "font ',10'\n")
     return f"""# The demo's timeline (tools/demo/timeline.py); redraw: gnuplot timeline.gp
 set datafile commentschars '#'
@@ -84,7 +89,7 @@ set size 1, 0.72
 set origin 0, 0.28
 set ylabel 'keys in the pool'
 set yrange [0:{top:.0f}]
-set title 'qkd-ipsec lab, {tl.get("method", "")}: pool levels and re-keys' font ',12'
+set title '{tl.get("title", "qkd-ipsec lab")}, {tl.get("method", "")}: pool levels and re-keys' font ',12'
 set key outside top center horizontal maxrows 2 font ',9'
 set grid ytics lc rgb '#dddddd'
 set arrow 1 from graph 0, first {tl['high']} to graph 1, first {tl['high']} nohead dt 3 lc rgb '#888888'

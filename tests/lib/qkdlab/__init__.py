@@ -15,6 +15,8 @@ Inside the VM (tools/vm-run.sh puts tests/lib on PYTHONPATH):
                link manager's tests and bench
     relaynet   a chain of four routers' qkd-linkd and the KME simulator:
                the trusted-node relay's fixture
+    trustnet   the trusted-node network with IPsec (make demo-network):
+               qkd-linkd and charon on every router of a chain or ring
     vici       a strongSwan vici client (the benches' SA control)
 """
 
