@@ -55,10 +55,11 @@ def script(tl, routers, out):
     top = cap * 1.18
     end = max([s[0] for s in tl["samples"]] + [0]) + 1
     lines = []
-    colors = {"tokyo": ("#2166ac", "#67a9cf"), "osaka": ("#762a83", "#c2a5cf")}
+    colors = {"tokyo": ("#2166ac", "#67a9cf"), "osaka": ("#762a83", "#c2a5cf"),
+              "kobe": ("#762a83", "#c2a5cf")}
     col = 2
     for r in routers:
-        c = colors.get(r, ("#333333", "#999999"))
+        c = colors.get(r.split(":")[0], ("#333333", "#999999"))   # "tokyo: pool kobe"
         lines.append(f"'levels.dat' using 1:{col} with steps lw 2 lc rgb '{c[0]}' "
                      f"title '{r} outbound'")
         lines.append(f"'levels.dat' using 1:{col + 1} with steps lw 2 dt 2 lc rgb '{c[1]}' "
