@@ -443,7 +443,7 @@ def main():
     if RING_MODE:
         watch(lambda: all(last_path(x).split() in (AROUND, AROUND[::-1]) for x in E2E),
               240, "both ends to reroute")
-        say("  both ends rerouted: " + "; ".join(f"{x} {last_path(x)}" for x in E2E))
+        say("  both ends rerouted: " + "; ".join(f"{x}: {last_path(x)}" for x in E2E))
         t_end = time.monotonic() + CUT_RING
         watch(lambda: time.monotonic() >= t_end, CUT_RING + 5, "the cut")
     else:
@@ -461,7 +461,7 @@ def main():
     if RING_MODE:
         watch(lambda: all(last_path(x).split() in (NODES, NODES[::-1]) for x in E2E),
               150, "both ends' paths back through osaka")
-        say("  paths back: " + "; ".join(f"{x} {last_path(x)}" for x in E2E))
+        say("  paths back: " + "; ".join(f"{x}: {last_path(x)}" for x in E2E))
     at = {x: len(n.log_text()) for x, n in net.nodes.items()}
     watch(lambda: sum(1 for o, _ in e2e_initiated(at) if o == "qkd") >= MIN_QKD_AFTER,
           MIN_QKD_AFTER * CHILD_REKEY + 90, "QKD-keyed tokyo-kobe re-keys")
