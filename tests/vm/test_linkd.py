@@ -185,15 +185,19 @@ def _():
         # commit.  Snapshot once the master is idle and its count stands,
         # from status files written after the take (the file is rewritten
         # every second: with offers pipelined, a whole refill can fit
-        # between two writes, and an older file shows none of it).
-        last = [None]
+        # between two writes, and an older file shows none of it).  Two
+        # reads of one write prove nothing: the count must stand across
+        # two writes (a batch fetched just before the cut, still in the
+        # worker, shows as idle and commits later).
+        last = [None, None]
 
         def settled():
-            if os.stat(os.path.join(TMP, "a", "status.json")).st_mtime <= taken:
+            mtime = os.stat(os.path.join(TMP, "a", "status.json")).st_mtime_ns
+            if mtime <= taken * 1e9 or mtime == last[1]:
                 return False
             c = status("a").get("committed")
             ok = idle("a") and c == last[0]
-            last[0] = c
+            last[0], last[1] = c, mtime
             return ok
         wait(settled, 90, "A's master settled after the take")
         committed = last[0]
