@@ -629,7 +629,15 @@ KE_FAMILIES = set(METRIC_LABELS)
 LINKD_FAMILIES = {"qkd_linkd_up", "qkd_linkd_status_age_seconds", "qkd_linkd_kme_up",
                   "qkd_linkd_peer_connected", "qkd_linkd_last_refill_timestamp_seconds",
                   "qkd_linkd_last_error_timestamp_seconds", "qkd_linkd_kme_errors_total",
-                  "qkd_linkd_peer_errors_total"}
+                  "qkd_linkd_peer_errors_total",
+                  # the relay's (relay.rst, "Operations")
+                  "qkd_linkd_relay_share_percent", "qkd_linkd_relay_reserve_keys",
+                  "qkd_linkd_relay_bucket_keys", "qkd_linkd_relay_link_keys_taken_total",
+                  "qkd_linkd_relay_path_info", "qkd_linkd_relay_bottleneck_rate_bits_per_second",
+                  "qkd_linkd_relay_path_changes_total",
+                  "qkd_linkd_relay_path_change_timestamp_seconds",
+                  "qkd_linkd_relay_transfers_total", "qkd_linkd_relay_keys_total",
+                  "qkd_linkd_relay_last_error_timestamp_seconds"}
 METRIC_TRUTH = {
     "qkd_pool_keys": lambda t, s: s["level"],
     "qkd_pool_capacity_keys": lambda t, s: t["capacity"],
