@@ -50,6 +50,42 @@ SWAN_ROOT = {"trixie": "/", "forky": "/forky"}
 SWAN_PLUGINS = {"trixie": "qkd qkd-mlkem", "forky": "qkd"}
 
 
+def strongswan_conf(plugins, log, vici, peers):
+    """A lab router's strongswan.conf: charon with the plugins named (the
+    qkd ones, SWAN_PLUGINS), its log at log, vici at vici, and the qkd
+    plugin's peers sections from peers {peer: {key: value}}."""
+    sections = "".join(
+        f"\t\t\t\t{p} {{\n" +
+        "".join(f"\t\t\t\t\t{k} = {v}\n" for k, v in keys.items()) +
+        "\t\t\t\t}\n" for p, keys in peers.items())
+    return f"""charon {{
+	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters {plugins}
+	send_vendor_id = yes
+	install_routes = no
+	retransmit_tries = 3
+	filelog {{
+		lab {{
+			path = {log}
+			flush_line = yes
+			ike_name = yes
+			default = 1
+		}}
+	}}
+	plugins {{
+		vici {{
+			socket = unix://{vici}
+		}}
+		qkd {{
+			policy = prefer
+			pool_by_identity = no
+			peers {{
+{sections}			}}
+		}}
+	}}
+}}
+"""
+
+
 def plugin_path(swan, name="qkd"):
     """The plugin NAME (qkd, qkd-mlkem) built in the root of strongSwan swan."""
     if swan == "trixie" and name == "qkd":
@@ -172,37 +208,9 @@ class Router:
 
     def write_conf(self):
         peer = self.peer
-        sections = "".join(
-            f"\t\t\t\t{p} {{\n" +
-            "".join(f"\t\t\t\t\t{k} = {v}\n" for k, v in self.qkd_peer(p).items()) +
-            "\t\t\t\t}\n" for p in self.peers)
         with open(self.conf, "w") as f:
-            f.write(f"""charon {{
-	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters {SWAN_PLUGINS[self.swan]}
-	send_vendor_id = yes
-	install_routes = no
-	retransmit_tries = 3
-	filelog {{
-		lab {{
-			path = {self.log}
-			flush_line = yes
-			ike_name = yes
-			default = 1
-		}}
-	}}
-	plugins {{
-		vici {{
-			socket = unix://{self.vici}
-		}}
-		qkd {{
-			policy = prefer
-			pool_by_identity = no
-			peers {{
-{sections}			}}
-		}}
-	}}
-}}
-""")
+            f.write(strongswan_conf(SWAN_PLUGINS[self.swan], self.log, self.vici,
+                                    {p: self.qkd_peer(p) for p in self.peers}))
         # one connection "lab"; a router with several peers (osaka in a lab
         # with nagoya) serves them all with it, so its remote identity is
         # %any unless set

@@ -38,7 +38,7 @@ import urllib.request
 
 from qkdlab import REPO
 from qkdlab.proc import in_ns, sh, stop_process, wait_for
-from qkdlab.routers import FAILURE_RE, Router
+from qkdlab.routers import FAILURE_RE, SWAN_PLUGINS, Router, strongswan_conf
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
 SIM = os.path.join(REPO, "tools/kme-sim/kme_sim.py")
@@ -104,36 +104,10 @@ class Node(Router):
         self.rekey = {"ike": 0, "child": 0}
 
     def write_conf(self):
-        peers = "".join(f"\t\t\t\t{p} {{\n\t\t\t\t\tpool = {p}\n\t\t\t\t\tid = {p}\n"
-                        f"\t\t\t\t\taddrs = {addr(p)}\n\t\t\t\t\tpolicy = {self.policy}\n"
-                        "\t\t\t\t}\n" for p, _ in self.peers)
         with open(self.conf, "w") as f:
-            f.write(f"""charon {{
-	load = random nonce openssl pem pkcs1 pubkey x509 kernel-netlink socket-default vici counters qkd qkd-mlkem
-	send_vendor_id = yes
-	install_routes = no
-	retransmit_tries = 3
-	filelog {{
-		lab {{
-			path = {self.log}
-			flush_line = yes
-			ike_name = yes
-			default = 1
-		}}
-	}}
-	plugins {{
-		vici {{
-			socket = unix://{self.vici}
-		}}
-		qkd {{
-			policy = prefer
-			pool_by_identity = no
-			peers {{
-{peers}			}}
-		}}
-	}}
-}}
-""")
+            f.write(strongswan_conf(SWAN_PLUGINS[self.swan], self.log, self.vici,
+                                    {p: {"pool": p, "id": p, "addrs": addr(p),
+                                         "policy": self.policy} for p, _ in self.peers}))
         conns = ""
         for p, init in self.peers:
             ike, child = (self.rekey["ike"], self.rekey["child"]) if init else (0, 0)
