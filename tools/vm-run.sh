@@ -178,8 +178,8 @@ fi
 # Kernel reports fail the run whatever the scripts said.
 # kmemleak: its reports, not its start-up line; lockdep: a report that is
 # not a WARNING, or lockdep turning itself off after one; ODEBUG: the
-# debug objects' reports.
-pattern='WARNING:|Oops|BUG:|KASAN|UBSAN:|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: trying to register|lockdep is turned off|ODEBUG:|Kernel panic|general protection fault|Call Trace:'
+# debug objects' reports; a hung task (tools/debug-kernel.config).
+pattern='WARNING:|Oops|BUG:|KASAN|UBSAN:|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: trying to register|lockdep is turned off|ODEBUG:|Kernel panic|blocked for more than|general protection fault|Call Trace:'
 if grep -aqE "$pattern" "$log"; then
 	echo "vm-run: the kernel reported problems (full log: $log):" >&2
 	grep -anE "$pattern" "$log" | head -n 40 | sed 's/^/    /' >&2

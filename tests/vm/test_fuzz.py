@@ -463,9 +463,18 @@ def interrupted_dump(fid, rng, tally):
         s.close()
 
 
-def worker(role, seed, deadline, budget, fd):
+PROGRESS_EVERY = 30     # s between a worker's progress lines
+
+
+def worker(role, seed, deadline, budget, fd, stop_fd):
+    """One fuzzing process.  It writes "P <sent>" lines to fd as it goes
+    and "R <result>" at the end.  The monitor sends nothing, so no message
+    budget ends it: it stops when the parent closes stop_fd, after every
+    other worker has finished (it did not, and a 1,000,000-message run
+    waited on it for ever)."""
     rng = random.Random(seed)
     tally = Tally()
+    last_progress = time.monotonic()
     try:
         if role == "netns":
             os.unshare(os.CLONE_NEWNET)
@@ -483,9 +492,14 @@ def worker(role, seed, deadline, budget, fd):
             mon = open_sock(rcvbuf=4096)
             mon.setsockopt(270, 1, groups["monitor"])           # NETLINK_ADD_MEMBERSHIP
         seq = 100
-        while time.monotonic() < deadline and (budget is None or tally.sent < budget):
+        while time.monotonic() < deadline and (budget is None or tally.sent < budget
+                                                or role == "monitor"):
+            if time.monotonic() - last_progress >= PROGRESS_EVERY:
+                last_progress = time.monotonic()
+                os.write(fd, f"P {tally.sent}\n".encode())
             if role == "monitor":
-                time.sleep(0.5)
+                if select.select([stop_fd], [], [], 0.5)[0]:
+                    break
                 try:
                     while select.select([mon], [], [], 0)[0]:
                         mon.recv(65536)
@@ -504,8 +518,8 @@ def worker(role, seed, deadline, budget, fd):
     except Exception as e:          # noqa: BLE001
         tally.bad(f"{role}: {type(e).__name__}: {e}")
     cpu = os.times()
-    os.write(fd, repr((role, tally.sent, tally.replies, tally.unexpected,
-                       tally.notes, tally.errnos, cpu.user, cpu.system)).encode())
+    os.write(fd, b"R " + repr((role, tally.sent, tally.replies, tally.unexpected,
+                               tally.notes, tally.errnos, cpu.user, cpu.system)).encode())
     os.close(fd)
     os._exit(0)
 
@@ -572,6 +586,46 @@ def fuzz():
         reload_module()
 
 
+def collect(kids, stop_w, t0):
+    """The workers' results, printing the messages sent so far every
+    PROGRESS_EVERY s (a long run that stops making progress shows where);
+    the monitor is told to stop once every other worker has finished."""
+    bufs = {rfd: b"" for _, rfd, _ in kids}
+    sent = {rfd: 0 for _, rfd, _ in kids}
+    role_of = {rfd: role for _, rfd, role in kids}
+    open_fds = set(bufs)
+    last = time.monotonic()
+    while open_fds:
+        senders = [fd for fd in open_fds if role_of[fd] != "monitor"]
+        if not senders and stop_w is not None:
+            os.close(stop_w)
+            stop_w = None
+        for fd in select.select(list(open_fds), [], [], PROGRESS_EVERY)[0]:
+            b = os.read(fd, 65536)
+            if not b:
+                open_fds.discard(fd)
+                continue
+            bufs[fd] += b
+            while not bufs[fd].startswith(b"R ") and b"\n" in bufs[fd]:
+                line, bufs[fd] = bufs[fd].split(b"\n", 1)
+                sent[fd] = int(line.split()[1])
+        if time.monotonic() - last >= PROGRESS_EVERY:
+            last = time.monotonic()
+            n, dt = sum(sent.values()), last - t0
+            print(f"# progress: {n} messages in {dt:.0f} s ({n / dt:.0f}/s); still running: "
+                  f"{', '.join(sorted(role_of[fd] for fd in open_fds))}", flush=True)
+    if stop_w is not None:
+        os.close(stop_w)
+    results = []
+    for pid, rfd, role in kids:
+        os.close(rfd)
+        os.waitpid(pid, 0)
+        b = bufs[rfd]
+        results.append(eval(b[2:].decode()) if b.startswith(b"R ") else
+                       (role, 0, 0, 1, [f"{role}: died without a result"], {}, 0, 0))
+    return results
+
+
 def run_fuzz():
     spec = Spec(SPEC)
     check(len(spec.ops) >= 9, f"only {len(spec.ops)} operations read from the spec")
@@ -580,27 +634,19 @@ def run_fuzz():
     budget = None if MESSAGES is None else -(-MESSAGES // max(1, len(ROLES) - 1))
     kids = []
     t0 = time.monotonic()
+    stop_r, stop_w = os.pipe()
     for i, role in enumerate(ROLES):
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
+            os.close(stop_w)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            worker(role, SEED * 100 + i, deadline, budget, wfd)
+            worker(role, SEED * 100 + i, deadline, budget, wfd, stop_r)
         os.close(wfd)
         kids.append((pid, rfd, role))
-    results = []
-    for pid, rfd, role in kids:
-        chunks = []
-        while True:
-            b = os.read(rfd, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(rfd)
-        os.waitpid(pid, 0)
-        results.append(eval(b"".join(chunks).decode()) if chunks else
-                       (role, 0, 0, 1, [f"{role}: died without a result"], {}, 0, 0))
+    os.close(stop_r)
+    results = collect(kids, stop_w, t0)
     dt = time.monotonic() - t0
     sent = sum(r[1] for r in results)
     unexpected = sum(r[3] for r in results)
