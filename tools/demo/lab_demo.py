@@ -35,6 +35,9 @@ import sys
 import threading
 import time
 
+import console
+from console import T0 as t0, banner, say
+
 from qkdlab.qkdnet import POOL_CFG, QKD_RATE, QkdLab, exchanges, snapshot, tally
 
 # the combined method (ML-KEM-768 and QKD in one KE payload): one
@@ -60,7 +63,6 @@ RESTORE_POLL = 0.1          # s between looks at the pools and logs
 
 lab = QkdLab(rate=QKD_RATE)
 T, O = lab.tokyo, lab.osaka
-t0 = time.monotonic()
 run = {"phase": "setup", "start": (0, 0), "pinger": None}
 # what tools/demo/timeline.py draws (printed after "@@TIMELINE@@" at the
 # end): a sample of the levels and ping per live line, each re-key with
@@ -69,16 +71,6 @@ timeline = {"capacity": POOL_CFG["capacity"], "high": POOL_CFG["high_watermark"]
             "low": POOL_CFG["low_watermark"], "samples": [], "rekeys": [],
             "cut": None, "restore": None, "method": ESP_PROPOSAL.split("-", 1)[1]}
 
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def banner(text):
-    say()
-    say("=" * 78)
-    say(f"  [{time.monotonic() - t0:5.0f} s]  {text}")
-    say("=" * 78)
 
 
 # what the plugin says that an operator would act on or want to see:
@@ -154,21 +146,8 @@ def sampler(stop):
 
 
 def watch(until, timeout, what, step=0.25):
-    """Print the live view every LIVE s until until() is true (asked every
-    step s); raises TimeoutError after timeout s."""
-    deadline = time.monotonic() + timeout
-    nxt = 0.0
-    while True:
-        now = time.monotonic()
-        if now >= nxt:
-            live_line()
-            nxt = now + LIVE
-        v = until()
-        if v:
-            return v
-        if now >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
+    """Wait for until() with the live line going (console.watch)."""
+    return console.watch(until, timeout, what, live_line, LIVE, step)
 
 
 def initiated(start):

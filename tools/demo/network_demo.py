@@ -33,6 +33,9 @@ import sys
 import threading
 import time
 
+import console
+from console import T0 as t0, banner, say
+
 from qkdlab.qkdnet import NAK_REASONS
 from qkdlab.routers import FALLBACK_RE, KEY_RE
 from qkdlab.trustnet import (ANSWER_RE, CHAIN, E2E, E2E_POOL, NODES, PATH_RE, RING,
@@ -52,7 +55,6 @@ MAX_PING_LOSS = 0.01
 RING_MODE = "--ring" in sys.argv[1:]
 AROUND = ["tokyo", "nagoya", "kobe"]       # the ring's second route
 net = TrustNet(RING if RING_MODE else CHAIN, CHILD_REKEY, IKE_REKEY)
-t0 = time.monotonic()
 run = {"phase": "setup", "pinger": None, "marks": {}}
 timeline = {"capacity": E2E_POOL["capacity"], "high": E2E_POOL["high_watermark"],
             "low": E2E_POOL["low_watermark"], "samples": [], "rekeys": [], "cut": None,
@@ -60,16 +62,6 @@ timeline = {"capacity": E2E_POOL["capacity"], "high": E2E_POOL["high_watermark"]
             "title": f"qkd-ipsec trusted-node {'ring' if RING_MODE else 'chain'}, tokyo-kobe",
             "cut_label": "nagoya-osaka cut"}
 
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def banner(text):
-    say()
-    say("=" * 78)
-    say(f"  [{time.monotonic() - t0:5.0f} s]  {text}")
-    say("=" * 78)
 
 
 def sa_name(a, b):
@@ -165,18 +157,8 @@ def sampler(stop):
 
 
 def watch(until, timeout, what, step=0.5):
-    deadline, nxt = time.monotonic() + timeout, 0.0
-    while True:
-        now = time.monotonic()
-        if now >= nxt:
-            live_line()
-            nxt = now + LIVE
-        v = until()
-        if v:
-            return v
-        if now >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
+    """Wait for until() with the live line going (console.watch)."""
+    return console.watch(until, timeout, what, live_line, LIVE, step)
 
 
 def mark(phase):
