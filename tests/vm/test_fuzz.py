@@ -576,7 +576,8 @@ def reload_module(*params):
 
 
 @test(f"fuzz: spec-driven requests from {len(ROLES)} processes (admin, another netns, "
-      f"no CAP_NET_ADMIN, nobody, monitor, interrupted dumps) for {SECONDS:g} s: "
+      f"no CAP_NET_ADMIN, nobody, monitor, interrupted dumps) for "
+      f"{f'{MESSAGES:,} messages' if MESSAGES else f'{SECONDS:g} s'}: "
       "expected answers only, counters reconcile")
 def fuzz():
     reload_module(f"mem_limit={FUZZ_MEM_LIMIT}")
