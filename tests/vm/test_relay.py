@@ -11,7 +11,13 @@ material at both ends of every link (test-only path: the kernel's ynl, as
 test_linkd.py).  Then the relay itself: tokyo's pool kobe and kobe's
 pool tokyo fill both ways over nagoya and osaka, the keys taken at one
 end are the keys at the other, each hop consumes exactly the link keys
-the frames need (relay.rst, "Sizing"), and no relayed key reaches a log."""
+the frames need (relay.rst, "Sizing"), and no relayed key reaches a log.
+Then what goes wrong under it, with refills in flight: nagoya killed
+(kill -9), the QKD link nagoya-osaka cut at the simulator and restored,
+and the qkdpool module reloaded under every node (last: every pool in the
+VM goes); after each, nothing is duplicated or one-sided at the ends
+(ends_agree) and the pools refill.  The ring's reroute:
+test_relay_ring.py."""
 
 import base64
 import json
@@ -21,11 +27,16 @@ import signal
 import subprocess
 import time
 
+from qkdlab import REPO, relaylog
+from qkdlab.pools import reset_family_cache
 from qkdlab.relaynet import (BATCH, E2E_HIGH, HIGH, LINKD, NODES, cleanup, conf,
-                             consume, e2e_peer, kill9, link_levels, procs,
-                             log_text, materials, pool, qkdctl, start, stats,
-                             status, up, wait)
+                             consume, cut, drain_link, e2e_peer, fam, kill9,
+                             link_levels, procs, log_text, materials, pool,
+                             qkdctl, reconciled, restore, start, stats, status,
+                             up, wait)
 from qkdlab.tap import check, diag, eq, main, test
+
+KO = os.environ.get("QKD_KO", os.path.join(REPO, "kmod/qkdpool.ko"))
 
 
 @test("relay: set-up: five namespaces, certificates, simulator with three links")
@@ -276,6 +287,202 @@ def _():
     n = consume(a, b, b, a, E2E_HIGH) + consume(b, a, a, b, E2E_HIGH)
     eq(n, 2 * E2E_HIGH, "end-to-end key pairs after the kill")
     check("relay: node " + mid in log_text(mid)[-20000:], "nagoya's relay not restarted")
+
+
+# ---------------------------------------------------------------- ends agree
+
+def e2e_counts(x):
+    """x's end-to-end pool: (outbound added, inbound added)."""
+    k = stats(x, e2e_peer(x))
+    return k[("out", "added")], k[("in", "added")]
+
+
+def ends_agree(since=None):
+    """Nothing in flight and nothing one-sided between tokyo and kobe:
+    both directions' levels equal at the two ends, every key the far end
+    was given (inbound added) either committed by the origin (outbound
+    added) or removed again for its ABORT (the far end's log, since the
+    offsets since when the pools' counters started then), and each
+    pool's counters reconciled: added = taken + expired + flushed + level.
+    Returns a description of what disagrees, or "" (then callers take
+    every key in pairs: same IDs, same material)."""
+    lv = e2e_levels()
+    bad = []
+    for origin in ENDS:
+        far = e2e_peer(origin)
+        text = log_text(far)[since[far] if since else 0:]
+        got, com = e2e_counts(far)[1], e2e_counts(origin)[0]
+        rem = relaylog.removed(text, origin)
+        if lv[origin][0] != lv[far][1]:
+            bad.append(f"{origin} out {lv[origin][0]} vs {far} in {lv[far][1]}")
+        if got != com + rem:
+            bad.append(f"{far} was given {got} keys by {origin}, which committed {com}; "
+                       f"{rem} removed for ABORTs")
+        for d, (added, gone) in reconciled(origin, far).items():
+            if added != gone:
+                bad.append(f"{origin} pool {far} {d}: added {added} vs taken + expired + "
+                           f"flushed + level {gone}")
+    return "; ".join(bad)
+
+
+def take_all(what):
+    """Every key of both end-to-end pools' outbound sides and its twin at
+    the other end (consume: same ID, same material).  Called with the
+    ends agreeing (levels equal): then the inbound sides held exactly
+    these."""
+    lv = e2e_levels()
+    n = consume(ENDS[0], ENDS[1], ENDS[1], ENDS[0], lv[ENDS[0]][0])
+    n += consume(ENDS[1], ENDS[0], ENDS[0], ENDS[1], lv[ENDS[1]][0])
+    diag(f"{what}: {n} end-to-end key pairs taken, IDs and material equal")
+    return n
+
+
+def agreed(what, timeout, since=None, full=True):
+    """Wait until the ends agree (and are full): fail with what disagrees."""
+    last = [""]
+
+    def ok():
+        try:
+            last[0] = ends_agree(since)
+        except Exception as e:      # noqa: BLE001  (pools re-created)
+            last[0] = str(e)
+        return not last[0] and (not full or e2e_full())
+    try:
+        wait(ok, timeout, what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {last[0] or 'not full'}") from None
+
+
+# ---------------------------------------------------------------- the link cut
+
+CUT = (NODES[1], NODES[2])      # nagoya-osaka, link 1 of the chain
+
+
+def source_ok(x, y):
+    """Whether x's link pool y's key source answered its last call."""
+    for p in status(x).get("pools", []):
+        if p["name"] == y:
+            return p.get("source_ok")
+    return None
+
+
+def path_lines(x, since):
+    """The paths x's end-to-end pool logged after offset since (None: no path)."""
+    return relaylog.paths(log_text(x)[since[x]:], e2e_peer(x))
+
+
+@test("relay: nagoya-osaka cut with refills in flight: no path at both ends, the pools drain and do not refill, nothing one-sided; restored: the path and the keys return")
+def _():
+    a, b = ENDS
+    x, y = CUT
+    agreed("the ends agreeing, full", 120)
+    mark = {n: len(log_text(n)) for n in NODES}
+    t0 = time.monotonic()
+    take_all("before the cut")
+    wait(lambda: transfers_sent(a, mark[a]) and transfers_sent(b, mark[b]), 30,
+         "both ends' refills under way")
+    cut(1)
+    # The link's own IPsec takes keys: its next refill, on each side,
+    # finds the QKD link cut, and the link is down for relaying (the peer
+    # channel stays up: frames already past it still go through).
+    pairs = drain_link(x, y) + drain_link(y, x)
+    wait(lambda: source_ok(x, y) is False and source_ok(y, x) is False, 30,
+         "nagoya's and osaka's refills of their link failing")
+    for n, m in ((x, y), (y, x)):
+        check(re.search(rf"pool {m}: .*503", log_text(n)[mark[n]:]),
+              f"{n}: its pool {m}'s failed refill is not logged")
+    diag(f"cut: {pairs} link key pairs of nagoya-osaka taken (materials equal), "
+         f"its refills failing {time.monotonic() - t0:.1f} s after the refills began")
+    # Every key either origin can initiate with is at the other end
+    # (taken in pairs); the far ends may hold inbound keys of transfers
+    # their origin gave up when it lost the path, unusable until its
+    # ABORT, which needs a path: checked after the restore.  Drained,
+    # every refill is refused at the cut.
+    take_all("during the cut")
+    wait(lambda: all(None in path_lines(n, mark) for n in ENDS), 60,
+         "no path at both ends")
+    for n, (p, q) in ((a, (x, y)), (b, (y, x))):
+        t = log_text(n)[mark[n]:]
+        check(f"relay {e2e_peer(n)}: link {p}-{q} reported down by {p}" in t,
+              f"{n}: the cut not reported by {p}")
+        check(re.search(rf"relay {e2e_peer(n)}: transfer \d+: link down at {p}$", t, re.M),
+              f"{n}: no transfer refused at {p}")
+        check(f"relay {e2e_peer(n)}: no path to {e2e_peer(n)}: " in t, f"{n}: no path not logged")
+        diag(f"{n}: " + next(ln for ln in t.splitlines() if "no path to" in ln))
+    # No path: what is left is taken, and nothing comes in its place
+    # (transfers still open expired at the loss of the path: a late ACK
+    # commits nothing).
+    take_all("no path")
+    before = {n: e2e_counts(n)[0] for n in ENDS}
+    time.sleep(5)
+    for n in ENDS:
+        eq(e2e_levels()[n][0], 0, f"{n}: outbound level with no path")
+        eq(e2e_counts(n)[0], before[n], f"{n}: keys committed with no path")
+    # Restored: the link refills, each end's hold on it ends
+    # (RELAY_DOWN_HOLD), the path returns and the pools refill.
+    back = {n: len(log_text(n)) for n in NODES}
+    t1 = time.monotonic()
+    restore(1)
+    wait(lambda: source_ok(x, y) and source_ok(y, x), 60, "nagoya-osaka refilling again")
+    full_path = {a: NODES, b: NODES[::-1]}
+    wait(lambda: all(full_path[n] in path_lines(n, back) for n in ENDS), 90,
+         "the path back at both ends")
+    agreed("both end-to-end pools refilled, the ends agreeing", 120)
+    diag(f"restored: paths back and both pools full {time.monotonic() - t1:.1f} s after the restore")
+    for n in ENDS:
+        diag(f"{n}: paths logged since the cut: {path_lines(n, mark)}")
+    eq(take_all("after the restore"), 2 * E2E_HIGH, "end-to-end key pairs after the restore")
+
+
+# ------------------------------------------------------------ module reload
+
+def loaded():
+    return os.path.exists("/sys/module/qkdpool")
+
+
+@test("relay: qkdpool reloaded under the relaying nodes: every node re-creates its pools, both end-to-end pools refill, nothing one-sided")
+def _():
+    # The module is the VM's: nagoya's rmmod takes every node's pools,
+    # link and end-to-end, at once (what a reboot of the whole network
+    # would do, minus the daemons).  Last of the relay's disruptions: the
+    # link pools' keys and the ends' keys are all gone, and every daemon
+    # must notice, re-create and reconcile on its own.
+    a, b, mid = ENDS[0], ENDS[1], NODES[1]
+    agreed("the ends agreeing, full", 120)
+    pids = {n: procs[n].pid for n in NODES}
+    mark = {n: len(log_text(n)) for n in NODES}
+    # Frozen, nagoya holds both ends' refills in its sockets across the
+    # reload (as in the kill -9 case): they meet pools that are gone.
+    os.kill(procs[mid].pid, signal.SIGSTOP)
+    try:
+        take_all("before the reload")
+        wait(lambda: transfers_sent(a, mark[a]) and transfers_sent(b, mark[b]), 30,
+             "both ends' refills under way")
+        subprocess.run(["ip", "netns", "exec", "rl-" + mid, "rmmod", "qkdpool"],
+                       check=True, capture_output=True)
+        time.sleep(1.5)
+    finally:
+        if not loaded():
+            subprocess.run(["insmod", KO], check=True, capture_output=True)
+        os.kill(procs[mid].pid, signal.SIGCONT)
+    t0 = time.monotonic()
+    fam.clear()             # the test's ynl handles are stale,
+    reset_family_cache()    # and ynl's cache of family IDs
+    wait(links_filled, 120, "every link pool refilled both ways")
+    agreed("both end-to-end pools refilled, the ends agreeing", 150, since=mark)
+    diag(f"reload: link and end-to-end pools full {time.monotonic() - t0:.1f} s after insmod")
+    for n in NODES:
+        check(procs[n].poll() is None, f"{n}: qkd-linkd exited")
+        eq(procs[n].pid, pids[n], f"{n}: pid")
+        t = log_text(n)[mark[n]:]
+        check("re-created from the configuration" in t, f"{n}: no 're-created' line")
+        check("reconciling the inbound direction" in t, f"{n}: its link pools not reconciled")
+    for n in ENDS:
+        t = log_text(n)[mark[n]:]
+        check(f"relay {e2e_peer(n)}: end-to-end pool created" in t,
+              f"{n}: the end-to-end pool not re-created")
+        diag(f"{n}: " + next(ln for ln in t.splitlines() if "end-to-end pool created" in ln))
+    eq(take_all("after the reload"), 2 * E2E_HIGH, "end-to-end key pairs after the reload")
 
 
 @test("relay: each link's keys are identical at its two ends")

@@ -321,24 +321,46 @@ def consume(x, y, name_x, name_y, n=None):
     return len(mats)
 
 
-def cut(i):
-    """Cut link i: its peer channel (the veth down on both sides) and its
-    QKD link at the simulator."""
+def cut(i, channel=False):
+    """Cut link i's QKD link at the simulator (its KMEs answer enc_keys
+    503 "QKD link down"; the peer channel stays up, as trustnet's cut):
+    the link is down for relaying once its next refill fails (see
+    drain_link).  With channel, its peer channel too (the veths down)."""
     x, y = NODES[i], NODES[i + 1]
-    sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "down")
-    sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "down")
+    if channel:
+        sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "down")
+        sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "down")
     ctl("POST", f"/links/{link_id(i)}/cut")
 
 
-def restore(i):
+def restore(i, channel=False):
     x, y = NODES[i], NODES[i + 1]
-    sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "up")
-    sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "up")
-    sh("ip", "-n", ns(x), "route", "replace", f"{listen_addr(y)}/32", "via",
-       f"10.51.{i}.2")
-    sh("ip", "-n", ns(y), "route", "replace", f"{listen_addr(x)}/32", "via",
-       f"10.51.{i}.1")
+    if channel:
+        sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "up")
+        sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "up")
+        sh("ip", "-n", ns(x), "route", "replace", f"{listen_addr(y)}/32", "via",
+           f"10.51.{i}.2")
+        sh("ip", "-n", ns(y), "route", "replace", f"{listen_addr(x)}/32", "via",
+           f"10.51.{i}.1")
     ctl("POST", f"/links/{link_id(i)}/restore")
+
+
+def drain_link(x, y, below=LOW):
+    """Take pairs of link keys (x's outbound to y, y's inbound from x,
+    materials compared) until x's outbound side holds fewer than below:
+    what the link's own IPsec would take.  Its master refills at once,
+    from the KME: after cut(), that refill fails and the link is down for
+    relaying.  Returns the pairs taken."""
+    n = pool(x, y)["stats-out"]["level"] - below + 1
+    return consume(x, y, y, x, n) if n > 0 else 0
+
+
+def reconciled(x, name):
+    """x's pool name: {direction: (added, taken + expired + flushed + level)}."""
+    p = pool(x, name)
+    return {d: (p[f"stats-{d}"]["added"],
+                sum(p[f"stats-{d}"].get(k, 0) for k in ("taken", "expired", "flushed", "level")))
+            for d in ("out", "in")}
 
 
 def cleanup():

@@ -222,7 +222,10 @@ class TrustNet:
                     todo.append(y)
         return nxt
 
-    def setup(self):
+    def setup(self, plugin=True):
+        """The namespaces, links, routes and certificates; with plugin,
+        the strongSwan plugins installed for charon (the relay's VM test
+        runs qkd-linkd alone: plugin=False)."""
         for mod in ("esp4", "xfrm_user", "veth", "dummy"):
             sh("modprobe", mod, check=False)
         self.teardown_net()
@@ -269,7 +272,7 @@ class TrustNet:
             dns = ",".join(f"DNS:S{i}{end}" for i, _, end in self.neighbours(x))
             args.append(f"kme:linkd-{x},{dns},IP:{addr(x)}")
         sh("bash", MKCERTS, PKI, *args, timeout=300)
-        for name in ("qkd", "qkd-mlkem"):
+        for name in ("qkd", "qkd-mlkem") if plugin else ():
             shutil.copy(os.path.join(REPO, f"build/strongswan-plugin/trixie/libstrongswan-{name}.so"),
                         f"/usr/lib/ipsec/plugins/libstrongswan-{name}.so")
 
