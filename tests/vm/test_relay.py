@@ -418,6 +418,8 @@ def _():
     for n in ENDS:
         eq(e2e_levels()[n][0], 0, f"{n}: outbound level with no path")
         eq(e2e_counts(n)[0], before[n], f"{n}: keys committed with no path")
+        for d, (added, gone) in reconciled(n, e2e_peer(n)).items():
+            eq(added, gone, f"{n} {d}: added vs taken + expired + flushed + level with no path")
     # Restored: the link refills, each end's hold on it ends
     # (RELAY_DOWN_HOLD), the path returns and the pools refill.
     back = {n: len(log_text(n)) for n in NODES}
