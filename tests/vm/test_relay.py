@@ -301,9 +301,10 @@ def ends_agree(since=None):
     """Nothing in flight and nothing one-sided between tokyo and kobe:
     both directions' levels equal at the two ends, every key the far end
     was given (inbound added) either committed by the origin (outbound
-    added) or removed again for its ABORT (the far end's log, since the
-    offsets since when the pools' counters started then), and each
-    pool's counters reconciled: added = taken + expired + flushed + level.
+    added) or removed again for its ABORT (counted in the far end's log
+    from the offsets since: where the pools' counters began, None for
+    the whole log), and each pool's counters reconciled: added = taken +
+    expired + flushed + level.
     Returns a description of what disagrees, or "" (then callers take
     every key in pairs: same IDs, same material)."""
     lv = e2e_levels()
@@ -337,8 +338,8 @@ def take_all(what):
     return n
 
 
-def agreed(what, timeout, since=None, full=True):
-    """Wait until the ends agree (and are full): fail with what disagrees."""
+def agreed(what, timeout, since=None):
+    """Wait until the ends agree and are full: fail with what disagrees."""
     last = [""]
 
     def ok():
@@ -346,7 +347,7 @@ def agreed(what, timeout, since=None, full=True):
             last[0] = ends_agree(since)
         except Exception as e:      # noqa: BLE001  (pools re-created)
             last[0] = str(e)
-        return not last[0] and (not full or e2e_full())
+        return not last[0] and e2e_full()
     try:
         wait(ok, timeout, what)
     except AssertionError as e:
