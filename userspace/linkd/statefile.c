@@ -54,18 +54,26 @@ int statefile_read(const char *path, char *buf, size_t cap, size_t *len,
 	return 1;
 }
 
-/* The rename is on disk only once the directory is. */
-static void sync_dir(const char *path)
+/*
+ * The rename is on disk only once the directory is.  0, or -1 (errno
+ * set, @dir the directory): the new file is in place but a crash could
+ * still bring the old one back.
+ */
+static int sync_dir(const char *path, char *dir, size_t dirlen)
 {
 	char copy[PATH_MAX];
-	int fd;
+	int fd, ret, saved;
 
 	snprintf(copy, sizeof(copy), "%s", path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	snprintf(dir, dirlen, "%s", dirname(copy));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -87,7 +95,7 @@ static int write_all(int fd, const char *p, size_t len)
 int statefile_write(const char *path, const void *buf, size_t len,
 		    mode_t mode, bool durable, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, saved;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
@@ -107,8 +115,12 @@ int statefile_write(const char *path, const void *buf, size_t len,
 	}
 	if (close(fd) || rename(tmp, path))
 		goto fail_tmp;
-	if (durable)
-		sync_dir(path);
+	if (durable && sync_dir(path, dir, sizeof(dir))) {
+		/* Not durable: the caller treats it as a failed write. */
+		snprintf(err, errlen, "cannot write %s durably: fsync of directory %s: %s",
+			 path, dir, strerror(errno));
+		return -1;
+	}
 	return 0;
 fail_tmp:
 	saved = errno;

@@ -32,7 +32,11 @@ int statefile_read(const char *path, char *buf, size_t cap, size_t *len,
 /*
  * Replace @path with @len bytes of @buf, mode @mode, fsynced (file and
  * directory) when @durable.  0, or -1 with "cannot write PATH: reason" in
- * @err and no PATH.tmp left behind; errno is kept for the caller.
+ * @err and no PATH.tmp left behind; errno is kept for the caller.  A
+ * durable write whose directory fsync fails is -1 too ("cannot write PATH
+ * durably: ..."): PATH holds the new bytes, but a crash may bring the old
+ * ones back, so the caller must not act as if they were on disk (it
+ * logs @err and writes again, as after any failed write).
  */
 int statefile_write(const char *path, const void *buf, size_t len,
 		    mode_t mode, bool durable, char *err, size_t errlen);

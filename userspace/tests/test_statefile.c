@@ -4,6 +4,7 @@
  * nothing left behind when a write fails.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,26 @@
 #include "tests.h"
 
 static char dir[64];
+
+/*
+ * fsync() as the unit tests see it (linked with -Wl,--wrap=fsync): the
+ * real one, or EIO for a directory while fail_dir_fsync is set, as a
+ * full or failing disk does.
+ */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static bool fail_dir_fsync;
+
+int __wrap_fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_dir_fsync && !fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
 
 static void make_dir(void)
 {
@@ -88,6 +109,41 @@ START_TEST(statefile_failures)
 }
 END_TEST
 
+/*
+ * The directory's fsync after the rename fails: the write is not durable,
+ * and the caller hears so (it must not act as if the record were on
+ * disk); a write that need not be durable does not sync at all.
+ */
+START_TEST(statefile_dir_fsync_fails)
+{
+	char path[128], buf[64], err[256] = "";
+	size_t len;
+
+	make_dir();
+	statefile_path(path, sizeof(path), dir, "kobe", "relay");
+	fail_dir_fsync = true;
+	ck_assert_int_eq(statefile_write(path, "next 65\n", 8, 0600, true, err,
+					 sizeof(err)), -1);
+	fail_dir_fsync = false;
+	ck_assert_msg(strstr(err, "cannot write ") && strstr(err, "kobe.relay durably") &&
+		      strstr(err, "fsync of directory ") &&
+		      strstr(err, strerror(EIO)), "%s", err);
+	/* The new bytes are there: only their durability is in doubt. */
+	ck_assert_int_eq(statefile_read(path, buf, sizeof(buf), &len, err,
+					sizeof(err)), 1);
+	ck_assert_str_eq(buf, "next 65\n");
+	fail_dir_fsync = true;
+	ck_assert_int_eq(statefile_write(path, "x", 1, 0600, false, err,
+					 sizeof(err)), 0);
+	fail_dir_fsync = false;
+	/* Once the disk is well again the same write succeeds. */
+	ck_assert_int_eq(statefile_write(path, "next 65\n", 8, 0600, true, err,
+					 sizeof(err)), 0);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *statefile_suite(void)
 {
 	Suite *s = suite_create("linkd_statefile");
@@ -95,6 +151,7 @@ Suite *statefile_suite(void)
 
 	tcase_add_test(tc, statefile_round_trip);
 	tcase_add_test(tc, statefile_failures);
+	tcase_add_test(tc, statefile_dir_fsync_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
