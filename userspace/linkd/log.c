@@ -7,7 +7,7 @@ int log_max_level = LOG_INFO;
 
 void log_msg(int level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[4096];	/* a path of ROUTE_PATH_STR_LEN fits */
 	va_list ap;
 
 	if (level > log_max_level)

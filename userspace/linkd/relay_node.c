@@ -213,7 +213,7 @@ static void reroute(struct relay_node *rn, struct relay_e2e *e, double now)
 {
 	const struct relay_pool_cfg *c = e->cfg;
 	struct route_path p;
-	char why[ROUTE_ERR_LEN], s[RELAY_CFG_PATH_LEN];
+	char why[ROUTE_ERR_LEN], s[ROUTE_PATH_STR_LEN];
 	int r;
 
 	if (c->npath)
@@ -502,20 +502,16 @@ static void answer(struct relay_node *rn, const struct relay_frame *f,
 	send_encoded(rn, a);
 }
 
-/* The path a frame names, "kobe osaka nagoya tokyo". */
+/* The path a frame names, "kobe osaka nagoya tokyo" (route_path_add()). */
 static void path_str(const struct relay_frame *f, char *buf, size_t len)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (unsigned int i = 0; i < f->npath && off < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%s", i ? " " : "",
-				 f->path[i]);
-
-		if (w < 0)
+	for (unsigned int i = 0; i < f->npath; i++)
+		if (!route_path_add(buf, len, &off, f->path[i],
+				    i + 1 == f->npath))
 			break;
-		off += (size_t)w;
-	}
 }
 
 static void deliver(struct relay_node *rn, const struct relay_frame *f,

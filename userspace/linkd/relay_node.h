@@ -91,7 +91,7 @@ struct relay_e2e {
 	bool have_path, filling;
 	bool far_dirty;			/* the far end's mark not yet on disk */
 	struct route_path path;
-	char path_str[RELAY_CFG_PATH_LEN];
+	char path_str[ROUTE_PATH_STR_LEN];
 	char no_path[ROUTE_ERR_LEN];	/* why there is none */
 	uint64_t persisted;		/* transfer numbers below are on disk */
 	double next_abort;		/* when the pending ABORT goes again */
@@ -100,7 +100,7 @@ struct relay_e2e {
 	/* For qkdctl (Documentation/relay.rst, "Operations"): */
 	double path_since;		/* the path last set or lost; 0 never */
 	uint64_t aborts;		/* ABORTs the far end settled */
-	char in_path[RELAY_CFG_PATH_LEN];	/* the last delivered transfer's */
+	char in_path[ROUTE_PATH_STR_LEN];	/* the last delivered transfer's */
 	char last_error[RELAY_ERR_LEN + ROUTE_ERR_LEN];	/* "" none */
 	double error_time;		/* when last_error was set */
 	double busy, busy_until;	/* the hold after a refusal, s; until */

@@ -252,6 +252,26 @@ int route_pinned(const struct route_topo *t, const uint16_t *nodes,
 	return walk(t, p, err, errlen);
 }
 
+bool route_path_add(char *buf, size_t len, size_t *off, const char *name,
+		    bool last)
+{
+	size_t sep = *off ? 1 : 0, cut = strlen(ROUTE_PATH_CUT);
+	size_t need = sep + strlen(name) + (last ? 0 : cut);
+
+	if (*off + need < len) {
+		snprintf(buf + *off, len - *off, "%s%s", sep ? " " : "", name);
+		*off += sep + strlen(name);
+		return true;
+	}
+	/* The marker alone, without its space at the start of the text. */
+	if (!*off && cut - 1 < len)
+		snprintf(buf, len, "%s", ROUTE_PATH_CUT + 1);
+	else if (*off + cut < len)
+		snprintf(buf + *off, len - *off, "%s", ROUTE_PATH_CUT);
+	*off = len;
+	return false;
+}
+
 char *route_path_str(const struct route_topo *t, const struct route_path *p,
 		     char *buf, size_t len)
 {
@@ -260,13 +280,9 @@ char *route_path_str(const struct route_topo *t, const struct route_path *p,
 	if (!len)
 		return buf;
 	buf[0] = '\0';
-	for (unsigned int i = 0; i < p->n && off < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%s", i ? " " : "",
-				 t->nodes[p->nodes[i]]);
-
-		if (w < 0)
+	for (unsigned int i = 0; i < p->n; i++)
+		if (!route_path_add(buf, len, &off, t->nodes[p->nodes[i]],
+				    i + 1 == p->n))
 			break;
-		off += (size_t)w;
-	}
 	return buf;
 }

@@ -32,6 +32,14 @@
 #define ROUTE_SCALE		1000000000000000ull
 #define ROUTE_RATE_MAX		1000000000000ull	/* 1 Tbit/s */
 #define ROUTE_ERR_LEN		160
+/*
+ * The longest path as text: ROUTE_MAX_PATH names of ROUTE_NAME_MAX
+ * characters, a space between two, the NUL.  The status file and qkdctl
+ * (LINKD_PATH_LEN) size their paths so: no path is ever cut.
+ */
+#define ROUTE_PATH_STR_LEN	(ROUTE_MAX_PATH * (ROUTE_NAME_MAX + 1))
+/* What ends a path cut to a smaller buffer, at a name's boundary. */
+#define ROUTE_PATH_CUT		" ..."
 
 struct route_link {
 	uint16_t a, b;		/* node indices, a != b */
@@ -93,8 +101,23 @@ int route_pinned(const struct route_topo *t, const uint16_t *nodes,
 		 unsigned int n, struct route_path *p, char *err,
 		 size_t errlen);
 
-/* "tokyo nagoya osaka kobe" into @buf; returns @buf. */
+/*
+ * "tokyo nagoya osaka kobe" into @buf; returns @buf.  A @buf too small
+ * (ROUTE_PATH_STR_LEN always does) gets the names that fit, whole, then
+ * ROUTE_PATH_CUT: never a name cut in the middle, which would read as
+ * another node.
+ */
 char *route_path_str(const struct route_topo *t, const struct route_path *p,
 		     char *buf, size_t len);
+
+/*
+ * Append node @name to the path text in @buf (@len bytes, *@off used),
+ * @last when no name follows: a space before it unless it is the first,
+ * and, when it would not leave room for ROUTE_PATH_CUT (or, being the
+ * last, for itself), ROUTE_PATH_CUT instead.  false once the text is cut
+ * (the caller stops).
+ */
+bool route_path_add(char *buf, size_t len, size_t *off, const char *name,
+		    bool last);
 
 #endif

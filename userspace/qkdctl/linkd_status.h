@@ -24,7 +24,8 @@
 #define LINKD_STATUS_MAX_POOLS	1024
 #define LINKD_ERROR_LEN		256
 #define LINKD_NODE_LEN		64	/* a relay node's name (RELAY_NAME_MAX) */
-#define LINKD_PATH_LEN		1024	/* node names, space-separated */
+/* Node names, space-separated: linkd's ROUTE_PATH_STR_LEN, 32 x (64 + 1). */
+#define LINKD_PATH_LEN		2080
 
 enum linkd_state {
 	LINKD_NONE,		/* no daemon's status names the pool */

@@ -11,6 +11,11 @@
 #include <string.h>
 #include "tests.h"
 #include "qkdctl.h"
+#include "../linkd/route.h"
+
+/* qkdctl reads every path qkd-linkd can write, whole. */
+_Static_assert(LINKD_PATH_LEN == ROUTE_PATH_STR_LEN,
+	       "qkdctl's path buffer is linkd's longest path");
 
 /* What qkd-linkd writes (status.c, relay_status.c): a link pool, an end. */
 #define LINK "{\"name\":\"nagoya\",\"id\":3,\"source_ok\":true," \
@@ -127,7 +132,23 @@ START_TEST(parse_relay_bad)
 		ck_assert_ptr_null(h);
 		ck_assert(err[0]);
 	}
-	/* A long path is refused rather than cut. */
+	/* The longest path qkd-linkd writes (32 names of 64) is read whole. */
+	{
+		char doc[8192], path[LINKD_PATH_LEN];
+
+		for (int i = 0; i < 32; i++) {
+			memset(path + i * 65, 'a' + i % 26, 64);
+			path[i * 65 + 64] = i == 31 ? '\0' : ' ';
+		}
+		snprintf(doc, sizeof(doc), DOC("", ",\"relays\":[{\"name\":\"k\","
+			 "\"path\":\"%s\",\"path_in\":\"%s\"}]"), path, path);
+		ck_assert_int_eq(linkd_status_parse(doc, strlen(doc), &h, &n,
+						    err, sizeof(err)), 0);
+		ck_assert_str_eq(h[0].end.path, path);
+		ck_assert_str_eq(h[0].end.path_in, path);
+		free(h);
+	}
+	/* A longer path is refused rather than cut. */
 	{
 		char doc[4096], path[LINKD_PATH_LEN + 8];
 

@@ -327,6 +327,48 @@ START_TEST(path_too_long)
 }
 END_TEST
 
+/*
+ * The longest path there can be (32 nodes of 64-character names) as text:
+ * whole in ROUTE_PATH_STR_LEN, which the status file and qkdctl use; in a
+ * smaller buffer cut after a whole name, with the marker, never inside a
+ * name (which would read as another node).
+ */
+START_TEST(long_path_text)
+{
+	static char full[ROUTE_PATH_STR_LEN], small[1024], tiny[4];
+	char name[ROUTE_NAME_MAX + 1];
+	size_t words = 0;
+
+	route_init(&t);
+	for (int i = 0; i < ROUTE_MAX_PATH; i++) {
+		memset(name, 'a' + i % 26, ROUTE_NAME_MAX);
+		snprintf(name + ROUTE_NAME_MAX - 2, 3, "%02d", i);
+		node(name);
+		if (i)
+			link(t.nodes[i - 1], name, 1000);
+	}
+	ck_assert_uint_eq(plen(t.nodes[0], name), ROUTE_MAX_PATH);
+	route_path_str(&t, &p, full, sizeof(full));
+	ck_assert_uint_eq(strlen(full), sizeof(full) - 1);
+	ck_assert_str_eq(full + strlen(full) - ROUTE_NAME_MAX, name);
+	route_path_str(&t, &p, small, sizeof(small));
+	ck_assert_uint_lt(strlen(small), sizeof(small));
+	ck_assert_str_eq(small + strlen(small) - strlen(ROUTE_PATH_CUT),
+			 ROUTE_PATH_CUT);
+	/* Every word before the marker is a node's whole name, in order. */
+	for (char *w = strtok(small, " "); w; w = strtok(NULL, " ")) {
+		if (!strcmp(w, ROUTE_PATH_CUT + 1))
+			break;
+		ck_assert_str_eq(w, t.nodes[p.nodes[words]]);
+		words++;
+	}
+	ck_assert_uint_eq(words, 15);	/* 15 x 65 + 4 < 1024 */
+	/* Not even one name fits: the marker alone. */
+	route_path_str(&t, &p, tiny, sizeof(tiny));
+	ck_assert_str_eq(tiny, "...");
+}
+END_TEST
+
 Suite *route_suite(void)
 {
 	Suite *su = suite_create("route");
@@ -341,6 +383,7 @@ Suite *route_suite(void)
 	tcase_add_test(tc, ring_of_18);
 	tcase_add_test(tc, bad_topologies);
 	tcase_add_test(tc, path_too_long);
+	tcase_add_test(tc, long_path_text);
 	suite_add_tcase(su, tc);
 	return su;
 }
