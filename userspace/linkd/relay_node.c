@@ -412,7 +412,6 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			log_info("relay %s: transfer %llu aborted (%u keys removed at %s)",
 				 e->cfg->name, (unsigned long long)a->transfer,
 				 a->count, a->path[a->at]);
-			e->aborts++;
 			e->next_abort = 0;
 		}
 		return;

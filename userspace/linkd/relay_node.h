@@ -99,7 +99,6 @@ struct relay_e2e {
 	uint64_t path_changes;
 	/* For qkdctl (Documentation/relay.rst, "Operations"): */
 	double path_since;		/* the path last set or lost; 0 never */
-	uint64_t aborts;		/* ABORTs the far end settled */
 	char in_path[ROUTE_PATH_STR_LEN];	/* the last delivered transfer's */
 	char last_error[RELAY_ERR_LEN + ROUTE_ERR_LEN];	/* "" none */
 	double error_time;		/* when last_error was set */

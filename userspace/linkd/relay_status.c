@@ -69,7 +69,7 @@ static void pool(FILE *f, const struct relay_node *rn,
 		e->filling ? "true" : "false", flight,
 		e->busy_until > mono_now ?
 		(unsigned int)(e->busy_until - mono_now + 0.999) : 0u,
-		o->committed, o->dropped, o->expired, e->aborts, e->keys_out,
+		o->committed, o->dropped, o->expired, o->aborted, e->keys_out,
 		e->keys_in);
 	statefile_json_str(f, e->last_error);
 	wall_time(f, "last_error_time", e->last_error[0], e->error_time,

@@ -111,7 +111,7 @@ int relay_origin_ack(struct relay_origin *o, const struct relay_frame *ack,
 			     x->transfer, 0, ack->count,
 			     (const uint8_t (*)[RELAY_ID_LEN])x->ids, x->n,
 			     ack->e2e_tag)) {
-		o->dropped++;
+		o->aborted++;
 		to_abort(o, x);
 		return RELAY_ACK_DROPPED;
 	}
@@ -127,7 +127,7 @@ void relay_origin_committed(struct relay_origin *o, struct relay_xfer *x)
 
 void relay_origin_commit_failed(struct relay_origin *o, struct relay_xfer *x)
 {
-	o->dropped++;
+	o->aborted++;
 	to_abort(o, x);
 }
 

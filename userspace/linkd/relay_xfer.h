@@ -49,7 +49,15 @@ struct relay_origin {
 	struct relay_xfer open[RELAY_XFER_WINDOW];
 	unsigned int naborts;
 	struct relay_abort aborts[RELAY_XFER_ABORTS];
-	uint64_t committed, dropped, expired;	/* transfers, for qkdctl */
+	/*
+	 * Transfers by outcome, for qkdctl: each counted once, when it is
+	 * settled here.  committed: in both pools; dropped: refused on the
+	 * way or at the far end (nobody added its keys, no ABORT);
+	 * expired: unanswered in time, or its path changed or went
+	 * (aborted); aborted: answered but not committed (an ACK that does
+	 * not verify, or this side's pool refused the keys).
+	 */
+	uint64_t committed, dropped, expired, aborted;
 };
 
 /* @next: the first transfer number (the journal's, at least 1). */

@@ -377,7 +377,7 @@ static const struct {
 			  "When the end-to-end pool's path was last set or lost (Unix time).",
 			  true, K_E2E },
 	[S_E_TRANSFERS] = { "qkd_linkd_relay_transfers_total", "counter",
-			    "Transfers this node originated for the end-to-end pool, by outcome (committed; dropped: refused on the way or not verified; expired: unanswered in time; aborted: ABORTs the far end settled).",
+			    "Transfers this node originated for the end-to-end pool, each counted once by outcome (committed; dropped: refused on the way or at the far end; expired: unanswered in time or its path changed, then aborted; aborted: answered but not committed, then aborted).",
 			    true, K_E2E },
 	[S_E_KEYS] = { "qkd_linkd_relay_keys_total", "counter",
 		       "End-to-end keys relayed since qkd-linkd started (out: committed to the outbound side, in: delivered to the inbound side).",

@@ -578,7 +578,9 @@ START_TEST(xfer_commit_failed_aborts)
 	ack.hop = 0;
 	ck_assert_int_eq(relay_origin_ack(&o, &ack, &c), RELAY_ACK_COMMIT);
 	relay_origin_commit_failed(&o, c);
-	ck_assert_uint_eq(o.dropped, 1);
+	/* Counted once, as aborted (never also as dropped). */
+	ck_assert_uint_eq(o.aborted, 1);
+	ck_assert_uint_eq(o.dropped, 0);
 	a = relay_origin_abort_next(&o);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_null(relay_origin_begin(&o, 4, 32,
@@ -637,6 +639,8 @@ START_TEST(xfer_window_errors_and_expiry)
 	mk_ack(&ack, 44, RELAY_OK, 3, 3);
 	ck_assert_int_eq(relay_origin_ack(&o, &ack, &c), RELAY_ACK_DROPPED);
 	ck_assert_uint_eq(relay_origin_abort_next(&o)->transfer, 44);
+	ck_assert_uint_eq(o.dropped, 1);	/* 43 */
+	ck_assert_uint_eq(o.aborted, 1);	/* 44 */
 	ck_assert_int_eq(relay_origin_aborted(&o, 44), 0);
 	/* Two past their deadline. */
 	ck_assert_uint_eq(relay_origin_expire(&o, 4.9), 0);

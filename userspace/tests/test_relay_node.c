@@ -621,6 +621,10 @@ START_TEST(chain_cut_mid_transfer)
 }
 END_TEST
 
+static struct linkd_health *status_of(int x, const char *link,
+				      const struct relay_link_status *ls,
+				      size_t *n);
+
 /*
  * osaka is killed (-9) with tokyo's KEYS in its queue, then comes back
  * with no memory of them: tokyo's transfers expire, their ABORTs go
@@ -658,6 +662,24 @@ START_TEST(relay_killed_mid_transfer)
 	ck_assert_uint_eq(nodes[0].out.n, 48);
 	same_keys(0, 3);
 	same_keys(3, 0);
+	/*
+	 * Each of the 9 transfers counted once in the status (the metric's
+	 * result label): 6 committed, 3 expired, whose settled ABORTs are
+	 * not counted a second time.
+	 */
+	{
+		struct relay_link_status ls = { .share = 40 };
+		struct linkd_health *h;
+		size_t n;
+
+		h = status_of(0, "nagoya", &ls, &n);
+		ck_assert_uint_eq(nodes[0].rn.e2e[0].o.next - 1, 9);
+		ck_assert_uint_eq(h[1].end.committed, 6);
+		ck_assert_uint_eq(h[1].end.expired, 3);
+		ck_assert_uint_eq(h[1].end.committed + h[1].end.dropped +
+				  h[1].end.expired + h[1].end.aborted, 9);
+		free(h);
+	}
 }
 END_TEST
 
