@@ -222,6 +222,46 @@ static int check_link_pool(struct config *cfg, unsigned int i, int *line,
 	return 0;
 }
 
+/*
+ * A transfer of @rp's batch takes relay_link_keys_needed() link keys of
+ * its first hop at once; a link pool whose budget can never hold that
+ * many (the bucket tops out at high_watermark, and relay_reserve keys
+ * stay) would refuse every transfer, forever.  Each link this node's
+ * transfers may leave by is checked: the pinned path's first, or every
+ * link of this node that relays (the shortest path may take any).  A
+ * transit link is checked at its own node, with its own [relay] pools;
+ * a relay that cannot ever carry a frame says so in its log.
+ */
+static int check_link_keys(const struct config *cfg,
+			   const struct relay_pool_cfg *rp, int *line,
+			   char *err, size_t errlen)
+{
+	const struct relay_cfg *rc = &cfg->relay;
+
+	for (unsigned int i = 0; i < cfg->npools; i++) {
+		const struct pool_cfg *pc = &cfg->pools[i];
+		unsigned int need, most;
+
+		if (!pc->relay_node[0] || !pc->relay_share)
+			continue;
+		if (rp->npath &&
+		    strcmp(pc->relay_node, rc->topo.nodes[rp->path_nodes[1]]))
+			continue;
+		need = relay_link_keys_needed(rp->batch, rp->key_bits / 8,
+					      pc->key_bits / 8);
+		most = pc->high - pc->relay_reserve;	/* reserve < high */
+		if (need > most) {
+			*line = rp->line;
+			return fail(err, errlen,
+				    "relay %s: a transfer of batch_size %u keys of %u bits takes %u link keys per hop, but pool %s (line %d) lets relaying take at most %u at once (high_watermark %u - relay_reserve %u): lower batch_size or raise that pool's high_watermark",
+				    rp->name, rp->batch, rp->key_bits, need,
+				    pc->name, pc->line, most, pc->high,
+				    pc->relay_reserve);
+		}
+	}
+	return 0;
+}
+
 int relay_config_check(struct config *cfg, int *line, char *err, size_t errlen)
 {
 	struct relay_cfg *rc = &cfg->relay;
@@ -276,7 +316,8 @@ int relay_config_check(struct config *cfg, int *line, char *err, size_t errlen)
 		}
 	}
 	for (unsigned int i = 0; i < rc->npools; i++)
-		if (check_relay_pool(cfg, &rc->pools[i], line, err, errlen))
+		if (check_relay_pool(cfg, &rc->pools[i], line, err, errlen) ||
+		    check_link_keys(cfg, &rc->pools[i], line, err, errlen))
 			return -1;
 	return 0;
 }

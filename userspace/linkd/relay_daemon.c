@@ -29,6 +29,8 @@ struct relay_daemon {
 	uint32_t e2e_id[RELAY_CFG_MAX_POOLS];	/* kernel pools; 0: look up */
 	struct relay_budget budget[CFG_MAX_POOLS];	/* per link pool */
 	uint64_t taken_in[CFG_MAX_POOLS];	/* inbound link keys taken, ever */
+	/* Logged that a frame asked for more than the link ever gives. */
+	bool too_big_logged[CFG_MAX_POOLS];
 	/* Locked scratch: one link key, then a transfer's end-to-end keys. */
 	struct qkd_key *one;
 	struct qkd_key *batch;			/* RELAY_MAX_KEYS */
@@ -90,6 +92,16 @@ static int io_take_out(void *ctx, const char *node, unsigned int n,
 	if (ret) {
 		kernel_check(d, ret);
 		return ret;
+	}
+	/*
+	 * More than the budget can ever hold (the origin's batch_size is
+	 * too large for this link; its own links are checked at load):
+	 * refused like a share used up, and said once.
+	 */
+	if (n + b->reserve > p->cfg.high && !rd->too_big_logged[p - d->pools]) {
+		rd->too_big_logged[p - d->pools] = true;
+		log_warn("relay: link %s: a frame needs %u link keys at once, more than relaying may ever take here (high_watermark %u - relay_reserve %u): refused; lower the origin's batch_size or raise high_watermark",
+			 p->cfg.name, n, p->cfg.high, b->reserve);
 	}
 	if (!relay_budget_allows(b, n, info.dir[QKD_DIRECTION_OUT].level))
 		return -EAGAIN;

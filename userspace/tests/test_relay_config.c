@@ -41,6 +41,9 @@
 /* Lines 22-23. */
 #define RELAY "[relay kobe]\npeer = kobe\n"
 #define CHAIN GLOBAL LINK_POOL RELAY_NODE TOPO RELAY
+/* Lines 15-17 (after RELAY_NODE): relaying may take 10 keys at once. */
+#define SMALL_LINK "relay_share = 50\nlow_watermark = 100\n" \
+	"high_watermark = 110\n"
 
 static struct config *cfg;
 static char err[CFG_ERR_LEN];
@@ -260,6 +263,13 @@ static const struct bad_case bad[] = {
 	  "linkd.conf:22:", "relay kobe: peer tokyo is this node" },
 	{ GLOBAL LINK_POOL RELAY_NODE TOPO "[relay nagoya]\npeer = kobe\n",
 	  "linkd.conf:22:", "relay nagoya: pool nagoya is a link pool (line 6)" },
+	/* A transfer that needs more link keys than the link ever gives. */
+	{ GLOBAL LINK_POOL RELAY_NODE SMALL_LINK TOPO RELAY, "linkd.conf:25:",
+	  "relay kobe: a transfer of batch_size 16 keys of 256 bits takes 18 link keys per hop, but pool nagoya (line 6) lets relaying take at most 10 at once (high_watermark 110 - relay_reserve 100): lower batch_size" },
+	{ GLOBAL LINK_POOL RELAY_NODE SMALL_LINK TOPO RELAY
+	  "path = tokyo nagoya osaka kobe\nkey_size = 128\nbatch_size = 17\n",
+	  "linkd.conf:25:",
+	  "relay kobe: a transfer of batch_size 17 keys of 128 bits takes 11 link keys per hop" },
 	{ GLOBAL LINK_POOL RELAY_NODE TOPO "[topo]\n", "linkd.conf:22:",
 	  "unknown section [topo] (expected [linkd], [pool NAME], [topology] or [relay NAME])" },
 };
@@ -276,6 +286,27 @@ START_TEST(config_bad)
 }
 END_TEST
 
+/*
+ * A batch whose link keys fit the link's budget (high_watermark -
+ * relay_reserve) loads; one key more per transfer than that is refused
+ * (config_bad), with its line, rather than refused at every transfer.
+ */
+START_TEST(link_keys_fit)
+{
+	/* 4 keys of 256 bits: 32 + 4 x 32 + 32 bytes in 32-byte link keys. */
+	ck_assert_msg(!parse(GLOBAL LINK_POOL RELAY_NODE SMALL_LINK TOPO RELAY
+			     "batch_size = 4\n"), "%s", err);
+	ck_assert_uint_eq(relay_link_keys_needed(4, 32, 32), 6);
+	/* 16 keys of 128 bits: 10 link keys, exactly the 10 allowed. */
+	ck_assert_msg(!parse(GLOBAL LINK_POOL RELAY_NODE SMALL_LINK TOPO RELAY
+			     "batch_size = 16\nkey_size = 128\n"), "%s", err);
+	ck_assert_uint_eq(relay_link_keys_needed(16, 16, 32), 10);
+	/* A link pool that does not relay (share 0) limits nothing. */
+	ck_assert_msg(!parse(GLOBAL LINK_POOL RELAY_NODE "low_watermark = 100\n"
+			     "high_watermark = 110\n" TOPO RELAY), "%s", err);
+}
+END_TEST
+
 Suite *relay_config_suite(void)
 {
 	Suite *s = suite_create("relay_config");
@@ -286,6 +317,7 @@ Suite *relay_config_suite(void)
 	tcase_add_test(tc, relay_node_in_the_middle);
 	tcase_add_test(tc, no_relay_at_all);
 	tcase_add_test(tc, rates);
+	tcase_add_test(tc, link_keys_fit);
 	tcase_add_loop_test(tc, config_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	suite_add_tcase(s, tc);
 	return s;
