@@ -81,6 +81,14 @@ struct pool_master {
 	struct pool_health health;	/* status and enc_keys */
 	/* Both ends announced PROTO_CAP_RELAY on @out (HELLO, HELLO_OK). */
 	bool relay_ok;
+	/*
+	 * An older qkd-linkd closes at a HELLO with the capability byte
+	 * (master.c, master_hello()): @hello_caps, the HELLO on @out had
+	 * it; @hello_answered, a frame came back before HELLO_OK;
+	 * @hello_plain, send the next HELLO without it; @old_peer_logged,
+	 * "runs without relay" said (until the peer relays again).
+	 */
+	bool hello_caps, hello_answered, hello_plain, old_peer_logged;
 };
 
 /* The slave role: the peer's outbound direction, this node's inbound. */

@@ -235,8 +235,13 @@ void master_hello(struct linkd *d, struct pool *p, struct proto_hello *m)
 	snprintf(m->master, sizeof(m->master), "%s", p->cfg.sae_id);
 	snprintf(m->slave, sizeof(m->slave), "%s", p->cfg.peer_sae_id);
 	kernel_epoch(d, p, &m->epoch);
-	/* Only to a peer declared a relay node (proto.h, capabilities). */
-	if (d->relay && d->relay_frame && p->cfg.relay_node[0])
+	/*
+	 * Only to a peer declared a relay node (proto.h, capabilities), and
+	 * not right after a HELLO with it was closed without a word (an
+	 * older qkd-linkd: conn_closed()).
+	 */
+	if (d->relay && d->relay_frame && p->cfg.relay_node[0] &&
+	    !p->master.hello_plain)
 		m->caps = PROTO_CAP_RELAY;
 }
 
@@ -785,6 +790,23 @@ protocol_error:
 	conn_close(p->master.out, "protocol error");
 }
 
+/*
+ * The HELLO without the capability byte was taken after one with it was
+ * closed: the peer runs a qkd-linkd from before relaying, which refuses
+ * the byte.  The link fills its pools as before and carries no relayed
+ * keys; said once (until the peer relays again).
+ */
+static void old_peer(struct pool *p)
+{
+	if (p->master.relay_ok)
+		p->master.old_peer_logged = false;
+	if (!p->master.hello_plain || p->master.old_peer_logged)
+		return;
+	p->master.old_peer_logged = true;
+	log_warn("pool %s: peer %s closed our HELLO with the relay capability and took it without: it runs an older qkd-linkd; this link carries no relayed keys (relaying routes around it) until the peer is upgraded",
+		 p->cfg.name, p->cfg.relay_node);
+}
+
 /* The connection's callbacks (conn.h): HELLO, HELLO_OK, then the pool's. */
 static void conn_opened(struct conn *c)
 {
@@ -792,6 +814,8 @@ static void conn_opened(struct conn *c)
 	struct proto_hello m;
 
 	master_hello(p->d, p, &m);
+	p->master.hello_caps = m.caps != 0;
+	p->master.hello_answered = false;
 	if (conn_send(c, frame, proto_encode_hello(&m, frame, sizeof(frame))))
 		conn_close(c, "cannot send HELLO");
 }
@@ -811,6 +835,7 @@ static void conn_message(struct conn *c, const struct proto_frame *f)
 		master_on_msg(p->d, p, f);
 		return;
 	}
+	p->master.hello_answered = true;
 	if (!proto_decode_hello_ok(f, &ok)) {
 		p->master.relay_ok = ok.caps & PROTO_CAP_RELAY &&
 				     p->d->relay && p->d->relay_frame &&
@@ -818,6 +843,7 @@ static void conn_message(struct conn *c, const struct proto_frame *f)
 		conn_set_open(c, NULL);
 		log_info("pool %s: connected to peer %s (outbound)", p->cfg.name,
 			 c->peer);
+		old_peer(p);
 		master_on_open(p->d, p, &ok);
 		return;
 	}
@@ -843,9 +869,23 @@ static void conn_closed(struct conn *c, bool fault)
 	if (fault)
 		p->st.peer_errors++;
 	if (p->master.out == c) {
+		/*
+		 * Our HELLO with the capability closed without a word (no
+		 * ERROR, no timeout): an older qkd-linkd cannot decode it
+		 * (proto.h).  Try again at once without the byte; if that
+		 * fails too, the byte was not the cause.  An open connection
+		 * that closes: the next HELLO asks again (the peer may have
+		 * been upgraded meanwhile).
+		 */
+		bool plain = !fault && c->state == CONN_HELLO &&
+			     p->master.hello_caps && !p->master.hello_answered;
+
 		p->master.out = NULL;
 		p->master.relay_ok = false;
 		master_on_close(p);
+		p->master.hello_plain = plain;
+		if (plain)
+			p->master.next_try = now_mono();
 	}
 }
 

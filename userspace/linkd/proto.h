@@ -44,7 +44,9 @@
  * node, so it runs a qkd-linkd that decodes it), and a slave answers with
  * it only when the HELLO carried it: a link between an upgraded and an
  * older qkd-linkd (no relay_node on either side) keeps working and fills
- * its pools.  Unknown capability bits are ignored (a later capability is
+ * its pools.  An older slave whose pool the master's config calls a relay
+ * link closes at the byte without a word: the master says HELLO again
+ * without it and runs that link without relay (master.c, conn_closed()).  Unknown capability bits are ignored (a later capability is
  * announced without breaking this decoder).  A new protocol version
  * instead would have cut every upgraded router off its older neighbours.
  * See Documentation/qkd-linkd.rst for the protocol these frames carry.

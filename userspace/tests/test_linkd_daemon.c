@@ -16,7 +16,9 @@
  *   - a window that refuses an offer: nothing sent, keys wiped;
  *   - the kernel's "pool re-created" event: both roles reconnect;
  *   - relaying: the capability on both connections, RELAY dispatched
- *     first, and a link down for relaying while its QKD link is cut.
+ *     first, a neighbour too old for the capability byte (HELLO again
+ *     without it), and a link down for relaying while its QKD link is
+ *     cut.
  */
 #include <errno.h>
 #include <poll.h>
@@ -765,6 +767,90 @@ START_TEST(relay_master_without_capability)
 }
 END_TEST
 
+/* The master connects (TLS done) and says HELLO: what it announced. */
+static struct conn *master_hello_sent(uint8_t *caps)
+{
+	struct conn *c;
+
+	master_step(&d, P);
+	c = P->master.out;
+	ck_assert_ptr_nonnull(c);
+	c->state = CONN_HELLO;		/* as conn.c sets it before opened() */
+	c->ops->opened(c);
+	*caps = fake_last_sent(PROTO_HELLO)->caps;
+	return c;
+}
+
+/*
+ * a: a neighbour running a qkd-linkd from before relaying cannot decode
+ * the capability byte and closes without a word: the master says HELLO
+ * again at once without it, and the link runs (fills its pools) without
+ * relay.  Once that connection closes, the next HELLO asks again (the
+ * peer may have been upgraded).  A HELLO refused with an ERROR, or a
+ * plain HELLO closed too, is not that: the byte stays.
+ */
+START_TEST(relay_older_peer_fallback)
+{
+	struct conn *c;
+	uint8_t caps;
+
+	relaying(true);
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	conn_close(c, "closed by peer after our HELLO");	/* the old slave */
+	ck_assert_ptr_null(P->master.out);
+	/* At once, not after the back-off of a failed connection. */
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, 0);
+	{
+		struct proto_hello_ok ok = { 0 };
+
+		deliver(c, proto_encode_hello_ok(&ok, frame, sizeof(frame)));
+	}
+	ck_assert_int_eq(c->state, CONN_OPEN);
+	ck_assert(!P->master.relay_ok);
+	ck_assert(P->master.old_peer_logged);
+	offer_until(1);			/* the link fills its pools */
+	conn_close(c, "gone");
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);	/* asked again */
+	/* Closed once more: plain again; that one closed too: the byte back. */
+	conn_close(c, "closed by peer after our HELLO");
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, 0);
+	conn_close(c, "closed by peer after our HELLO");
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	/* A refusal in words (an ERROR) is not an older peer. */
+	{
+		int len = proto_encode_error(PROTO_VERSION, PROTO_E_PEER,
+					     "no pool", frame, sizeof(frame));
+
+		deliver(c, len);
+	}
+	ck_assert(c->dead);
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	/* Neither is a set-up timeout (the transport's fault). */
+	conn_fault(c, "set-up timeout");
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	/* An upgraded peer answers with the capability: relaying again. */
+	{
+		struct proto_hello_ok ok = { .caps = PROTO_CAP_RELAY };
+
+		deliver(c, proto_encode_hello_ok(&ok, frame, sizeof(frame)));
+	}
+	ck_assert(P->master.relay_ok);
+	ck_assert(!P->master.old_peer_logged);
+}
+END_TEST
+
 /* a: without a relay engine the HELLO is version 3's, byte for byte. */
 START_TEST(relay_not_announced)
 {
@@ -900,6 +986,7 @@ Suite *linkd_daemon_suite(void)
 	tcase_add_test(tc, relay_master_connection);
 	tcase_add_test(tc, relay_master_without_capability);
 	tcase_add_test(tc, relay_not_announced);
+	tcase_add_test(tc, relay_older_peer_fallback);
 	tcase_add_test(tc, relay_slave_connection);
 	tcase_add_test(tc, relay_link_down_while_qkd_cut);
 	suite_add_tcase(s, tc);
