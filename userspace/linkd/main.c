@@ -134,8 +134,9 @@ static int setup_pool(struct linkd *d, struct pool *p)
 
 static void teardown(struct linkd *d)
 {
-	conn_close_all(&d->cs);
+	/* Its ABORTs go out on the connections: before they close. */
 	relay_daemon_teardown(d);
+	conn_close_all(&d->cs);
 	for (unsigned int i = 0; i < d->npools; i++) {
 		struct pool *p = &d->pools[i];
 

@@ -25,7 +25,6 @@ struct relay_daemon {
 	struct linkd *d;
 	struct relay_node rn;
 	bool rn_ready;
-	double next_step;
 	uint32_t e2e_id[RELAY_CFG_MAX_POOLS];	/* kernel pools; 0: look up */
 	struct relay_budget budget[CFG_MAX_POOLS];	/* per link pool */
 	uint64_t taken_in[CFG_MAX_POOLS];	/* inbound link keys taken, ever */
@@ -208,8 +207,12 @@ static void on_credit(struct linkd *d, struct pool *p, unsigned int n)
 {
 	struct relay_daemon *rd = d->relay;
 
-	if (rd && p->cfg.relay_node[0])
+	if (rd && p->cfg.relay_node[0]) {
 		relay_budget_credit(&rd->budget[p - d->pools], n);
+		/* A hold for want of link keys may be over. */
+		if (rd->rn_ready)
+			relay_node_kick(&rd->rn);
+	}
 }
 
 /* ---- end-to-end pools ------------------------------------------------ */
@@ -414,6 +417,17 @@ static unsigned int out_level(struct linkd *d, const struct pool *p)
 	return info.dir[QKD_DIRECTION_OUT].level;
 }
 
+static void relay_daemon_free(struct relay_daemon *rd)
+{
+	if (rd->rn_ready)
+		relay_node_free(&rd->rn);	/* wipes the origin's copies */
+	if (rd->one)
+		secmem_free(rd->one, sizeof(*rd->one));
+	if (rd->batch)
+		secmem_free(rd->batch, RELAY_MAX_KEYS * sizeof(*rd->batch));
+	free(rd);
+}
+
 int relay_daemon_setup(struct linkd *d)
 {
 	const struct relay_cfg *rc = &d->cfg->relay;
@@ -490,8 +504,7 @@ int relay_daemon_setup(struct linkd *d)
 		 rc->self, nlinks, rc->npools);
 	return 0;
 fail:
-	d->relay = rd;
-	relay_daemon_teardown(d);
+	relay_daemon_free(rd);
 	return -1;
 }
 
@@ -501,13 +514,13 @@ void relay_daemon_teardown(struct linkd *d)
 
 	if (!rd)
 		return;
-	if (rd->rn_ready)
-		relay_node_free(&rd->rn);	/* wipes the origin's copies */
-	if (rd->one)
-		secmem_free(rd->one, sizeof(*rd->one));
-	if (rd->batch)
-		secmem_free(rd->batch, RELAY_MAX_KEYS * sizeof(*rd->batch));
-	free(rd);
+	/*
+	 * Reload or exit: the far ends take back the keys of transfers not
+	 * settled now, while the connections are still open (main.c
+	 * closes them after this), not at their max_age.
+	 */
+	relay_node_shutdown(&rd->rn, now_mono());
+	relay_daemon_free(rd);
 	d->relay = NULL;
 }
 
@@ -516,15 +529,15 @@ void relay_daemon_step(struct linkd *d)
 	struct relay_daemon *rd = d->relay;
 	double now = now_mono();
 
-	if (!rd)
-		return;
-	relay_node_step(&rd->rn, now);
-	rd->next_step = now + RELAY_TICK;
+	/* Only on an event or a timer of the engine (relay_node_due()). */
+	if (rd && relay_node_due(&rd->rn, now))
+		relay_node_step(&rd->rn, now);
 }
 
 double relay_daemon_wakeup(const struct linkd *d, double t)
 {
 	const struct relay_daemon *rd = d->relay;
+	double next = rd ? relay_node_next(&rd->rn) : t;
 
-	return rd && rd->next_step < t ? rd->next_step : t;
+	return next < t ? next : t;
 }

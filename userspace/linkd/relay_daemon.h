@@ -28,17 +28,25 @@
 
 struct linkd;
 
-/* s between relay steps while nothing else wakes the loop. */
-#define RELAY_TICK		0.25
-
 /*
  * Build the relay when the configuration has a [topology] (d->cfg):
  * kernel pools of the end-to-end pools, their state files, the engine.
  * 0 (also when this node does not relay), or -1 (logged).
  */
 int relay_daemon_setup(struct linkd *d);
+/*
+ * Free the relay; first, when it ran, send the ABORTs of the transfers
+ * it originated and not settled (relay_node_shutdown()): call it while
+ * the peer connections are still open.
+ */
 void relay_daemon_teardown(struct linkd *d);
-/* Routes, expiry, new transfers: once per turn of the event loop. */
+/*
+ * Routes, expiry, new transfers: called at every turn of the event loop,
+ * it steps the engine only when something changed its work (a frame that
+ * settles a transfer, a link up or down, a link's budget credited) or a
+ * timer of the engine ran out (relay_node_due()): an idle relay costs no
+ * pool read, no syscall.
+ */
 void relay_daemon_step(struct linkd *d);
 /* The earliest time relay_daemon_step() has something to do, or @t. */
 double relay_daemon_wakeup(const struct linkd *d, double t);

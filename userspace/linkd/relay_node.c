@@ -78,6 +78,7 @@ int relay_node_init(struct relay_node *rn, const struct relay_cfg *cfg,
 	rn->topo = cfg->topo;
 	rn->self = (unsigned int)cfg->self_node;
 	rn->timeout = timeout;
+	rn->due = true;
 	rn->hop = relay_hop_new();
 	rn->keys = secmem_alloc(RELAY_MAX_PAYLOAD);
 	rn->e2e = calloc(cfg->npools ? cfg->npools : 1, sizeof(*rn->e2e));
@@ -393,6 +394,8 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 			 relay_type_name(a->type), a->path[a->npath - 1]);
 		return;
 	}
+	/* A cut reported, an ACK, an ABORT settled: the next step acts. */
+	rn->due = true;
 	ia = route_find_node(&rn->topo, a->path[a->at]);
 	ib = a->at + 1 < a->npath ? route_find_node(&rn->topo, a->path[a->at + 1]) : -1;
 	if (a->status == RELAY_E_LINK_DOWN && ia >= 0 && ib >= 0) {
@@ -463,6 +466,32 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 	}
 }
 
+/* The earliest time after @now that relay_node_step() has work. */
+static double next_timer(const struct relay_node *rn, double now)
+{
+	double t = INFINITY;
+
+	/* A remote link reported down comes back: routes change. */
+	for (unsigned int l = 0; l < rn->topo.nlinks; l++)
+		if (rn->down_until[l] > now && rn->down_until[l] < t)
+			t = rn->down_until[l];
+	for (unsigned int i = 0; i < rn->cfg->npools; i++) {
+		const struct relay_e2e *e = &rn->e2e[i];
+
+		for (int k = 0; k < RELAY_XFER_WINDOW; k++)
+			if (e->o.open[k].transfer && e->o.open[k].deadline < t)
+				t = e->o.open[k].deadline;
+		if (e->o.naborts && e->have_path && e->next_abort < t)
+			t = e->next_abort;
+		if (e->busy_until > now && e->busy_until < t)
+			t = e->busy_until;
+		/* IPsec takes keys unseen: the level is read this often. */
+		if (e->have_path && now + RELAY_LEVEL_POLL < t)
+			t = now + RELAY_LEVEL_POLL;
+	}
+	return t;
+}
+
 void relay_node_step(struct relay_node *rn, double now)
 {
 	link_states(rn, now);
@@ -483,6 +512,65 @@ void relay_node_step(struct relay_node *rn, double now)
 		       originate(rn, e, i, now) > 0)
 			;
 	}
+	rn->due = false;
+	rn->next = next_timer(rn, now);
+}
+
+bool relay_node_due(struct relay_node *rn, double now)
+{
+	if (rn->due || now >= rn->next)
+		return true;
+	/* This node's links as the last step saw them (link_states()). */
+	for (unsigned int l = 0; l < rn->topo.nlinks; l++) {
+		const struct route_link *k = &rn->topo.links[l];
+
+		if ((k->a == rn->self || k->b == rn->self) &&
+		    rn->io.link_up(rn->io.ctx,
+				   rn->topo.nodes[k->a == rn->self ? k->b : k->a]) !=
+		    k->up)
+			return rn->due = true;
+	}
+	return false;
+}
+
+double relay_node_next(const struct relay_node *rn)
+{
+	return rn->due ? -INFINITY : rn->next;
+}
+
+void relay_node_kick(struct relay_node *rn)
+{
+	rn->due = true;
+}
+
+unsigned int relay_node_shutdown(struct relay_node *rn, double now)
+{
+	unsigned int sent = 0;
+
+	link_states(rn, now);		/* the ABORTs go the way open now */
+	for (unsigned int i = 0; i < rn->cfg->npools; i++) {
+		struct relay_e2e *e = &rn->e2e[i];
+		unsigned int expired = relay_origin_expire(&e->o, INFINITY);
+
+		reroute(rn, e, now);
+		if (!e->o.naborts)
+			continue;
+		if (!e->have_path) {
+			log_warn("relay %s: stopping with %u transfer(s) not settled (%u given up now) and no path: their keys stay at %s, unusable, until max_age",
+				 e->cfg->name, e->o.naborts, expired, e->cfg->peer);
+			continue;
+		}
+		log_info("relay %s: stopping: ABORT of %u transfer(s) not settled (%u given up now) over %s",
+			 e->cfg->name, e->o.naborts, expired, e->path_str);
+		/* Oldest first, each once: relay_origin_aborted() pops it. */
+		while (e->o.naborts) {
+			e->next_abort = 0;
+			send_abort(rn, e, now);
+			sent++;
+			relay_origin_aborted(&e->o, e->o.aborts[0].transfer);
+		}
+	}
+	return sent;
 }
 
 /* ---- relays and the far end --------------------------------------------- */

@@ -40,6 +40,14 @@
 #define RELAY_BUSY_MIN		1.0
 #define RELAY_BUSY_MAX		30.0
 #define RELAY_NODE_LINKS	16	/* neighbours counted per node */
+/*
+ * s between reads of an end-to-end pool's level while nothing else
+ * happens: the kernel does not tell qkd-linkd when IPsec takes keys, so
+ * an origin with a path looks this often (one pool read), and an engine
+ * with no end-to-end pool of its own (a pure relay) never steps unless a
+ * link goes up or down or a timer it set runs out.
+ */
+#define RELAY_LEVEL_POLL	1.0
 
 enum relay_dir { RELAY_DIR_OUT, RELAY_DIR_IN };
 
@@ -120,6 +128,9 @@ struct relay_node {
 	uint8_t buf[2][RELAY_FRAME_MAX];
 	uint8_t *keys;			/* secmem, RELAY_MAX_PAYLOAD */
 	struct relay_frame f, g;
+	/* relay_node_due(): an event since the last step; its next timer. */
+	bool due;
+	double next;
 };
 
 /*
@@ -141,6 +152,30 @@ void relay_node_resume(struct relay_node *rn, unsigned int pool,
 
 /* Routes, expiry, ABORTs and new transfers at time @now. */
 void relay_node_step(struct relay_node *rn, double now);
+
+/*
+ * Whether relay_node_step() has anything to do at @now: an event since
+ * the last step (an answer or ABORTED that reached this origin,
+ * relay_node_kick()), one of this node's links went up or down
+ * (io.link_up, no I/O in qkd-linkd), or the step's next timer ran out (a
+ * transfer's deadline, an ABORT to resend, the end of a hold or of a
+ * reported cut, the next level read).  Nothing else changes its work: an
+ * idle engine is not stepped.
+ */
+bool relay_node_due(struct relay_node *rn, double now);
+/* When relay_node_due() turns true by itself (-INFINITY: now). */
+double relay_node_next(const struct relay_node *rn);
+/* Something the engine cannot see changed (a link's relay budget). */
+void relay_node_kick(struct relay_node *rn);
+
+/*
+ * Before relay_node_free() on a reload or exit: every transfer in flight
+ * is given up and the ABORT of every transfer not yet settled is sent
+ * over its pool's path (once: no ABORTED will be waited for), so that the
+ * far end takes their keys back now rather than holding them as orphans
+ * until max_age.  How many ABORTs were sent.
+ */
+unsigned int relay_node_shutdown(struct relay_node *rn, double now);
 
 /* A relay frame of @len bytes from neighbour @from (the connection's). */
 void relay_node_on_frame(struct relay_node *rn, const char *from,

@@ -12,6 +12,7 @@
  * reroutes around a cut link.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,9 +195,12 @@ static struct epool *side(int x, enum relay_dir d)
 	return d == RELAY_DIR_OUT ? &nodes[x].out : &nodes[x].in;
 }
 
+static unsigned int level_reads[MAXN];	/* io.level calls, per node */
+
 static unsigned int f_level(void *ctx, unsigned int pool, enum relay_dir d)
 {
 	(void)pool;
+	level_reads[(int)(intptr_t)ctx]++;
 	return side((int)(intptr_t)ctx, d)->n;
 }
 
@@ -386,6 +390,7 @@ static void setup(void)
 	budget_block = -1;
 	budget_block_to = "osaka";
 	memset(nodes, 0, sizeof(nodes));
+	memset(level_reads, 0, sizeof(level_reads));
 }
 
 static void teardown(void)
@@ -624,6 +629,104 @@ END_TEST
 static struct linkd_health *status_of(int x, const char *link,
 				      const struct relay_link_status *ls,
 				      size_t *n);
+
+/*
+ * As qkd-linkd's event loop runs the engines (relay_daemon_step()): @turns
+ * turns @dt apart, each stepping a node only when relay_node_due(); the
+ * steps per node in @steps.
+ */
+static void loop(int turns, double dt, unsigned int *steps)
+{
+	for (int r = 0; r < turns; r++) {
+		for (int i = 0; i < nnodes; i++)
+			if (!nodes[i].dead && relay_node_due(&nodes[i].rn, now)) {
+				relay_node_step(&nodes[i].rn, now);
+				steps[i]++;
+			}
+		pump(0);
+		now += dt;
+	}
+}
+
+/*
+ * The filled chain is idle: 1000 turns of the event loop in 1 s step the
+ * relays in the middle not once and each end at most twice (its pool's
+ * level read every RELAY_LEVEL_POLL s): not at every turn.  What changes
+ * the work wakes the engine: a level fallen below low_watermark by the
+ * next read, a link going down at once (both its ends), the budget
+ * (relay_node_kick()), and the ACKs of the refill keep it going until
+ * full; next() says when the next timer runs out.
+ */
+START_TEST(idle_relay_not_stepped)
+{
+	unsigned int steps[MAXN] = { 0 }, reads;
+
+	chain(false);
+	run(10, 0.1);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	ck_assert_uint_eq(nodes[3].out.n, 48);
+	reads = level_reads[0];
+	loop(1000, 0.001, steps);
+	ck_assert_uint_eq(steps[1], 0);
+	ck_assert_uint_eq(steps[2], 0);
+	ck_assert_uint_le(steps[0], 2);
+	ck_assert_uint_le(steps[3], 2);
+	ck_assert_uint_le(level_reads[0] - reads, 2 * 2);
+	/* The relays have no timer at all; the ends their next level read. */
+	ck_assert(relay_node_next(&nodes[1].rn) == INFINITY);
+	ck_assert(relay_node_next(&nodes[0].rn) <= now + RELAY_LEVEL_POLL);
+	/* IPsec took tokyo's keys: refilled within a level read or two. */
+	nodes[0].out.n = nodes[3].in.n = 0;
+	memset(steps, 0, sizeof(steps));
+	loop(2000, 0.001, steps);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	same_keys(0, 3);
+	ck_assert_uint_eq(steps[1] + steps[2], 0);	/* frames need no step */
+	/* A link cut: due at once at both its ends, not at the others. */
+	lnks[1].down = true;
+	ck_assert(relay_node_due(&nodes[1].rn, now));
+	ck_assert(relay_node_due(&nodes[2].rn, now));
+	relay_node_step(&nodes[1].rn, now);
+	ck_assert(!relay_node_due(&nodes[1].rn, now));
+	relay_node_kick(&nodes[1].rn);
+	ck_assert(relay_node_due(&nodes[1].rn, now));
+	ck_assert(relay_node_next(&nodes[1].rn) == -INFINITY);
+	lnks[1].down = false;
+}
+END_TEST
+
+/*
+ * A reload (SIGHUP) or exit at tokyo with three transfers added at kobe
+ * and their ACKs still on the way: before its engine is freed it sends
+ * their ABORTs, so kobe takes the 48 keys back now (not at max_age), and
+ * the restarted engine refills both sides alike.
+ */
+START_TEST(shutdown_aborts_in_flight)
+{
+	chain(false);
+	run(10, 0.1);
+	nodes[0].out.n = nodes[3].in.n = 0;
+	relay_node_step(&nodes[0].rn, now);
+	ck_assert_int_eq(pump(3), 3);	/* nagoya forwards */
+	ck_assert_int_eq(pump(3), 3);	/* osaka forwards */
+	ck_assert_int_eq(pump(3), 3);	/* kobe adds them, ACKs on the way */
+	ck_assert_uint_eq(nodes[3].in.n, 48);
+	ck_assert_uint_eq(relay_node_shutdown(&nodes[0].rn, now), 3);
+	relay_node_free(&nodes[0].rn);
+	start_node(0, chain_rates, "kobe");	/* the reloaded engine */
+	pump(0);
+	ck_assert_uint_eq(nodes[3].in.n, 0);	/* taken back at once */
+	ck_assert_uint_eq(nodes[0].out.n, 0);	/* nothing committed */
+	ck_assert_uint_eq(nodes[3].rn.e2e[0].far.aborted, 6);
+	ck_assert_uint_eq(nodes[3].aborted, 6);	/* on disk */
+	run(10, 0.1);
+	ck_assert_uint_eq(nodes[0].out.n, 48);
+	same_keys(0, 3);
+	same_keys(3, 0);
+	/* Nothing to settle: nothing sent. */
+	ck_assert_uint_eq(relay_node_shutdown(&nodes[3].rn, now), 0);
+}
+END_TEST
 
 /*
  * osaka is killed (-9) with tokyo's KEYS in its queue, then comes back
@@ -906,6 +1009,8 @@ Suite *relay_node_suite(void)
 	tcase_add_test(tc, ring_reroutes);
 	tcase_add_test(tc, origin_restarts);
 	tcase_add_test(tc, status_round_trip);
+	tcase_add_test(tc, idle_relay_not_stepped);
+	tcase_add_test(tc, shutdown_aborts_in_flight);
 	suite_add_tcase(s, tc);
 	tcase_add_test(st, state_file);
 	suite_add_tcase(s, st);
