@@ -265,7 +265,7 @@ bool route_path_add(char *buf, size_t len, size_t *off, const char *name,
 	}
 	/* The marker alone, without its space at the start of the text. */
 	if (!*off && cut - 1 < len)
-		snprintf(buf, len, "%s", ROUTE_PATH_CUT + 1);
+		snprintf(buf, len, "%s", &ROUTE_PATH_CUT[1]);
 	else if (*off + cut < len)
 		snprintf(buf + *off, len - *off, "%s", ROUTE_PATH_CUT);
 	*off = len;

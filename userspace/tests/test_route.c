@@ -357,7 +357,7 @@ START_TEST(long_path_text)
 			 ROUTE_PATH_CUT);
 	/* Every word before the marker is a node's whole name, in order. */
 	for (char *w = strtok(small, " "); w; w = strtok(NULL, " ")) {
-		if (!strcmp(w, ROUTE_PATH_CUT + 1))
+		if (!strcmp(w, &ROUTE_PATH_CUT[1]))
 			break;
 		ck_assert_str_eq(w, t.nodes[p.nodes[words]]);
 		words++;
