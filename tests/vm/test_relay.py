@@ -196,12 +196,23 @@ def relay_status_matches():
         return False
 
 
+def e2e_status_matches(x, y):
+    """x's status: the end-to-end keys relayed to and from y that x's pool
+    y's kernel counters say were added (the last commit may be newer than
+    the status file, which is rewritten every second)."""
+    e = [r for r in status(x).get("relays", []) if r.get("name") == y]
+    k = stats(x, y)
+    return bool(e) and (e[0]["keys_out"], e[0]["keys_in"]) == (k[("out", "added")],
+                                                               k[("in", "added")])
+
+
 @test("relay: qkdctl show, --json and metrics: tokyo's path and bottleneck, nagoya's link keys taken")
 def _():
     a, mid, b = NODES[0], NODES[1], NODES[-1]
     wait(e2e_full, 60, "both end-to-end pools full")
     # The status is rewritten every second: the counters settle in one.
     wait(relay_status_matches, 10, "nagoya's status agrees with its link pools' counters")
+    wait(lambda: e2e_status_matches(a, b), 10, "tokyo's status agrees with its pool kobe's counters")
     path = " ".join(NODES)
     show = qkdctl(a, "show")
     diag("tokyo: qkdctl show (relay lines):\n" + "\n".join(
