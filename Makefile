@@ -19,6 +19,10 @@
 #                           FUZZ_SECONDS (default 300) or FUZZ_MESSAGES
 #   make bench              (as root) build, run bench/ in the VM, print the
 #                           table of Documentation/bench.rst
+#   make bench-network      (as root) the trusted-node relay at scale: 18
+#                           routers' qkd-linkd in a ring relaying keys to a
+#                           core, fill, per-hop consumption, a cut and the
+#                           reroute (bench/relay_ring_bench.py, bench.rst)
 #   make demo               (as root) build, boot the two-router lab with a
 #                           QKD network in the VM: QKD link cut and restored,
 #                           live view, summary (Documentation/lab.rst)
@@ -73,6 +77,9 @@ vmtest:
 bench:
 	tools/bench.sh
 
+bench-network:
+	tools/bench.sh --network
+
 demo:
 	tools/demo/demo.sh
 
@@ -88,4 +95,4 @@ regen:
 
 .PHONY: all modules modules_install clean check spec build style sparse \
 	kunit userspace kme-sim monitoring plugin debugvm fuzz vmtest deb bench \
-	demo demo-network regen
+	bench-network demo demo-network regen

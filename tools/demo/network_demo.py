@@ -37,9 +37,9 @@ import console
 from console import T0 as t0, banner, say
 
 from qkdlab.qkdnet import NAK_REASONS
+from qkdlab.relaynet import PATH_RE, link_keys_expected
 from qkdlab.routers import FALLBACK_RE, KEY_RE
-from qkdlab.trustnet import (ANSWER_RE, CHAIN, E2E, E2E_POOL, NODES, PATH_RE, RING,
-                             TrustNet, XFER_RE)
+from qkdlab.trustnet import CHAIN, E2E, E2E_POOL, NODES, RING, TrustNet
 
 CHILD_REKEY = 4
 IKE_REKEY = 40
@@ -193,20 +193,8 @@ def sa_takes(tx, x, p):
 
 def relay_expected(base):
     """{(x, y): link keys the transfers the origins logged since base took
-    on hop x -> y}: n + 2 per transfer of n keys on each hop it reached
-    (a transfer refused at a node took the hops before it)."""
-    exp = {}
-    for o in E2E:
-        text = net.linkd_text(o)[base[o]:]
-        where = {(m.group(1), m.group(2)): m.group(4) for m in ANSWER_RE.finditer(text)}
-        for m in XFER_RE.finditer(text):
-            path = m.group(4).split()
-            stop = where.get((m.group(1), m.group(2)))
-            last = path.index(stop) if stop in path[:-1] else len(path) - 1
-            for h in range(last):
-                exp[(path[h], path[h + 1])] = exp.get((path[h], path[h + 1]), 0) + \
-                    int(m.group(3)) + 2
-    return exp
+    on hop x -> y} (relaynet.link_keys_expected)."""
+    return link_keys_expected({o: net.linkd_text(o)[base[o]:] for o in E2E})
 
 
 def hop_table(base_taken, base_removed, base_log, origin, claims):

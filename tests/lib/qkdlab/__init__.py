@@ -13,8 +13,9 @@ Inside the VM (tools/vm-run.sh puts tests/lib on PYTHONPATH):
                qkd-linkd on each router (QkdLab), tallies of the re-keys
     linkpair   two qkd-linkd without charon and the KME simulator: the
                link manager's tests and bench
-    relaynet   a chain of four routers' qkd-linkd and the KME simulator:
-               the trusted-node relay's fixture
+    relaynet   trusted nodes' qkd-linkd and the KME simulator for any nodes
+               and links (RelayNet): the relay test's chain, the relay
+               ring bench
     trustnet   the trusted-node network with IPsec (make demo-network):
                qkd-linkd and charon on every router of a chain or ring
     vici       a strongSwan vici client (the benches' SA control)

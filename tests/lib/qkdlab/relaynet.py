@@ -1,31 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0
-"""A chain of trusted nodes, each a router namespace running qkd-linkd,
-with the KME simulator serving each QKD link: the fixture of the relay's
-VM test (tests/vm/test_relay.py, Documentation/relay.rst).
+"""Trusted nodes, each a router namespace running qkd-linkd, joined by QKD
+links that the KME simulator serves, without charon: RelayNet, for any
+nodes and links.  The relay's VM test (tests/vm/test_relay.py,
+Documentation/relay.rst) runs the chain below through this module's
+functions; the 18-router ring benchmark (bench/relay_ring_bench.py) makes
+a RelayNet of its own.
 
                               rl-kme: kme_sim.py (control 127.0.0.1:9000)
-     K0A :8443   K0B :8444  K1A :8443   K1B :8444  K2A :8443   K2B :8444
+     K0A :8443   K0B :8444  K1A :8445   K1B :8446  K2A :8447   K2B :8448
         \\  link K0A-K0B  /      \\  link K1A-K1B /     \\  link K2A-K2B /
    +--------+         +--------+          +--------+          +--------+
    | tokyo  |=========| nagoya |==========| osaka  |==========|  kobe  |
    | .1     | 10.51.0 |  .2    | 10.51.1  |  .3    | 10.51.2  |  .4    |
    +--------+         +--------+          +--------+          +--------+
-   each router: qkd-linkd listening on 10.50.0.N:7600 (its loopback),
-   a veth to rl-kme (10.52.N-1.1 <-> KMEs at 10.52.N-1.10), a veth per
-   QKD link to each neighbour (10.51.i.1 <-> 10.51.i.2) with host routes
-   to the neighbours' listeners.
+   each router (node j): qkd-linkd listening on 10.50.0.j+1:7600 (its
+   loopback), a veth to the KME namespace (10.52.j.1 <-> the KMEs of its
+   link ends at 10.52.j.10, port 8443 + 2i for the A end of link i, 8444
+   + 2i for the B end), a veth per QKD link i to the neighbour (10.51.i.1
+   <-> 10.51.i.2) with host routes to the neighbours' listeners.
 
-Link i joins NODES[i] and NODES[i+1]: a link pool named after the
-neighbour on each side (SAE S<i>A at NODES[i], S<i>B at NODES[i+1]),
-relay_node = the neighbour.  Every node declares the same [topology];
-the two ends have an end-to-end pool named after each other ([relay
-kobe] at tokyo, [relay tokyo] at kobe).  State is module-wide (one chain
-per process): procs, fam (a pool family per router), materials (every
-material a test took, to search the logs for).
+Link i joins links[i][0] (its A end, SAE S<i>A) and links[i][1] (B, S<i>B):
+a link pool named after the neighbour on each side, relay_node = the
+neighbour.  Every node declares the same [topology]; each end-to-end pool
+is a [relay NAME] section, NAME the peer's name after e2e_prefix.  State is per RelayNet:
+procs, fam (a pool family per router), materials (every material taken,
+to search the logs for).
 """
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -40,266 +44,37 @@ LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-link
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 SIM = os.path.join(REPO, "tools/kme-sim/kme_sim.py")
 MKCERTS = os.path.join(REPO, "tools/kme-sim/mkcerts.sh")
-NODES = ["tokyo", "nagoya", "osaka", "kobe"]
-RATES = ["10M", "1M", "2M"]     # declared rates of links 0..2 (bit/s)
-KNS = "rl-kme"
-LOW, HIGH, CAP = 64, 192, 512   # link pools
-E2E_LOW, E2E_HIGH, E2E_CAP = 16, 48, 128
-BATCH = 16                      # keys per relayed transfer
-TMP = tempfile.mkdtemp(prefix="qkd-relay-test.")
-PKI = os.path.join(TMP, "pki")
 
-materials = []
-procs = {}
-fam = {}
+# qkd-linkd's relay log lines (-v), which the demo and the bench count:
+# "relay kobe: transfer 12: 8 keys over tokyo nagoya osaka kobe"
+XFER_RE = re.compile(r"relay (\S+): transfer (\d+): (\d+) keys over ([A-Za-z0-9._ -]+)$", re.M)
+# "relay kobe: transfer 12: link down at nagoya"
+ANSWER_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)$", re.M)
+# "relay kobe: path tokyo nagoya osaka kobe (bottleneck ...)", "relay kobe: no path to kobe: ..."
+PATH_RE = re.compile(r"relay (\S+): (?:path ([A-Za-z0-9._ -]+) \(bottleneck [^)]*\)|"
+                     r"(no path) to \S+: .*)$", re.M)
 
 
-def ns(node):
-    return "rl-" + node
+def link_keys_expected(texts, mac=2):
+    """{(x, y): link keys that the transfers logged in texts ({origin: its
+    log}) took on hop x -> y}: n + mac per transfer of n keys (the keys, the
+    hop's MAC key and the end-to-end MAC key: 2 for 32-byte keys over
+    32-byte link keys; mac=0 counts the relayed keys alone) on each hop it
+    reached: a transfer refused at a node took the hops before it."""
+    exp = {}
+    for text in texts.values():
+        where = {(m.group(1), m.group(2)): m.group(4) for m in ANSWER_RE.finditer(text)}
+        for m in XFER_RE.finditer(text):
+            path = m.group(4).split()
+            stop = where.get((m.group(1), m.group(2)))
+            last = path.index(stop) if stop in path[:-1] else len(path) - 1
+            for h in range(last):
+                exp[(path[h], path[h + 1])] = exp.get((path[h], path[h + 1]), 0) + \
+                    int(m.group(3)) + mac
+    return exp
 
 
-def idx(node):
-    return NODES.index(node)
-
-
-def listen_addr(node):
-    return f"10.50.0.{idx(node) + 1}"
-
-
-def links_of(node):
-    """[(link index, neighbour, this end: 'A' or 'B')] of node."""
-    j = idx(node)
-    out = []
-    if j > 0:
-        out.append((j - 1, NODES[j - 1], "B"))
-    if j + 1 < len(NODES):
-        out.append((j, NODES[j + 1], "A"))
-    return out
-
-
-def link_id(i):
-    return f"K{i}A-K{i}B"
-
-
-def kme_addr(node, end):
-    """Where node's KME of its link end listens (A ends on 8443, B on 8444)."""
-    return f"10.52.{idx(node)}.10", 8443 if end == "A" else 8444
-
-
-def ctl(method, path, body=None):
-    """The simulator's control interface, from inside rl-kme."""
-    def call():
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request("http://127.0.0.1:9000" + path, data=data,
-                                     method=method)
-        with urllib.request.urlopen(req, timeout=30) as r:
-            txt = r.read()
-            return json.loads(txt) if txt else None
-    return in_ns(KNS, call)
-
-
-# ------------------------------------------------------------ set-up
-
-def topology():
-    for n in [ns(x) for x in NODES] + [KNS]:
-        subprocess.run(["ip", "netns", "del", n], capture_output=True)
-        sh("ip", "netns", "add", n)
-        sh("ip", "-n", n, "link", "set", "lo", "up")
-    for j, x in enumerate(NODES):
-        sh("ip", "-n", ns(x), "addr", "add", f"{listen_addr(x)}/32", "dev", "lo")
-        a, b = f"rk{j}", f"kr{j}"
-        sh("ip", "link", "add", a, "netns", ns(x), "type", "veth", "peer",
-           "name", b, "netns", KNS)
-        sh("ip", "-n", ns(x), "addr", "add", f"10.52.{j}.1/24", "dev", a)
-        sh("ip", "-n", KNS, "addr", "add", f"10.52.{j}.10/24", "dev", b)
-        sh("ip", "-n", ns(x), "link", "set", a, "up")
-        sh("ip", "-n", KNS, "link", "set", b, "up")
-    for i in range(len(NODES) - 1):
-        x, y = NODES[i], NODES[i + 1]
-        sh("ip", "link", "add", f"rl{i}a", "netns", ns(x), "type", "veth",
-           "peer", "name", f"rl{i}b", "netns", ns(y))
-        sh("ip", "-n", ns(x), "addr", "add", f"10.51.{i}.1/24", "dev", f"rl{i}a")
-        sh("ip", "-n", ns(y), "addr", "add", f"10.51.{i}.2/24", "dev", f"rl{i}b")
-        sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "up")
-        sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "up")
-        sh("ip", "-n", ns(x), "route", "add", f"{listen_addr(y)}/32", "via",
-           f"10.51.{i}.2")
-        sh("ip", "-n", ns(y), "route", "add", f"{listen_addr(x)}/32", "via",
-           f"10.51.{i}.1")
-
-
-def sae(i, end):
-    return f"S{i}{end}"
-
-
-def certs():
-    args = []
-    for i in range(len(NODES) - 1):
-        for end, node in (("A", NODES[i]), ("B", NODES[i + 1])):
-            addr, _ = kme_addr(node, end)
-            args += [f"kme:K{i}{end},IP:{addr}", f"sae:{sae(i, end)}"]
-    for x in NODES:
-        dns = ",".join(f"DNS:{sae(i, end)}" for i, _, end in links_of(x))
-        args.append(f"kme:linkd-{x},{dns},IP:{listen_addr(x)}")
-    sh("bash", MKCERTS, PKI, *args, timeout=300)
-
-
-def start_sim():
-    ready = os.path.join(TMP, "sim.ready")
-    log = open(os.path.join(TMP, "sim.log"), "w")
-    argv = ["ip", "netns", "exec", KNS, "python3", SIM, "--tls-dir", PKI,
-            "--control", "127.0.0.1:9000", "--ready-file", ready,
-            "--lifetime", "3000"]
-    for i in range(len(NODES) - 1):
-        for end, node in (("A", NODES[i]), ("B", NODES[i + 1])):
-            addr, port = kme_addr(node, end)
-            argv += ["--kme", f"K{i}{end}@{addr}:{port}={sae(i, end)}"]
-        argv += ["--link", f"K{i}A,K{i}B,rate=0,max_key_count=100000"]
-    procs["sim"] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 120
-    while not os.path.exists(ready):
-        check(procs["sim"].poll() is None, "the simulator exited")
-        check(time.monotonic() < deadline, "the simulator did not start")
-        time.sleep(0.2)
-
-
-def up():
-    """The namespaces, the certificates and the simulator; Skip when
-    qkd-linkd is not built."""
-    if not os.access(LINKD, os.X_OK):
-        raise Skip(f"{LINKD} not built")
-    topology()
-    certs()
-    start_sim()
-
-
-# ----------------------------------------------------- configuration
-
-def e2e_peer(x):
-    """The node x keeps an end-to-end pool with, or None (relays)."""
-    if x == NODES[0]:
-        return NODES[-1]
-    if x == NODES[-1]:
-        return NODES[0]
-    return None
-
-
-def conf(x, share=50, relay=True, **over):
-    d = os.path.join(TMP, x)
-    os.makedirs(d, exist_ok=True)
-    text = "# qkd-linkd relay test configuration\n[linkd]\n"
-    for k, v in {"listen": f"{listen_addr(x)}:7600",
-                 "server_cert": f"{PKI}/linkd-{x}.crt",
-                 "server_key": f"{PKI}/linkd-{x}.key",
-                 "peer_ca": f"{PKI}/ca.crt",
-                 "state_dir": f"{d}/state",
-                 "status_file": f"{d}/status.json"}.items():
-        text += f"{k} = {v}\n"
-    for i, y, end in links_of(x):
-        other = "B" if end == "A" else "A"
-        addr, port = kme_addr(x, end)
-        p = {"kme_url": f"https://{addr}:{port}", "sae_id": sae(i, end),
-             "peer_sae_id": sae(i, other),
-             "cert": f"{PKI}/{sae(i, end)}.crt", "key": f"{PKI}/{sae(i, end)}.key",
-             "ca": f"{PKI}/ca.crt", "peer": f"{listen_addr(y)}:7600",
-             "capacity": CAP, "low_watermark": LOW, "high_watermark": HIGH,
-             "batch_size": 32, "kme_timeout": 5}
-        if relay:
-            p.update({"relay_node": y, "relay_share": share,
-                      "relay_reserve": LOW // 2})
-        p.update(over)
-        text += f"\n[pool {y}]\n" + "".join(f"{k} = {v}\n" for k, v in p.items())
-    if relay:
-        text += f"\n[topology]\nself = {x}\nnode = {' '.join(NODES)}\n"
-        for i in range(len(NODES) - 1):
-            text += f"link = {NODES[i]} {NODES[i + 1]} {RATES[i]}\n"
-        y = e2e_peer(x)
-        if y:
-            text += (f"\n[relay {y}]\npeer = {y}\ncapacity = {E2E_CAP}\n"
-                     f"low_watermark = {E2E_LOW}\nhigh_watermark = {E2E_HIGH}\n"
-                     f"batch_size = {BATCH}\n")
-    path = os.path.join(d, "linkd.conf")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def log_path(x):
-    return os.path.join(TMP, x, "linkd.log")
-
-
-def start(x, **kw):
-    path = conf(x, **kw)
-    log = open(log_path(x), "a")
-    procs[x] = subprocess.Popen(["ip", "netns", "exec", ns(x), LINKD, "-v",
-                                 "-c", path], stdout=log, stderr=log)
-
-
-def kill9(x):
-    p = procs.get(x)
-    if p and p.poll() is None:
-        p.kill()
-        p.wait()
-
-
-def log_text(x):
-    try:
-        with open(log_path(x)) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def status(x):
-    try:
-        with open(os.path.join(TMP, x, "status.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
-def qkdctl(x, *args):
-    env = dict(os.environ, QKD_LINKD_STATUS=os.path.join(TMP, x, "status.json"))
-    p = subprocess.run(["ip", "netns", "exec", ns(x), QKDCTL, *args], env=env,
-                       capture_output=True, text=True, timeout=30)
-    eq(p.returncode, 0, f"qkdctl {' '.join(args)} in {x}: {p.stderr}")
-    return p.stdout
-
-
-# ------------------------------------------------------------ pools
-
-def pool(x, name):
-    if x not in fam:
-        fam[x] = in_ns(ns(x), family)
-    return fam[x].do("pool-get", {"name": name})
-
-
-def stats(x, name):
-    """{(direction, counter): value} of x's pool name."""
-    p = pool(x, name)
-    return {(d, k): v for d in ("out", "in") for k, v in p[f"stats-{d}"].items()
-            if isinstance(v, int)}
-
-
-def link_levels():
-    """[(x's out, y's in, y's out, x's in)] per link i (x = NODES[i])."""
-    out = []
-    for i in range(len(NODES) - 1):
-        x, y = NODES[i], NODES[i + 1]
-        px, py = pool(x, y), pool(y, x)
-        out.append((px["stats-out"]["level"], py["stats-in"]["level"],
-                    py["stats-out"]["level"], px["stats-in"]["level"]))
-    return out
-
-
-def links_full():
-    try:
-        return all(min(v) >= HIGH for v in link_levels())
-    except Exception:       # noqa: BLE001  (pools not created yet)
-        return False
-
-
-def wait(cond, timeout, what):
+def wait(cond, timeout, what, step=0.5):
     deadline = time.monotonic() + timeout
     while True:
         r = cond()
@@ -307,42 +82,356 @@ def wait(cond, timeout, what):
             return r
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(step)
+
+
+class RelayNet:
+    """nodes (names), links [(a, b, rate)] (rate as [topology] and the
+    simulator take it: "10M", "1M", "500k" or bit/s; "0" at the simulator
+    is unlimited), e2e {node: [peers it keeps an end-to-end pool with]}.
+    link = {capacity, low_watermark, high_watermark, batch_size} of the
+    link pools, e2e_pool the same of the end-to-end pools (batch_size:
+    keys per relayed transfer); sim_rate overrides the simulator's link
+    rates (0: unlimited) and sim_max the keys a link stores ahead."""
+
+    def __init__(self, nodes, links, e2e, prefix="rl", link=None, e2e_pool=None,
+                 sim_rate=None, sim_max=100000, e2e_prefix=""):
+        self.e2e_prefix = e2e_prefix
+        self.nodes, self.links, self.e2e = list(nodes), list(links), dict(e2e)
+        self.prefix, self.kns = prefix, f"{prefix}-kme"
+        self.link = link or {"capacity": 512, "low_watermark": 64,
+                             "high_watermark": 192, "batch_size": 32}
+        self.e2e_pool = e2e_pool or {"capacity": 128, "low_watermark": 16,
+                                     "high_watermark": 48, "batch_size": 16}
+        self.sim_rate, self.sim_max = sim_rate, sim_max
+        self._tmp = None
+        self.materials, self.procs, self.fam = [], {}, {}
+
+    # ------------------------------------------------------------ names
+
+    @property
+    def tmp(self):
+        """The network's files (made on first use, not at import)."""
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix=f"qkd-relay-{self.prefix}.")
+        return self._tmp
+
+    @property
+    def pki(self):
+        return os.path.join(self.tmp, "pki")
+
+    def ns(self, node):
+        return f"{self.prefix}-{node}"
+
+    def idx(self, node):
+        return self.nodes.index(node)
+
+    def listen_addr(self, node):
+        return f"10.50.0.{self.idx(node) + 1}"
+
+    def links_of(self, node):
+        """[(link index, neighbour, this end: 'A' or 'B')] of node."""
+        return [(i, b if a == node else a, "A" if a == node else "B")
+                for i, (a, b, _) in enumerate(self.links) if node in (a, b)]
+
+    def link_index(self, a, b):
+        return next(i for i, (x, y, _) in enumerate(self.links) if {x, y} == {a, b})
+
+    @staticmethod
+    def link_id(i):
+        return f"K{i}A-K{i}B"
+
+    @staticmethod
+    def sae(i, end):
+        return f"S{i}{end}"
+
+    def kme_addr(self, i, end):
+        """Where the KME of link i's end listens: on the address of the
+        node at that end, port 8443 + 2i (A) or 8444 + 2i (B)."""
+        node = self.links[i][0 if end == "A" else 1]
+        return f"10.52.{self.idx(node)}.10", 8443 + 2 * i + (end == "B")
+
+    def e2e_peers(self, x):
+        return list(self.e2e.get(x, []))
+
+    def e2e_name(self, peer):
+        """The name of the end-to-end pool with peer: e2e_prefix + peer (a
+        prefix where a neighbour's link pool has the peer's name)."""
+        return self.e2e_prefix + peer
+
+    def e2e_peer(self, x):
+        """The one node x keeps an end-to-end pool with, or None (relays)."""
+        p = self.e2e_peers(x)
+        return p[0] if p else None
+
+    def ctl(self, method, path, body=None):
+        """The simulator's control interface, from inside the KME namespace."""
+        def call():
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request("http://127.0.0.1:9000" + path, data=data,
+                                         method=method)
+            with urllib.request.urlopen(req, timeout=30) as r:
+                txt = r.read()
+                return json.loads(txt) if txt else None
+        return in_ns(self.kns, call)
+
+    # ------------------------------------------------------------ set-up
+
+    def topology(self):
+        for n in [self.ns(x) for x in self.nodes] + [self.kns]:
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+            sh("ip", "netns", "add", n)
+            sh("ip", "-n", n, "link", "set", "lo", "up")
+        for j, x in enumerate(self.nodes):
+            sh("ip", "-n", self.ns(x), "addr", "add", f"{self.listen_addr(x)}/32", "dev", "lo")
+            a, b = f"rk{j}", f"kr{j}"
+            sh("ip", "link", "add", a, "netns", self.ns(x), "type", "veth", "peer",
+               "name", b, "netns", self.kns)
+            sh("ip", "-n", self.ns(x), "addr", "add", f"10.52.{j}.1/24", "dev", a)
+            sh("ip", "-n", self.kns, "addr", "add", f"10.52.{j}.10/24", "dev", b)
+            sh("ip", "-n", self.ns(x), "link", "set", a, "up")
+            sh("ip", "-n", self.kns, "link", "set", b, "up")
+        for i, (x, y, _) in enumerate(self.links):
+            sh("ip", "link", "add", f"rl{i}a", "netns", self.ns(x), "type", "veth",
+               "peer", "name", f"rl{i}b", "netns", self.ns(y))
+            sh("ip", "-n", self.ns(x), "addr", "add", f"10.51.{i}.1/24", "dev", f"rl{i}a")
+            sh("ip", "-n", self.ns(y), "addr", "add", f"10.51.{i}.2/24", "dev", f"rl{i}b")
+            sh("ip", "-n", self.ns(x), "link", "set", f"rl{i}a", "up")
+            sh("ip", "-n", self.ns(y), "link", "set", f"rl{i}b", "up")
+            self.routes(i, "add")
+
+    def routes(self, i, how):
+        x, y, _ = self.links[i]
+        sh("ip", "-n", self.ns(x), "route", how, f"{self.listen_addr(y)}/32", "via",
+           f"10.51.{i}.2")
+        sh("ip", "-n", self.ns(y), "route", how, f"{self.listen_addr(x)}/32", "via",
+           f"10.51.{i}.1")
+
+    def certs(self):
+        args = []
+        for i in range(len(self.links)):
+            for end in "AB":
+                args += [f"kme:K{i}{end},IP:{self.kme_addr(i, end)[0]}",
+                         f"sae:{self.sae(i, end)}"]
+        for x in self.nodes:
+            dns = ",".join(f"DNS:{self.sae(i, end)}" for i, _, end in self.links_of(x))
+            args.append(f"kme:linkd-{x},{dns},IP:{self.listen_addr(x)}")
+        sh("bash", MKCERTS, self.pki, *args, timeout=600)
+
+    def start_sim(self):
+        ready = os.path.join(self.tmp, "sim.ready")
+        log = open(os.path.join(self.tmp, "sim.log"), "w")
+        argv = ["ip", "netns", "exec", self.kns, "python3", SIM, "--tls-dir", self.pki,
+                "--control", "127.0.0.1:9000", "--ready-file", ready,
+                "--lifetime", "3000"]
+        for i, (_, _, rate) in enumerate(self.links):
+            for end in "AB":
+                addr, port = self.kme_addr(i, end)
+                argv += ["--kme", f"K{i}{end}@{addr}:{port}={self.sae(i, end)}"]
+            r = rate_bps(rate) if self.sim_rate is None else self.sim_rate
+            argv += ["--link", f"K{i}A,K{i}B,rate={r},max_key_count={self.sim_max}"]
+        self.procs["sim"] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(ready):
+            check(self.procs["sim"].poll() is None, "the simulator exited")
+            check(time.monotonic() < deadline, "the simulator did not start")
+            time.sleep(0.2)
+
+    def up(self):
+        """The namespaces, the certificates and the simulator; Skip when
+        qkd-linkd is not built."""
+        if not os.access(LINKD, os.X_OK):
+            raise Skip(f"{LINKD} not built")
+        self.topology()
+        self.certs()
+        self.start_sim()
+
+    # ----------------------------------------------------- configuration
+
+    def conf(self, x, share=50, relay=True, e2e=True, **over):
+        """Write x's configuration: its link pools (**over overrides their
+        settings), with relay=True their relay settings and the
+        [topology], with e2e=True also x's end-to-end pools."""
+        d = os.path.join(self.tmp, x)
+        os.makedirs(d, exist_ok=True)
+        text = "# qkd-linkd relay test configuration\n[linkd]\n"
+        for k, v in {"listen": f"{self.listen_addr(x)}:7600",
+                     "server_cert": f"{self.pki}/linkd-{x}.crt",
+                     "server_key": f"{self.pki}/linkd-{x}.key",
+                     "peer_ca": f"{self.pki}/ca.crt",
+                     "state_dir": f"{d}/state",
+                     "status_file": f"{d}/status.json"}.items():
+            text += f"{k} = {v}\n"
+        for i, y, end in self.links_of(x):
+            other = "B" if end == "A" else "A"
+            addr, port = self.kme_addr(i, end)
+            p = {"kme_url": f"https://{addr}:{port}", "sae_id": self.sae(i, end),
+                 "peer_sae_id": self.sae(i, other),
+                 "cert": f"{self.pki}/{self.sae(i, end)}.crt",
+                 "key": f"{self.pki}/{self.sae(i, end)}.key",
+                 "ca": f"{self.pki}/ca.crt", "peer": f"{self.listen_addr(y)}:7600",
+                 **self.link, "kme_timeout": 5}
+            if relay:
+                p.update({"relay_node": y, "relay_share": share,
+                          "relay_reserve": self.link["low_watermark"] // 2})
+            p.update(over)
+            text += f"\n[pool {y}]\n" + "".join(f"{k} = {v}\n" for k, v in p.items())
+        if relay:
+            text += f"\n[topology]\nself = {x}\nnode = {' '.join(self.nodes)}\n"
+            text += "".join(f"link = {a} {b} {r}\n" for a, b, r in self.links)
+            for y in self.e2e_peers(x) if e2e else []:
+                text += f"\n[relay {self.e2e_name(y)}]\npeer = {y}\n" + \
+                    "".join(f"{k} = {v}\n" for k, v in self.e2e_pool.items())
+        path = os.path.join(d, "linkd.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def log_path(self, x):
+        return os.path.join(self.tmp, x, "linkd.log")
+
+    def start(self, x, **kw):
+        path = self.conf(x, **kw)
+        log = open(self.log_path(x), "a")
+        self.procs[x] = subprocess.Popen(["ip", "netns", "exec", self.ns(x), LINKD, "-v",
+                                          "-c", path], stdout=log, stderr=log)
+
+    def kill9(self, x):
+        p = self.procs.get(x)
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+
+    def log_text(self, x):
+        try:
+            with open(self.log_path(x), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def status(self, x):
+        try:
+            with open(os.path.join(self.tmp, x, "status.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def qkdctl(self, x, *args):
+        env = dict(os.environ, QKD_LINKD_STATUS=os.path.join(self.tmp, x, "status.json"))
+        p = subprocess.run(["ip", "netns", "exec", self.ns(x), QKDCTL, *args], env=env,
+                           capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, f"qkdctl {' '.join(args)} in {x}: {p.stderr}")
+        return p.stdout
+
+    # ------------------------------------------------------------ pools
+
+    def pool(self, x, name):
+        if x not in self.fam:
+            self.fam[x] = in_ns(self.ns(x), family)
+        return self.fam[x].do("pool-get", {"name": name})
+
+    def stats(self, x, name):
+        """{(direction, counter): value} of x's pool name."""
+        p = self.pool(x, name)
+        return {(d, k): v for d in ("out", "in") for k, v in p[f"stats-{d}"].items()
+                if isinstance(v, int)}
+
+    def pools(self, x):
+        """{pool name: {(direction, counter): value}} of every pool of x (one dump)."""
+        if x not in self.fam:
+            self.fam[x] = in_ns(self.ns(x), family)
+        return {p["name"]: {(d, k): v for d in ("out", "in")
+                            for k, v in p[f"stats-{d}"].items() if isinstance(v, int)}
+                for p in self.fam[x].dump("pool-get", {})}
+
+    def link_levels(self):
+        """[(x's out, y's in, y's out, x's in)] per link (x, y)."""
+        out = []
+        for x, y, _ in self.links:
+            px, py = self.pool(x, y), self.pool(y, x)
+            out.append((px["stats-out"]["level"], py["stats-in"]["level"],
+                        py["stats-out"]["level"], px["stats-in"]["level"]))
+        return out
+
+    def links_full(self):
+        try:
+            return all(min(v) >= self.link["high_watermark"] for v in self.link_levels())
+        except Exception:       # noqa: BLE001  (pools not created yet)
+            return False
+
+    def consume(self, x, y, name_x, name_y, n=None):
+        """Take every key (or n) of x's outbound ring of pool name_x and the
+        same IDs from y's inbound side of pool name_y; compare materials.
+        Returns the materials."""
+        px, py = self.pool(x, name_x), self.pool(y, name_y)
+        count = px["stats-out"]["level"] if n is None else n
+        mats = take_pairs(self.fam[x], px["id"], self.fam[y], py["id"], count,
+                          f"between {x} and {y}")
+        self.materials.extend(mats)
+        return mats
+
+    def cut(self, i, channel=False):
+        """Cut link i's QKD link at the simulator (its KMEs answer enc_keys
+        503 "QKD link down"; the peer channel stays up, as trustnet's cut):
+        the link is down for relaying once its next refill fails (see
+        drain_link).  With channel, its peer channel too (the veths down)."""
+        x, y, _ = self.links[i]
+        if channel:
+            sh("ip", "-n", self.ns(x), "link", "set", f"rl{i}a", "down")
+            sh("ip", "-n", self.ns(y), "link", "set", f"rl{i}b", "down")
+        self.ctl("POST", f"/links/{self.link_id(i)}/cut")
+
+    def restore(self, i, channel=False):
+        x, y, _ = self.links[i]
+        if channel:
+            sh("ip", "-n", self.ns(x), "link", "set", f"rl{i}a", "up")
+            sh("ip", "-n", self.ns(y), "link", "set", f"rl{i}b", "up")
+            self.routes(i, "replace")
+        self.ctl("POST", f"/links/{self.link_id(i)}/restore")
+
+    def cleanup(self, tail=12):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for n in [self.ns(x) for x in self.nodes] + [self.kns]:
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+        for x in self.nodes:
+            for ln in self.log_text(x).splitlines()[-tail:] if tail else []:
+                print(f"# {x}: {ln}")
+
+
+def rate_bps(s):
+    """"10M", "500k", "1.5M" or bit/s as an integer."""
+    return int(float(s[:-1]) * {"k": 1e3, "M": 1e6}[s[-1]]) if s[-1] in "kM" else int(s)
+
+
+# ------------------------------------------------- the relay test's chain
+
+NODES = ["tokyo", "nagoya", "osaka", "kobe"]
+RATES = ["10M", "1M", "2M"]     # declared rates of links 0..2 (bit/s)
+LOW, HIGH, CAP = 64, 192, 512   # link pools
+E2E_LOW, E2E_HIGH, E2E_CAP = 16, 48, 128
+BATCH = 16                      # keys per relayed transfer
+
+CHAIN = RelayNet(NODES, [(NODES[i], NODES[i + 1], RATES[i]) for i in range(3)],
+                 {NODES[0]: [NODES[-1]], NODES[-1]: [NODES[0]]}, prefix="rl",
+                 link={"capacity": CAP, "low_watermark": LOW, "high_watermark": HIGH,
+                       "batch_size": 32},
+                 e2e_pool={"capacity": E2E_CAP, "low_watermark": E2E_LOW,
+                           "high_watermark": E2E_HIGH, "batch_size": BATCH},
+                 sim_rate=0)
+materials, procs, fam = CHAIN.materials, CHAIN.procs, CHAIN.fam
+(up, conf, start, kill9, log_text, status, qkdctl, pool, stats, link_levels,
+ links_full, cut, restore, cleanup, e2e_peer) = (
+    CHAIN.up, CHAIN.conf, CHAIN.start, CHAIN.kill9, CHAIN.log_text, CHAIN.status,
+    CHAIN.qkdctl, CHAIN.pool, CHAIN.stats, CHAIN.link_levels, CHAIN.links_full,
+    CHAIN.cut, CHAIN.restore, CHAIN.cleanup, CHAIN.e2e_peer)
 
 
 def consume(x, y, name_x, name_y, n=None):
-    """Take every key (or n) of x's outbound ring of pool name_x and the
-    same IDs from y's inbound side of pool name_y; compare materials.
-    Returns the number of pairs."""
-    px, py = pool(x, name_x), pool(y, name_y)
-    count = px["stats-out"]["level"] if n is None else n
-    mats = take_pairs(fam[x], px["id"], fam[y], py["id"], count, f"between {x} and {y}")
-    materials.extend(mats)
-    return len(mats)
-
-
-def cut(i, channel=False):
-    """Cut link i's QKD link at the simulator (its KMEs answer enc_keys
-    503 "QKD link down"; the peer channel stays up, as trustnet's cut):
-    the link is down for relaying once its next refill fails (see
-    drain_link).  With channel, its peer channel too (the veths down)."""
-    x, y = NODES[i], NODES[i + 1]
-    if channel:
-        sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "down")
-        sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "down")
-    ctl("POST", f"/links/{link_id(i)}/cut")
-
-
-def restore(i, channel=False):
-    x, y = NODES[i], NODES[i + 1]
-    if channel:
-        sh("ip", "-n", ns(x), "link", "set", f"rl{i}a", "up")
-        sh("ip", "-n", ns(y), "link", "set", f"rl{i}b", "up")
-        sh("ip", "-n", ns(x), "route", "replace", f"{listen_addr(y)}/32", "via",
-           f"10.51.{i}.2")
-        sh("ip", "-n", ns(y), "route", "replace", f"{listen_addr(x)}/32", "via",
-           f"10.51.{i}.1")
-    ctl("POST", f"/links/{link_id(i)}/restore")
+    """CHAIN.consume, as a count of pairs."""
+    return len(CHAIN.consume(x, y, name_x, name_y, n))
 
 
 def drain_link(x, y, below=LOW):
@@ -361,15 +450,3 @@ def reconciled(x, name):
     return {d: (p[f"stats-{d}"]["added"],
                 sum(p[f"stats-{d}"].get(k, 0) for k in ("taken", "expired", "flushed", "level")))
             for d in ("out", "in")}
-
-
-def cleanup():
-    for p in procs.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    for n in [ns(x) for x in NODES] + [KNS]:
-        subprocess.run(["ip", "netns", "del", n], capture_output=True)
-    for x in NODES:
-        for ln in log_text(x).splitlines()[-12:]:
-            print(f"# {x}: {ln}")

@@ -38,6 +38,7 @@ import urllib.request
 
 from qkdlab import REPO
 from qkdlab.proc import in_ns, sh, stop_process, wait_for
+from qkdlab.relaynet import rate_bps
 from qkdlab.routers import FAILURE_RE, SWAN_PLUGINS, Router, strongswan_conf
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
@@ -68,16 +69,6 @@ E2E_POOL = {"capacity": 16, "low_watermark": 4, "high_watermark": 10, "batch_siz
             "max_age": 600}
 PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768qkd"
 ESP_PROPOSAL = "aes256gcm16-x25519-ke1_mlkem768qkd"
-# "relay kobe: transfer 12: 8 keys over tokyo nagoya osaka kobe"
-XFER_RE = re.compile(r"relay (\S+): transfer (\d+): (\d+) keys over ([a-z ]+)$", re.M)
-# "relay kobe: transfer 12: link down at nagoya"
-ANSWER_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)$", re.M)
-PATH_RE = re.compile(r"relay (\S+): (?:path ([a-z ]+) \(bottleneck [^)]*\)|(no path) to \S+: .*)$",
-                     re.M)
-
-
-def rate_bps(s):
-    return int(float(s[:-1]) * {"k": 1e3, "M": 1e6}[s[-1]]) if s[-1] in "kM" else int(s)
 
 
 class Node(Router):
