@@ -222,6 +222,17 @@ def paths(net, logs):
     return out
 
 
+def e2e_full(net):
+    """Every direction at its high watermark at both ends."""
+    try:
+        s = snapshot(net)
+        high = net.e2e_pool["high_watermark"]
+        return all(s[o][net.e2e_name(f)][("out", "level")] >= high and
+                   s[f][net.e2e_name(o)][("in", "level")] >= high for o, f in directions(net))
+    except Exception:       # noqa: BLE001  (pools not created yet)
+        return False
+
+
 def links_settled(net):
     """Every link pool at or above its low watermark (no refill due), the
     same count at both ends of each direction."""
@@ -466,6 +477,7 @@ def main():
         t = time.monotonic()
         for x in nodes:
             net.start(x, share=100)
+        wait(lambda: e2e_full(net), 900, "every end-to-end pool full", step=1)
         wait(lambda: links_settled(net), 600, "every link pool above its low watermark", step=1)
         settle(net)
         say(f"# cold start (link pools and end-to-end pools filling together, not measured): "

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Commands, network namespaces, waiting and stopping processes."""
+"""Commands, network namespaces, waiting and stopping processes, the KME
+simulator's control interface."""
 
+import json
 import os
 import subprocess
 import time
+import urllib.request
 
 
 def sh(*cmd, check=True, timeout=60, ns=None, stdin=None):
@@ -42,6 +45,19 @@ def stop_process(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def sim_control(ns, method, path, body=None, addr="127.0.0.1:9000"):
+    """A call of the KME simulator's control interface (JSON), which
+    listens on addr in namespace ns; returns the decoded answer or None."""
+    def call():
+        data = json.dumps(body).encode() if body is not None else \
+            (b"" if method == "POST" else None)
+        req = urllib.request.Request(f"http://{addr}{path}", data=data, method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            txt = r.read()
+            return json.loads(txt) if txt else None
+    return in_ns(ns, call)
 
 
 def in_ns(ns, fn):

@@ -25,10 +25,9 @@ import re
 import subprocess
 import threading
 import time
-import urllib.request
 
 from qkdlab import REPO
-from qkdlab.proc import in_ns, sh, stop_process, wait_for
+from qkdlab.proc import sh, sim_control, stop_process, wait_for
 from qkdlab.tap import diag
 from qkdlab.routers import FALLBACK_RE, KEY_RE, LANS, WAN, WORK, Lab
 
@@ -237,14 +236,7 @@ class QkdLab(Lab):
 
     def control(self, method, path, body=None):
         """The simulator's control API (JSON), from inside namespace kme."""
-        def call():
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(f"http://{CONTROL[0]}:{CONTROL[1]}{path}",
-                                         data=data, method=method)
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                txt = resp.read()
-                return json.loads(txt) if txt else None
-        return in_ns(KME_NS, call)
+        return sim_control(KME_NS, method, path, body, f"{CONTROL[0]}:{CONTROL[1]}")
 
     def cut(self):
         """The QKD link stops producing keys (the KMEs answer enc_keys with

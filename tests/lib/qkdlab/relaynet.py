@@ -33,11 +33,10 @@ import re
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 from qkdlab import REPO
 from qkdlab.pools import family, take_pairs
-from qkdlab.proc import in_ns, sh
+from qkdlab.proc import in_ns, sh, sim_control
 from qkdlab.tap import Skip, check, eq
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
@@ -166,14 +165,7 @@ class RelayNet:
 
     def ctl(self, method, path, body=None):
         """The simulator's control interface, from inside the KME namespace."""
-        def call():
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request("http://127.0.0.1:9000" + path, data=data,
-                                         method=method)
-            with urllib.request.urlopen(req, timeout=30) as r:
-                txt = r.read()
-                return json.loads(txt) if txt else None
-        return in_ns(self.kns, call)
+        return sim_control(self.kns, method, path, body)
 
     # ------------------------------------------------------------ set-up
 

@@ -34,10 +34,9 @@ import re
 import shutil
 import subprocess
 import threading
-import urllib.request
 
 from qkdlab import REPO
-from qkdlab.proc import in_ns, sh, stop_process, wait_for
+from qkdlab.proc import sh, sim_control, stop_process, wait_for
 from qkdlab.relaynet import rate_bps
 from qkdlab.routers import FAILURE_RE, SWAN_PLUGINS, Router, strongswan_conf
 
@@ -366,13 +365,7 @@ class TrustNet:
     # ------------------------------------------------------------ acting
 
     def control(self, method, path):
-        def call():
-            req = urllib.request.Request("http://127.0.0.1:9000" + path, data=b"" if
-                                         method == "POST" else None, method=method)
-            with urllib.request.urlopen(req, timeout=30) as r:
-                txt = r.read()
-                return json.loads(txt) if txt else None
-        return in_ns(KNS, call)
+        return sim_control(KNS, method, path)
 
     def link_index(self, a, b):
         return next(i for i, (x, y, _) in enumerate(self.links) if {x, y} == {a, b})
