@@ -234,16 +234,22 @@ def e2e_full(net):
 
 
 def links_settled(net):
-    """Every link pool at or above its low watermark (no refill due), the
-    same count at both ends of each direction."""
-    try:
+    """Every link pool at or above its low watermark, the same count at
+    both ends of each direction, and no refill under way (the same levels
+    3 s later): a freeze then stops no KME call or offer half-way."""
+    def levels():
         s = snapshot(net)
+        return {(x, y): (s[x][y][("out", "level")], s[y][x][("in", "level")])
+                for a, b, _ in net.links for x, y in ((a, b), (b, a))}
+    try:
+        lv = levels()
+        low = net.link["low_watermark"]
+        if not all(o >= low and o == i for o, i in lv.values()):
+            return False
+        time.sleep(3)
+        return levels() == lv
     except Exception:       # noqa: BLE001  (pools not created yet)
         return False
-    low = net.link["low_watermark"]
-    return all(s[x][y][("out", "level")] >= low and
-               s[x][y][("out", "level")] == s[y][x][("in", "level")]
-               for a, b, _ in net.links for x, y in ((a, b), (b, a)))
 
 
 def settle(net):
