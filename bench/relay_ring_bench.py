@@ -80,7 +80,7 @@ def directions(net):
 
 class Sampler:
     """CPU busy share (from /proc/stat) and the lowest MemAvailable, and the
-    qkd-linkd and simulator RSS, between start() and stop()."""
+    qkd-linkd and simulator RSS; busy() is the share since start()."""
 
     def __init__(self, net):
         self.net = net
@@ -145,7 +145,7 @@ def fill(net, args, sampler, cut=None):
     args.cut_at of the keys are committed.  Returns the record."""
     high = net.e2e_pool["high_watermark"]
     dirs = directions(net)
-    base = snapshot(net)
+    base, removed = snapshot(net), removed_of(net)
     logs = {x: len(net.log_text(x)) for x in net.nodes}
     sampler.start()
     t0 = time.monotonic()
@@ -191,7 +191,8 @@ def fill(net, args, sampler, cut=None):
                     rec["seen"][d] = now
         sampler.avail()
         time.sleep(0.5)
-    rec.update(t=time.monotonic() - t0, done=done, committed=committed, first=first, base=base, logs=logs,
+    rec.update(t=time.monotonic() - t0, done=done, committed=committed, first=first, base=base,
+               removed=removed, logs=logs,
                busy=sampler.busy(), rss=sampler.rss())
     return rec
 
@@ -266,21 +267,29 @@ def settle(net):
     wait(zero, 120, "both ends of every end-to-end pool to agree")
 
 
+def removed_of(net):
+    """{node: {pool: inbound keys its qkd-linkd removed}} (the status
+    file's counter since the daemon started: keys of aborted offers, which
+    the pool's taken counter counts too)."""
+    return {x: {p["name"]: p.get("removed", 0) for p in net.status(x).get("pools", [])}
+            for x in net.nodes}
+
+
 def consumption(net, rec):
     """Per hop direction (x, y): (taken by x outbound, taken by y inbound,
     expected from the logged transfers), and the relayed keys x hops the
     transfers carried (for the per-key figure)."""
     now = snapshot(net)
     base = rec["base"]
-    removed = {x: {p["name"]: p.get("removed", 0) for p in net.status(x).get("pools", [])}
-               for x in net.nodes}
+    removed = removed_of(net)
     texts = {x: net.log_text(x)[rec["logs"][x]:] for x in net.nodes}
     exp = link_keys_expected(texts)
     rows = {}
     for a, b, _ in net.links:
         for x, y in ((a, b), (b, a)):
             out = now[x][y][("out", "taken")] - base[x][y][("out", "taken")]
-            inn = now[y][x][("in", "taken")] - base[y][x][("in", "taken")] - removed[y].get(x, 0)
+            inn = now[y][x][("in", "taken")] - base[y][x][("in", "taken")] - \
+                (removed[y].get(x, 0) - rec["removed"][y].get(x, 0))
             rows[(x, y)] = (out, inn, exp.get((x, y), 0))
     # keys x hops and transfers x hops of the transfers (each hop reached)
     keys_hops = sum(link_keys_expected(texts, mac=0).values())
