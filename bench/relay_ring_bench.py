@@ -447,8 +447,8 @@ def cut_report(net, rec, cut):
             f"{len(lag)} of {len(rec['crossing'])} directions")
     dt = rec["t"] - rec["cut"]
     k = rec["committed"] - rec["cut_committed"]
-    say(f"  fill after the cut: {k} keys committed in {dt:.1f} s, {k / dt:.1f} keys/s "
-        f"(before it: {rec['cut_committed'] / rec['cut']:.1f} keys/s); every pool full "
+    say(f"  fill after the cut: {k} keys committed in {dt:.1f} s, {k / max(dt, 0.1):.1f} keys/s "
+        f"(before it: {rec['cut_committed'] / max(rec['cut'], 0.1):.1f} keys/s); every pool full "
         f"{dt:.1f} s after the cut")
 
 
