@@ -45,7 +45,8 @@ import statistics
 import sys
 import time
 
-from qkdlab.relaynet import PATH_RE, RelayNet, link_keys_expected, rate_bps, wait
+from qkdlab.relaylog import PATH_RE, link_keys_expected
+from qkdlab.relaynet import RelayNet, rate_bps, wait
 
 failures = []
 ZERO = collections.defaultdict(int)     # log offsets: from the start
@@ -292,7 +293,7 @@ def consumption(net, rec):
                 (removed[y].get(x, 0) - rec["removed"][y].get(x, 0))
             rows[(x, y)] = (out, inn, exp.get((x, y), 0))
     # keys x hops and transfers x hops of the transfers (each hop reached)
-    keys_hops = sum(link_keys_expected(texts, mac=0).values())
+    keys_hops = sum(link_keys_expected(texts, extra=0).values())
     return rows, keys_hops
 
 

@@ -37,7 +37,7 @@ import console
 from console import T0 as t0, banner, say
 
 from qkdlab.qkdnet import NAK_REASONS
-from qkdlab.relaynet import PATH_RE, link_keys_expected
+from qkdlab.relaylog import PATH_RE, link_keys_expected
 from qkdlab.routers import FALLBACK_RE, KEY_RE
 from qkdlab.trustnet import CHAIN, E2E, E2E_POOL, NODES, RING, TrustNet
 

@@ -19,8 +19,9 @@ import re
 
 SENT_RE = re.compile(r"relay (\S+): transfer (\d+): (\d+) keys over ([A-Za-z0-9._ -]+?)$", re.M)
 REFUSED_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)$", re.M)
+# group 2 the path, or group 3 "no path"
 PATH_RE = re.compile(r"relay (\S+): (?:path ([A-Za-z0-9._ -]+?) \(bottleneck [^)]*\)|"
-                     r"no path to \S+: .*)$", re.M)
+                     r"(no path) to \S+: .*)$", re.M)
 REMOVED_RE = re.compile(r"relay (\S+): transfer \d+: ABORT taken, (\d+) keys removed$", re.M)
 # The hop's MAC key and the end-to-end MAC key: link keys a frame of n
 # 32-byte keys needs over 32-byte link keys beyond its n (relay.rst,
@@ -40,7 +41,7 @@ def refused(text, pool):
             if name == pool}
 
 
-def hop_need(text, pool, cut=None):
+def hop_need(text, pool, cut=None, extra=FRAME_EXTRA):
     """{(x, y): link keys} the transfers sent in text must have taken on
     each hop direction x -> y (x's outbound, y's inbound): every hop of a
     transfer's path up to the node that refused it (that node took its
@@ -57,8 +58,20 @@ def hop_need(text, pool, cut=None):
             stop = min([stop] + [i for i in range(len(path) - 1)
                                  if {path[i], path[i + 1]} == set(cut)])
         for x, y in zip(path[:stop], path[1:stop + 1]):
-            need[(x, y)] = need.get((x, y), 0) + n + FRAME_EXTRA
+            need[(x, y)] = need.get((x, y), 0) + n + extra
     return need
+
+
+def link_keys_expected(texts, extra=FRAME_EXTRA):
+    """{(x, y): link keys} the transfers logged in texts ({origin: its
+    log}), of every end-to-end pool, must have taken on hop x -> y:
+    hop_need summed (extra=0 counts the relayed keys alone)."""
+    exp = {}
+    for text in texts.values():
+        for pool in {name for name, _, _, _ in SENT_RE.findall(text)}:
+            for hop, n in hop_need(text, pool, extra=extra).items():
+                exp[hop] = exp.get(hop, 0) + n
+    return exp
 
 
 def through(text, pool):
@@ -74,7 +87,8 @@ def through(text, pool):
 def paths(text, pool):
     """The paths pool's lines set, in order: a list of nodes, or None for
     "no path"."""
-    return [p.split() if p else None for name, p in PATH_RE.findall(text) if name == pool]
+    return [m.group(2).split() if m.group(2) else None for m in PATH_RE.finditer(text)
+            if m.group(1) == pool]
 
 
 def removed(text, pool):

@@ -29,7 +29,6 @@ to search the logs for).
 
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -43,35 +42,6 @@ LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-link
 QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 SIM = os.path.join(REPO, "tools/kme-sim/kme_sim.py")
 MKCERTS = os.path.join(REPO, "tools/kme-sim/mkcerts.sh")
-
-# qkd-linkd's relay log lines (-v), which the demo and the bench count:
-# "relay kobe: transfer 12: 8 keys over tokyo nagoya osaka kobe"
-XFER_RE = re.compile(r"relay (\S+): transfer (\d+): (\d+) keys over ([A-Za-z0-9._ -]+)$", re.M)
-# "relay kobe: transfer 12: link down at nagoya"
-ANSWER_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)$", re.M)
-# "relay kobe: path tokyo nagoya osaka kobe (bottleneck ...)", "relay kobe: no path to kobe: ..."
-PATH_RE = re.compile(r"relay (\S+): (?:path ([A-Za-z0-9._ -]+) \(bottleneck [^)]*\)|"
-                     r"(no path) to \S+: .*)$", re.M)
-
-
-def link_keys_expected(texts, mac=2):
-    """{(x, y): link keys that the transfers logged in texts ({origin: its
-    log}) took on hop x -> y}: n + mac per transfer of n keys (the keys, the
-    hop's MAC key and the end-to-end MAC key: 2 for 32-byte keys over
-    32-byte link keys; mac=0 counts the relayed keys alone) on each hop it
-    reached: a transfer refused at a node took the hops before it."""
-    exp = {}
-    for text in texts.values():
-        where = {(m.group(1), m.group(2)): m.group(4) for m in ANSWER_RE.finditer(text)}
-        for m in XFER_RE.finditer(text):
-            path = m.group(4).split()
-            stop = where.get((m.group(1), m.group(2)))
-            last = path.index(stop) if stop in path[:-1] else len(path) - 1
-            for h in range(last):
-                exp[(path[h], path[h + 1])] = exp.get((path[h], path[h + 1]), 0) + \
-                    int(m.group(3)) + mac
-    return exp
-
 
 def wait(cond, timeout, what, step=0.5):
     deadline = time.monotonic() + timeout
