@@ -459,9 +459,20 @@ static void on_answer(struct relay_node *rn, const struct relay_frame *a,
 		}
 		break;
 	default:
-		log_debug("relay %s: transfer %llu: late %s",
-			  e->cfg->name, (unsigned long long)a->transfer,
-			  relay_type_name(a->type));
+		/*
+		 * Given up already (a path change, a deadline): where a late
+		 * refusal came from still says which hops took link keys for
+		 * it, as the timely line does ("(late)": its end-to-end tag
+		 * is not checked, the transfer's MAC key is gone).
+		 */
+		if (a->type == RELAY_ACK && a->status)
+			log_info("relay %s: transfer %llu: %s at %s (late)",
+				 e->cfg->name, (unsigned long long)a->transfer,
+				 relay_status_name(a->status), a->path[a->at]);
+		else
+			log_debug("relay %s: transfer %llu: late %s",
+				  e->cfg->name, (unsigned long long)a->transfer,
+				  relay_type_name(a->type));
 		break;
 	}
 }

@@ -10,6 +10,7 @@ The lines (qkd-linkd -v; relay_node.c):
 
   relay kobe: transfer 12: 16 keys over tokyo nagoya osaka kobe
   relay kobe: transfer 13: link down at nagoya
+  relay kobe: transfer 14: link down at nagoya (late)
   relay kobe: path tokyo nagoya kobe (bottleneck nagoya-kobe, 500000 bit/s)
   relay kobe: no path to kobe: ...
   relay tokyo: transfer 12: ABORT taken, 16 keys removed
@@ -18,7 +19,8 @@ The lines (qkd-linkd -v; relay_node.c):
 import re
 
 SENT_RE = re.compile(r"relay (\S+): transfer (\d+): (\d+) keys over ([A-Za-z0-9._ -]+?)$", re.M)
-REFUSED_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)$", re.M)
+# a refusal, also one that came after the origin gave the transfer up
+REFUSED_RE = re.compile(r"relay (\S+): transfer (\d+): ([a-z ]+) at (\S+)(?: \(late\))?$", re.M)
 # group 2 the path, or group 3 "no path"
 PATH_RE = re.compile(r"relay (\S+): (?:path ([A-Za-z0-9._ -]+?) \(bottleneck [^)]*\)|"
                      r"(no path) to \S+: .*)$", re.M)
