@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """The trusted-node relay at scale (not a test; Documentation/bench.rst,
-"The 18-router ring"): run inside the VM with the qkdpool module loaded,
+"The trusted-node relay at scale"): run inside the VM with the qkdpool module loaded,
 by `make bench-network` (tools/bench.sh --network):
 
 	python3 bench/relay_ring_bench.py [--nodes 18] [--e2e-high 128] ...
@@ -556,7 +556,6 @@ def main():
     say("RELAY RING BENCH OK: every figure measured; per-hop consumption exact, "
         "no key lost, duplicated or one-sided")
     return 0
-
 
 
 if __name__ == "__main__":

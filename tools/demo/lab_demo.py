@@ -72,7 +72,6 @@ timeline = {"capacity": POOL_CFG["capacity"], "high": POOL_CFG["high_watermark"]
             "cut": None, "restore": None, "method": ESP_PROPOSAL.split("-", 1)[1]}
 
 
-
 # what the plugin says that an operator would act on or want to see:
 # early re-keys after a refill, and alarms
 NOTABLE = ("refilled: re-keying", "qkd: re-keying ", "qkd: ALARM")

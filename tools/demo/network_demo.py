@@ -63,7 +63,6 @@ timeline = {"capacity": E2E_POOL["capacity"], "high": E2E_POOL["high_watermark"]
             "cut_label": "nagoya-osaka cut"}
 
 
-
 def sa_name(a, b):
     return f"{a}-{b}"
 
@@ -193,7 +192,7 @@ def sa_takes(tx, x, p):
 
 def relay_expected(base):
     """{(x, y): link keys the transfers the origins logged since base took
-    on hop x -> y} (relaynet.link_keys_expected)."""
+    on hop x -> y} (relaylog.link_keys_expected)."""
     return link_keys_expected({o: net.linkd_text(o)[base[o]:] for o in E2E})
 
 

@@ -449,6 +449,8 @@ static void do_read(struct conn *c)
 				break;
 			}
 			ERR_clear_error();
+			c->peer_closed = e == SSL_ERROR_ZERO_RETURN ||
+					 e == SSL_ERROR_SYSCALL;
 			conn_close(c, e != SSL_ERROR_ZERO_RETURN &&
 				      e != SSL_ERROR_SYSCALL ? "TLS error" :
 				   !c->server && c->state == CONN_HELLO ?

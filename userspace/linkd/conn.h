@@ -50,6 +50,8 @@ struct conn {
 	bool server;
 	bool want_write;
 	bool dead;
+	/* Ended by the peer (its close_notify, EOF or reset), not by us. */
+	bool peer_closed;
 	const struct conn_ops *ops;
 	void *ctx;		/* the owner's, given at creation */
 	void *user;		/* the owner's, set once the peer is known */

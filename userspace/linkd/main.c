@@ -288,7 +288,7 @@ static int run(struct linkd *d)
 	size_t cap = 0;
 
 	for (;;) {
-		double now, wake = next_wakeup(d);
+		double now, wait_s, wake = next_wakeup(d);
 		int n = 0, timeout, listen_at = -1;
 		size_t nc = 3;
 
@@ -325,9 +325,14 @@ static int run(struct linkd *d)
 				.events = POLLIN | (c->want_write ? POLLOUT : 0),
 			};
 		}
-		timeout = (int)((wake - now_mono()) * 1000) + 1;
-		if (timeout < 0)
-			timeout = 0;
+		/*
+		 * In double until clamped: wake is -INFINITY while the relay
+		 * has work due (relay_node_next()), and converting that, or
+		 * an infinity, to int is undefined.
+		 */
+		wait_s = wake - now_mono();
+		timeout = !(wait_s > 0) ? 0 : wait_s > 60 ? 60000 :
+			  (int)(wait_s * 1000) + 1;
 		if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			free(pfd);

@@ -870,14 +870,15 @@ static void conn_closed(struct conn *c, bool fault)
 		p->st.peer_errors++;
 	if (p->master.out == c) {
 		/*
-		 * Our HELLO with the capability closed without a word (no
-		 * ERROR, no timeout): an older qkd-linkd cannot decode it
-		 * (proto.h).  Try again at once without the byte; if that
+		 * Our HELLO with the capability closed by the peer without a
+		 * word (no ERROR, no timeout; not a close of ours: a pool
+		 * re-created, a journal write failed): an older qkd-linkd
+		 * cannot decode it (proto.h).  Try again at once without the byte; if that
 		 * fails too, the byte was not the cause.  An open connection
 		 * that closes: the next HELLO asks again (the peer may have
 		 * been upgraded meanwhile).
 		 */
-		bool plain = !fault && c->state == CONN_HELLO &&
+		bool plain = !fault && c->peer_closed && c->state == CONN_HELLO &&
 			     p->master.hello_caps && !p->master.hello_answered;
 
 		p->master.out = NULL;

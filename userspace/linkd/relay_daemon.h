@@ -45,7 +45,7 @@ void relay_daemon_teardown(struct linkd *d);
  * it steps the engine only when something changed its work (a frame that
  * settles a transfer, a link up or down, a link's budget credited) or a
  * timer of the engine ran out (relay_node_due()): an idle relay costs no
- * pool read, no syscall.
+ * pool read, no I/O.
  */
 void relay_daemon_step(struct linkd *d);
 /* The earliest time relay_daemon_step() has something to do, or @t. */

@@ -352,8 +352,8 @@ static int originate(struct relay_node *rn, struct relay_e2e *e,
 		 * Nothing taken (this node's own share used up, its reserve
 		 * reached, the link down): the number is given back, and the
 		 * origin holds as after a refusal on the way, so that it does
-		 * not retry (pool reads, getrandom, persists) at every turn of
-		 * the event loop.
+		 * not retry (pool reads, getrandom, persists) at every step
+		 * until the share or the reserve can have changed.
 		 */
 		relay_origin_cancel(&e->o, x);
 		e->o.next--;

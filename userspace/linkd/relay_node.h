@@ -173,7 +173,8 @@ void relay_node_kick(struct relay_node *rn);
  * is given up and the ABORT of every transfer not yet settled is sent
  * over its pool's path (once: no ABORTED will be waited for), so that the
  * far end takes their keys back now rather than holding them as orphans
- * until max_age.  How many ABORTs were sent.
+ * until max_age.  How many ABORTs were tried (a send that fails is
+ * logged, and the far end keeps those keys until max_age).
  */
 unsigned int relay_node_shutdown(struct relay_node *rn, double now);
 

@@ -72,6 +72,13 @@ static int sync_dir(const char *path, char *dir, size_t dirlen)
 	ret = fsync(fd);
 	saved = errno;
 	close(fd);
+	/*
+	 * EINVAL: a file system that cannot sync a directory (its renames
+	 * are as durable as it makes them); failing every write there
+	 * would stop the daemon for good.
+	 */
+	if (ret && saved == EINVAL)
+		return 0;
 	errno = saved;
 	return ret;
 }
@@ -117,7 +124,7 @@ int statefile_write(const char *path, const void *buf, size_t len,
 		goto fail_tmp;
 	if (durable && sync_dir(path, dir, sizeof(dir))) {
 		/* Not durable: the caller treats it as a failed write. */
-		snprintf(err, errlen, "cannot write %s durably: fsync of directory %s: %s",
+		snprintf(err, errlen, "cannot write %s durably: open or fsync of directory %s: %s",
 			 path, dir, strerror(errno));
 		return -1;
 	}

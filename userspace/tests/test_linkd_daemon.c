@@ -798,6 +798,7 @@ START_TEST(relay_older_peer_fallback)
 	P->master.next_try = fk_state.now;
 	c = master_hello_sent(&caps);
 	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	c->peer_closed = true;		/* as conn.c marks the old slave's close */
 	conn_close(c, "closed by peer after our HELLO");	/* the old slave */
 	ck_assert_ptr_null(P->master.out);
 	/* At once, not after the back-off of a failed connection. */
@@ -817,10 +818,17 @@ START_TEST(relay_older_peer_fallback)
 	c = master_hello_sent(&caps);
 	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);	/* asked again */
 	/* Closed once more: plain again; that one closed too: the byte back. */
+	c->peer_closed = true;
 	conn_close(c, "closed by peer after our HELLO");
 	c = master_hello_sent(&caps);
 	ck_assert_uint_eq(caps, 0);
+	c->peer_closed = true;
 	conn_close(c, "closed by peer after our HELLO");
+	P->master.next_try = fk_state.now;
+	c = master_hello_sent(&caps);
+	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);
+	/* A close of ours while the HELLO waits is not an older peer. */
+	conn_close(c, "pool created again");
 	P->master.next_try = fk_state.now;
 	c = master_hello_sent(&caps);
 	ck_assert_uint_eq(caps, PROTO_CAP_RELAY);

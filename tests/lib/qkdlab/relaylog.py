@@ -50,8 +50,9 @@ def hop_need(text, pool, cut=None, extra=FRAME_EXTRA):
     inbound keys and no outbound ones), all of them for the others.  cut,
     a link (x, y) known down for relaying all along (both sides' refills
     failing before text begins): a transfer over it stops at its first
-    node even when no line says so (an answer that comes after the origin
-    gave the transfer up, at a path change, is logged as late only)."""
+    node even when no line says so (an answer lost with a connection
+    says nothing; one that comes after the origin gave the transfer up is
+    logged "(late)" with where it stopped, which refused() reads)."""
     need = {}
     ref = refused(text, pool)
     for t, n, path in sent(text, pool):

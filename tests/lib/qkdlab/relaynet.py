@@ -43,6 +43,7 @@ QKDCTL = os.environ.get("QKDCTL", os.path.join(REPO, "build/userspace/qkdctl"))
 SIM = os.path.join(REPO, "tools/kme-sim/kme_sim.py")
 MKCERTS = os.path.join(REPO, "tools/kme-sim/mkcerts.sh")
 
+
 def wait(cond, timeout, what, step=0.5):
     deadline = time.monotonic() + timeout
     while True:
