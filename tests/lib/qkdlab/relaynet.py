@@ -35,7 +35,7 @@ import time
 
 from qkdlab import REPO
 from qkdlab.pools import family, take_pairs
-from qkdlab.proc import in_ns, sh, sim_control
+from qkdlab.proc import in_ns, sh, sim_control, wait_for
 from qkdlab.tap import Skip, check, eq
 
 LINKD = os.environ.get("QKD_LINKD", os.path.join(REPO, "build/userspace/qkd-linkd"))
@@ -45,14 +45,8 @@ MKCERTS = os.path.join(REPO, "tools/kme-sim/mkcerts.sh")
 
 
 def wait(cond, timeout, what, step=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        r = cond()
-        if r:
-            return r
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
+    """proc.wait_for, with what third as the relay tests and bench pass it."""
+    return wait_for(cond, timeout, step=step, what=what)
 
 
 class RelayNet:
